@@ -1,0 +1,212 @@
+import { openConnection, type Connection, type ConnectionHandlers } from './connection.js';
+import { errorFromResponse, ReplError } from './errors.js';
+import { shareSubscription, type BroadcastChannelConstructor, type LockManagerLike } from './tab-share.js';
+import type {
+  ClientOptions,
+  FetchLike,
+  GapEvent,
+  Headers,
+  HistoryPage,
+  Message,
+  Position,
+  SubscribeOptions,
+  TopicInfo,
+} from './types.js';
+import { historyUrl, normalizeBase, positionString, topicsUrl, topicUrl } from './urls.js';
+
+export interface PublishInput {
+  value: string | object;
+  headers?: Headers;
+}
+
+export interface HistoryOptions {
+  /** Return messages after this position (exclusive). */
+  after?: Position;
+  limit?: number;
+  /** Parse each value with JSON.parse (falls back to the raw string). */
+  parseJson?: boolean;
+}
+
+export interface ReplClient {
+  /** Subscribe to one topic or several (one stream, one resume cursor). Returns the unsubscribe function. */
+  subscribe<T = string>(
+    topicOrTopics: string | string[],
+    onMessage: (m: Message<T>) => void,
+    options?: SubscribeOptions,
+  ): () => void;
+  /** Publish one message; an object value is sent as its JSON text. */
+  publish(topic: string, value: string | object, headers?: Headers): Promise<Message>;
+  publishBatch(topic: string, messages: PublishInput[]): Promise<Message[]>;
+  createTopic(name: string): Promise<void>;
+  deleteTopic(name: string): Promise<void>;
+  topics(): Promise<string[]>;
+  topic(name: string): Promise<TopicInfo>;
+  history<T = string>(topic: string, options?: HistoryOptions): Promise<HistoryPage<T>>;
+}
+
+/** `JSON.parse`, or the string itself when it is not valid JSON. */
+export function parseValue(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function encodeValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) throw new TypeError('publish: value is required');
+  return JSON.stringify(value);
+}
+
+export function createClient(options: ClientOptions): ReplClient {
+  const urls = (Array.isArray(options.url) ? options.url : [options.url]).map(normalizeBase);
+  if (urls.length === 0) throw new TypeError('createClient: url is required');
+  const base = urls[0]!;
+
+  const fetchImpl = (): FetchLike => {
+    const f = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
+    if (!f) throw new Error('No fetch implementation: pass `fetch` to createClient');
+    return f as FetchLike;
+  };
+
+  const getToken = async (): Promise<string | undefined> => {
+    const t = options.token;
+    if (t == null) return undefined;
+    const v = typeof t === 'function' ? await t() : t;
+    return v || undefined;
+  };
+
+  async function request<R>(method: string, url: string, body?: unknown): Promise<R> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const token = await getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let res: Response;
+    try {
+      res = await fetchImpl()(url, {
+        method,
+        headers,
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        credentials: options.withCredentials ? 'include' : 'same-origin',
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new ReplError(0, 'network error', msg);
+    }
+    if (!res.ok) throw await errorFromResponse(res);
+    const text = await res.text();
+    if (!text) return undefined as R;
+    try {
+      return JSON.parse(text) as R;
+    } catch {
+      throw new ReplError(res.status, 'invalid response', text.slice(0, 200));
+    }
+  }
+
+  const shareName =
+    typeof options.shareAcrossTabs === 'string' ? options.shareAcrossTabs : options.shareAcrossTabs ? 'repl-client' : null;
+
+  function subscribe<T = string>(
+    topicOrTopics: string | string[],
+    onMessage: (m: Message<T>) => void,
+    subOptions: SubscribeOptions = {},
+  ): () => void {
+    const topics = typeof topicOrTopics === 'string' ? [topicOrTopics] : [...topicOrTopics];
+    if (topics.length === 0) throw new TypeError('subscribe: at least one topic is required');
+    for (const t of topics) if (typeof t !== 'string' || t === '') throw new TypeError('subscribe: invalid topic name');
+    const lastEventId = positionString(subOptions.lastEventId);
+
+    const handlers: ConnectionHandlers = {
+      message: (m) => {
+        const out = subOptions.parseJson ? { ...m, value: parseValue(m.value) } : m;
+        onMessage(out as Message<T>);
+      },
+      gap: (g: GapEvent) => {
+        if (subOptions.onGap) subOptions.onGap(g);
+        else if (subOptions.onError) {
+          const err = new Error(`gap on topic ${g.topic}: requested ${g.requested}, oldest retained ${g.oldest}`);
+          (err as Error & { gap?: GapEvent }).gap = g;
+          subOptions.onError(err);
+        } else {
+          console.warn('[repl-client] gap', g);
+        }
+      },
+      status: (s, d) => subOptions.onStatus?.(s, d),
+      error: (e) => subOptions.onError?.(e),
+    };
+
+    const open = (resumeFrom: string | undefined, h: ConnectionHandlers): Connection =>
+      openConnection({
+        urls,
+        topics,
+        lastEventId: resumeFrom,
+        getToken,
+        EventSource: options.EventSource,
+        fetch: options.fetch,
+        withCredentials: options.withCredentials,
+        reconnect: subOptions.reconnect ?? options.reconnect,
+        handlers: h,
+      });
+
+    const BC = (globalThis as { BroadcastChannel?: BroadcastChannelConstructor }).BroadcastChannel;
+    if (shareName && BC) {
+      const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
+      const shared = shareSubscription({
+        channelName: shareName,
+        key: `${base}|${[...topics].sort().join('\u0000')}`,
+        BroadcastChannel: BC,
+        locks: nav?.locks ?? null,
+        lastEventId,
+        open,
+        handlers,
+      });
+      return () => shared.close();
+    }
+    const conn = open(lastEventId, handlers);
+    return () => conn.close();
+  }
+
+  return {
+    subscribe,
+
+    async publish(topic, value, headers) {
+      const body: { value: string; headers?: Headers } = { value: encodeValue(value) };
+      if (headers) body.headers = headers;
+      const res = await request<{ data: Message }>('POST', topicUrl(base, topic), body);
+      return res.data;
+    },
+
+    async publishBatch(topic, messages) {
+      const body = messages.map((m) => {
+        const item: { value: string; headers?: Headers } = { value: encodeValue(m.value) };
+        if (m.headers) item.headers = m.headers;
+        return item;
+      });
+      const res = await request<{ data: Message[] }>('POST', topicUrl(base, topic, '/batch'), body);
+      return res.data;
+    },
+
+    async createTopic(name) {
+      await request('POST', topicsUrl(base), { name });
+    },
+
+    async deleteTopic(name) {
+      await request('DELETE', topicUrl(base, name));
+    },
+
+    async topics() {
+      return request<string[]>('GET', topicsUrl(base));
+    },
+
+    async topic(name) {
+      return request<TopicInfo>('GET', topicUrl(base, name));
+    },
+
+    async history<T = string>(topic: string, opts: HistoryOptions = {}) {
+      const page = await request<HistoryPage<string>>('GET', historyUrl(base, topic, positionString(opts.after), opts.limit));
+      if (!opts.parseJson) return page as unknown as HistoryPage<T>;
+      return { ...page, messages: page.messages.map((m) => ({ ...m, value: parseValue(m.value) })) } as HistoryPage<T>;
+    },
+  };
+}

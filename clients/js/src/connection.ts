@@ -1,0 +1,260 @@
+import { FetchEventSource } from './fetch-event-source.js';
+import type {
+  EventSourceConstructor,
+  EventSourceLike,
+  FetchLike,
+  GapEvent,
+  Message,
+  ReconnectOptions,
+  StatusDetail,
+  SubscriptionStatus,
+} from './types.js';
+import { positionString, sseUrl, toBigInt } from './urls.js';
+
+export interface ConnectionHandlers {
+  /** Raw message (value as the server sent it). Called only for ids greater than the last seen. */
+  message: (m: Message<string>) => void;
+  gap: (g: GapEvent) => void;
+  status: (s: SubscriptionStatus, detail?: StatusDetail) => void;
+  error: (e: Error) => void;
+}
+
+export interface ConnectionOptions {
+  urls: string[];
+  topics: string[];
+  lastEventId?: string;
+  getToken: () => Promise<string | undefined>;
+  /** A native (or user-supplied) EventSource: token and resume id go in the query. */
+  EventSource?: EventSourceConstructor;
+  /** Used by the built-in reader when no EventSource is available. */
+  fetch?: FetchLike;
+  withCredentials?: boolean;
+  reconnect?: ReconnectOptions;
+  handlers: ConnectionHandlers;
+}
+
+export interface Connection {
+  close(): void;
+  /** Last position delivered (decimal string), if any. */
+  readonly lastEventId: string | undefined;
+}
+
+/** Computes the delay before reconnection attempt `attempt` (1-based). */
+export function backoffDelay(attempt: number, opts: ReconnectOptions = {}, random: () => number = Math.random): number {
+  const initial = opts.initialDelay ?? 500;
+  const max = opts.maxDelay ?? 30000;
+  const nominal = Math.min(max, initial * Math.pow(2, Math.max(0, attempt - 1)));
+  if (opts.jitter === false) return nominal;
+  return Math.round(nominal / 2 + (random() * nominal) / 2);
+}
+
+function parseJsonObject(data: string): Record<string, unknown> | null {
+  try {
+    const v = JSON.parse(data) as unknown;
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * One SSE stream for a set of topics, kept alive: tracks the last id seen, reconnects on any
+ * disconnect with capped exponential backoff (resuming with `?lastEventId=`), drops duplicates,
+ * surfaces `gap`, stops for good on `deleted` / `expired`.
+ */
+export function openConnection(opts: ConnectionOptions): Connection {
+  const { handlers } = opts;
+  const topics = [...opts.topics];
+  let lastId: bigint | null = toBigInt(opts.lastEventId);
+  let es: EventSourceLike | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let closed = false;
+  let attempt = 0;
+  let urlIndex = 0;
+  let generation = 0;
+
+  const native = opts.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+
+  const terminate = (detail: StatusDetail) => {
+    if (closed) return;
+    closed = true;
+    if (timer) clearTimeout(timer);
+    timer = null;
+    es?.close();
+    es = null;
+    handlers.status('closed', detail);
+  };
+
+  const scheduleReconnect = (detail: StatusDetail) => {
+    if (closed) return;
+    es?.close();
+    es = null;
+    generation++;
+    attempt++;
+    if (opts.urls.length > 1) urlIndex = (urlIndex + 1) % opts.urls.length;
+    const delay = backoffDelay(attempt, opts.reconnect);
+    handlers.status('reconnecting', { ...detail, attempt, delay });
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      void connect();
+    }, delay);
+  };
+
+  const onMessage = (ev: { data?: unknown; lastEventId?: string }) => {
+    if (typeof ev.data !== 'string') return;
+    const obj = parseJsonObject(ev.data);
+    if (!obj) {
+      handlers.error(new Error(`invalid message data: ${ev.data.slice(0, 200)}`));
+      return;
+    }
+    const idStr = obj.id != null ? String(obj.id) : ev.lastEventId;
+    const id = toBigInt(idStr);
+    if (id !== null) {
+      if (lastId !== null && id <= lastId) return; // duplicate (or replay): drop
+      lastId = id;
+    }
+    attempt = 0; // the stream works
+    const headers = obj.headers && typeof obj.headers === 'object' ? (obj.headers as Record<string, string>) : {};
+    const msg: Message<string> = {
+      id: id !== null ? id.toString() : String(idStr ?? ''),
+      topic: typeof obj.topic === 'string' ? obj.topic : topics.length === 1 ? topics[0]! : '',
+      value: typeof obj.value === 'string' ? obj.value : obj.value == null ? '' : JSON.stringify(obj.value),
+      headers,
+      createdAt: typeof obj.createdAt === 'string' ? obj.createdAt : '',
+    };
+    try {
+      handlers.message(msg);
+    } catch (err) {
+      handlers.error(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  const connect = async () => {
+    if (closed) return;
+    const gen = ++generation;
+    let token: string | undefined;
+    try {
+      token = await opts.getToken();
+    } catch (err) {
+      if (closed || gen !== generation) return;
+      handlers.error(err instanceof Error ? err : new Error(String(err)));
+      scheduleReconnect({ reason: 'error' });
+      return;
+    }
+    if (closed || gen !== generation) return;
+    const base = opts.urls[urlIndex]!;
+    const lastEventId = lastId !== null ? lastId.toString() : undefined;
+    let source: EventSourceLike;
+    try {
+      if (native) {
+        const url = sseUrl(base, topics, { lastEventId, accessToken: token });
+        source = new native(url, opts.withCredentials ? { withCredentials: true } : undefined);
+      } else {
+        const url = sseUrl(base, topics, { lastEventId });
+        const headers: Record<string, string> = {};
+        if (token) headers.Authorization = `Bearer ${token}`;
+        if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
+        source = new FetchEventSource(url, { fetch: opts.fetch, headers, withCredentials: opts.withCredentials });
+      }
+    } catch (err) {
+      handlers.error(err instanceof Error ? err : new Error(String(err)));
+      scheduleReconnect({ reason: 'error' });
+      return;
+    }
+    es = source;
+    const current = () => !closed && es === source;
+    // 'open' is reported once per connection: on the server's `connected` event (which carries
+    // the topics and node), or on the first message/ping if a server does not send it.
+    let openReported = false;
+    const reportOpen = (detail?: StatusDetail) => {
+      if (openReported) return;
+      openReported = true;
+      handlers.status('open', detail);
+    };
+
+    source.onmessage = (ev) => {
+      if (!current()) return;
+      reportOpen();
+      onMessage(ev);
+    };
+    source.addEventListener('connected', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      const detail: StatusDetail = {};
+      if (data && Array.isArray(data.topics)) detail.topics = data.topics.map(String);
+      if (data && typeof data.node === 'string') detail.node = data.node;
+      reportOpen(detail);
+    });
+    source.addEventListener('ping', () => {
+      if (!current()) return;
+      reportOpen();
+      attempt = 0;
+    });
+    source.addEventListener('gap', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      const gap: GapEvent = {
+        topic: typeof data?.topic === 'string' ? data.topic : topics.length === 1 ? topics[0]! : '',
+        requested: Number(data?.requested ?? 0),
+        oldest: Number(data?.oldest ?? 0),
+      };
+      // With a single topic the stream now continues from `oldest`: move the cursor so that a
+      // reconnection before the next message does not report the same gap again. (With several
+      // topics the other topics may still hold older positions, so the cursor stays.)
+      if (topics.length === 1 && data?.oldest != null) {
+        const oldest = toBigInt(data.oldest as string | number);
+        if (oldest !== null && oldest > 0n && (lastId === null || oldest - 1n > lastId)) lastId = oldest - 1n;
+      }
+      handlers.gap(gap);
+    });
+    source.addEventListener('deleted', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      terminate({ reason: 'deleted', topic: typeof data?.topic === 'string' ? data.topic : undefined });
+    });
+    source.addEventListener('expired', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      terminate({ reason: 'expired', message: typeof data?.reason === 'string' ? data.reason : undefined });
+    });
+    source.addEventListener('unavailable', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      scheduleReconnect({ reason: 'unavailable', message: typeof data?.reason === 'string' ? data.reason : undefined });
+    });
+    source.onerror = (ev) => {
+      if (!current()) return;
+      const status = typeof ev?.status === 'number' ? (ev.status as number) : undefined;
+      if (status === 404) {
+        terminate({ reason: 'not_found', status });
+        return;
+      }
+      if (status === 401 || status === 403) {
+        terminate({ reason: 'unauthorized', status });
+        return;
+      }
+      // Native EventSource may be retrying on its own (readyState CONNECTING) or have given up
+      // (CLOSED, e.g. after a 503). Either way we take over: close it and reconnect with our cursor.
+      const detail: StatusDetail = { reason: 'error' };
+      if (status !== undefined) detail.status = status;
+      const err = new Error(status !== undefined ? `SSE connection failed: HTTP ${status}` : 'SSE connection lost');
+      handlers.error(err);
+      scheduleReconnect(detail);
+    };
+  };
+
+  handlers.status('connecting');
+  void connect();
+
+  return {
+    close() {
+      terminate({ reason: 'unsubscribed' });
+    },
+    get lastEventId() {
+      return lastId !== null ? lastId.toString() : undefined;
+    },
+  };
+}
+
+export { positionString };

@@ -1,0 +1,27 @@
+export { createClient, parseValue } from './client.js';
+export type { ReplClient, PublishInput, HistoryOptions } from './client.js';
+export { ReplError, parseRetryAfter } from './errors.js';
+export { SseParser, parseSse } from './sse-parser.js';
+export type { SseEvent, SseParserHandlers } from './sse-parser.js';
+export { FetchEventSource } from './fetch-event-source.js';
+export type { FetchEventSourceInit, FetchSourceEvent } from './fetch-event-source.js';
+export { sseUrl, topicUrl, topicsUrl, historyUrl } from './urls.js';
+export { backoffDelay } from './connection.js';
+export type {
+  ClientOptions,
+  EventSourceConstructor,
+  EventSourceLike,
+  FetchLike,
+  GapEvent,
+  Headers,
+  HistoryPage,
+  Message,
+  Position,
+  ReconnectOptions,
+  StatusDetail,
+  SubscribeOptions,
+  SubscriptionStatus,
+  TokenProvider,
+  TopicInfo,
+} from './types.js';
+export type { BroadcastChannelConstructor, BroadcastChannelLike, LockManagerLike } from './tab-share.js';

@@ -1,0 +1,135 @@
+/**
+ * Positions (message ids) are 64-bit integers that increase along the server's log
+ * (one sequence shared by all topics). On the wire a message id is a decimal string;
+ * this client compares ids as BigInt, so ids are exact at any size. Numeric fields the
+ * server sends as JSON numbers (`oldest`, `last`, `firstPosition`, gap `requested`/`oldest`)
+ * go through `JSON.parse` and are exact only below 2^53 (always the case in practice).
+ */
+export type Position = string | number | bigint;
+
+export type Headers = Record<string, string>;
+
+/** A message as stored in the log and delivered by SSE. */
+export interface Message<T = string> {
+  /** Position in the log, as a decimal string. */
+  id: string;
+  topic: string;
+  /** The value as published (a string), or the parsed JSON when `parseJson` is on. */
+  value: T;
+  headers: Headers;
+  /** RFC 3339 timestamp. */
+  createdAt: string;
+}
+
+/** Sent by the server when a resume point is older than what it still retains. */
+export interface GapEvent {
+  topic: string;
+  /** The position the client asked to resume after. */
+  requested: number;
+  /** The oldest position still held; the stream continues from there. */
+  oldest: number;
+}
+
+export interface TopicInfo {
+  name: string;
+  subscribers: number;
+  messages: number;
+  firstPosition: number;
+  lastPosition: number;
+}
+
+export interface HistoryPage<T = string> {
+  topic: string;
+  messages: Message<T>[];
+  /** Oldest retained position (0 when the topic is empty). */
+  oldest: number;
+  /** Last position of the topic. */
+  last: number;
+}
+
+export type SubscriptionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StatusDetail {
+  /**
+   * Why the status changed. For `closed`: `unsubscribed`, `deleted` (topic deleted),
+   * `expired` (auth token expired), `not_found` (404), `unauthorized` (401/403).
+   * For `reconnecting`: `error`, `unavailable`, `ended`, `leader-gone`.
+   */
+  reason?: string;
+  /** Server-provided explanation, when any. */
+  message?: string;
+  /** Topic concerned (for `deleted`). */
+  topic?: string;
+  /** From the `connected` event (for `open`). */
+  topics?: string[];
+  /** Node name from the `connected` event (for `open`). */
+  node?: string;
+  /** Reconnection attempt number (for `reconnecting`). */
+  attempt?: number;
+  /** Delay in ms before the next attempt (for `reconnecting`). */
+  delay?: number;
+  /** HTTP status, when known. */
+  status?: number;
+  /** With `shareAcrossTabs`: whether this tab holds the connection. */
+  leader?: boolean;
+}
+
+export interface ReconnectOptions {
+  /** First delay in ms (default 500). */
+  initialDelay?: number;
+  /** Cap in ms (default 30000). */
+  maxDelay?: number;
+  /** Randomise delays between 50% and 100% of the nominal value (default true). */
+  jitter?: boolean;
+}
+
+export interface SubscribeOptions {
+  /** Resume after this position (exclusive): messages with a greater id are delivered. */
+  lastEventId?: Position;
+  /** Parse each message value with JSON.parse (falls back to the raw string if invalid). */
+  parseJson?: boolean;
+  /** Called when the server reports that part of the requested history is gone. */
+  onGap?: (gap: GapEvent) => void;
+  onStatus?: (status: SubscriptionStatus, detail?: StatusDetail) => void;
+  onError?: (error: Error) => void;
+  /** Overrides the client's reconnect policy. */
+  reconnect?: ReconnectOptions;
+}
+
+/** The part of the EventSource interface this client uses. */
+export interface EventSourceLike {
+  readonly readyState: number;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: any) => any) | null;
+  onerror: ((ev: any) => any) | null;
+  addEventListener(type: string, listener: (ev: any) => void): void;
+  close(): void;
+}
+
+export interface EventSourceInit {
+  withCredentials?: boolean;
+}
+
+export type EventSourceConstructor = new (url: string, init?: EventSourceInit) => EventSourceLike;
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type TokenProvider = string | (() => string | undefined | null | Promise<string | undefined | null>);
+
+export interface ClientOptions {
+  /** Base URL of the server, e.g. `https://repl.example.com` or `/` (same origin). Several URLs:
+   *  HTTP calls use the first; subscriptions rotate through them when reconnecting. */
+  url: string | string[];
+  /** Auth token (JWT) or a function returning one (called before each request/connection). */
+  token?: TokenProvider;
+  /** fetch implementation (default: globalThis.fetch). */
+  fetch?: FetchLike;
+  /** EventSource implementation (default: globalThis.EventSource, else a built-in fetch-based reader). */
+  EventSource?: EventSourceConstructor;
+  /** Share one connection per topic set between tabs (BroadcastChannel). A string names the channel. */
+  shareAcrossTabs?: boolean | string;
+  /** Default reconnect policy for subscriptions. */
+  reconnect?: ReconnectOptions;
+  /** Passed to EventSource (cookies on cross-origin streams). */
+  withCredentials?: boolean;
+}
