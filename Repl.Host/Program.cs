@@ -1,1 +1,3 @@
-class P { static void Main(){} }
+using Repl.Host;
+
+await ReplHost.Build(args).RunAsync();

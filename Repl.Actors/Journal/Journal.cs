@@ -1,0 +1,273 @@
+using Microsoft.Data.Sqlite;
+using Repl.Actors.Log;
+
+namespace Repl.Actors.Journal;
+
+/// <summary>
+/// The node's durable history in SQLite: topics and their messages by position.
+/// </summary>
+/// <remarks>
+/// <para>Standalone it is the log itself (<see cref="SqliteLog"/> writes through it); in cluster mode it is the
+/// local replica of etcd's log, written by the applier, that serves replays older than etcd's window.</para>
+/// <para>Durability: WAL with <c>synchronous=NORMAL</c>. A committed transaction survives a process crash
+/// (kill -9); only an operating-system crash or power loss can lose the last transactions.</para>
+/// <para>One writer at a time (callers serialise writes); reads run on their own pooled connections and see
+/// only committed data. The in-memory mode uses the one connection for everything, so reads take the writers' lock.</para>
+/// </remarks>
+public sealed class Journal : IDisposable
+{
+    private readonly JournalOptions _options;
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly Lock _gate = new();
+    private SqliteCommand? _insertMessage;
+    private long _lastPosition;
+
+    private Journal(JournalOptions options)
+    {
+        _options = options;
+        if (options.InMemory)
+        {
+            _connectionString = "Data Source=:memory:";
+        }
+        else
+        {
+            Directory.CreateDirectory(options.DataDir);
+            _connectionString = new SqliteConnectionStringBuilder
+            {
+                DataSource = Path.Combine(options.DataDir, "repl.db"),
+                Pooling = true,
+            }.ToString();
+        }
+        _writer = new SqliteConnection(_connectionString);
+        _writer.Open();
+        Execute(_writer, """
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            PRAGMA busy_timeout=5000;
+            CREATE TABLE IF NOT EXISTS topics(name TEXT PRIMARY KEY, created INTEGER NOT NULL, trimmed INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS messages(pos INTEGER PRIMARY KEY, topic TEXT NOT NULL, created INTEGER NOT NULL, body BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS messages_topic ON messages(topic, pos);
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+            """);
+        using var last = _writer.CreateCommand();
+        last.CommandText = "SELECT value FROM meta WHERE key = 'last'";
+        _lastPosition = last.ExecuteScalar() is long value ? value : 0;
+    }
+
+    /// <summary>Opens (or creates) the journal.</summary>
+    public static Journal Open(JournalOptions options) => new(options);
+
+    /// <summary>The options it was opened with.</summary>
+    public JournalOptions Options => _options;
+
+    /// <summary>Position of the last entry written (0 when empty).</summary>
+    public long LastPosition => Volatile.Read(ref _lastPosition);
+
+    /// <summary>
+    /// Writes committed entries in one transaction, applying their effect: a publish adds a message, a create
+    /// adds a topic, a delete removes a topic and all its messages.
+    /// </summary>
+    /// <remarks>Entries must come in position order, after <see cref="LastPosition"/>; older ones are skipped,
+    /// so a cluster replica can re-apply a window it has already seen.</remarks>
+    public void Write(IReadOnlyList<LogEntry> entries)
+    {
+        if (entries.Count == 0) return;
+        using var _ = EnterWriteGate();
+        using var transaction = _writer.BeginTransaction();
+        var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body) VALUES ($p, $t, $c, $b)", "$p", "$t", "$c", "$b");
+        insert.Transaction = transaction;
+        long last = _lastPosition;
+        foreach (var entry in entries)
+        {
+            if (entry.Position <= last) continue;
+            last = entry.Position;
+            switch (entry.Kind)
+            {
+                case LogEntryKind.Publish:
+                    insert.Parameters[0].Value = entry.Position;
+                    insert.Parameters[1].Value = entry.Topic;
+                    insert.Parameters[2].Value = entry.CreatedAtMs;
+                    insert.Parameters[3].Value = entry.Message;
+                    insert.ExecuteNonQuery();
+                    break;
+                case LogEntryKind.CreateTopic:
+                    Execute(_writer, transaction, "INSERT OR IGNORE INTO topics(name, created) VALUES ($n, $p)", ("$n", entry.Topic), ("$p", entry.Position));
+                    break;
+                case LogEntryKind.DeleteTopic:
+                    Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n", ("$n", entry.Topic));
+                    Execute(_writer, transaction, "DELETE FROM topics WHERE name = $n", ("$n", entry.Topic));
+                    break;
+            }
+        }
+        Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('last', $p) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$p", last));
+        transaction.Commit();
+        Volatile.Write(ref _lastPosition, last);
+    }
+
+    /// <summary>All topics, with their retention marks.</summary>
+    public List<TopicRecord> LoadTopics()
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT name, created, trimmed FROM topics ORDER BY name";
+        using var rows = command.ExecuteReader();
+        var topics = new List<TopicRecord>();
+        while (rows.Read())
+        {
+            topics.Add(new TopicRecord(rows.GetString(0), rows.GetInt64(1), rows.GetInt64(2)));
+        }
+        return topics;
+    }
+
+    /// <summary>
+    /// Messages of the given topics with <paramref name="after"/> &lt; position ≤ <paramref name="upTo"/>, in position order.
+    /// </summary>
+    public List<StoredMessage> Read(IReadOnlyList<string> topics, long after, long upTo, int limit)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        var names = new string[topics.Count];
+        for (int i = 0; i < topics.Count; i++)
+        {
+            names[i] = "$t" + i;
+            command.Parameters.AddWithValue(names[i], topics[i]);
+        }
+        // One topic: the (topic, pos) index answers in order. Several: SQLite merges the index ranges.
+        command.CommandText = $"SELECT pos, topic, body FROM messages WHERE topic IN ({string.Join(',', names)}) AND pos > $after AND pos <= $upTo ORDER BY pos LIMIT $limit";
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$upTo", upTo);
+        command.Parameters.AddWithValue("$limit", limit);
+        using var rows = command.ExecuteReader();
+        var messages = new List<StoredMessage>();
+        while (rows.Read())
+        {
+            messages.Add(new StoredMessage(rows.GetInt64(0), rows.GetString(1), (byte[])rows.GetValue(2)));
+        }
+        return messages;
+    }
+
+    /// <summary>Count and first/last positions of a topic's retained history.</summary>
+    public TopicStats Stats(string topic)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT count(*), coalesce(min(pos), 0), coalesce(max(pos), 0) FROM messages WHERE topic = $t";
+        command.Parameters.AddWithValue("$t", topic);
+        using var rows = command.ExecuteReader();
+        rows.Read();
+        return new TopicStats(rows.GetInt64(0), rows.GetInt64(1), rows.GetInt64(2));
+    }
+
+    /// <summary>Applies retention to one topic: keeps at most the configured count and age.</summary>
+    /// <returns>The topic's new trimmed-through position (unchanged when nothing was old enough).</returns>
+    public long Trim(string topic, DateTimeOffset now)
+    {
+        using var _ = EnterWriteGate();
+        using var transaction = _writer.BeginTransaction();
+        long cut = 0;
+        if (_options.MaxMessagesPerTopic > 0)
+        {
+            cut = Scalar(transaction, "SELECT coalesce((SELECT pos FROM messages WHERE topic = $t ORDER BY pos DESC LIMIT 1 OFFSET $n), 0)",
+                ("$t", topic), ("$n", _options.MaxMessagesPerTopic));
+        }
+        if (_options.MaxAge > TimeSpan.Zero)
+        {
+            var oldest = (now - _options.MaxAge).ToUnixTimeMilliseconds();
+            cut = Math.Max(cut, Scalar(transaction, "SELECT coalesce(max(pos), 0) FROM messages WHERE topic = $t AND created < $c", ("$t", topic), ("$c", oldest)));
+        }
+        if (cut > 0)
+        {
+            Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $t AND pos <= $p", ("$t", topic), ("$p", cut));
+            Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $t", ("$t", topic), ("$p", cut));
+        }
+        cut = Scalar(transaction, "SELECT coalesce((SELECT trimmed FROM topics WHERE name = $t), 0)", ("$t", topic));
+        transaction.Commit();
+        return cut;
+    }
+
+    /// <summary>Size of the database file in bytes.</summary>
+    public long SizeBytes()
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    public void Dispose()
+    {
+        using var _ = EnterWriteGate();
+        _insertMessage?.Dispose();
+        _writer.Dispose();
+    }
+
+    private long Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = _writer.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        command.ExecuteNonQuery();
+    }
+
+    private static SqliteCommand Prepare(SqliteConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        command.Prepare();
+        return command;
+    }
+
+    // Writes share one connection, so they take turns; in memory mode reads use it too.
+    private Gate EnterWriteGate()
+    {
+        _gate.Enter();
+        return new Gate(_gate);
+    }
+
+    private ReaderLease OpenReader()
+    {
+        if (_options.InMemory)
+        {
+            _gate.Enter();
+            return new ReaderLease(_writer, null, _gate);
+        }
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        return new ReaderLease(connection, connection, null);
+    }
+
+    private readonly struct Gate(Lock gate) : IDisposable
+    {
+        public void Dispose() => gate.Exit();
+    }
+
+    private readonly struct ReaderLease(SqliteConnection connection, SqliteConnection? owned, Lock? gate) : IDisposable
+    {
+        public SqliteConnection Connection => connection;
+
+        public void Dispose()
+        {
+            owned?.Dispose();
+            gate?.Exit();
+        }
+    }
+}

@@ -1,0 +1,14 @@
+namespace Repl.Actors.Log;
+
+/// <summary>What a log entry does to the state machine.</summary>
+public enum LogEntryKind : byte
+{
+    Publish = 1,
+    CreateTopic = 2,
+    DeleteTopic = 3,
+}
+
+/// <summary>One committed command at its position in the log.</summary>
+/// <param name="Position">Increases along the log; the same on every node that applies it.</param>
+/// <param name="Message">For <see cref="LogEntryKind.Publish"/>: the message JSON, id included. Empty otherwise.</param>
+public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs);

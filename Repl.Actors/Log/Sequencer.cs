@@ -1,0 +1,78 @@
+using Repl.Actors.Actors;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Log;
+
+/// <summary>
+/// Collects publish commands and appends them to the log in batches (group commit): while one append is in
+/// flight, the next batch fills in the mailbox.
+/// </summary>
+/// <remarks>
+/// A publish completes only after its batch is committed <em>and</em> applied on this node, so the
+/// publisher's next read (history, a new stream) already sees it. A batch that fails to commit fails every
+/// publish in it; none is acknowledged.
+/// </remarks>
+public sealed class Sequencer : Actor<Sequencer.Pending>
+{
+    private readonly ILog _log;
+    private readonly TopicRegistry _registry;
+    private readonly SequencerOptions _options;
+    private readonly List<Pending> _batch = [];
+    private readonly List<PublishCommand> _commands = [];
+
+    public Sequencer(ILog log, TopicRegistry registry, SequencerOptions options) : base(options.MaxQueued)
+    {
+        _log = log;
+        _registry = registry;
+        _options = options;
+    }
+
+    /// <summary>Publishes as one commit; returns each command's position (0 where the topic was gone).</summary>
+    public async Task<long[]> PublishAsync(PublishCommand[] commands, CancellationToken cancellationToken = default)
+    {
+        var pending = new Pending(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await TellAsync(pending, cancellationToken).ConfigureAwait(false);
+        return await pending.Completion.Task.ConfigureAwait(false);
+    }
+
+    protected override async ValueTask HandleAsync(Pending first)
+    {
+        _batch.Clear();
+        _commands.Clear();
+        Add(first);
+        // Everything that queued up while the previous append was in flight goes into this one.
+        while (_commands.Count < _options.MaxBatch && TryTakeNext(out var next)) Add(next);
+
+        long[] positions;
+        try
+        {
+            positions = await _log.AppendAsync(_commands, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            foreach (var pending in _batch) pending.Completion.TrySetException(error);
+            return;
+        }
+        _ = AcknowledgeWhenAppliedAsync([.. _batch], positions);
+    }
+
+    private void Add(Pending pending)
+    {
+        _batch.Add(pending);
+        _commands.AddRange(pending.Commands);
+    }
+
+    private async Task AcknowledgeWhenAppliedAsync(Pending[] batch, long[] positions)
+    {
+        await _registry.WaitAppliedAsync(positions.Max()).ConfigureAwait(false);
+        int offset = 0;
+        foreach (var pending in batch)
+        {
+            pending.Completion.TrySetResult(positions[offset..(offset + pending.Commands.Length)]);
+            offset += pending.Commands.Length;
+        }
+    }
+
+    /// <summary>A publish waiting for its batch.</summary>
+    public sealed record Pending(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion);
+}

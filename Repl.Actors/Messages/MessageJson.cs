@@ -1,0 +1,65 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text.Json;
+
+namespace Repl.Actors.Messages;
+
+/// <summary>
+/// The message's JSON, built once: <c>{"id":"42","topic":"t","value":"...","headers":{...},"createdAt":"RFC 3339"}</c>.
+/// </summary>
+/// <remarks>
+/// A publish is encoded when the request is read (<see cref="EncodeBody"/>, everything but the id); the id — the
+/// log position — is spliced in front once the log has committed it (<see cref="WithId"/>). Every later use
+/// (journal, SSE frame, history, the publish response) shares those bytes. Utf8JsonWriter escapes control
+/// characters, so the JSON never holds a raw CR or LF and is always one SSE <c>data:</c> line.
+/// </remarks>
+public static class MessageJson
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
+
+    /// <summary>Encodes a message without its id.</summary>
+    public static byte[] EncodeBody(string topic, string value, IReadOnlyList<KeyValuePair<string, string>> headers, DateTimeOffset createdAt)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + value.Length * 2);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("topic"u8, topic);
+            writer.WriteString("value"u8, value);
+            writer.WriteStartObject("headers"u8);
+            foreach (var (key, headerValue) in headers) writer.WriteString(key, headerValue);
+            writer.WriteEndObject();
+            writer.WriteString("createdAt"u8, createdAt.UtcDateTime);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Splices <c>"id":"position",</c> in as the first property of an encoded body.</summary>
+    public static byte[] WithId(long position, ReadOnlySpan<byte> body)
+    {
+        // {"id":"<digits>",  + body without its leading '{'
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(position, digits, out int length);
+        var json = new byte[7 + length + 2 + body.Length - 1];
+        "{\"id\":\""u8.CopyTo(json);
+        digits[..length].CopyTo(json.AsSpan(7));
+        "\","u8.CopyTo(json.AsSpan(7 + length));
+        body[1..].CopyTo(json.AsSpan(9 + length));
+        return json;
+    }
+
+    /// <summary>The SSE event for a message: <c>id: position\ndata: json\n\n</c>.</summary>
+    public static byte[] Frame(long position, ReadOnlySpan<byte> json)
+    {
+        Span<byte> digits = stackalloc byte[20];
+        Utf8Formatter.TryFormat(position, digits, out int length);
+        var frame = new byte[4 + length + 7 + json.Length + 2];
+        "id: "u8.CopyTo(frame);
+        digits[..length].CopyTo(frame.AsSpan(4));
+        "\ndata: "u8.CopyTo(frame.AsSpan(4 + length));
+        json.CopyTo(frame.AsSpan(11 + length));
+        "\n\n"u8.CopyTo(frame.AsSpan(11 + length + json.Length));
+        return frame;
+    }
+}

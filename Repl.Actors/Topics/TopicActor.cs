@@ -1,0 +1,134 @@
+using Repl.Actors.Messages;
+
+namespace Repl.Actors.Topics;
+
+/// <summary>
+/// One topic on this node: its recent framed history, its local subscribers and counters.
+/// </summary>
+/// <remarks>
+/// <para>The design card gives each topic an actor with its own mailbox. Here the topic's mailbox is the log:
+/// its state changes only on the <see cref="Applier"/>'s loop, in log order, and subscribers read its
+/// ring without locks. A per-topic mailbox would add a hop per message and, worse, let topics advance
+/// independently, which breaks the single resume cursor of a stream over several topics.</para>
+/// <para>Subscribing and unsubscribing swap a copy-on-write array under a lock; notifying reads the array.</para>
+/// <para>An idle topic (no subscriber, no publish for a while) is passivated: its ring is dropped and readers
+/// are served from the journal until new messages arrive.</para>
+/// </remarks>
+public sealed class TopicActor
+{
+    private readonly Lock _subscribersGate = new();
+    private readonly int _windowSize;
+    private ISubscriber[] _subscribers = [];
+    private FrameRing? _ring;
+    private long _trimmedThrough;
+    private long _published;
+    private long _lastActivityTicks;
+
+    internal TopicActor(string name, long created, long trimmedThrough, int windowSize)
+    {
+        Name = name;
+        Created = created;
+        _trimmedThrough = trimmedThrough;
+        _windowSize = windowSize;
+        _lastActivityTicks = Environment.TickCount64;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Position of the entry that created the topic.</summary>
+    public long Created { get; }
+
+    /// <summary>True once the topic's deletion was applied.</summary>
+    public bool IsDeleted { get; private set; }
+
+    /// <summary>Highest position removed by retention; a reader behind it has a gap.</summary>
+    public long TrimmedThrough
+    {
+        get => Volatile.Read(ref _trimmedThrough);
+        internal set => Volatile.Write(ref _trimmedThrough, value);
+    }
+
+    /// <summary>Messages applied since this node started.</summary>
+    public long Published => Volatile.Read(ref _published);
+
+    /// <summary>Local subscribers now.</summary>
+    public int SubscriberCount => Volatile.Read(ref _subscribers).Length;
+
+    /// <summary>True while the topic keeps its recent history in memory.</summary>
+    public bool IsActive => Volatile.Read(ref _ring) is not null;
+
+    internal ISubscriber[] Subscribers => Volatile.Read(ref _subscribers);
+
+    /// <summary>Adds a subscriber; returns false if the topic is already deleted.</summary>
+    public bool Subscribe(ISubscriber subscriber)
+    {
+        lock (_subscribersGate)
+        {
+            if (IsDeleted) return false;
+            _subscribers = [.. _subscribers, subscriber];
+            Volatile.Write(ref _lastActivityTicks, Environment.TickCount64);
+            return true;
+        }
+    }
+
+    public void Unsubscribe(ISubscriber subscriber)
+    {
+        lock (_subscribersGate)
+        {
+            int index = Array.IndexOf(_subscribers, subscriber);
+            if (index < 0) return;
+            _subscribers = [.. _subscribers.AsSpan(0, index), .. _subscribers.AsSpan(index + 1)];
+            Volatile.Write(ref _lastActivityTicks, Environment.TickCount64);
+        }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="into"/> the frames after <paramref name="after"/> up to <paramref name="upTo"/>.
+    /// False when memory does not hold them all and the journal must answer.
+    /// </summary>
+    public bool TryRead(long after, long upTo, List<Frame> into, int maxBytes) =>
+        Volatile.Read(ref _ring) is { } ring && ring.TryRead(after, upTo, into, maxBytes);
+
+    /// <summary>Applier only: adds a committed message. <paramref name="appliedBefore"/> is the log position before this batch.</summary>
+    internal void Append(Frame frame, long appliedBefore)
+    {
+        var ring = _ring;
+        if (ring is null)
+        {
+            ring = new FrameRing(_windowSize, appliedBefore);
+            Volatile.Write(ref _ring, ring);
+        }
+        ring.Append(frame);
+        _published++;
+        _lastActivityTicks = Environment.TickCount64;
+    }
+
+    /// <summary>Applier only: tells subscribers that new frames are there.</summary>
+    internal void NotifySubscribers()
+    {
+        foreach (var subscriber in Subscribers) subscriber.Notify();
+    }
+
+    /// <summary>Applier only: drops the in-memory history if idle for longer than <paramref name="idle"/>.</summary>
+    internal bool TryPassivate(TimeSpan idle)
+    {
+        if (_ring is null || SubscriberCount > 0) return false;
+        if (Environment.TickCount64 - Volatile.Read(ref _lastActivityTicks) < idle.TotalMilliseconds) return false;
+        Volatile.Write(ref _ring, null);
+        return true;
+    }
+
+    /// <summary>Applier only: the topic's deletion was applied.</summary>
+    internal void MarkDeleted()
+    {
+        ISubscriber[] subscribers;
+        lock (_subscribersGate)
+        {
+            IsDeleted = true;
+            subscribers = _subscribers;
+            _subscribers = [];
+        }
+        Volatile.Write(ref _ring, null);
+        foreach (var subscriber in subscribers) subscriber.OnTopicDeleted(this);
+    }
+}

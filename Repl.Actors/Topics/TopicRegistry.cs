@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+
+namespace Repl.Actors.Topics;
+
+/// <summary>
+/// The topics this node has applied, and how far along the log it has applied.
+/// </summary>
+/// <remarks>Written only by the <see cref="Applier"/>; read by everyone.</remarks>
+public sealed class TopicRegistry
+{
+    private readonly ConcurrentDictionary<string, TopicActor> _topics = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<TaskCompletionSource, long> _waiters = new();
+    private readonly Lock _waitersGate = new();
+    private long _applied;
+
+    /// <summary>Position of the last entry applied on this node. Every frame at or before it is in place.</summary>
+    public long AppliedPosition => Volatile.Read(ref _applied);
+
+    /// <summary>Topics by name, internal ones included.</summary>
+    public ICollection<TopicActor> All => _topics.Values;
+
+    public bool TryGet(string name, out TopicActor topic) => _topics.TryGetValue(name, out topic!);
+
+    /// <summary>Completes once the entry at <paramref name="position"/> has been applied here.</summary>
+    public Task WaitAppliedAsync(long position)
+    {
+        if (position <= AppliedPosition) return Task.CompletedTask;
+        lock (_waitersGate)
+        {
+            if (position <= _applied) return Task.CompletedTask;
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Enqueue(waiter, position);
+            return waiter.Task;
+        }
+    }
+
+    internal void Add(TopicActor topic) => _topics[topic.Name] = topic;
+
+    internal void Remove(string name) => _topics.TryRemove(name, out _);
+
+    /// <summary>Applier only: publishes the new watermark, then releases whoever waited for it.</summary>
+    internal void Advance(long position)
+    {
+        lock (_waitersGate)
+        {
+            Volatile.Write(ref _applied, position);
+            while (_waiters.TryPeek(out var waiter, out long waitingFor) && waitingFor <= position)
+            {
+                _waiters.Dequeue();
+                waiter.TrySetResult();
+            }
+        }
+    }
+}

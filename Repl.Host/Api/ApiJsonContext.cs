@@ -1,0 +1,27 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Repl.Host.Api;
+
+/// <summary>An error as every route returns it.</summary>
+public sealed record ErrorBody(string Error, string Cause);
+
+public sealed record MessageBody(string Message);
+
+public sealed record CreateTopicRequest(string? Name);
+
+public sealed record TopicInfo(string Name, int Subscribers, long Messages, long FirstPosition, long LastPosition, long Created, long TrimmedThrough, bool Active);
+
+public sealed record HealthBody(string Status, string Mode, string Node, int Topics, long Position, long Streams);
+
+/// <summary>Source-generated serialization for the API's fixed shapes (messages themselves are pre-encoded bytes).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(ErrorBody))]
+[JsonSerializable(typeof(MessageBody))]
+[JsonSerializable(typeof(CreateTopicRequest))]
+[JsonSerializable(typeof(TopicInfo))]
+[JsonSerializable(typeof(HealthBody))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(string[]))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Repl.Actors.Topics;
+using Repl.Host.Node;
+using Repl.Sse;
+
+namespace Repl.Host.Api;
+
+/// <summary>The SSE routes: one topic (<c>/topics/{topic}/sse</c>, as REPL) or several (<c>/sse?topic=a&amp;topic=b</c>).</summary>
+internal static class StreamEndpoints
+{
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic]));
+        routes.MapGet("/sse", (HttpContext context) =>
+            StreamAsync(context, [.. context.Request.Query["topic"].SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))]));
+    }
+
+    private static async Task StreamAsync(HttpContext context, string[] names)
+    {
+        var node = context.RequestServices.GetRequiredService<ReplNode>();
+        var limits = context.RequestServices.GetRequiredService<LimitsOptions>();
+        if (Resolve(context, node, limits, names, out var topics, out long? cursor) is { } error)
+        {
+            await error.ExecuteAsync(context);
+            return;
+        }
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache, no-transform";
+        response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var sink = new SseSink(topics, node.Registry, node.Journal, context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value, node.Streams, cursor)
+        {
+            ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
+        };
+        await sink.RunAsync(response.BodyWriter, node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
+    }
+
+    /// <summary><c>HttpContext.Items</c> key under which authorization leaves the token's expiry for the stream.</summary>
+    public const string StreamExpiry = "repl.stream-expiry";
+
+    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicActor> topics, out long? cursor)
+    {
+        topics = [];
+        cursor = null;
+        if (names.Length == 0) return ApiError.BadRequest("no topic", "name at least one topic: /sse?topic=a&topic=b");
+        if (names.Length > limits.MaxTopicsPerStream)
+            return ApiError.BadRequest("too many topics", $"a stream follows at most {limits.MaxTopicsPerStream} topics (Limits:MaxTopicsPerStream)");
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
+        {
+            if (TopicEndpoints.Lookup(name, node, out var topic) is { } error) return error;
+            topics.Add(topic);
+        }
+        // EventSource resends the last id it saw as a header; a first connection can only use the query.
+        var lastEventId = context.Request.Headers["Last-Event-ID"];
+        if (lastEventId.Count == 0 || string.IsNullOrEmpty(lastEventId[0])) lastEventId = context.Request.Query["lastEventId"];
+        if (lastEventId.Count > 0 && !string.IsNullOrEmpty(lastEventId[0]))
+        {
+            if (!TopicEndpoints.TryReadLong(lastEventId, 0, out long position))
+                return ApiError.BadRequest("invalid Last-Event-ID", "Last-Event-ID must be a position (a whole number ≥ 0) taken from a message's id");
+            cursor = position;
+        }
+        return null;
+    }
+}

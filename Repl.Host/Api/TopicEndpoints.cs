@@ -1,0 +1,127 @@
+using System.Text;
+using Repl.Actors.Log;
+using Repl.Actors.Messages;
+using Repl.Actors.Topics;
+using Repl.Host.Node;
+
+namespace Repl.Host.Api;
+
+/// <summary>The REPL topic routes, plus topic info, delete, history and batch publish.</summary>
+internal static class TopicEndpoints
+{
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        routes.MapGet("/topics", (ReplNode node) =>
+            TypedResults.Json(node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal).ToArray(),
+                ApiJsonContext.Default.StringArray));
+
+        routes.MapPost("/topics", CreateAsync);
+        routes.MapGet("/topics/{topic}", Info);
+        routes.MapDelete("/topics/{topic}", DeleteAsync);
+        routes.MapPost("/topics/{topic}", PublishAsync);
+        routes.MapPost("/topics/{topic}/batch", PublishBatchAsync);
+        routes.MapGet("/topics/{topic}/messages", History);
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext context, ReplNode node, LimitsOptions limits)
+    {
+        var (body, error) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        if (error is not null) return error;
+        CreateTopicRequest? request;
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(body);
+            request = System.Text.Json.JsonSerializer.Deserialize(ref reader, ApiJsonContext.Default.CreateTopicRequest);
+        }
+        catch (Exception exception) when (exception is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            return ApiError.BadRequest("malformed JSON", exception.Message);
+        }
+        if (request?.Name is not { } name) return ApiError.BadRequest("missing name", "send {\"name\":\"...\"}");
+        if (!TopicName.IsValid(name)) return ApiError.InvalidTopic(name);
+        long position = await node.Log.CreateTopicAsync(name, context.RequestAborted);
+        if (position == 0) return ApiError.Of(StatusCodes.Status409Conflict, "topic exists", $"topic '{name}' already exists");
+        await node.Registry.WaitAppliedAsync(position);
+        return TypedResults.Json(new MessageBody("topic created"), ApiJsonContext.Default.MessageBody, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static IResult Info(string topic, ReplNode node)
+    {
+        if (Lookup(topic, node, out var actor) is { } error) return error;
+        var stats = node.Journal.Stats(topic);
+        return TypedResults.Json(
+            new TopicInfo(topic, actor.SubscriberCount, stats.Messages, stats.FirstPosition, stats.LastPosition, actor.Created, actor.TrimmedThrough, actor.IsActive),
+            ApiJsonContext.Default.TopicInfo);
+    }
+
+    private static async Task<IResult> DeleteAsync(string topic, HttpContext context, ReplNode node)
+    {
+        if (Lookup(topic, node, out _) is { } error) return error;
+        long position = await node.Log.DeleteTopicAsync(topic, context.RequestAborted);
+        if (position == 0) return ApiError.TopicNotFound(topic);
+        await node.Registry.WaitAppliedAsync(position);
+        return TypedResults.Json(new MessageBody("topic deleted"), ApiJsonContext.Default.MessageBody);
+    }
+
+    private static async Task<IResult> PublishAsync(string topic, HttpContext context, ReplNode node, LimitsOptions limits, TimeProvider time)
+    {
+        if (Lookup(topic, node, out _) is { } error) return error;
+        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        if (readError is not null) return readError;
+        if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError) is not { } command) return parseError!;
+        long[] positions = await node.Sequencer.PublishAsync([command], context.RequestAborted);
+        if (positions[0] == 0) return ApiError.TopicNotFound(topic);
+        return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
+    }
+
+    private static async Task<IResult> PublishBatchAsync(string topic, HttpContext context, ReplNode node, LimitsOptions limits, TimeProvider time)
+    {
+        if (Lookup(topic, node, out _) is { } error) return error;
+        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        if (readError is not null) return readError;
+        if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
+        long[] positions = await node.Sequencer.PublishAsync(commands, context.RequestAborted);
+        if (positions[0] == 0) return ApiError.TopicNotFound(topic);
+        var messages = new byte[commands.Length][];
+        for (int i = 0; i < commands.Length; i++) messages[i] = MessageJson.WithId(positions[i], commands[i].Body);
+        return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8));
+    }
+
+    private static IResult History(string topic, HttpContext context, ReplNode node, LimitsOptions limits)
+    {
+        if (Lookup(topic, node, out var actor) is { } error) return error;
+        var query = context.Request.Query;
+        if (!TryReadLong(query["after"], 0, out long after) || after < 0)
+            return ApiError.BadRequest("invalid after", "'after' must be a position: a whole number ≥ 0");
+        if (!TryReadLong(query["limit"], 100, out long limit) || limit < 1 || limit > limits.MaxHistoryPage)
+            return ApiError.BadRequest("invalid limit", $"'limit' must be a whole number from 1 to {limits.MaxHistoryPage}");
+        long applied = node.Registry.AppliedPosition;
+        var messages = node.Journal.Read([topic], after, applied, (int)limit);
+        long oldest = node.Journal.Stats(topic).FirstPosition;
+        var suffix = Encoding.UTF8.GetBytes($",\"oldest\":{oldest},\"last\":{applied},\"gap\":{(after < actor.TrimmedThrough ? "true" : "false")}}}");
+        var prefix = Encoding.UTF8.GetBytes("{\"topic\":" + System.Text.Json.JsonSerializer.Serialize(topic, ApiJsonContext.Default.String) + ",\"messages\":");
+        return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => message.Json).ToList(), suffix));
+    }
+
+    /// <summary>Checks a topic named in a route: 400 when invalid, 404 when unknown.</summary>
+    internal static IResult? Lookup(string topic, ReplNode node, out TopicActor actor)
+    {
+        actor = null!;
+        if (!TopicName.IsValid(topic)) return ApiError.InvalidTopic(topic);
+        if (!node.Registry.TryGet(topic, out actor)) return ApiError.TopicNotFound(topic);
+        return null;
+    }
+
+    internal static bool TryReadLong(Microsoft.Extensions.Primitives.StringValues values, long fallback, out long value)
+    {
+        if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
+        {
+            value = fallback;
+            return true;
+        }
+        return long.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
+    }
+
+    private static readonly byte[] PublishedPrefix = "{\"message\":\"message published\",\"data\":"u8.ToArray();
+    private static readonly byte[] ClosingBrace = "}"u8.ToArray();
+}

@@ -1,0 +1,100 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Repl.Actors.Journal;
+using Repl.Actors.Log;
+using Repl.Actors.Topics;
+using Repl.Host.Api;
+using Repl.Host.Node;
+using Repl.Sse;
+
+namespace Repl.Host;
+
+/// <summary>Builds a Repl node: configuration, services, routes.</summary>
+public static class ReplHost
+{
+    public const string DefaultUrl = "http://localhost:9000";
+
+    /// <summary>Short command-line switches for the common settings (any setting also works as <c>--Section:Key value</c>).</summary>
+    private static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--data-dir"] = "Journal:DataDir",
+        ["--node-id"] = "Node:Id",
+        ["--port"] = "Node:Port",
+    };
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Normalize(args), ContentRootPath = AppContext.BaseDirectory });
+        var configuration = builder.Configuration;
+        // --config FILE: a role file from hocon/ (JSON). It goes before environment and command line, which still win.
+        if (configuration["config"] is { Length: > 0 } file)
+        {
+            var sources = configuration.Sources;
+            int index = sources.Select((source, i) => (source, i)).FirstOrDefault(pair => pair.source is Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationSource).i;
+            sources.Insert(index, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path = Path.GetFullPath(file), Optional = false, ReloadOnChange = false });
+            foreach (var source in sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()) source.ResolveFileProvider();
+        }
+        builder.Configuration.AddCommandLine(Normalize(args), Switches);
+        if (configuration["urls"] is null && configuration["ASPNETCORE_URLS"] is null)
+        {
+            builder.WebHost.UseUrls(configuration["Node:Port"] is { } port ? $"http://localhost:{port}" : DefaultUrl);
+        }
+
+        var services = builder.Services;
+        services.Configure<NodeOptions>(configuration.GetSection("Node"));
+        services.Configure<JournalOptions>(configuration.GetSection("Journal"));
+        services.Configure<TopicsOptions>(configuration.GetSection("Topics"));
+        services.Configure<SequencerOptions>(configuration.GetSection("Sequencer"));
+        services.Configure<SseOptions>(configuration.GetSection("Sse"));
+        services.Configure<LimitsOptions>(configuration.GetSection("Limits"));
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<LimitsOptions>>().Value);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ReplNode>();
+        services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+            kestrel.Limits.MaxRequestBodySize = configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxBodyBytes ?? new LimitsOptions().MaxBodyBytes);
+        builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
+
+        var app = builder.Build();
+        app.UseExceptionHandler(handler => handler.Run(WriteExceptionAsync));
+        app.UseStatusCodePages(async status =>
+        {
+            var context = status.HttpContext;
+            if (context.Response.HasStarted || context.Response.ContentLength > 0 || context.Response.ContentType is not null) return;
+            var (error, cause) = context.Response.StatusCode switch
+            {
+                404 => ("not found", $"no route for {context.Request.Method} {context.Request.Path}"),
+                405 => ("method not allowed", $"{context.Request.Method} is not allowed on {context.Request.Path}"),
+                var code => ("request failed", $"status {code}"),
+            };
+            await ApiError.WriteAsync(context, context.Response.StatusCode, error, cause);
+        });
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        TopicEndpoints.Map(app);
+        StreamEndpoints.Map(app);
+        HealthEndpoints.Map(app);
+        return app;
+    }
+
+    private static Task WriteExceptionAsync(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        return error switch
+        {
+            LogUnavailableException unavailable => ApiError.WriteAsync(context, 503, "log unavailable", unavailable.Message),
+            BadHttpRequestException bad => ApiError.WriteAsync(context, bad.StatusCode, "bad request", bad.Message),
+            OperationCanceledException => ApiError.WriteAsync(context, 503, "shutting down", "the node is stopping; retry on another node"),
+            _ => ApiError.WriteAsync(context, 500, "internal error", "the server failed to handle the request; it has been logged"),
+        };
+    }
+
+    /// <summary>Turns bare flags into settings: <c>--in-memory</c> → <c>--Journal:InMemory=true</c>.</summary>
+    private static string[] Normalize(string[] args) =>
+        [.. args.Select(arg => arg switch
+        {
+            "--in-memory" => "--Journal:InMemory=true",
+            _ => arg,
+        })];
+}

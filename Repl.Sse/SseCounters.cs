@@ -1,0 +1,30 @@
+namespace Repl.Sse;
+
+/// <summary>Running totals of the node's streams, read by <c>/metrics</c>.</summary>
+public sealed class SseCounters
+{
+    private long _open;
+    private long _delivered;
+    private long _cutOff;
+    private long _gaps;
+
+    public long Open => Volatile.Read(ref _open);
+
+    public long Delivered => Volatile.Read(ref _delivered);
+
+    /// <summary>Streams closed because their client stopped reading.</summary>
+    public long CutOff => Volatile.Read(ref _cutOff);
+
+    /// <summary>Gap events sent.</summary>
+    public long Gaps => Volatile.Read(ref _gaps);
+
+    internal void Opened() => Interlocked.Increment(ref _open);
+
+    internal void Closed() => Interlocked.Decrement(ref _open);
+
+    internal void Deliver(int messages) => Interlocked.Add(ref _delivered, messages);
+
+    internal void CutOne() => Interlocked.Increment(ref _cutOff);
+
+    internal void Gap() => Interlocked.Increment(ref _gaps);
+}

@@ -1,0 +1,55 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Repl.Sse;
+
+/// <summary>The control events of a Repl stream (messages are framed by the applier, see <c>MessageJson.Frame</c>).</summary>
+/// <remarks>
+/// None of these carries an <c>id:</c> line, so they never move the client's <c>Last-Event-ID</c>.
+/// Their data is JSON written by Utf8JsonWriter: one line, whatever the topic names hold.
+/// </remarks>
+public static class SseEvents
+{
+    /// <summary><c>event: ping</c>, sent on idle.</summary>
+    public static ReadOnlySpan<byte> Ping => "event: ping\ndata: {}\n\n"u8;
+
+    /// <summary><c>retry:</c> then <c>event: connected</c> with the topics, the node and its applied position.</summary>
+    public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position) =>
+        Event($"retry: {(long)retry.TotalMilliseconds}\nevent: connected", writer =>
+        {
+            writer.WriteStartArray("topics"u8);
+            foreach (var topic in topics) writer.WriteStringValue(topic);
+            writer.WriteEndArray();
+            writer.WriteString("node"u8, node);
+            writer.WriteNumber("position"u8, position);
+        });
+
+    /// <summary><c>event: gap</c>: messages after <paramref name="requested"/> are gone; the stream goes on from <paramref name="oldest"/>.</summary>
+    public static byte[] Gap(string topic, long requested, long oldest) =>
+        Event("event: gap", writer =>
+        {
+            writer.WriteString("topic"u8, topic);
+            writer.WriteNumber("requested"u8, requested);
+            writer.WriteNumber("oldest"u8, oldest);
+        });
+
+    /// <summary><c>event: deleted</c>: the topic was deleted; the server closes the stream when no topic is left.</summary>
+    public static byte[] Deleted(string topic) => Event("event: deleted", writer => writer.WriteString("topic"u8, topic));
+
+    /// <summary>The stream ends for a reason (<c>expired</c>, <c>unavailable</c>, ...), said in <c>data.reason</c>.</summary>
+    public static byte[] Closing(string eventName, string reason) => Event("event: " + eventName, writer => writer.WriteString("reason"u8, reason));
+
+    private static byte[] Event(string head, Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        buffer.Write(System.Text.Encoding.UTF8.GetBytes(head + "\ndata: "));
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,224 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Repl.Actors.Journal;
+using Repl.Actors.Messages;
+using Repl.Actors.Topics;
+
+namespace Repl.Sse;
+
+/// <summary>
+/// One SSE connection: a cursor into its topics' framed history and a writer loop.
+/// </summary>
+/// <remarks>
+/// <para><b>Order and resume.</b> The cursor is a log position. Each round the sink takes the node's applied
+/// watermark W and writes every frame of its topics in (cursor, W], in position order, then moves the cursor
+/// to W. Frames at or below W are all in place, so a stream over several topics is still in log order and
+/// one <c>Last-Event-ID</c> resumes it exactly.</para>
+/// <para><b>Adaptive batching.</b> Everything pending is written in one go and flushed once: one message when
+/// traffic is light (lowest latency), thousands when it is heavy (fewest syscalls).</para>
+/// <para><b>Slow clients.</b> The sink holds no queue of its own: what it has not sent stays in the topic's
+/// ring or in the journal. It writes at most <see cref="SseOptions.MaxWriteBytes"/> per round and waits for
+/// the socket before the next, so its memory is bounded; when it falls behind the ring it catches up from
+/// the journal; when its socket takes nothing for <see cref="SseOptions.StallTimeout"/> it is cut off.
+/// Nothing it does slows another sink.</para>
+/// </remarks>
+public sealed class SseSink : ISubscriber
+{
+    private readonly List<TopicActor> _topics;
+    private readonly TopicRegistry _registry;
+    private readonly Journal _journal;
+    private readonly SseOptions _options;
+    private readonly SseCounters _counters;
+    private readonly AsyncSignal _signal = new();
+    private readonly List<Frame> _frames = [];
+    private readonly Dictionary<string, long> _gapsReported = new(StringComparer.Ordinal);
+    private readonly Lock _deletedGate = new();
+    private List<TopicActor>? _deleted;
+    private long _cursor;
+
+    /// <param name="cursor">Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</param>
+    public SseSink(IReadOnlyList<TopicActor> topics, TopicRegistry registry, Journal journal, SseOptions options, SseCounters counters, long? cursor)
+    {
+        _topics = [.. topics];
+        _registry = registry;
+        _journal = journal;
+        _options = options;
+        _counters = counters;
+        _cursor = cursor ?? long.MinValue;
+    }
+
+    /// <summary>When set, the stream ends at this time with <c>event: expired</c> (the subscriber's token ran out).</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Where the stream has got to.</summary>
+    public long Cursor => Volatile.Read(ref _cursor);
+
+    void ISubscriber.Notify() => _signal.Set();
+
+    void ISubscriber.OnTopicDeleted(TopicActor topic)
+    {
+        lock (_deletedGate) (_deleted ??= []).Add(topic);
+        _signal.Set();
+    }
+
+    /// <summary>
+    /// Streams until the client goes away, the token expires, all topics are deleted or <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    /// <param name="abort">Drops the connection; called when the client stalls.</param>
+    public async Task RunAsync(PipeWriter writer, string node, TimeProvider time, Action abort, CancellationToken cancellationToken)
+    {
+        foreach (var topic in _topics)
+        {
+            if (!topic.Subscribe(this)) ((ISubscriber)this).OnTopicDeleted(topic);
+        }
+        // Subscribed first, then the watermark: anything applied after it wakes us.
+        if (_cursor == long.MinValue) _cursor = _registry.AppliedPosition;
+        _counters.Opened();
+        try
+        {
+            writer.Write(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), node, _cursor));
+            if (!await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false)) return;
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (TakeDeleted(writer) && _topics.Count == 0)
+                {
+                    await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                long watermark = _registry.AppliedPosition;
+                if (watermark > _cursor)
+                {
+                    int count = Collect(writer, watermark);
+                    if (!await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false)) return;
+                    _counters.Deliver(count);
+                    continue;
+                }
+                var wait = _options.PingInterval;
+                if (ExpiresAt is { } expires)
+                {
+                    var left = expires - time.GetUtcNow();
+                    if (left <= TimeSpan.Zero)
+                    {
+                        writer.Write(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
+                        await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    if (left < wait) wait = left;
+                }
+                if (!await _signal.WaitAsync(wait, cancellationToken).ConfigureAwait(false) && (ExpiresAt is null || wait == _options.PingInterval))
+                {
+                    writer.Write(SseEvents.Ping);
+                    if (!await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false)) return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            foreach (var topic in _topics) topic.Unsubscribe(this);
+            _counters.Closed();
+        }
+    }
+
+    /// <summary>Writes the frames in (cursor, watermark], up to the write budget, and moves the cursor.</summary>
+    private int Collect(PipeWriter writer, long watermark)
+    {
+        _frames.Clear();
+        long cursor = _cursor;
+        long reached = FromMemory(cursor, watermark) ?? FromJournal(writer, cursor, watermark);
+        foreach (var frame in _frames) writer.Write(frame.Bytes);
+        Volatile.Write(ref _cursor, reached);
+        return _frames.Count;
+    }
+
+    /// <summary>Reads the topics' rings; null when one of them does not cover the cursor.</summary>
+    private long? FromMemory(long cursor, long watermark)
+    {
+        long reached = watermark;
+        foreach (var topic in _topics)
+        {
+            int start = _frames.Count;
+            if (!topic.TryRead(cursor, watermark, _frames, _options.MaxWriteBytes))
+            {
+                _frames.Clear();
+                return null;
+            }
+            long bytes = 0;
+            for (int i = start; i < _frames.Count; i++) bytes += _frames[i].Bytes.Length;
+            // This topic may have stopped at its byte budget: go no further than its last frame this round.
+            if (bytes >= _options.MaxWriteBytes) reached = Math.Min(reached, _frames[^1].Position);
+        }
+        if (_topics.Count > 1)
+        {
+            _frames.Sort(static (a, b) => a.Position.CompareTo(b.Position));
+            if (reached < watermark) _frames.RemoveAll(frame => frame.Position > reached);
+        }
+        return reached;
+    }
+
+    private long FromJournal(PipeWriter writer, long cursor, long watermark)
+    {
+        var names = new List<string>(_topics.Count);
+        foreach (var topic in _topics)
+        {
+            names.Add(topic.Name);
+            long trimmed = topic.TrimmedThrough;
+            if (cursor < trimmed && (!_gapsReported.TryGetValue(topic.Name, out long reported) || reported < trimmed))
+            {
+                _gapsReported[topic.Name] = trimmed;
+                long oldest = _journal.Stats(topic.Name).FirstPosition;
+                writer.Write(SseEvents.Gap(topic.Name, cursor, oldest == 0 ? trimmed + 1 : oldest));
+                _counters.Gap();
+            }
+        }
+        var stored = _journal.Read(names, cursor, watermark, _options.JournalPageSize);
+        foreach (var message in stored)
+        {
+            _frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, message.Json)));
+        }
+        return stored.Count < _options.JournalPageSize ? watermark : stored[^1].Position;
+    }
+
+    private bool TakeDeleted(PipeWriter writer)
+    {
+        List<TopicActor>? deleted;
+        lock (_deletedGate)
+        {
+            deleted = _deleted;
+            _deleted = null;
+        }
+        if (deleted is null) return false;
+        foreach (var topic in deleted)
+        {
+            if (_topics.Remove(topic)) writer.Write(SseEvents.Deleted(topic.Name));
+        }
+        return true;
+    }
+
+    /// <summary>Flushes; false when the stream is over (client gone, or cut off after stalling).</summary>
+    private async ValueTask<bool> FlushAsync(PipeWriter writer, Action abort, CancellationToken cancellationToken)
+    {
+        var flush = writer.FlushAsync(cancellationToken);
+        FlushResult result;
+        if (flush.IsCompletedSuccessfully)
+        {
+            result = flush.Result;
+        }
+        else
+        {
+            try
+            {
+                result = await flush.AsTask().WaitAsync(_options.StallTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                _counters.CutOne();
+                abort();
+                return false;
+            }
+        }
+        return !result.IsCanceled && !result.IsCompleted;
+    }
+}
