@@ -57,6 +57,7 @@ function randomId(): string {
 }
 
 interface Election {
+  start(): void;
   close(): void;
   /** Heartbeat election: react to channel traffic. */
   receive?(msg: Wire): void;
@@ -67,18 +68,20 @@ function lockElection(locks: LockManagerLike, name: string, onElected: () => voi
   const controller = new AbortController();
   let release: (() => void) | null = null;
   let closed = false;
-  locks
-    .request(name, { signal: controller.signal }, () => {
-      if (closed) return undefined;
-      onElected();
-      return new Promise<void>((resolve) => {
-        release = resolve;
-      });
-    })
-    .catch(() => {
-      /* aborted while waiting */
-    });
   return {
+    start() {
+      locks
+        .request(name, { signal: controller.signal }, () => {
+          if (closed) return undefined;
+          onElected();
+          return new Promise<void>((resolve) => {
+            release = resolve;
+          });
+        })
+        .catch(() => {
+          /* aborted while waiting */
+        });
+    },
     close() {
       closed = true;
       controller.abort();
@@ -107,7 +110,9 @@ function heartbeatElection(
   let closed = false;
   let leaderId: string | null = null;
   let lastSeen = 0;
-  const started = Date.now();
+  let started = 0;
+  let helloTimer: ReturnType<typeof setTimeout> | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
 
   const claim = () => {
     if (leader || closed) return;
@@ -125,15 +130,17 @@ function heartbeatElection(
     const now = Date.now();
     if (leaderId === null ? now - started >= helloTimeout : now - lastSeen >= leaderTimeout) claim();
   };
-  const helloTimer = setTimeout(tick, helloTimeout);
-  const timer = setInterval(tick, Math.min(interval, helloTimeout * 4));
   const onPageHide = () => election.close();
   const target = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void };
-  target.addEventListener?.('pagehide', onPageHide);
-
-  post({ kind: 'hello' });
 
   const election: Election = {
+    start() {
+      started = Date.now();
+      helloTimer = setTimeout(tick, helloTimeout);
+      timer = setInterval(tick, Math.min(interval, helloTimeout * 4));
+      target.addEventListener?.('pagehide', onPageHide);
+      post({ kind: 'hello' });
+    },
     receive(msg) {
       if (closed) return;
       if (msg.kind === 'hb') {
@@ -189,6 +196,7 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
   let leader = false;
   let conn: Connection | null = null;
   let currentTerm: object | null = null;
+  let electionRef: Election | null = null;
   let leaderStatus: { s: SubscriptionStatus; d?: StatusDetail } = { s: 'connecting' };
   let reported = '';
 
@@ -225,12 +233,14 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
   const finish = (s: SubscriptionStatus, d: StatusDetail) => {
     if (closed) return;
     closed = true;
-    election.close();
+    electionRef?.close();
     const c = conn;
     conn = null;
     c?.close();
     channel.onmessage = null;
     channel.close();
+    leader = false;
+    currentTerm = null;
     reportStatus(s, d);
   };
 
@@ -284,7 +294,7 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
   channel.onmessage = (ev) => {
     const msg = ev.data as Wire | null;
     if (closed || !msg || typeof msg !== 'object' || msg.k !== key || msg.from === myId) return;
-    election.receive?.(msg);
+    electionRef?.receive?.(msg);
     switch (msg.kind) {
       case 'hello':
         if (leader) post({ kind: 'status', s: leaderStatus.s, d: leaderStatus.d, cursor: lastId?.toString() });
@@ -310,12 +320,13 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
     }
   };
 
+  handlers.status('connecting', { leader: false });
+  reported = 'connecting||false';
   const election: Election = opts.locks
     ? lockElection(opts.locks, `${opts.channelName}:${key}`, becomeLeader)
     : heartbeatElection((m) => post(m), myId, opts.timings ?? {}, becomeLeader, stepDown);
-
-  handlers.status('connecting', { leader: false });
-  reported = 'connecting||false';
+  electionRef = election;
+  election.start();
   if (opts.locks) post({ kind: 'hello' });
 
   return {

@@ -1,0 +1,185 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createClient, FetchEventSource, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import { flushMicrotasks } from './helpers.js';
+
+/** A server-side stream the test writes to. */
+function controllableStream() {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+  });
+  const enc = new TextEncoder();
+  return {
+    stream,
+    write: (s: string | Uint8Array) => controller.enqueue(typeof s === 'string' ? enc.encode(s) : s),
+    end: () => controller.close(),
+    error: (e: unknown) => controller.error(e),
+  };
+}
+
+function sseResponse(stream: ReadableStream<Uint8Array>) {
+  return new Response(stream, { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8' } });
+}
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
+  expect(cond()).toBe(true);
+};
+
+describe('FetchEventSource', () => {
+  it('requests with SSE headers and dispatches open, message and named events', async () => {
+    const s = controllableStream();
+    const fetch = vi.fn(async (_url: string, _init?: RequestInit) => sseResponse(s.stream));
+    const es = new FetchEventSource('http://h/topics/t/sse', { fetch, headers: { Authorization: 'Bearer x', 'Last-Event-ID': '4' } });
+    const seen: string[] = [];
+    es.onopen = () => seen.push('open');
+    es.onmessage = (e) => seen.push(`message:${e.data}:${e.lastEventId}`);
+    es.addEventListener('connected', (e) => seen.push(`connected:${e.data}`));
+    es.addEventListener('ping', () => seen.push('ping'));
+    expect(es.readyState).toBe(0);
+
+    s.write('retry: 1500\n\nevent: connected\ndata: {"topics":["t"]}\n\n');
+    s.write('id: 5\ndata: {"id":"5"');
+    s.write('}\n\nevent: ping\r\ndata: {}\r\n\r\n');
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['open', 'connected:{"topics":["t"]}', 'message:{"id":"5"}:5', 'ping']);
+    expect(es.readyState).toBe(1);
+    expect(es.retry).toBe(1500);
+
+    const init = fetch.mock.calls[0]![1]!;
+    expect(init.headers).toMatchObject({ Accept: 'text/event-stream', Authorization: 'Bearer x', 'Last-Event-ID': '4' });
+    es.close();
+    expect(es.readyState).toBe(2);
+  });
+
+  it('decodes UTF-8 split across chunks', async () => {
+    const s = controllableStream();
+    const es = new FetchEventSource('http://h/x', { fetch: async () => sseResponse(s.stream) });
+    const data: string[] = [];
+    es.onmessage = (e) => data.push(e.data);
+    const bytes = new TextEncoder().encode('data: é😀\n\n');
+    for (const b of bytes) s.write(new Uint8Array([b]));
+    await until(() => data.length === 1);
+    expect(data).toEqual(['é😀']);
+    es.close();
+  });
+
+  it('a non-200 answer is an error event with the status, and the source is closed', async () => {
+    const es = new FetchEventSource('http://h/x', {
+      fetch: async () => new Response('{"error":"not found"}', { status: 404, headers: { 'content-type': 'application/json' } }),
+    });
+    const errors: any[] = [];
+    es.onerror = (e) => errors.push(e);
+    await until(() => errors.length === 1);
+    expect(errors[0]).toMatchObject({ type: 'error', status: 404 });
+    expect(es.readyState).toBe(2);
+  });
+
+  it('a 200 that is not an event stream is an error', async () => {
+    const es = new FetchEventSource('http://h/x', { fetch: async () => new Response('<html>', { status: 200, headers: { 'content-type': 'text/html' } }) });
+    const errors: any[] = [];
+    es.onerror = (e) => errors.push(e);
+    await until(() => errors.length === 1);
+    expect(errors[0].status).toBe(200);
+  });
+
+  it('end of stream and network errors are error events; no reconnection by itself', async () => {
+    const s = controllableStream();
+    const fetch = vi.fn(async () => sseResponse(s.stream));
+    const es = new FetchEventSource('http://h/x', { fetch });
+    const errors: any[] = [];
+    es.onerror = (e) => errors.push(e);
+    s.write('data: a\n\ndata: unterminated');
+    s.end();
+    await until(() => errors.length === 1);
+    expect(errors[0].status).toBeUndefined();
+    expect(es.readyState).toBe(2);
+    expect(fetch).toHaveBeenCalledTimes(1);
+
+    const es2 = new FetchEventSource('http://h/x', {
+      fetch: async () => {
+        throw new TypeError('fetch failed');
+      },
+    });
+    const errors2: any[] = [];
+    es2.onerror = (e) => errors2.push(e);
+    await until(() => errors2.length === 1);
+    expect(errors2[0].error).toBeInstanceOf(TypeError);
+  });
+
+  it('close() aborts the request and emits nothing more', async () => {
+    const s = controllableStream();
+    let signal: AbortSignal | undefined;
+    const es = new FetchEventSource('http://h/x', {
+      fetch: async (_u, init) => {
+        signal = init?.signal ?? undefined;
+        return sseResponse(s.stream);
+      },
+    });
+    const seen: string[] = [];
+    es.onmessage = (e) => seen.push(e.data);
+    es.onerror = () => seen.push('error');
+    s.write('data: 1\n\n');
+    await until(() => seen.length === 1);
+    es.close();
+    expect(signal?.aborted).toBe(true);
+    try {
+      s.write('data: 2\n\n');
+    } catch {
+      /* stream cancelled */
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual(['1']);
+  });
+});
+
+describe('client on Node without EventSource (fetch-based reader)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('has no global EventSource in this runtime (so the fallback is exercised)', () => {
+    expect((globalThis as { EventSource?: unknown }).EventSource).toBeUndefined();
+  });
+
+  it('subscribes, sends the token and resume id as headers, reconnects with the last id, stops on 404', async () => {
+    const streams: ReturnType<typeof controllableStream>[] = [];
+    const requests: { url: string; headers: Record<string, string> }[] = [];
+    let answer404 = false;
+    const fetch = async (url: string, init?: RequestInit) => {
+      requests.push({ url, headers: { ...(init?.headers as Record<string, string>) } });
+      if (answer404) return new Response('{"error":"topic not found","cause":"t"}', { status: 404 });
+      const s = controllableStream();
+      streams.push(s);
+      return sseResponse(s.stream);
+    };
+    const client = createClient({ url: 'http://h', fetch, token: 'jwt', reconnect: { initialDelay: 5, jitter: false } });
+    const messages: Message[] = [];
+    const statuses: [SubscriptionStatus, StatusDetail | undefined][] = [];
+    client.subscribe('comments:42', (m) => messages.push(m), { lastEventId: 2, onStatus: (s, d) => statuses.push([s, d]) });
+
+    await until(() => streams.length === 1);
+    expect(requests[0]!.url).toBe('http://h/topics/comments%3A42/sse?lastEventId=2');
+    expect(requests[0]!.headers).toMatchObject({ Authorization: 'Bearer jwt', 'Last-Event-ID': '2' });
+    expect(requests[0]!.url).not.toContain('access_token');
+
+    const msg = (id: number) =>
+      `id: ${id}\ndata: ${JSON.stringify({ id: String(id), topic: 'comments:42', value: `v${id}`, headers: {}, createdAt: 'x' })}\n\n`;
+    streams[0]!.write('event: connected\ndata: {"topics":["comments:42"],"node":"n"}\n\n' + msg(3) + msg(4));
+    await until(() => messages.length === 2);
+    streams[0]!.end(); // server goes away
+
+    await until(() => streams.length === 2);
+    expect(requests[1]!.url).toBe('http://h/topics/comments%3A42/sse?lastEventId=4');
+    expect(requests[1]!.headers['Last-Event-ID']).toBe('4');
+    streams[1]!.write(msg(4) + msg(5));
+    await until(() => messages.length === 3);
+    expect(messages.map((m) => m.id)).toEqual(['3', '4', '5']);
+
+    answer404 = true;
+    streams[1]!.error(new Error('connection reset'));
+    await until(() => statuses.at(-1)?.[0] === 'closed');
+    expect(statuses.at(-1)).toEqual(['closed', { reason: 'not_found', status: 404 }]);
+    expect(statuses.map((s) => s[0])).toEqual(['connecting', 'open', 'reconnecting', 'open', 'reconnecting', 'closed']);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { createClient, ReplError } from '../src/index.js';
+import { parseRetryAfter } from '../src/errors.js';
+import { fakeFetch, jsonResponse } from './helpers.js';
+
+const msg = (id: string, value = 'v', topic = 't') => ({ id, topic, value, headers: {}, createdAt: '2024-01-01T00:00:00Z' });
+
+describe('HTTP API', () => {
+  it('publish sends value and headers and returns the message', async () => {
+    const f = fakeFetch(() => jsonResponse(201, { message: 'message published', data: msg('5', 'hello', 'comments:42') }));
+    const c = createClient({ url: 'http://h/', fetch: f });
+    const m = await c.publish('comments:42', 'hello', { 'x-trace': '1' });
+    expect(m).toEqual(msg('5', 'hello', 'comments:42'));
+    expect(f.calls[0]).toMatchObject({
+      url: 'http://h/topics/comments%3A42',
+      method: 'POST',
+      body: { value: 'hello', headers: { 'x-trace': '1' } },
+    });
+    expect(f.calls[0]!.headers['content-type']).toBe('application/json');
+  });
+
+  it('publish JSON-stringifies object values and omits absent headers', async () => {
+    const f = fakeFetch(() => jsonResponse(201, { message: 'message published', data: msg('6') }));
+    const c = createClient({ url: 'http://h', fetch: f });
+    await c.publish('t', { a: 1, b: [true] });
+    expect(f.calls[0]!.body).toEqual({ value: '{"a":1,"b":[true]}' });
+  });
+
+  it('publishBatch posts an array and returns the messages', async () => {
+    const f = fakeFetch(() => jsonResponse(201, { message: 'messages published', data: [msg('1', 'a'), msg('2', '{"x":1}')] }));
+    const c = createClient({ url: 'http://h', fetch: f });
+    const out = await c.publishBatch('t', [{ value: 'a' }, { value: { x: 1 }, headers: { k: 'v' } }]);
+    expect(out.map((m) => m.id)).toEqual(['1', '2']);
+    expect(f.calls[0]).toMatchObject({
+      url: 'http://h/topics/t/batch',
+      method: 'POST',
+      body: [{ value: 'a' }, { value: '{"x":1}', headers: { k: 'v' } }],
+    });
+  });
+
+  it('topic management calls the right routes', async () => {
+    const f = fakeFetch((req) => {
+      if (req.method === 'GET' && req.url.endsWith('/topics')) return jsonResponse(200, ['demo', 'comments:42']);
+      if (req.method === 'POST') return jsonResponse(201, { message: 'topic created' });
+      if (req.method === 'DELETE') return jsonResponse(200, { message: 'topic deleted' });
+      return jsonResponse(200, { name: 'demo', subscribers: 2, messages: 10, firstPosition: 1, lastPosition: 10 });
+    });
+    const c = createClient({ url: 'http://h', fetch: f });
+    expect(await c.topics()).toEqual(['demo', 'comments:42']);
+    await expect(c.createTopic('comments:43')).resolves.toBeUndefined();
+    await expect(c.deleteTopic('comments:43')).resolves.toBeUndefined();
+    expect(await c.topic('demo')).toEqual({ name: 'demo', subscribers: 2, messages: 10, firstPosition: 1, lastPosition: 10 });
+    expect(f.calls.map((r) => `${r.method} ${r.url}`)).toEqual([
+      'GET http://h/topics',
+      'POST http://h/topics',
+      'DELETE http://h/topics/comments%3A43',
+      'GET http://h/topics/demo',
+    ]);
+    expect(f.calls[1]!.body).toEqual({ name: 'comments:43' });
+  });
+
+  it('history passes after/limit and can parse JSON values', async () => {
+    const f = fakeFetch(() =>
+      jsonResponse(200, { topic: 't', messages: [msg('11', '{"n":1}'), msg('12', 'not json')], oldest: 3, last: 12 }),
+    );
+    const c = createClient({ url: 'http://h', fetch: f });
+    const page = await c.history('t', { after: 10, limit: 2, parseJson: true });
+    expect(f.calls[0]!.url).toBe('http://h/topics/t/messages?after=10&limit=2');
+    expect(page.messages.map((m) => m.value)).toEqual([{ n: 1 }, 'not json']);
+    expect(page).toMatchObject({ topic: 't', oldest: 3, last: 12 });
+    const raw = await c.history('t');
+    expect(raw.messages[0]!.value).toBe('{"n":1}');
+    expect(f.calls[1]!.url).toBe('http://h/topics/t/messages');
+  });
+
+  it('sends the token as a Bearer header (string or function)', async () => {
+    const f = fakeFetch(() => jsonResponse(200, []));
+    await createClient({ url: 'http://h', fetch: f, token: 'abc' }).topics();
+    let n = 0;
+    await createClient({ url: 'http://h', fetch: f, token: async () => `tok${++n}` }).topics();
+    expect(f.calls[0]!.headers.authorization).toBe('Bearer abc');
+    expect(f.calls[1]!.headers.authorization).toBe('Bearer tok1');
+    await createClient({ url: 'http://h', fetch: f }).topics();
+    expect(f.calls[2]!.headers.authorization).toBeUndefined();
+  });
+});
+
+describe('errors → ReplError', () => {
+  it.each([
+    ['createTopic', 409, 'topic exists', 'topic "a" already exists'],
+    ['createTopic', 400, 'invalid topic name', 'name must match [A-Za-z0-9:._-]+'],
+    ['publish', 404, 'topic not found', 'no topic "nope"'],
+    ['publish', 400, 'invalid body', 'value must be a string'],
+  ] as const)('%s %i', async (op, status, error, cause) => {
+    const f = fakeFetch(() => jsonResponse(status, { error, cause }));
+    const c = createClient({ url: 'http://h', fetch: f });
+    const p = op === 'createTopic' ? c.createTopic('a') : c.publish('nope', 'x');
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReplError);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ name: 'ReplError', status, error, cause });
+    expect((err as ReplError).message).toBe(`${error}: ${cause}`);
+    expect((err as ReplError).retryAfter).toBeUndefined();
+  });
+
+  it('429 carries retryAfter in seconds', async () => {
+    const f = fakeFetch(() => jsonResponse(429, { error: 'too many requests', cause: 'rate limit' }, { 'Retry-After': '7' }));
+    const err = (await createClient({ url: 'http://h', fetch: f })
+      .publish('t', 'x')
+      .catch((e: unknown) => e)) as ReplError;
+    expect(err.status).toBe(429);
+    expect(err.retryAfter).toBe(7);
+  });
+
+  it('non-JSON error bodies keep the status and the text as cause', async () => {
+    const f = fakeFetch(() => new Response('<html>Bad Gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
+    const err = (await createClient({ url: 'http://h', fetch: f })
+      .topics()
+      .catch((e: unknown) => e)) as ReplError;
+    expect(err).toMatchObject({ status: 502, error: 'Bad Gateway', cause: '<html>Bad Gateway</html>' });
+  });
+
+  it('empty error bodies fall back to HTTP status', async () => {
+    const f = fakeFetch(() => new Response(null, { status: 500 }));
+    const err = (await createClient({ url: 'http://h', fetch: f })
+      .deleteTopic('t')
+      .catch((e: unknown) => e)) as ReplError;
+    expect(err).toMatchObject({ status: 500, error: 'HTTP 500', cause: '' });
+  });
+
+  it('network failures become ReplError with status 0', async () => {
+    const f = fakeFetch(() => {
+      throw new TypeError('fetch failed');
+    });
+    const err = (await createClient({ url: 'http://h', fetch: f })
+      .topics()
+      .catch((e: unknown) => e)) as ReplError;
+    expect(err).toBeInstanceOf(ReplError);
+    expect(err).toMatchObject({ status: 0, error: 'network error', cause: 'fetch failed' });
+  });
+
+  it('parses Retry-After as seconds or HTTP date', () => {
+    const now = Date.parse('2024-01-01T00:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120);
+    expect(parseRetryAfter('Mon, 01 Jan 2024 00:00:30 GMT', now)).toBe(30);
+    expect(parseRetryAfter('Sun, 31 Dec 2023 00:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null)).toBeUndefined();
+  });
+});

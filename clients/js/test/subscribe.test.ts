@@ -1,0 +1,329 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, createClient, type GapEvent, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import { FakeEventSource, flushMicrotasks } from './helpers.js';
+
+const noJitter = { initialDelay: 100, maxDelay: 1000, jitter: false };
+
+function setup(opts: { token?: string | (() => Promise<string>); url?: string | string[] } = {}) {
+  const client = createClient({ url: opts.url ?? 'http://h', EventSource: FakeEventSource, token: opts.token, reconnect: noJitter });
+  const messages: Message<any>[] = [];
+  const gaps: GapEvent[] = [];
+  const statuses: [SubscriptionStatus, StatusDetail | undefined][] = [];
+  const errors: Error[] = [];
+  const sub = (topics: string | string[], extra: Record<string, unknown> = {}) =>
+    client.subscribe(topics, (m) => messages.push(m), {
+      onGap: (g) => gaps.push(g),
+      onStatus: (s, d) => statuses.push([s, d]),
+      onError: (e) => errors.push(e),
+      ...extra,
+    });
+  return { client, messages, gaps, statuses, errors, sub };
+}
+
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('subscribe', () => {
+  it('opens one EventSource on the single-topic route and delivers messages with their topic', async () => {
+    const t = setup();
+    t.sub('comments:42');
+    await flushMicrotasks();
+    expect(FakeEventSource.instances).toHaveLength(1);
+    const es = FakeEventSource.last;
+    expect(es.url).toBe('http://h/topics/comments%3A42/sse');
+    es.open();
+    es.connected(['comments:42'], 'node-1');
+    es.message(1, 'hello', 'comments:42');
+    expect(t.messages).toEqual([{ id: '1', topic: 'comments:42', value: 'hello', headers: {}, createdAt: '2024-01-01T00:00:00Z' }]);
+    expect(t.statuses.map((s) => s[0])).toEqual(['connecting', 'open']);
+    expect(t.statuses[1]![1]).toEqual({ topics: ['comments:42'], node: 'node-1' });
+  });
+
+  it('several topics share one stream on /sse?topic=..', async () => {
+    const t = setup();
+    t.sub(['a', 'comments:42']);
+    await flushMicrotasks();
+    expect(FakeEventSource.instances).toHaveLength(1);
+    expect(FakeEventSource.last.url).toBe('http://h/sse?topic=a&topic=comments%3A42');
+    FakeEventSource.last.message(3, 'x', 'a');
+    FakeEventSource.last.message(4, 'y', 'comments:42');
+    expect(t.messages.map((m) => [m.id, m.topic])).toEqual([
+      ['3', 'a'],
+      ['4', 'comments:42'],
+    ]);
+  });
+
+  it('passes lastEventId and access_token in the query of the first connection', async () => {
+    const t = setup({ token: 'jwt-1' });
+    t.sub('t', { lastEventId: 41 });
+    await flushMicrotasks();
+    expect(FakeEventSource.last.query.get('lastEventId')).toBe('41');
+    expect(FakeEventSource.last.query.get('access_token')).toBe('jwt-1');
+  });
+
+  it('one EventSource per subscribe call', async () => {
+    const t = setup();
+    t.sub('a');
+    t.sub('a');
+    await flushMicrotasks();
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
+  it('drops duplicates and replays (ids <= last seen), comparing as integers', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: '5' });
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.message(4);
+    es.message(5);
+    es.message(6);
+    es.message(6);
+    es.message(10);
+    es.message(9);
+    es.message(11);
+    expect(t.messages.map((m) => m.id)).toEqual(['6', '10', '11']);
+  });
+
+  it('compares positions beyond 2^53 exactly', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.message('9007199254740992');
+    es.message('9007199254740993');
+    es.message('9007199254740992');
+    expect(t.messages.map((m) => m.id)).toEqual(['9007199254740992', '9007199254740993']);
+  });
+
+  it('on error closes the EventSource and reconnects with the last id in the query, with capped backoff', async () => {
+    const t = setup({ token: 'tok' });
+    t.sub('t');
+    await flushMicrotasks();
+    const first = FakeEventSource.last;
+    expect(first.query.get('lastEventId')).toBeNull();
+    first.open();
+    first.message(7);
+    first.message(8);
+    // native EventSource would retry by itself (CONNECTING); we take over anyway
+    first.fail(0);
+    expect(first.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['reconnecting', { reason: 'error', attempt: 1, delay: 100 }]);
+    expect(t.errors).toHaveLength(1);
+
+    await vi.advanceTimersByTimeAsync(99);
+    expect(FakeEventSource.instances).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeEventSource.instances).toHaveLength(2);
+    const second = FakeEventSource.last;
+    expect(second.query.get('lastEventId')).toBe('8');
+    expect(second.query.get('access_token')).toBe('tok');
+
+    // the server replays 8 (already seen), then new ones
+    second.open();
+    second.message(8);
+    second.message(9);
+    expect(t.messages.map((m) => m.id)).toEqual(['7', '8', '9']);
+    // events from the old, closed source are ignored
+    first.message(100);
+    expect(t.messages.map((m) => m.id)).toEqual(['7', '8', '9']);
+  });
+
+  it('backs off exponentially while failing and resets once the stream delivers', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      FakeEventSource.last.fail(2); // e.g. 503: native EventSource gives up (CLOSED)
+      delays.push(t.statuses.at(-1)![1]!.delay!);
+      await vi.advanceTimersByTimeAsync(delays.at(-1)!);
+    }
+    expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(FakeEventSource.instances).toHaveLength(7);
+    FakeEventSource.last.open();
+    FakeEventSource.last.event('ping', {});
+    FakeEventSource.last.fail();
+    expect(t.statuses.at(-1)![1]!.delay).toBe(100);
+  });
+
+  it('a fresh token is used for each reconnection', async () => {
+    let n = 0;
+    const t = setup({ token: async () => `tok${++n}` });
+    t.sub('t');
+    await flushMicrotasks();
+    expect(FakeEventSource.last.query.get('access_token')).toBe('tok1');
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.query.get('access_token')).toBe('tok2');
+  });
+
+  it('surfaces gap to onGap and keeps delivering from the oldest retained', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: 5 });
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.open();
+    es.connected();
+    es.event('gap', { topic: 't', requested: 5, oldest: 90 });
+    es.message(90);
+    expect(t.gaps).toEqual([{ topic: 't', requested: 5, oldest: 90 }]);
+    expect(t.messages.map((m) => m.id)).toEqual(['90']);
+  });
+
+  it('after a gap on a single topic, a reconnection resumes from just before the oldest', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: 5 });
+    await flushMicrotasks();
+    FakeEventSource.last.event('gap', { topic: 't', requested: 5, oldest: 90 });
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.query.get('lastEventId')).toBe('89');
+  });
+
+  it('with several topics a gap does not move the shared cursor', async () => {
+    const t = setup();
+    t.sub(['a', 'b'], { lastEventId: 5 });
+    await flushMicrotasks();
+    FakeEventSource.last.event('gap', { topic: 'a', requested: 5, oldest: 90 });
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.query.get('lastEventId')).toBe('5');
+    expect(t.gaps).toEqual([{ topic: 'a', requested: 5, oldest: 90 }]);
+  });
+
+  it('without onGap the gap goes to onError (never hidden)', async () => {
+    const client = createClient({ url: 'http://h', EventSource: FakeEventSource });
+    const errors: Error[] = [];
+    client.subscribe('t', () => {}, { onError: (e) => errors.push(e) });
+    await flushMicrotasks();
+    FakeEventSource.last.event('gap', { topic: 't', requested: 1, oldest: 50 });
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error & { gap: GapEvent }).gap).toEqual({ topic: 't', requested: 1, oldest: 50 });
+  });
+
+  it('without onGap nor onError the gap is logged', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    createClient({ url: 'http://h', EventSource: FakeEventSource }).subscribe('t', () => {});
+    await flushMicrotasks();
+    FakeEventSource.last.event('gap', { topic: 't', requested: 1, oldest: 50 });
+    expect(warn).toHaveBeenCalledOnce();
+    warn.mockRestore();
+  });
+
+  it.each([
+    ['deleted', { topic: 't' }, { reason: 'deleted', topic: 't' }],
+    ['expired', { reason: 'token expired' }, { reason: 'expired', message: 'token expired' }],
+  ])('%s → closed with reason, no reconnect', async (event, data, detail) => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.open();
+    FakeEventSource.last.event(event, data);
+    expect(FakeEventSource.last.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['closed', detail]);
+    FakeEventSource.last.fail(); // the server closing the stream afterwards
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+  });
+
+  it('unavailable → reconnects (rotating to the next URL) and resumes', async () => {
+    const t = setup({ url: ['http://n1', 'http://n2'] });
+    t.sub('t');
+    await flushMicrotasks();
+    expect(FakeEventSource.last.url).toBe('http://n1/topics/t/sse');
+    FakeEventSource.last.message(3);
+    FakeEventSource.last.event('unavailable', { reason: 'log lost' });
+    expect(FakeEventSource.instances[0]!.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['reconnecting', { reason: 'unavailable', message: 'log lost', attempt: 1, delay: 100 }]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.url).toBe('http://n2/topics/t/sse?lastEventId=3');
+  });
+
+  it('unsubscribe closes the stream and stops reconnecting', async () => {
+    const t = setup();
+    const unsubscribe = t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.fail();
+    unsubscribe();
+    expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'unsubscribed' }]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+    unsubscribe(); // idempotent
+    expect(t.statuses.filter((s) => s[0] === 'closed')).toHaveLength(1);
+  });
+
+  it('unsubscribe before the EventSource is created (async token) creates none', async () => {
+    const t = setup({ token: async () => 'x' });
+    const unsubscribe = t.sub('t');
+    unsubscribe();
+    await flushMicrotasks();
+    expect(FakeEventSource.instances).toHaveLength(0);
+  });
+
+  it('parseJson parses values and falls back to the raw string', async () => {
+    const t = setup();
+    t.sub('t', { parseJson: true });
+    await flushMicrotasks();
+    FakeEventSource.last.message(1, '{"a":1}');
+    FakeEventSource.last.message(2, 'plain text');
+    FakeEventSource.last.message(3, '42');
+    expect(t.messages.map((m) => m.value)).toEqual([{ a: 1 }, 'plain text', 42]);
+  });
+
+  it('a throwing onMessage is reported and does not break the stream', async () => {
+    const client = createClient({ url: 'http://h', EventSource: FakeEventSource });
+    const errors: Error[] = [];
+    const seen: string[] = [];
+    client.subscribe(
+      't',
+      (m) => {
+        seen.push(m.id);
+        if (m.id === '1') throw new Error('boom');
+      },
+      { onError: (e) => errors.push(e) },
+    );
+    await flushMicrotasks();
+    FakeEventSource.last.message(1);
+    FakeEventSource.last.message(2);
+    expect(seen).toEqual(['1', '2']);
+    expect(errors.map((e) => e.message)).toEqual(['boom']);
+  });
+
+  it('invalid message data is reported, not delivered', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.event('message', 'not json', '1');
+    expect(t.messages).toHaveLength(0);
+    expect(t.errors).toHaveLength(1);
+  });
+
+  it('passes withCredentials to EventSource', async () => {
+    const client = createClient({ url: 'http://h', EventSource: FakeEventSource, withCredentials: true });
+    client.subscribe('t', () => {});
+    await flushMicrotasks();
+    expect(FakeEventSource.last.init).toEqual({ withCredentials: true });
+  });
+
+  it('rejects an empty topic list', () => {
+    const t = setup();
+    expect(() => t.sub([])).toThrow(TypeError);
+    expect(() => t.sub('')).toThrow(TypeError);
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles up to the cap, with jitter between 50% and 100%', () => {
+    expect([1, 2, 3, 4, 10].map((a) => backoffDelay(a, { initialDelay: 500, maxDelay: 4000, jitter: false }))).toEqual([
+      500, 1000, 2000, 4000, 4000,
+    ]);
+    expect(backoffDelay(3, { initialDelay: 500, maxDelay: 4000 }, () => 0)).toBe(1000);
+    expect(backoffDelay(3, { initialDelay: 500, maxDelay: 4000 }, () => 1)).toBe(2000);
+    expect(backoffDelay(50, {}, () => 1)).toBe(30000);
+  });
+});
