@@ -1,0 +1,44 @@
+using System.Text;
+using System.Text.Json;
+using Repl.Actors.Messages;
+
+namespace Repl.Actors.Tests.Messages;
+
+public sealed class MessageJsonTests
+{
+    [Theory]
+    [InlineData("plain")]
+    [InlineData("line\nbreak")]
+    [InlineData("carriage\rreturn\r\n")]
+    [InlineData("data: injected\n\nid: 999\n\n")]
+    [InlineData("unicode ✓ \u2028 \u0000 \"quotes\"")]
+    public void Frame_IsOneEvent_WhateverTheValueHolds(string value)
+    {
+        var body = MessageJson.EncodeBody("comments:42", value, [new("h\n", "v\r")], DateTimeOffset.UnixEpoch);
+        var json = MessageJson.WithId(42, body);
+        var frame = Encoding.UTF8.GetString(MessageJson.Frame(42, json));
+
+        // Exactly two lines then the blank line: the value can never start a new field or event.
+        var lines = frame.Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("id: 42", lines[0]);
+        Assert.StartsWith("data: ", lines[1]);
+        Assert.DoesNotContain('\r', frame);
+        Assert.Equal(["", ""], lines[2..]);
+
+        var message = JsonDocument.Parse(lines[1]["data: ".Length..]).RootElement;
+        Assert.Equal("42", message.GetProperty("id").GetString());
+        Assert.Equal("comments:42", message.GetProperty("topic").GetString());
+        Assert.Equal(value, message.GetProperty("value").GetString());
+        Assert.Equal("v\r", message.GetProperty("headers").GetProperty("h\n").GetString());
+        Assert.Equal(DateTimeOffset.UnixEpoch, message.GetProperty("createdAt").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public void WithId_PutsTheIdFirst()
+    {
+        var body = MessageJson.EncodeBody("t", "v", [], DateTimeOffset.UnixEpoch);
+        var json = Encoding.UTF8.GetString(MessageJson.WithId(long.MaxValue, body));
+        Assert.StartsWith("{\"id\":\"9223372036854775807\",\"topic\":\"t\"", json);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Repl.Host.Tests.Infrastructure;
+
+/// <summary>Small helpers over the HTTP API for tests.</summary>
+public static class ReplApi
+{
+    public static async Task CreateTopicAsync(this HttpClient client, string name)
+    {
+        var response = await client.PostAsJsonAsync("/topics", new { name });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    /// <summary>Publishes and returns the message's id (its position).</summary>
+    public static async Task<long> PublishAsync(this HttpClient client, string topic, string value, object? headers = null)
+    {
+        var response = await client.PostAsJsonAsync($"/topics/{topic}", new { value, headers });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"publish answered {(int)response.StatusCode}: {body}");
+        return long.Parse(JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("id").GetString()!);
+    }
+
+    /// <summary>Sends raw text and returns the status and parsed JSON body.</summary>
+    public static async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(this HttpClient client, HttpMethod method, string path, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+        return (response.StatusCode, json);
+    }
+}
