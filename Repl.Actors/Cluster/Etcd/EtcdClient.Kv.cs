@@ -101,6 +101,13 @@ public sealed partial class EtcdClient
     public Task<DeleteRangeResult> DeleteRangeAsync(string key, string? rangeEnd = null, bool prevKv = false, CancellationToken cancellationToken = default) =>
         DeleteRangeAsync(EtcdKeys.Utf8(key), rangeEnd is null ? null : EtcdKeys.Utf8(rangeEnd), prevKv, cancellationToken);
 
+    /// <summary>Deletes every key starting with <paramref name="prefix"/>.</summary>
+    public Task<DeleteRangeResult> DeletePrefixAsync(string prefix, bool prevKv = false, CancellationToken cancellationToken = default)
+    {
+        var key = EtcdKeys.Utf8(prefix);
+        return DeleteRangeAsync(key, EtcdKeys.PrefixEnd(key), prevKv, cancellationToken);
+    }
+
     /// <summary>
     /// Runs a transaction: if every compare holds, the <paramref name="success"/> ops, otherwise the
     /// <paramref name="failure"/> ops, atomically.

@@ -82,7 +82,7 @@ public sealed class LeaseKeeper : IAsyncDisposable
                     expiresAt = sentAt + (long)(remaining.TotalSeconds * _time.TimestampFrequency);
                     delay = interval;
                 }
-                catch (EtcdException e)
+                catch (Exception e) when (!token.IsCancellationRequested)
                 {
                     if (_time.GetTimestamp() >= expiresAt)
                     {
