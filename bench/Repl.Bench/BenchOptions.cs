@@ -1,0 +1,80 @@
+using System.Globalization;
+
+namespace Repl.Bench;
+
+/// <summary>Command-line options of one load run.</summary>
+internal sealed class BenchOptions
+{
+    public Uri Url { get; private set; } = new("http://127.0.0.1:9000");
+    public int? ServerPid { get; private set; }
+    public int Subscribers { get; private set; } = 100;
+    public int Publishers { get; private set; } = 32;
+    /// <summary>Total publishes per second over all publishers; 0 = as fast as acknowledgements come back.</summary>
+    public double Rate { get; private set; }
+    public double DurationSeconds { get; private set; } = 10;
+    public string Topic { get; private set; } = "bench";
+    public int NonReaders { get; private set; }
+    public int ValueBytes { get; private set; } = 60;
+    public bool JsonOnly { get; private set; }
+    public string Scenario { get; private set; } = "adhoc";
+    /// <summary>Most time to wait after publishing stops for the last deliveries.</summary>
+    public double DrainSeconds { get; private set; } = 15;
+    public int ConnectConcurrency { get; private set; } = 200;
+    /// <summary>Per-connection receive buffer; 0 picks one from the subscriber count.</summary>
+    public int ReceiveBufferBytes { get; private set; }
+
+    public const string Usage = """
+        Repl.Bench — SSE fan-out load against a Repl (or REPL-compatible) server.
+          --url URL               server base URL (http://127.0.0.1:9000)
+          --server-pid PID        read the server's CPU and RSS from /proc/PID
+          --subscribers N         SSE connections that read (100)
+          --non-readers N         SSE connections that never read (0)
+          --publishers P          publisher connections, HTTP/1.1 keep-alive (32)
+          --rate R                total publishes/s, 0 = max (0)
+          --duration S            seconds of publishing (10)
+          --topic NAME            topic, created if missing (bench)
+          --value-bytes N         message value size, timestamp + padding (60)
+          --drain S               most seconds to wait for deliveries after publishing (15)
+          --connect-concurrency N connects in flight at once (200)
+          --recv-buffer BYTES     receive buffer per subscriber (auto)
+          --scenario NAME         label in the report
+          --json                  print only the JSON line
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{arg} needs a value");
+            int NextInt() => int.Parse(Next(), CultureInfo.InvariantCulture);
+            double NextDouble() => double.Parse(Next(), CultureInfo.InvariantCulture);
+            switch (arg)
+            {
+                case "--url": options.Url = new Uri(Next()); break;
+                case "--server-pid": options.ServerPid = NextInt(); break;
+                case "--subscribers": options.Subscribers = NextInt(); break;
+                case "--non-readers": options.NonReaders = NextInt(); break;
+                case "--publishers": options.Publishers = NextInt(); break;
+                case "--rate": options.Rate = NextDouble(); break;
+                case "--duration": options.DurationSeconds = NextDouble(); break;
+                case "--topic": options.Topic = Next(); break;
+                case "--value-bytes": options.ValueBytes = NextInt(); break;
+                case "--drain": options.DrainSeconds = NextDouble(); break;
+                case "--connect-concurrency": options.ConnectConcurrency = NextInt(); break;
+                case "--recv-buffer": options.ReceiveBufferBytes = NextInt(); break;
+                case "--scenario": options.Scenario = Next(); break;
+                case "--json": options.JsonOnly = true; break;
+                case "-h" or "--help": throw new HelpRequested();
+                default: throw new ArgumentException($"unknown option {arg}");
+            }
+        }
+        if (options.Subscribers < 0 || options.NonReaders < 0 || options.Publishers < 0) throw new ArgumentException("counts must be ≥ 0");
+        if (options.ValueBytes < 24) throw new ArgumentException("--value-bytes must be ≥ 24 (the timestamp needs 20)");
+        if (options.Url.Scheme != "http") throw new ArgumentException("only http:// URLs");
+        return options;
+    }
+
+    internal sealed class HelpRequested : Exception;
+}

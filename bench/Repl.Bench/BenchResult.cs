@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Repl.Bench;
+
+/// <summary>What one run measured, and its two renderings: one JSON line and a table.</summary>
+internal sealed class BenchResult
+{
+    public required BenchOptions Options { get; init; }
+    public double ConnectSeconds { get; set; }
+    public int ConnectFailures { get; set; }
+    public double ConnectMsP50 { get; set; }
+    public double ConnectMsP99 { get; set; }
+    public double ConnectMsMax { get; set; }
+    public double PublishSeconds { get; set; }
+    public double DrainSeconds { get; set; }
+    public double DeliverySeconds { get; set; }
+    public long Accepted { get; set; }
+    public long Rejected { get; set; }
+    public long PublishErrors { get; set; }
+    public string? PublishLastError { get; set; }
+    public long Delivered { get; set; }
+    public long Lost { get; set; }
+    public long Extra { get; set; }
+    public long Duplicates { get; set; }
+    public long OutOfOrder { get; set; }
+    public int SubscribersWithLoss { get; set; }
+    public int Disconnected { get; set; }
+    public string? SubscriberError { get; set; }
+    public LatencyHistogram Latency { get; set; } = new();
+    public LatencyHistogram AckLatency { get; set; } = new();
+    public double ClientCpuSeconds { get; set; }
+    public ProcessSample? ServerBefore { get; set; }
+    public ProcessSample? ServerConnected { get; set; }
+    public ProcessSample? ServerPublished { get; set; }
+    public ProcessSample? ServerAfter { get; set; }
+
+    public double PublishesPerSecond => PublishSeconds > 0 ? Accepted / PublishSeconds : 0;
+
+    public double DeliveriesPerSecond => DeliverySeconds > 0 ? Delivered / DeliverySeconds : 0;
+
+    public long ExpectedDeliveries => Accepted * Options.Subscribers;
+
+    private int Connections => Options.Subscribers + Options.NonReaders;
+
+    private long? RssPerConnectionBytes => ServerBefore is { } before && ServerConnected is { } connected && Connections > 0
+        ? (connected.RssKb - before.RssKb) * 1024 / Connections
+        : null;
+
+    /// <summary>Server CPU seconds from the first publish to the end of the drain.</summary>
+    private double? ServerCpuSeconds => ServerConnected is { } connected && ServerAfter is { } after ? after.CpuSeconds - connected.CpuSeconds : null;
+
+    private static double Ms(long micros) => Math.Round(micros / 1000.0, 3);
+
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("scenario", Options.Scenario);
+            w.WriteString("url", Options.Url.ToString());
+            w.WriteNumber("subscribers", Options.Subscribers);
+            w.WriteNumber("nonReaders", Options.NonReaders);
+            w.WriteNumber("publishers", Options.Publishers);
+            w.WriteNumber("rate", Options.Rate);
+            w.WriteNumber("durationS", Options.DurationSeconds);
+            w.WriteNumber("valueBytes", Options.ValueBytes);
+            w.WriteNumber("accepted", Accepted);
+            w.WriteNumber("rejected", Rejected);
+            w.WriteNumber("publishErrors", PublishErrors);
+            if (PublishLastError is not null) w.WriteString("publishLastError", PublishLastError);
+            w.WriteNumber("publishesPerSec", Math.Round(PublishesPerSecond, 1));
+            w.WriteNumber("delivered", Delivered);
+            w.WriteNumber("expectedDeliveries", ExpectedDeliveries);
+            w.WriteNumber("deliveriesPerSec", Math.Round(DeliveriesPerSecond, 1));
+            w.WriteNumber("lost", Lost);
+            w.WriteNumber("duplicated", Duplicates);
+            w.WriteNumber("outOfOrder", OutOfOrder);
+            w.WriteNumber("extra", Extra);
+            w.WriteNumber("subscribersWithLoss", SubscribersWithLoss);
+            w.WriteNumber("disconnected", Disconnected);
+            if (SubscriberError is not null) w.WriteString("subscriberError", SubscriberError);
+            w.WriteStartObject("latencyMs");
+            w.WriteNumber("samples", Latency.Count);
+            w.WriteNumber("mean", Math.Round(Latency.MeanMicros / 1000, 3));
+            w.WriteNumber("p50", Ms(Latency.ValueAt(0.50)));
+            w.WriteNumber("p99", Ms(Latency.ValueAt(0.99)));
+            w.WriteNumber("p999", Ms(Latency.ValueAt(0.999)));
+            w.WriteNumber("max", Ms(Latency.MaxMicros));
+            w.WriteEndObject();
+            w.WriteStartObject("ackLatencyMs");
+            w.WriteNumber("p50", Ms(AckLatency.ValueAt(0.50)));
+            w.WriteNumber("p99", Ms(AckLatency.ValueAt(0.99)));
+            w.WriteNumber("max", Ms(AckLatency.MaxMicros));
+            w.WriteEndObject();
+            w.WriteStartObject("connect");
+            w.WriteNumber("totalS", Math.Round(ConnectSeconds, 3));
+            w.WriteNumber("p50Ms", Math.Round(ConnectMsP50, 3));
+            w.WriteNumber("p99Ms", Math.Round(ConnectMsP99, 3));
+            w.WriteNumber("maxMs", Math.Round(ConnectMsMax, 3));
+            w.WriteNumber("failed", ConnectFailures);
+            w.WriteEndObject();
+            w.WriteNumber("publishS", Math.Round(PublishSeconds, 3));
+            w.WriteNumber("drainS", Math.Round(DrainSeconds, 3));
+            w.WriteNumber("clientCpuS", Math.Round(ClientCpuSeconds, 2));
+            w.WriteStartObject("server");
+            if (Options.ServerPid is { } pid) w.WriteNumber("pid", pid);
+            if (ServerCpuSeconds is { } cpu)
+            {
+                w.WriteNumber("cpuS", Math.Round(cpu, 2));
+                w.WriteNumber("cpuPct", Math.Round(100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds), 1));
+            }
+            if (ServerBefore is { } b) w.WriteNumber("rssBeforeKb", b.RssKb);
+            if (ServerConnected is { } c) w.WriteNumber("rssConnectedKb", c.RssKb);
+            if (ServerAfter is { } a) w.WriteNumber("rssAfterKb", a.RssKb);
+            if (RssPerConnectionBytes is { } per) w.WriteNumber("rssPerConnectionBytes", per);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    public string ToTable()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        void Row(string name, string value) => sb.Append(c, $"  {name,-28} {value}\n");
+        sb.Append(c, $"scenario {Options.Scenario}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {Options.Url}\n");
+        Row("publishes accepted", $"{Accepted:N0} ({PublishesPerSecond:N0}/s), rejected {Rejected:N0}, errors {PublishErrors:N0}{(PublishLastError is null ? "" : " — " + PublishLastError)}");
+        Row("publish ack latency", $"p50 {Ms(AckLatency.ValueAt(0.5)):N2} ms, p99 {Ms(AckLatency.ValueAt(0.99)):N2} ms, max {Ms(AckLatency.MaxMicros):N2} ms");
+        Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
+        Row("publish→receive latency", $"p50 {Ms(Latency.ValueAt(0.5)):N2} ms, p99 {Ms(Latency.ValueAt(0.99)):N2} ms, p99.9 {Ms(Latency.ValueAt(0.999)):N2} ms, max {Ms(Latency.MaxMicros):N2} ms");
+        Row("lost / dup / out of order", $"{Lost:N0} / {Duplicates:N0} / {OutOfOrder:N0} ({SubscribersWithLoss} subscribers with loss, {Disconnected} disconnected){(SubscriberError is null ? "" : " — " + SubscriberError)}");
+        Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}");
+        Row("drain", $"{DrainSeconds:N2} s");
+        Row("bench CPU", $"{ClientCpuSeconds:N2} s");
+        if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds):N0} % of one core)");
+        if (ServerBefore is { } b && ServerConnected is { } cn && ServerAfter is { } a)
+            Row("server RSS", $"{b.RssKb / 1024.0:N1} MB before, {cn.RssKb / 1024.0:N1} MB connected, {a.RssKb / 1024.0:N1} MB after; {RssPerConnectionBytes / 1024.0:N1} KB per connection");
+        return sb.ToString();
+    }
+}

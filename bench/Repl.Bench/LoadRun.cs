@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Repl.Bench;
+
+/// <summary>One load run: connect the subscribers, publish for the duration, drain, count.</summary>
+internal sealed class LoadRun(BenchOptions options)
+{
+    private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+
+    public async Task<BenchResult> RunAsync()
+    {
+        var endpoint = await ResolveAsync(options.Url).ConfigureAwait(false);
+        string host = options.Url.Authority;
+        await EnsureTopicAsync().ConfigureAwait(false);
+
+        var result = new BenchResult { Options = options };
+        result.ServerBefore = ProcessSample.Read(options.ServerPid);
+
+        // Subscribers: connect (bounded concurrency) and wait for each one's `connected` event.
+        var latency = new LatencyHistogram();
+        var deliveries = new DeliveryCounter();
+        int buffer = options.ReceiveBufferBytes > 0 ? options.ReceiveBufferBytes : options.Subscribers > 2000 ? 4096 : 32 * 1024;
+        string path = $"/topics/{Uri.EscapeDataString(options.Topic)}/sse";
+        var subscribers = new SseSubscriber[options.Subscribers];
+        var runs = new Task[options.Subscribers];
+        using var gate = new SemaphoreSlim(Math.Max(1, options.ConnectConcurrency));
+        long connectStart = Stopwatch.GetTimestamp();
+        var connects = new List<Task>(options.Subscribers);
+        for (int i = 0; i < subscribers.Length; i++)
+        {
+            var subscriber = subscribers[i] = new SseSubscriber(endpoint, host, path, buffer, latency, deliveries);
+            await gate.WaitAsync().ConfigureAwait(false);
+            runs[i] = Task.Run(subscriber.RunAsync);
+            connects.Add(subscriber.Connected.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => gate.Release(), TaskScheduler.Default));
+        }
+        await Task.WhenAll(connects).ConfigureAwait(false);
+        result.ConnectSeconds = Seconds(Stopwatch.GetTimestamp() - connectStart);
+        result.ConnectFailures = subscribers.Count(s => !s.Connected.IsCompletedSuccessfully);
+        var connectTimes = subscribers.Where(s => s.Connected.IsCompletedSuccessfully).Select(s => Seconds(s.ConnectTicks) * 1000).Order().ToArray();
+        result.ConnectMsP50 = Percentile(connectTimes, 0.5);
+        result.ConnectMsP99 = Percentile(connectTimes, 0.99);
+        result.ConnectMsMax = connectTimes.Length == 0 ? 0 : connectTimes[^1];
+
+        // Connections that send the request and never read: their socket buffers fill and stay full.
+        var nonReaders = new List<Socket>();
+        var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n");
+        for (int i = 0; i < options.NonReaders; i++)
+        {
+            var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+            await socket.ConnectAsync(endpoint).ConfigureAwait(false);
+            await socket.SendAsync(request, SocketFlags.None).ConfigureAwait(false);
+            nonReaders.Add(socket);
+        }
+        await Task.Delay(200).ConfigureAwait(false);
+        result.ServerConnected = ProcessSample.Read(options.ServerPid);
+
+        // Publish.
+        var ackLatency = new LatencyHistogram();
+        var publishers = Enumerable.Range(0, options.Publishers).Select(_ => new Publisher(endpoint, host, options.Topic, options.ValueBytes) { AckLatency = ackLatency }).ToArray();
+        double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
+        var self = Process.GetCurrentProcess();
+        var clientCpuStart = self.TotalProcessorTime;
+        long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
+        long stopAt = startAt + (long)(options.DurationSeconds * Stopwatch.Frequency);
+        // Stagger paced publishers across one interval so a fixed rate arrives evenly, not in bursts of P.
+        await Task.WhenAll(publishers.Select((publisher, i) => Task.Run(() => publisher.RunAsync(startAt + (long)(interval * i / Math.Max(1, publishers.Length)), stopAt, interval)))).ConfigureAwait(false);
+        long publishEnd = Stopwatch.GetTimestamp();
+        result.PublishSeconds = Seconds(publishEnd - startAt);
+        result.ServerPublished = ProcessSample.Read(options.ServerPid);
+        result.Accepted = publishers.Sum(p => p.Accepted);
+        result.Rejected = publishers.Sum(p => p.Rejected);
+        result.PublishErrors = publishers.Sum(p => p.Errors);
+        result.PublishLastError = publishers.Select(p => p.LastError).LastOrDefault(e => e is not null);
+        result.AckLatency = ackLatency;
+
+        // Drain: wait until every live subscriber has everything, or nothing moves for a while.
+        long drainStart = Stopwatch.GetTimestamp();
+        long lastTotal = -1;
+        long lastMove = drainStart;
+        while (true)
+        {
+            bool done = subscribers.All(s => s.Closed || s.Received >= result.Accepted);
+            if (done) break;
+            long now = Stopwatch.GetTimestamp();
+            long total = deliveries.Total;
+            if (total != lastTotal)
+            {
+                lastTotal = total;
+                lastMove = now;
+            }
+            if (Seconds(now - drainStart) > options.DrainSeconds || Seconds(now - lastMove) > Math.Min(3, options.DrainSeconds)) break;
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+        result.DrainSeconds = Seconds(Stopwatch.GetTimestamp() - drainStart);
+        result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
+        result.ServerAfter = ProcessSample.Read(options.ServerPid);
+
+        // Count.
+        result.Delivered = deliveries.Total;
+        result.DeliverySeconds = deliveries.LastTicks > startAt ? Seconds(deliveries.LastTicks - startAt) : 0;
+        result.Latency = latency;
+        foreach (var s in subscribers)
+        {
+            result.Duplicates += s.Duplicates;
+            result.OutOfOrder += s.OutOfOrder;
+            long missing = result.Accepted - s.Received;
+            if (missing > 0)
+            {
+                result.Lost += missing;
+                result.SubscribersWithLoss++;
+            }
+            else
+            {
+                result.Extra -= missing;
+            }
+            if (s.Closed) result.Disconnected++;
+            if (s.Failure is not null) result.SubscriberError ??= s.Failure;
+        }
+
+        foreach (var s in subscribers) s.Stop();
+        foreach (var socket in nonReaders) socket.Dispose();
+        await Task.WhenAny(Task.WhenAll(runs), Task.Delay(2000)).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task EnsureTopicAsync()
+    {
+        using var http = new HttpClient { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.PostAsJsonAsync("/topics", new TopicRequest(options.Topic), BenchJsonContext.Default.TopicRequest).ConfigureAwait(false);
+        if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict or HttpStatusCode.OK))
+        {
+            throw new InvalidOperationException($"creating topic '{options.Topic}' failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+        }
+    }
+
+    private static async Task<IPEndPoint> ResolveAsync(Uri url)
+    {
+        int port = url.IsDefaultPort ? 80 : url.Port;
+        if (IPAddress.TryParse(url.Host, out var address)) return new IPEndPoint(address, port);
+        var addresses = await Dns.GetHostAddressesAsync(url.Host).ConfigureAwait(false);
+        var chosen = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.First();
+        return new IPEndPoint(chosen, port);
+    }
+
+    private static double Percentile(double[] sorted, double q) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+}
+
+internal sealed record TopicRequest(string name);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(TopicRequest))]
+internal sealed partial class BenchJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
