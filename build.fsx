@@ -1,0 +1,87 @@
+// Repl build script: dotnet fsi build.fsx <target>
+//   build    restore and build everything (Debug)
+//   test     install what the tests need (etcd, chromium, docker-compose, npm packages), build, run every test
+//   publish  dotnet publish Repl.Host (Release) into artifacts/repl
+//   bench    run the fan-out benchmark (bench/README.md)
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.RegularExpressions
+
+let root = __SOURCE_DIRECTORY__
+
+/// Runs a command, streaming its output; returns the exit code and (when asked) the output lines.
+let run (dir: string) (file: string) (args: string) (capture: bool) =
+    let info = ProcessStartInfo(file, args, WorkingDirectory = dir, UseShellExecute = false,
+                                RedirectStandardOutput = capture, RedirectStandardError = capture)
+    use proc = new Process(StartInfo = info)
+    let lines = Collections.Concurrent.ConcurrentQueue<string>()
+    if capture then
+        proc.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then (printfn "%s" e.Data; lines.Enqueue e.Data))
+        proc.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then (eprintfn "%s" e.Data; lines.Enqueue e.Data))
+    printfn "==> %s %s (in %s)" file args (Path.GetRelativePath(root, dir))
+    proc.Start() |> ignore
+    if capture then
+        proc.BeginOutputReadLine()
+        proc.BeginErrorReadLine()
+    proc.WaitForExit()
+    proc.ExitCode, List.ofSeq lines
+
+let exec dir file args =
+    let code, _ = run dir file args false
+    if code <> 0 then failwithf "%s %s failed with exit code %d" file args code
+
+let sh script = exec root "bash" script
+
+let build () = exec root "dotnet" "build Repl.sln -c Debug"
+
+/// What the tests need beyond the .NET SDK, installed by the project's own scripts (idempotent).
+let installTestDependencies () =
+    sh "scripts/install-etcd.sh"
+    sh "scripts/install-chromium.sh"
+    sh "scripts/install-docker-compose.sh"
+    exec (Path.Combine(root, "clients/js")) "npm" "ci --no-audit --no-fund"
+
+let test () =
+    installTestDependencies ()
+    build ()
+    let mutable passed = 0
+    let mutable failed = 0
+    let failures = Collections.Generic.List<string>()
+    // dotnet test prints "Passed!  - Failed: 0, Passed: 25, Skipped: 0, Total: 25"; vitest prints "Tests  98 passed (98)".
+    let count (lines: string list) =
+        for line in lines do
+            let m = Regex.Match(line, @"Failed:\s+(\d+), Passed:\s+(\d+)")
+            if m.Success then
+                failed <- failed + int m.Groups[1].Value
+                passed <- passed + int m.Groups[2].Value
+            let v = Regex.Match(line, @"^\s*Tests\s+(?:(\d+) failed \| )?(\d+) passed")
+            if v.Success then
+                if v.Groups[1].Success then failed <- failed + int v.Groups[1].Value
+                passed <- passed + int v.Groups[2].Value
+    let step name dir file args =
+        let code, lines = run dir file args true
+        count lines
+        if code <> 0 then failures.Add name
+    for project in [ "tests/Repl.Actors.Tests"; "tests/Repl.Host.Tests"; "tests/Repl.Cluster.Tests" ] do
+        if Directory.Exists(Path.Combine(root, project)) then
+            step project root "dotnet" (sprintf "test %s --no-build --logger \"console;verbosity=normal\"" project)
+    let js = Path.Combine(root, "clients/js")
+    step "clients/js unit" js "npm" "test"
+    step "clients/js e2e" js "npm" "run test:e2e"
+    printfn ""
+    printfn "%d passed, %d failed" passed failed
+    if failures.Count > 0 then failwithf "failing steps: %s" (String.Join(", ", failures))
+
+let publish () = exec root "dotnet" "publish Repl.Host -c Release -o artifacts/repl"
+
+let bench () = sh "bench/run.sh"
+
+match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
+| [ "build" ] -> build ()
+| [ "test" ] -> test ()
+| [ "publish" ] -> publish ()
+| [ "bench" ] -> bench ()
+| args ->
+    eprintfn "usage: dotnet fsi build.fsx build|test|publish|bench (got %A)" args
+    exit 2
