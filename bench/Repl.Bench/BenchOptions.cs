@@ -17,6 +17,8 @@ internal sealed class BenchOptions
     public int ValueBytes { get; private set; } = 60;
     public bool JsonOnly { get; private set; }
     public string Scenario { get; private set; } = "adhoc";
+    /// <summary>Which server this ran against (repl, node-sse...), for the report.</summary>
+    public string Label { get; private set; } = "repl";
     /// <summary>Most time to wait after publishing stops for the last deliveries.</summary>
     public double DrainSeconds { get; private set; } = 15;
     public int ConnectConcurrency { get; private set; } = 200;
@@ -25,6 +27,9 @@ internal sealed class BenchOptions
 
     public const string Usage = """
         Repl.Bench — SSE fan-out load against a Repl (or REPL-compatible) server.
+        usage: Repl.Bench [options]            one run; prints a table (stderr) and one JSON line (stdout)
+               Repl.Bench report DIR [--out FILE] [--quick]
+                                               medians of DIR/*.json per server and scenario, checked against targets
           --url URL               server base URL (http://127.0.0.1:9000)
           --server-pid PID        read the server's CPU and RSS from /proc/PID
           --subscribers N         SSE connections that read (100)
@@ -37,7 +42,8 @@ internal sealed class BenchOptions
           --drain S               most seconds to wait for deliveries after publishing (15)
           --connect-concurrency N connects in flight at once (200)
           --recv-buffer BYTES     receive buffer per subscriber (auto)
-          --scenario NAME         label in the report
+          --scenario NAME         scenario name in the report (S1...S6)
+          --label NAME            server name in the report (repl)
           --json                  print only the JSON line
         """;
 
@@ -65,6 +71,7 @@ internal sealed class BenchOptions
                 case "--connect-concurrency": options.ConnectConcurrency = NextInt(); break;
                 case "--recv-buffer": options.ReceiveBufferBytes = NextInt(); break;
                 case "--scenario": options.Scenario = Next(); break;
+                case "--label": options.Label = Next(); break;
                 case "--json": options.JsonOnly = true; break;
                 case "-h" or "--help": throw new HelpRequested();
                 default: throw new ArgumentException($"unknown option {arg}");

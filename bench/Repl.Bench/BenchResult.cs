@@ -35,6 +35,11 @@ internal sealed class BenchResult
     public ProcessSample? ServerConnected { get; set; }
     public ProcessSample? ServerPublished { get; set; }
     public ProcessSample? ServerAfter { get; set; }
+    /// <summary>Server RSS once a second while publishing.</summary>
+    public List<long> RssSamplesKb { get; } = [];
+
+    /// <summary>RSS at the end of publishing minus RSS a quarter of the way in (after warm-up): ~0 when memory is flat.</summary>
+    private long? RssGrowthKb => RssSamplesKb.Count >= 4 ? RssSamplesKb[^1] - RssSamplesKb[RssSamplesKb.Count / 4] : null;
 
     public double PublishesPerSecond => PublishSeconds > 0 ? Accepted / PublishSeconds : 0;
 
@@ -60,6 +65,7 @@ internal sealed class BenchResult
         {
             w.WriteStartObject();
             w.WriteString("scenario", Options.Scenario);
+            w.WriteString("label", Options.Label);
             w.WriteString("url", Options.Url.ToString());
             w.WriteNumber("subscribers", Options.Subscribers);
             w.WriteNumber("nonReaders", Options.NonReaders);
@@ -116,6 +122,8 @@ internal sealed class BenchResult
             if (ServerConnected is { } c) w.WriteNumber("rssConnectedKb", c.RssKb);
             if (ServerAfter is { } a) w.WriteNumber("rssAfterKb", a.RssKb);
             if (RssPerConnectionBytes is { } per) w.WriteNumber("rssPerConnectionBytes", per);
+            if (RssSamplesKb.Count > 0) w.WriteNumber("rssMaxKb", RssSamplesKb.Max());
+            if (RssGrowthKb is { } growth) w.WriteNumber("rssGrowthKb", growth);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -127,7 +135,7 @@ internal sealed class BenchResult
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         void Row(string name, string value) => sb.Append(c, $"  {name,-28} {value}\n");
-        sb.Append(c, $"scenario {Options.Scenario}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {Options.Url}\n");
+        sb.Append(c, $"scenario {Options.Scenario} on {Options.Label}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {Options.Url}\n");
         Row("publishes accepted", $"{Accepted:N0} ({PublishesPerSecond:N0}/s), rejected {Rejected:N0}, errors {PublishErrors:N0}{(PublishLastError is null ? "" : " — " + PublishLastError)}");
         Row("publish ack latency", $"p50 {Ms(AckLatency.ValueAt(0.5)):N2} ms, p99 {Ms(AckLatency.ValueAt(0.99)):N2} ms, max {Ms(AckLatency.MaxMicros):N2} ms");
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
@@ -138,7 +146,7 @@ internal sealed class BenchResult
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");
         if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds):N0} % of one core)");
         if (ServerBefore is { } b && ServerConnected is { } cn && ServerAfter is { } a)
-            Row("server RSS", $"{b.RssKb / 1024.0:N1} MB before, {cn.RssKb / 1024.0:N1} MB connected, {a.RssKb / 1024.0:N1} MB after; {RssPerConnectionBytes / 1024.0:N1} KB per connection");
+            Row("server RSS", $"{b.RssKb / 1024.0:N1} MB before, {cn.RssKb / 1024.0:N1} MB connected, {a.RssKb / 1024.0:N1} MB after; {RssPerConnectionBytes / 1024.0:N1} KB per connection{(RssGrowthKb is { } g ? $"; grew {g / 1024.0:N1} MB while publishing (after warm-up)" : "")}");
         return sb.ToString();
     }
 }

@@ -66,9 +66,13 @@ internal sealed class LoadRun(BenchOptions options)
         var clientCpuStart = self.TotalProcessorTime;
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
         long stopAt = startAt + (long)(options.DurationSeconds * Stopwatch.Frequency);
+        using var sampling = new CancellationTokenSource();
+        var sampler = SampleRssAsync(result.RssSamplesKb, sampling.Token);
         // Stagger paced publishers across one interval so a fixed rate arrives evenly, not in bursts of P.
         await Task.WhenAll(publishers.Select((publisher, i) => Task.Run(() => publisher.RunAsync(startAt + (long)(interval * i / Math.Max(1, publishers.Length)), stopAt, interval)))).ConfigureAwait(false);
         long publishEnd = Stopwatch.GetTimestamp();
+        await sampling.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
         result.PublishSeconds = Seconds(publishEnd - startAt);
         result.ServerPublished = ProcessSample.Read(options.ServerPid);
         result.Accepted = publishers.Sum(p => p.Accepted);
@@ -125,6 +129,22 @@ internal sealed class LoadRun(BenchOptions options)
         foreach (var socket in nonReaders) socket.Dispose();
         await Task.WhenAny(Task.WhenAll(runs), Task.Delay(2000)).ConfigureAwait(false);
         return result;
+    }
+
+    private async Task SampleRssAsync(List<long> samples, CancellationToken cancellationToken)
+    {
+        if (options.ServerPid is null) return;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Min(1, Math.Max(0.1, options.DurationSeconds / 10))));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (ProcessSample.Read(options.ServerPid) is { } sample) samples.Add(sample.RssKb);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private async Task EnsureTopicAsync()

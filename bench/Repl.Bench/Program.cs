@@ -1,5 +1,18 @@
 using Repl.Bench;
 
+if (args.Length > 0 && args[0] == "report")
+{
+    try
+    {
+        return ReportCommand.Run(args);
+    }
+    catch (Exception error) when (error is ArgumentException or IOException or System.Text.Json.JsonException)
+    {
+        Console.Error.WriteLine($"report failed: {error.Message}");
+        return 2;
+    }
+}
+
 BenchOptions options;
 try
 {

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Runs the load scenarios S1–S6 against Repl, and S1–S3 against the Node SSE baseline, and writes
+# bench/results/latest.json. See bench/README.md.
+#
+#   bench/run.sh                 every scenario, BENCH_REPEAT (2) runs each, BENCH_DURATION (10) s each
+#   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
+#   bench/run.sh S3 S4           only these scenarios
+#   bench/run.sh --no-node       skip the Node baseline
+#
+# Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
+# BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
+# BENCH_OUT (build output, default bench/.out), BENCH_JOURNAL (disk|memory, default disk; S5 is always disk).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+quick=0
+node=1
+only=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    --no-node) node=0 ;;
+    S[1-6]) only+=("$arg") ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+duration="${BENCH_DURATION:-10}"
+s6_duration="${BENCH_S6_DURATION:-60}"
+repeat="${BENCH_REPEAT:-2}"
+server_cpu="${BENCH_SERVER_CPU:-0}"
+load_cpu="${BENCH_LOAD_CPU:-1}"
+port="${BENCH_PORT:-9300}"
+out="${BENCH_OUT:-$here/.out}"
+journal="${BENCH_JOURNAL:-disk}"
+if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; fi
+
+# scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
+scenarios() {
+  if [[ $quick == 1 ]]; then
+    cat <<ROWS
+S1 10 0 4 0 $duration repl,node
+S2 50 0 4 0 $duration repl,node
+S3 50 0 2 200 $duration repl,node
+S4 200 0 1 10 $duration repl
+S5 0 0 8 0 $duration repl
+S6 50 2 2 200 $s6_duration repl
+ROWS
+  else
+    cat <<ROWS
+S1 100 0 32 0 $duration repl,node
+S2 1000 0 32 0 $duration repl,node
+S3 1000 0 4 200 $duration repl,node
+S4 9000 0 1 10 $duration repl
+S5 0 0 64 0 $duration repl
+S6 1000 10 4 200 $s6_duration repl
+ROWS
+  fi
+}
+
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# Inline socket completions: the bench's receive loops run on the epoll thread instead of hopping to the pool.
+export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+echo "== build (Release)"
+dotnet publish "$root/Repl.Host/Repl.Host.csproj" -c Release -o "$out/repl" --nologo -v quiet
+dotnet publish "$here/Repl.Bench/Repl.Bench.csproj" -c Release -o "$out/bench" --nologo -v quiet
+if [[ $node == 1 ]]; then
+  if ! command -v node >/dev/null; then
+    echo "node not found: skipping the Node baseline" >&2; node=0
+  elif [[ ! -d "$here/peers/node-sse/node_modules/fastify" ]]; then
+    (cd "$here/peers/node-sse" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
+
+runs="$here/results/runs"
+rm -rf "$runs"
+mkdir -p "$runs"
+server_pid=""
+
+stop_server() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+cleanup() {
+  stop_server
+  [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir"
+}
+trap cleanup EXIT
+
+# start_server repl|node SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
+start_server() {
+  local kind="$1" scenario="$2" log="$runs/$2-$1-server.log"
+  port=$((port + 1))
+  if [[ $kind == repl ]]; then
+    data_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench.XXXXXX")"
+    local store=(--data-dir "$data_dir")
+    if [[ $journal == memory && $scenario != S5 ]]; then store=(--in-memory); fi
+    taskset -c "$server_cpu" "$out/repl/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
+      --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 >"$log" 2>&1 &
+  else
+    taskset -c "$server_cpu" node "$here/peers/node-sse/server.js" --port "$port" >"$log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then echo "server $kind exited; see $log" >&2; cat "$log" >&2; exit 1; fi
+    sleep 0.2
+  done
+  echo "server $kind did not answer /health on port $port" >&2
+  exit 1
+}
+
+while read -r name subs nonreaders pubs rate secs servers; do
+  if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
+  for kind in ${servers//,/ }; do
+    if [[ $kind == node && $node == 0 ]]; then continue; fi
+    for run in $(seq 1 "$repeat"); do
+      echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
+      start_server "$kind" "$name"
+      taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
+        --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
+        --rate "$rate" --duration "$secs" --topic bench >"$runs/$name-$kind-$run.json" \
+        || echo "   (bench run failed; see above)" >&2
+      stop_server
+      [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir" && data_dir=""
+    done
+  done
+done < <(scenarios)
+
+echo
+echo "== results (medians of $repeat run(s))"
+report_args=(report "$runs" --out "$here/results/latest.json")
+[[ $quick == 1 ]] && report_args+=(--quick)
+"$out/bench/Repl.Bench" "${report_args[@]}"
