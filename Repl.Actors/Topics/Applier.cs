@@ -32,7 +32,7 @@ public sealed class Applier : Actor<Applier.Command>
         _logger = logger;
         foreach (var topic in journal.LoadTopics())
         {
-            registry.Add(new TopicActor(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow));
+            registry.Add(new TopicActor(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition));
         }
         registry.Advance(journal.LastPosition);
     }
@@ -81,13 +81,17 @@ public sealed class Applier : Actor<Applier.Command>
                     _accepted.Add(entry);
                     break;
                 case LogEntryKind.CreateTopic when !_registry.TryGet(entry.Topic, out _):
-                    _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow));
+                    _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
                     _accepted.Add(entry);
                     break;
                 case LogEntryKind.DeleteTopic when _registry.TryGet(entry.Topic, out var deleted):
                     _registry.Remove(entry.Topic);
                     deleted.MarkDeleted();
                     _touched.Remove(deleted);
+                    _accepted.Add(entry);
+                    break;
+                case LogEntryKind.Truncate when _registry.TryGet(entry.Topic, out var truncated):
+                    truncated.Truncate(entry.Position);
                     _accepted.Add(entry);
                     break;
             }

@@ -23,12 +23,15 @@ public sealed class TopicActor
     private long _trimmedThrough;
     private long _published;
     private long _lastActivityTicks;
+    private long _newestAtMost;
 
-    internal TopicActor(string name, long created, long trimmedThrough, int windowSize)
+    /// <param name="newestAtMost">No message of the topic is after this position (a bound, for readers of a topic without a ring).</param>
+    internal TopicActor(string name, long created, long trimmedThrough, int windowSize, long newestAtMost)
     {
         Name = name;
         Created = created;
         _trimmedThrough = trimmedThrough;
+        _newestAtMost = newestAtMost;
         _windowSize = windowSize;
         _lastActivityTicks = Environment.TickCount64;
     }
@@ -86,8 +89,12 @@ public sealed class TopicActor
     /// Adds to <paramref name="into"/> the frames after <paramref name="after"/> up to <paramref name="upTo"/>.
     /// False when memory does not hold them all and the journal must answer.
     /// </summary>
+    /// <remarks>
+    /// A topic without a ring (idle, or not published to since start) answers "nothing new" without the journal
+    /// when the reader is already past its newest message: sinks of quiet topics then cost no queries.
+    /// </remarks>
     public bool TryRead(long after, long upTo, List<Frame> into, int maxBytes) =>
-        Volatile.Read(ref _ring) is { } ring && ring.TryRead(after, upTo, into, maxBytes);
+        Volatile.Read(ref _ring) is { } ring ? ring.TryRead(after, upTo, into, maxBytes) : after >= Volatile.Read(ref _newestAtMost);
 
     /// <summary>Applier only: adds a committed message. <paramref name="appliedBefore"/> is the log position before this batch.</summary>
     internal void Append(Frame frame, long appliedBefore)
@@ -99,6 +106,7 @@ public sealed class TopicActor
             Volatile.Write(ref _ring, ring);
         }
         ring.Append(frame);
+        Volatile.Write(ref _newestAtMost, frame.Position);
         _published++;
         _lastActivityTicks = Environment.TickCount64;
     }
@@ -116,6 +124,14 @@ public sealed class TopicActor
         if (Environment.TickCount64 - Volatile.Read(ref _lastActivityTicks) < idle.TotalMilliseconds) return false;
         Volatile.Write(ref _ring, null);
         return true;
+    }
+
+    /// <summary>Applier only: history up to <paramref name="through"/> is incomplete here; readers behind it get a gap.</summary>
+    internal void Truncate(long through)
+    {
+        TrimmedThrough = Math.Max(TrimmedThrough, through);
+        // The ring would claim to cover the hole; readers fall back to the journal, which reports the gap.
+        Volatile.Write(ref _ring, null);
     }
 
     /// <summary>Applier only: the topic's deletion was applied.</summary>
