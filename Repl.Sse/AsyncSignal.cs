@@ -1,22 +1,58 @@
+using System.Threading.Tasks.Sources;
+
 namespace Repl.Sse;
 
-/// <summary>A wake-up that coalesces: any number of <see cref="Set"/> calls before a wait wake it once.</summary>
-internal sealed class AsyncSignal
+/// <summary>
+/// A wake-up for one waiter that coalesces: any number of <see cref="Set"/> calls before a wait wake it once.
+/// </summary>
+/// <remarks>
+/// Allocation-free (a reusable <see cref="IValueTaskSource"/>) and timer-free: a sink waits on it for every
+/// batch, so a SemaphoreSlim wait with a timeout (a Task, a timer registration and a linked token per wait)
+/// was the largest per-round cost in fan-out. Timeouts (pings, token expiry) come from the node's heartbeat
+/// instead, which calls <see cref="Set"/>. Continuations run on the thread pool, never on the setter's thread
+/// (the applier must not end up writing sockets).
+/// </remarks>
+internal sealed class AsyncSignal : IValueTaskSource
 {
-    private readonly SemaphoreSlim _semaphore = new(0, 1);
-    private int _set;
+    private const int Idle = 0, Signaled = 1, Waiting = 2;
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private int _state;
 
     public void Set()
     {
-        if (Interlocked.Exchange(ref _set, 1) == 0) _semaphore.Release();
+        while (true)
+        {
+            switch (Volatile.Read(ref _state))
+            {
+                case Signaled:
+                    return;
+                case Idle when Interlocked.CompareExchange(ref _state, Signaled, Idle) == Idle:
+                    return;
+                case Waiting when Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting:
+                    _core.SetResult(true);
+                    return;
+            }
+        }
     }
 
-    /// <summary>True when set, false after <paramref name="timeout"/>.</summary>
-    public async ValueTask<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Completes at the next <see cref="Set"/>, or at once if one came since the last wait. One waiter at a time.</summary>
+    public ValueTask WaitAsync()
     {
-        if (!await _semaphore.WaitAsync(timeout, cancellationToken).ConfigureAwait(false)) return false;
-        // Reset before the caller reads: a Set that lands after this releases the semaphore again.
-        Volatile.Write(ref _set, 0);
-        return true;
+        if (Interlocked.CompareExchange(ref _state, Idle, Signaled) == Signaled) return ValueTask.CompletedTask;
+        _core.Reset();
+        if (Interlocked.CompareExchange(ref _state, Waiting, Idle) != Idle)
+        {
+            // Set() landed between the two steps: take it.
+            Volatile.Write(ref _state, Idle);
+            return ValueTask.CompletedTask;
+        }
+        return new ValueTask(this, _core.Version);
     }
+
+    void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }

@@ -35,6 +35,8 @@ public sealed class SseSink : ISubscriber
     private readonly Lock _deletedGate = new();
     private List<TopicActor>? _deleted;
     private long _cursor;
+    private long _lastWriteMs = Environment.TickCount64;
+    private TimeProvider _time = TimeProvider.System;
 
     /// <param name="cursor">Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</param>
     public SseSink(IReadOnlyList<TopicActor> topics, TopicRegistry registry, Journal journal, SseOptions options, SseCounters counters, long? cursor)
@@ -55,6 +57,12 @@ public sealed class SseSink : ISubscriber
 
     void ISubscriber.Notify() => _signal.Set();
 
+    /// <summary>Wakes the writer when a ping is due or the token has expired; the node calls this about once a second.</summary>
+    void ISubscriber.Heartbeat()
+    {
+        if (PingDue(Environment.TickCount64) || Expired()) _signal.Set();
+    }
+
     void ISubscriber.OnTopicDeleted(TopicActor topic)
     {
         lock (_deletedGate) (_deleted ??= []).Add(topic);
@@ -67,12 +75,14 @@ public sealed class SseSink : ISubscriber
     /// <param name="abort">Drops the connection; called when the client stalls.</param>
     public async Task RunAsync(PipeWriter writer, string node, TimeProvider time, Action abort, CancellationToken cancellationToken)
     {
+        _time = time;
         foreach (var topic in _topics)
         {
             if (!topic.Subscribe(this)) ((ISubscriber)this).OnTopicDeleted(topic);
         }
         // Subscribed first, then the watermark: anything applied after it wakes us.
         if (_cursor == long.MinValue) _cursor = _registry.AppliedPosition;
+        using var wake = cancellationToken.Register(static signal => ((AsyncSignal)signal!).Set(), _signal);
         _counters.Opened();
         try
         {
@@ -93,23 +103,19 @@ public sealed class SseSink : ISubscriber
                     _counters.Deliver(count);
                     continue;
                 }
-                var wait = _options.PingInterval;
-                if (ExpiresAt is { } expires)
+                if (Expired())
                 {
-                    var left = expires - time.GetUtcNow();
-                    if (left <= TimeSpan.Zero)
-                    {
-                        writer.Write(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
-                        await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
-                        return;
-                    }
-                    if (left < wait) wait = left;
+                    writer.Write(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
+                    await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
+                    return;
                 }
-                if (!await _signal.WaitAsync(wait, cancellationToken).ConfigureAwait(false) && (ExpiresAt is null || wait == _options.PingInterval))
+                if (PingDue(Environment.TickCount64))
                 {
                     writer.Write(SseEvents.Ping);
                     if (!await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false)) return;
+                    continue;
                 }
+                await _signal.WaitAsync().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException)
@@ -121,6 +127,10 @@ public sealed class SseSink : ISubscriber
             _counters.Closed();
         }
     }
+
+    private bool PingDue(long nowMs) => nowMs - Volatile.Read(ref _lastWriteMs) >= _options.PingInterval.TotalMilliseconds;
+
+    private bool Expired() => ExpiresAt is { } expires && _time.GetUtcNow() >= expires;
 
     /// <summary>Writes the frames in (cursor, watermark], up to the write budget, and moves the cursor.</summary>
     private int Collect(PipeWriter writer, long watermark)
@@ -200,6 +210,7 @@ public sealed class SseSink : ISubscriber
     /// <summary>Flushes; false when the stream is over (client gone, or cut off after stalling).</summary>
     private async ValueTask<bool> FlushAsync(PipeWriter writer, Action abort, CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _lastWriteMs, Environment.TickCount64);
         var flush = writer.FlushAsync(cancellationToken);
         FlushResult result;
         if (flush.IsCompletedSuccessfully)

@@ -21,6 +21,7 @@ public sealed class ReplNode : IHostedService
     private readonly IOptions<JournalOptions> _journalOptions;
     private readonly TopicsOptions _topicsOptions;
     private readonly SequencerOptions _sequencerOptions;
+    private readonly SseOptions _sseOptions;
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -32,8 +33,9 @@ public sealed class ReplNode : IHostedService
     private Task _pump = Task.CompletedTask;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics,
-        IOptions<SequencerOptions> sequencer, ILoggerFactory loggers, TimeProvider time)
+        IOptions<SequencerOptions> sequencer, IOptions<SseOptions> sse, ILoggerFactory loggers, TimeProvider time)
     {
+        _sseOptions = sse.Value;
         Options = node.Value;
         _journalOptions = journal;
         _topicsOptions = topics.Value;
@@ -78,6 +80,7 @@ public sealed class ReplNode : IHostedService
         var retention = new Retention(_journal, Registry, _time, _loggers.CreateLogger<Retention>());
         _loops.Add(retention.RunAsync(Options.RetentionInterval, _stopping.Token));
         _loops.Add(SweepAsync(_stopping.Token));
+        _loops.Add(HeartbeatAsync(_stopping.Token));
         logger.LogInformation("Repl node {Node} started ({Mode}); journal at position {Position}, {Topics} topics",
             Options.Id, Mode, _journal.LastPosition, Registry.All.Count);
     }
@@ -92,6 +95,20 @@ public sealed class ReplNode : IHostedService
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (_applier is not null) await _applier.DisposeAsync();
         _journal?.Dispose();
+    }
+
+    /// <summary>Timed work of streams (pings, token expiry), once a second or at half the ping interval if shorter.</summary>
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromTicks(Math.Clamp(_sseOptions.PingInterval.Ticks / 2, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
+        using var timer = new PeriodicTimer(interval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken)) Registry.Heartbeat();
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private async Task SweepAsync(CancellationToken cancellationToken)

@@ -13,6 +13,8 @@ public sealed class ApplierTests
     {
         public void Notify() => probe.Tell("notify");
 
+        public void Heartbeat() { }
+
         public void OnTopicDeleted(TopicActor topic) => probe.Tell("deleted:" + topic.Name);
     }
 
