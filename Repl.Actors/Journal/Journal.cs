@@ -98,6 +98,10 @@ public sealed class Journal : IDisposable
                     Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n", ("$n", entry.Topic));
                     Execute(_writer, transaction, "DELETE FROM topics WHERE name = $n", ("$n", entry.Topic));
                     break;
+                case LogEntryKind.Truncate:
+                    Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", entry.Topic), ("$p", entry.Position));
+                    Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", entry.Topic), ("$p", entry.Position));
+                    break;
             }
         }
         Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('last', $p) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$p", last));

@@ -6,6 +6,13 @@ public enum LogEntryKind : byte
     Publish = 1,
     CreateTopic = 2,
     DeleteTopic = 3,
+
+    /// <summary>
+    /// Cluster mode only, synthesised by a node that lost part of the log (etcd compacted it before the node
+    /// read it): this node's history of the topic up to the position is incomplete and is dropped, so readers
+    /// resuming into it get a gap instead of a silent hole.
+    /// </summary>
+    Truncate = 4,
 }
 
 /// <summary>One committed command at its position in the log.</summary>
