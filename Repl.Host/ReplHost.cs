@@ -5,6 +5,7 @@ using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
 using Repl.Host.Node;
+using Repl.Host.Security;
 using Repl.Sse;
 
 namespace Repl.Host;
@@ -55,8 +56,10 @@ public static class ReplHost
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.Limits.MaxRequestBodySize = configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxBodyBytes ?? new LimitsOptions().MaxBodyBytes);
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
+        builder.AddReplSecurity();
 
         var app = builder.Build();
+        app.UseReplObservability();
         app.UseExceptionHandler(handler => handler.Run(WriteExceptionAsync));
         app.UseStatusCodePages(async status =>
         {
@@ -72,9 +75,11 @@ public static class ReplHost
         });
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseReplSecurity();
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);
         HealthEndpoints.Map(app);
+        app.MapReplMetrics();
         return app;
     }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Repl.Actors.Actors;
 using Repl.Actors.Topics;
 
@@ -14,6 +16,10 @@ namespace Repl.Actors.Log;
 /// </remarks>
 public sealed class Sequencer : Actor<Sequencer.Pending>
 {
+    // Read by /metrics (repl_commit_duration_seconds) through a MeterListener; OpenTelemetry can export it too.
+    private static readonly Meter Meter = new("Repl.Actors");
+    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("repl.commit.duration", "s", "Time to append one batch to the log");
+
     private readonly ILog _log;
     private readonly TopicRegistry _registry;
     private readonly SequencerOptions _options;
@@ -46,7 +52,9 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
         long[] positions;
         try
         {
+            long started = Stopwatch.GetTimestamp();
             positions = await _log.AppendAsync(_commands, CancellationToken.None).ConfigureAwait(false);
+            CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception error)
         {

@@ -14,4 +14,19 @@ public sealed class LimitsOptions
 
     /// <summary>Most messages one history read returns.</summary>
     public int MaxHistoryPage { get; set; } = 1000;
+
+    /// <summary>Most open streams from one client address; more get 429.</summary>
+    public int MaxStreamsPerIp { get; set; } = 1000;
+
+    /// <summary>Most open streams on the node; more get 503. 0: no limit.</summary>
+    public int MaxStreams { get; set; }
+
+    /// <summary>Publish requests per second per publisher (token <c>sub</c>, else client address); more get 429. 0: off.</summary>
+    public int PublishPerSecond { get; set; }
+
+    /// <summary>Publishes a publisher may send at once before the rate applies. 0: one second's worth.</summary>
+    public int PublishBurst { get; set; }
+
+    /// <summary>Most open TCP connections (Kestrel <c>MaxConcurrentConnections</c>); more are refused. Unset: no limit.</summary>
+    public long? MaxConnections { get; set; }
 }

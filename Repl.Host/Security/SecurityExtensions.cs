@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using Repl.Host.Api;
+using Repl.Host.Metrics;
+
+namespace Repl.Host.Security;
+
+/// <summary>Wires authorization, limits, CORS, request ids and metrics into a node (called from <see cref="ReplHost"/>).</summary>
+internal static class SecurityExtensions
+{
+    public const string SubscribePolicy = "repl-subscribe";
+    public const string PublishPolicy = "repl-publish";
+
+    public static void AddReplSecurity(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        services.Configure<AuthOptions>(configuration.GetSection("Auth"));
+        services.Configure<CorsOriginsOptions>(configuration.GetSection("Cors"));
+        services.AddSingleton<TokenValidator>();
+        services.AddSingleton<PublishRateLimiter>();
+        services.AddSingleton<StreamsPerIp>();
+        services.AddSingleton<ReplMetrics>();
+        services.AddCors();
+        services.AddSingleton<IConfigureOptions<CorsOptions>>(provider => new ConfigureOptions<CorsOptions>(cors =>
+        {
+            var origins = provider.GetRequiredService<IOptions<CorsOriginsOptions>>().Value;
+            cors.AddPolicy(SubscribePolicy, policy => Origins(policy, CorsOriginsOptions.Split(origins.SubscribeOrigins)).WithMethods("GET", "HEAD"));
+            cors.AddPolicy(PublishPolicy, policy => Origins(policy, CorsOriginsOptions.Split(origins.PublishOrigins)).WithMethods("POST", "DELETE"));
+        }));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxConnections is { } max) kestrel.Limits.MaxConcurrentConnections = max;
+        });
+        // The request id goes into every log line written while a request runs.
+        services.Configure<SimpleConsoleFormatterOptions>(console => console.IncludeScopes = true);
+    }
+
+    /// <summary>First in the pipeline: request id, logging scope, responses by status class.</summary>
+    public static void UseReplObservability(this WebApplication app) => app.UseMiddleware<RequestIdMiddleware>();
+
+    /// <summary>Just before the routes: CORS (subscribe policy on reads, publish policy on writes), then tokens and limits.</summary>
+    public static void UseReplSecurity(this WebApplication app)
+    {
+        // Fail at start, not on the first request, when a key is unusable.
+        _ = app.Services.GetRequiredService<TokenValidator>();
+        app.UseWhen(IsRead, branch => branch.UseCors(SubscribePolicy));
+        app.UseWhen(context => !IsRead(context), branch => branch.UseCors(PublishPolicy));
+        app.UseMiddleware<AccessMiddleware>();
+    }
+
+    public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes);
+
+    /// <summary>A read, or the preflight of one (its method is in <c>Access-Control-Request-Method</c>).</summary>
+    private static bool IsRead(HttpContext context)
+    {
+        var request = context.Request;
+        string method = HttpMethods.IsOptions(request.Method) && request.Headers.AccessControlRequestMethod.ToString() is { Length: > 0 } requested ? requested : request.Method;
+        return HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
+    }
+
+    private static CorsPolicyBuilder Origins(CorsPolicyBuilder policy, string[] origins)
+    {
+        policy.AllowAnyHeader().WithExposedHeaders("Retry-After", RequestIdMiddleware.Header, "WWW-Authenticate").SetPreflightMaxAge(TimeSpan.FromHours(1));
+        if (origins.Contains("*")) return policy.AllowAnyOrigin();
+        // Listed origins may send the token cookie.
+        return origins.Length == 0 ? policy : policy.WithOrigins(origins).AllowCredentials();
+    }
+}
