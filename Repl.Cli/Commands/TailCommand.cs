@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Repl.Cli.Api;
+using Repl.Sse;
+using Spectre.Console;
+
+namespace Repl.Cli.Commands;
+
+/// <summary><c>repl tail TOPIC [--from ID] [--count N] [--timeout S]</c>: follows a topic's stream until Ctrl+C or a bound.</summary>
+/// <remarks>
+/// Resumes with <c>Last-Event-ID</c> after a dropped connection or a node restart, so nothing is skipped or shown twice;
+/// a resume point the node no longer holds is shown as a gap. With <c>--json</c> every line is one JSON document:
+/// the message as the node sent it, or <c>{"event":"gap"|"deleted",...}</c>.
+/// </remarks>
+internal static class TailCommand
+{
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+
+    public static Command Create(ReplCli cli)
+    {
+        var topic = new Argument<string>("topic") { Description = "The topic to follow" };
+        var from = new Option<long?>("--from") { Description = "Resume after this message id (0 = from the oldest retained message)" };
+        var count = new Option<int?>("--count", "-n") { Description = "Exit 0 after this many messages" };
+        var timeout = new Option<double?>("--timeout") { Description = $"Stop after this many seconds (exit 0, or {ExitCodes.TimedOut} if --count was not reached)" };
+        var command = new Command("tail", "Stream a topic's messages until Ctrl+C (or --count / --timeout)") { topic, from, count, timeout };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(count) is <= 0) result.AddError("--count must be at least 1");
+            if (result.GetValue(timeout) is <= 0) result.AddError("--timeout must be a positive number of seconds");
+            if (result.GetValue(from) is < 0) result.AddError("--from must be a message id ≥ 0");
+        });
+        command.SetAction((parsed, cancellation) => cli.RunAsync(parsed, cancellation, context =>
+            TailAsync(context, parsed.GetValue(topic)!, parsed.GetValue(from), parsed.GetValue(count), parsed.GetValue(timeout))));
+        return command;
+    }
+
+    private static async Task<int> TailAsync(CommandContext context, string topic, long? from, int? count, double? timeoutSeconds)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
+        if (timeoutSeconds is { } seconds) bound.CancelAfter(TimeSpan.FromSeconds(seconds));
+        var output = context.Output;
+        long? last = from;
+        int received = 0;
+        bool everConnected = false;
+        var backoff = TimeSpan.FromMilliseconds(250);
+        try
+        {
+            while (true)
+            {
+                HttpResponseMessage response;
+                try
+                {
+                    response = await context.Api.OpenStreamAsync(ReplApi.TopicPath(topic, "/sse"), last, bound.Token).ConfigureAwait(false);
+                }
+                catch (NodeUnreachableException unreachable) when (everConnected)
+                {
+                    output.Note($"[yellow]reconnecting[/] to {Markup.Escape(unreachable.Url.ToString())} ({Markup.Escape(unreachable.Reason)})");
+                    await Task.Delay(backoff, bound.Token).ConfigureAwait(false);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                    continue;
+                }
+                everConnected = true;
+                using (response)
+                {
+                    try
+                    {
+                        await using var stream = await response.Content.ReadAsStreamAsync(bound.Token).ConfigureAwait(false);
+                        await foreach (var sse in SseReader.ReadAsync(stream, bound.Token).ConfigureAwait(false))
+                        {
+                            switch (sse.Type)
+                            {
+                                case "message":
+                                    if (sse.Id is { } id && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long position)) last = position;
+                                    WriteMessage(output, sse.Data);
+                                    backoff = TimeSpan.FromMilliseconds(250);
+                                    if (++received == count) return ExitCodes.Ok;
+                                    break;
+                                case "gap":
+                                    WriteControl(output, "gap", sse.Data);
+                                    break;
+                                case "deleted":
+                                    WriteControl(output, "deleted", sse.Data);
+                                    return ExitCodes.ServerError;
+                                case "connected":
+                                    output.Note($"[grey]connected: {Markup.Escape(sse.Data)}[/]");
+                                    break;
+                            }
+                        }
+                    }
+                    catch (HttpIOException) when (!bound.IsCancellationRequested)
+                    {
+                        // The node went away mid-stream: resume from the last id below.
+                    }
+                    catch (IOException) when (!bound.IsCancellationRequested)
+                    {
+                    }
+                }
+                output.Note($"[yellow]stream closed[/]; resuming after #{last?.ToString(CultureInfo.InvariantCulture) ?? "(start)"}");
+                await Task.Delay(backoff, bound.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!context.Cancellation.IsCancellationRequested && bound.IsCancellationRequested)
+        {
+            // --timeout ran out.
+            if (count is { } wanted && received < wanted)
+            {
+                output.Note($"[yellow]timed out[/] after {received} of {wanted} messages");
+                return ExitCodes.TimedOut;
+            }
+            return ExitCodes.Ok;
+        }
+    }
+
+    private static void WriteMessage(CliOutput output, string data)
+    {
+        if (output.Json)
+        {
+            output.WriteJson(data);
+            return;
+        }
+        using var document = JsonDocument.Parse(data);
+        var message = document.RootElement;
+        string id = message.TryGetProperty("id", out var i) ? i.ToString() : "?";
+        string at = message.TryGetProperty("createdAt", out var c) && c.TryGetDateTimeOffset(out var time)
+            ? time.ToLocalTime().ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) : "";
+        string value = message.TryGetProperty("value", out var v) ? v.ToString() : "";
+        string headers = message.TryGetProperty("headers", out var h) && h.ValueKind == JsonValueKind.Object
+            ? string.Join(' ', h.EnumerateObject().Select(header => $"{header.Name}={header.Value}")) : "";
+        output.Console.MarkupLine($"[grey]#{Markup.Escape(id)}[/] [blue]{at}[/] {Markup.Escape(value)}{(headers.Length > 0 ? " [grey]" + Markup.Escape(headers) + "[/]" : "")}");
+    }
+
+    private static void WriteControl(CliOutput output, string type, string data)
+    {
+        if (output.Json)
+        {
+            string rest = data.TrimStart().StartsWith('{') && data.Trim().Length > 2 ? "," + data.Trim()[1..] : "}";
+            output.WriteJson($"{{\"event\":\"{type}\"{rest}");
+            return;
+        }
+        if (type == "gap")
+        {
+            using var document = JsonDocument.Parse(data);
+            var gap = document.RootElement;
+            output.Console.MarkupLine(
+                $"[black on yellow] GAP [/] [yellow]messages after #{Markup.Escape(gap.GetProperty("requested").ToString())} before #{Markup.Escape(gap.GetProperty("oldest").ToString())} are no longer retained; continuing from there[/]");
+        }
+        else
+        {
+            output.Console.MarkupLine("[black on red] DELETED [/] [red]the topic was deleted; the stream is over[/]");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using Repl.Cli;
+
+return await new ReplCli().RunAsync(args, handleSignals: true);
