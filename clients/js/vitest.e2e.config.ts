@@ -1,10 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// End-to-end tests against a real Repl server live in e2e/ (see e2e/README.md).
+// End-to-end tests: real chromium (playwright-core) against a real Repl.Host process that each
+// test file starts itself (see e2e/README.md). Files run one after another: each starts a server
+// and a browser, and the machine may be small.
 export default defineConfig({
   test: {
-    include: ['e2e/**/*.test.ts'],
-    passWithNoTests: true,
+    include: ['e2e/**/*.e2e.test.ts'],
+    globalSetup: ['e2e/global-setup.ts'],
+    environment: 'node',
+    fileParallelism: false,
     testTimeout: 30000,
+    hookTimeout: 60000,
   },
 });
