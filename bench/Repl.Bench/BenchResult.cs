@@ -35,6 +35,19 @@ internal sealed class BenchResult
     public ProcessSample? ServerConnected { get; set; }
     public ProcessSample? ServerPublished { get; set; }
     public ProcessSample? ServerAfter { get; set; }
+    /// <summary>Busy share of each CPU, all processes, from the first publish to the end of the drain.</summary>
+    public SortedDictionary<int, double> CpuBusyPercent { get; set; } = [];
+    /// <summary>The CPU the server is pinned to, if it is pinned to one.</summary>
+    public int? ServerCpu { get; set; }
+    public double LoadAverage { get; set; }
+
+    private double? ServerCpuPercent => ServerCpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
+
+    /// <summary>How much of the server's core other processes used: a run with a high figure here is noise.</summary>
+    private double? OthersOnServerCpuPercent => ServerCpu is { } core && CpuBusyPercent.TryGetValue(core, out var busy) && ServerCpuPercent is { } own
+        ? Math.Round(Math.Max(0, busy - own), 1)
+        : null;
+
     /// <summary>Server RSS once a second while publishing.</summary>
     public List<long> RssSamplesKb { get; } = [];
 
@@ -116,7 +129,7 @@ internal sealed class BenchResult
             if (ServerCpuSeconds is { } cpu)
             {
                 w.WriteNumber("cpuS", Math.Round(cpu, 2));
-                w.WriteNumber("cpuPct", Math.Round(100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds), 1));
+                w.WriteNumber("cpuPct", Math.Round(ServerCpuPercent ?? 0, 1));
             }
             if (ServerBefore is { } b) w.WriteNumber("rssBeforeKb", b.RssKb);
             if (ServerConnected is { } c) w.WriteNumber("rssConnectedKb", c.RssKb);
@@ -124,6 +137,13 @@ internal sealed class BenchResult
             if (RssPerConnectionBytes is { } per) w.WriteNumber("rssPerConnectionBytes", per);
             if (RssSamplesKb.Count > 0) w.WriteNumber("rssMaxKb", RssSamplesKb.Max());
             if (RssGrowthKb is { } growth) w.WriteNumber("rssGrowthKb", growth);
+            if (OthersOnServerCpuPercent is { } others) w.WriteNumber("othersOnCorePct", others);
+            w.WriteEndObject();
+            w.WriteStartObject("machine");
+            w.WriteNumber("loadAvg1", LoadAverage);
+            w.WriteStartObject("cpuBusyPct");
+            foreach (var (core, busy) in CpuBusyPercent) w.WriteNumber(core.ToString(CultureInfo.InvariantCulture), busy);
+            w.WriteEndObject();
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -144,7 +164,8 @@ internal sealed class BenchResult
         Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}");
         Row("drain", $"{DrainSeconds:N2} s");
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");
-        if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds):N0} % of one core)");
+        if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");
+        Row("machine", $"load average {LoadAverage:N1}; CPU busy {string.Join(", ", CpuBusyPercent.Select(p => $"cpu{p.Key} {p.Value:N0} %"))}");
         if (ServerBefore is { } b && ServerConnected is { } cn && ServerAfter is { } a)
             Row("server RSS", $"{b.RssKb / 1024.0:N1} MB before, {cn.RssKb / 1024.0:N1} MB connected, {a.RssKb / 1024.0:N1} MB after; {RssPerConnectionBytes / 1024.0:N1} KB per connection{(RssGrowthKb is { } g ? $"; grew {g / 1024.0:N1} MB while publishing (after warm-up)" : "")}");
         return sb.ToString();

@@ -64,6 +64,7 @@ internal sealed class LoadRun(BenchOptions options)
         double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         var self = Process.GetCurrentProcess();
         var clientCpuStart = self.TotalProcessorTime;
+        var cpuStart = CpuSample.Read();
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
         long stopAt = startAt + (long)(options.DurationSeconds * Stopwatch.Frequency);
         using var sampling = new CancellationTokenSource();
@@ -102,6 +103,9 @@ internal sealed class LoadRun(BenchOptions options)
         result.DrainSeconds = Seconds(Stopwatch.GetTimestamp() - drainStart);
         result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
         result.ServerAfter = ProcessSample.Read(options.ServerPid);
+        result.CpuBusyPercent = CpuSample.BusyPercent(cpuStart, CpuSample.Read());
+        result.ServerCpu = CpuSample.PinnedCpu(options.ServerPid);
+        result.LoadAverage = CpuSample.LoadAverage();
 
         // Count.
         result.Delivered = deliveries.Total;
