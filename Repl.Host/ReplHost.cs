@@ -21,6 +21,8 @@ public static class ReplHost
         ["--data-dir"] = "Journal:DataDir",
         ["--node-id"] = "Node:Id",
         ["--port"] = "Node:Port",
+        ["--etcd"] = "Cluster:Etcd",
+        ["--advertise-url"] = "Cluster:AdvertiseUrl",
     };
 
     public static WebApplication Build(string[] args)
@@ -32,8 +34,10 @@ public static class ReplHost
         {
             var sources = configuration.Sources;
             int index = sources.Select((source, i) => (source, i)).FirstOrDefault(pair => pair.source is Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationSource).i;
-            sources.Insert(index, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path = Path.GetFullPath(file), Optional = false, ReloadOnChange = false });
-            foreach (var source in sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()) source.ResolveFileProvider();
+            var role = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path = Path.GetFullPath(file), Optional = false, ReloadOnChange = false };
+            // Resolve before inserting: the configuration manager loads the source at once, and would give it the content root's provider.
+            role.ResolveFileProvider();
+            sources.Insert(index, role);
         }
         builder.Configuration.AddCommandLine(Normalize(args), Switches);
         if (configuration["urls"] is null && configuration["ASPNETCORE_URLS"] is null)
@@ -48,6 +52,7 @@ public static class ReplHost
         services.Configure<SequencerOptions>(configuration.GetSection("Sequencer"));
         services.Configure<SseOptions>(configuration.GetSection("Sse"));
         services.Configure<LimitsOptions>(configuration.GetSection("Limits"));
+        services.Configure<Repl.Host.Cluster.ClusterOptions>(configuration.GetSection("Cluster"));
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<LimitsOptions>>().Value);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ReplNode>();
@@ -79,6 +84,7 @@ public static class ReplHost
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);
         HealthEndpoints.Map(app);
+        Repl.Host.Cluster.ClusterEndpoints.Map(app);
         app.MapReplMetrics();
         return app;
     }

@@ -52,6 +52,14 @@ public sealed class SseSink : ISubscriber
     /// <summary>When set, the stream ends at this time with <c>event: expired</c> (the subscriber's token ran out).</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>
+    /// When it fires, the stream ends with <c>event: unavailable</c> (<see cref="UnavailableReason"/>): the node lost
+    /// its log and the client should reconnect, with its <c>Last-Event-ID</c>, to another node.
+    /// </summary>
+    public CancellationToken Unavailable { get; init; }
+
+    public string UnavailableReason { get; init; } = "this node lost its connection to the cluster log; reconnect to another node";
+
     /// <summary>Where the stream has got to.</summary>
     public long Cursor => Volatile.Read(ref _cursor);
 
@@ -83,6 +91,7 @@ public sealed class SseSink : ISubscriber
         // Subscribed first, then the watermark: anything applied after it wakes us.
         if (_cursor == long.MinValue) _cursor = _registry.AppliedPosition;
         using var wake = cancellationToken.Register(static signal => ((AsyncSignal)signal!).Set(), _signal);
+        using var unavailable = Unavailable.Register(static signal => ((AsyncSignal)signal!).Set(), _signal);
         _counters.Opened();
         try
         {
@@ -106,6 +115,12 @@ public sealed class SseSink : ISubscriber
                 if (Expired())
                 {
                     writer.Write(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
+                    await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                if (Unavailable.IsCancellationRequested)
+                {
+                    writer.Write(SseEvents.Closing("unavailable", UnavailableReason));
                     await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false);
                     return;
                 }

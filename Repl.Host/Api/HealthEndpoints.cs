@@ -18,6 +18,11 @@ internal static class HealthEndpoints
     /// </summary>
     private static async Task<IResult> ReadyAsync(ReplNode node, TimeProvider time, CancellationToken cancellationToken)
     {
+        // Cluster mode: a node far behind the log would serve stale streams; let the balancer skip it until it catches up.
+        if (node.Membership is { } membership && membership.LagRevisions > node.ClusterOptions.MaxLagRevisions)
+        {
+            return ApiError.Unavailable($"not ready: applied position is {membership.LagRevisions} etcd revisions behind the log (Cluster:MaxLagRevisions {node.ClusterOptions.MaxLagRevisions})");
+        }
         try
         {
             var command = new PublishCommand(ReplNode.CanaryTopic, Repl.Actors.Messages.MessageJson.EncodeBody(ReplNode.CanaryTopic, "ready?", [], time.GetUtcNow()),

@@ -36,6 +36,7 @@ internal static class StreamEndpoints
         var sink = new SseSink(topics, node.Registry, node.Journal, context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value, node.Streams, cursor)
         {
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
+            Unavailable = node.StreamsUnavailable,
         };
         await sink.RunAsync(response.BodyWriter, node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
     }

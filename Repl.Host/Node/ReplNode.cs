@@ -1,7 +1,10 @@
 using Microsoft.Extensions.Options;
+using Repl.Actors.Cluster;
+using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
+using Repl.Host.Cluster;
 using Repl.Sse;
 
 namespace Repl.Host.Node;
@@ -13,6 +16,9 @@ namespace Repl.Host.Node;
 /// Shutdown drains: the sequencer commits what it has queued (those publishes are acknowledged), the applier
 /// applies everything committed, then the journal closes. Streams end first, when the host stops accepting
 /// requests (their cancellation is linked to <c>ApplicationStopping</c>).
+/// <para>Cluster mode (<c>Cluster:Etcd</c> set): the log is an <see cref="EtcdLog"/>, the journal becomes the
+/// applier's local replica, the node joins the member list (<see cref="ClusterMembership"/>), and only the
+/// <c>$canary</c> topic is created at start (create-if-missing, idempotent cluster-wide).</para>
 /// </remarks>
 public sealed class ReplNode : IHostedService
 {
@@ -33,8 +39,9 @@ public sealed class ReplNode : IHostedService
     private Task _pump = Task.CompletedTask;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics,
-        IOptions<SequencerOptions> sequencer, IOptions<SseOptions> sse, ILoggerFactory loggers, TimeProvider time)
+        IOptions<SequencerOptions> sequencer, IOptions<SseOptions> sse, IOptions<ClusterOptions> cluster, ILoggerFactory loggers, TimeProvider time)
     {
+        ClusterOptions = cluster.Value;
         _sseOptions = sse.Value;
         Options = node.Value;
         _journalOptions = journal;
@@ -46,8 +53,21 @@ public sealed class ReplNode : IHostedService
 
     public NodeOptions Options { get; }
 
+    public ClusterOptions ClusterOptions { get; }
+
     /// <summary><c>standalone</c> or <c>cluster</c>.</summary>
-    public string Mode => "standalone";
+    public string Mode => IsCluster ? "cluster" : "standalone";
+
+    public bool IsCluster => !string.IsNullOrWhiteSpace(ClusterOptions.Etcd);
+
+    /// <summary>Cluster mode: the etcd client.</summary>
+    public EtcdClient? Etcd { get; private set; }
+
+    /// <summary>Cluster mode: membership, progress and the etcd probe.</summary>
+    public ClusterMembership? Membership { get; private set; }
+
+    /// <summary>Fires when streams should end and retry on another node (cluster mode, etcd unreachable for a while).</summary>
+    public CancellationToken StreamsUnavailable => Membership?.StreamsUnavailable ?? CancellationToken.None;
 
     public TopicRegistry Registry { get; } = new();
 
@@ -63,17 +83,31 @@ public sealed class ReplNode : IHostedService
     {
         var logger = _loggers.CreateLogger<ReplNode>();
         _journal = Journal.Open(_journalOptions.Value);
-        _log = new SqliteLog(_journal);
-        _applier = new Applier(Registry, _topicsOptions, _journal, replica: null, _loggers.CreateLogger<Applier>());
+        if (IsCluster)
+        {
+            var etcd = EtcdOptions.FromEndpoints(ClusterOptions.Etcd!);
+            Etcd = new EtcdClient(new EtcdOptions { Endpoints = etcd.Endpoints, RequestTimeout = ClusterOptions.RequestTimeout, TimeProvider = _time });
+            var health = new LogHealth(_time);
+            _log = new EtcdLog(Etcd, new EtcdLogOptions { Prefix = ClusterOptions.Prefix, NodeId = Options.Id }, _journal.LoadTopics(), health, _time,
+                _loggers.CreateLogger<EtcdLog>());
+            Membership = new ClusterMembership(Etcd, ClusterOptions, Options.Id, Registry, health, _time, _loggers.CreateLogger<ClusterMembership>());
+        }
+        else
+        {
+            _log = new SqliteLog(_journal);
+        }
+        _applier = new Applier(Registry, _topicsOptions, _journal, replica: IsCluster ? _journal : null, _loggers.CreateLogger<Applier>());
         _applier.Start();
         _pump = _applier.PumpAsync(_log, CancellationToken.None);
         _sequencer = new Sequencer(_log, Registry, _sequencerOptions);
         _sequencer.Start();
 
-        foreach (var name in _topicsOptions.Initial.Append(CanaryTopic))
+        if (Membership is not null) await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
+        foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
-            long position = await _log.CreateTopicAsync(name, cancellationToken);
+            long position = 0;
+            await UntilEtcdAnswersAsync(async () => position = await _log.CreateTopicAsync(name, cancellationToken), logger, cancellationToken);
             await Registry.WaitAppliedAsync(position);
         }
 
@@ -91,6 +125,8 @@ public sealed class ReplNode : IHostedService
         // Closing the log ends the pump once the applier has been handed everything committed.
         if (_log is not null) await _log.DisposeAsync();
         await _pump;
+        if (Membership is not null) await Membership.DisposeAsync();
+        if (Etcd is not null) await Etcd.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (_applier is not null) await _applier.DisposeAsync();
@@ -121,6 +157,24 @@ public sealed class ReplNode : IHostedService
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>Cluster mode: a node started while etcd has no quorum waits for it rather than failing to start.</summary>
+    private static async Task UntilEtcdAnswersAsync(Func<Task> call, ILogger logger, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await call();
+                return;
+            }
+            catch (Exception error) when (error is LogUnavailableException or EtcdException && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Waiting for etcd: {Message}", error.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
         }
     }
 

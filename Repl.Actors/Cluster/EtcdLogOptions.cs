@@ -1,0 +1,23 @@
+namespace Repl.Actors.Cluster;
+
+/// <summary>How an <see cref="EtcdLog"/> lays the log out in etcd.</summary>
+public sealed class EtcdLogOptions
+{
+    /// <summary>Key prefix of this Repl cluster in etcd (several clusters may share one etcd). Default <c>/repl</c>.</summary>
+    public string Prefix { get; init; } = "/repl";
+
+    /// <summary>This node's id: names its writer key, so its retried transactions are recognised.</summary>
+    public required string NodeId { get; init; }
+
+    /// <summary>
+    /// Most bytes of entries in one etcd transaction; a larger batch is split into several (etcd refuses requests
+    /// over <c>--max-request-bytes</c>, 1.5 MiB by default). Default 1 MiB.
+    /// </summary>
+    public int MaxTxnBytes { get; init; } = 1 << 20;
+
+    /// <summary>Pause before re-opening the watch after etcd was unreachable. Default 500 ms.</summary>
+    public TimeSpan WatchRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>On dispose, how long to wait for the watch to deliver this node's own last commits. Default 2 s.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(2);
+}

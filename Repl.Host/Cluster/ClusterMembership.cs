@@ -1,0 +1,203 @@
+using System.Globalization;
+using System.Text.Json;
+using Repl.Actors.Cluster;
+using Repl.Actors.Cluster.Etcd;
+using Repl.Actors.Topics;
+
+namespace Repl.Host.Cluster;
+
+/// <summary>
+/// This node in the cluster: its leased member key, its published progress, the etcd probe behind readiness and
+/// stream cut-off, and (on one node at a time) etcd compaction.
+/// </summary>
+/// <remarks>
+/// <para>Keys, under one lease kept alive by a <see cref="LeaseKeeper"/>: <c>{prefix}/members/{id}</c> =
+/// <c>{"id","url","startedAt"}</c> and <c>{prefix}/progress/{id}</c> = the applied position (written at most once
+/// per <see cref="ClusterOptions.ProgressInterval"/>, only when it moved). A lost lease is granted again and the keys
+/// re-put.</para>
+/// <para>Each interval the node reads the log key's revision (a linearizable read: it needs a quorum). Its outcome
+/// feeds <see cref="LogHealth"/>; once every call has failed for <see cref="ClusterOptions.UnavailableAfter"/>,
+/// <see cref="StreamsUnavailable"/> fires and open streams end with <c>event: unavailable</c>.</para>
+/// <para>Compaction: the live member with the lowest id compacts etcd to the last
+/// <see cref="ClusterOptions.WindowRevisions"/> revisions every <see cref="ClusterOptions.CompactInterval"/>.
+/// Two nodes compacting at once (a membership change in between) is harmless: compaction is idempotent.</para>
+/// </remarks>
+public sealed class ClusterMembership : IAsyncDisposable
+{
+    private readonly EtcdClient _client;
+    private readonly ClusterOptions _options;
+    private readonly string _nodeId;
+    private readonly TopicRegistry _registry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _prefix;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly DateTimeOffset _startedAt;
+    private readonly Lock _unavailableGate = new();
+    private CancellationTokenSource _unavailable = new();
+    private LeaseKeeper? _lease;
+    private long _publishedApplied = -1;
+    private long _logRevision;
+    private long _compactedTo;
+
+    public ClusterMembership(EtcdClient client, ClusterOptions options, string nodeId, TopicRegistry registry, LogHealth health, TimeProvider time, ILogger logger)
+    {
+        _client = client;
+        _options = options;
+        _nodeId = nodeId;
+        _registry = registry;
+        Health = health;
+        _time = time;
+        _logger = logger;
+        _prefix = options.Prefix.TrimEnd('/');
+        _startedAt = time.GetUtcNow();
+    }
+
+    public LogHealth Health { get; }
+
+    /// <summary>The log key's revision at the last successful probe: how far the cluster's log has got.</summary>
+    public long LogRevision => Volatile.Read(ref _logRevision);
+
+    /// <summary>Revisions this node's applier is behind the log (as of the last probe).</summary>
+    public long LagRevisions => Math.Max(0, LogRevision - EtcdPositions.RevisionOf(_registry.AppliedPosition));
+
+    /// <summary>Fires when the node has been cut off from etcd for longer than <see cref="ClusterOptions.UnavailableAfter"/>; a new token after recovery.</summary>
+    public CancellationToken StreamsUnavailable
+    {
+        get
+        {
+            lock (_unavailableGate) return _unavailable.Token;
+        }
+    }
+
+    public string MembersPrefix => _prefix + "/members/";
+
+    public string ProgressPrefix => _prefix + "/progress/";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await JoinAsync(cancellationToken);
+        _loops.Add(ProbeLoopAsync(_stop.Token));
+        _loops.Add(UnavailableLoopAsync(_stop.Token));
+        _loops.Add(CompactLoopAsync(_stop.Token));
+    }
+
+    private async Task JoinAsync(CancellationToken cancellationToken)
+    {
+        _lease = await _client.StartLeaseAsync(_options.LeaseTtl, cancellationToken);
+        var member = JsonSerializer.SerializeToUtf8Bytes(
+            new ClusterMemberRecord(_nodeId, _options.AdvertiseUrl ?? "", _startedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
+            ClusterJsonContext.Default.ClusterMemberRecord);
+        await _client.PutAsync(System.Text.Encoding.UTF8.GetBytes(MembersPrefix + _nodeId), member, _lease.LeaseId, cancellationToken: cancellationToken);
+        _publishedApplied = -1;
+        _logger.LogInformation("Joined the cluster as {Node} (lease {Lease:x})", _nodeId, _lease.LeaseId);
+    }
+
+    private async Task ProbeLoopAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(_options.ProgressInterval, _time);
+        while (await Tick(timer, stop))
+        {
+            long started = _time.GetTimestamp();
+            // Short bound: the probe is how quickly the node notices it is cut off.
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            bound.CancelAfter(TimeSpan.FromMilliseconds(Math.Min(2000, _options.UnavailableAfter.TotalMilliseconds / 2)));
+            try
+            {
+                if (_lease is null || _lease.IsLost)
+                {
+                    if (_lease is not null) await _lease.DisposeAsync();
+                    _lease = null;
+                    await JoinAsync(bound.Token);
+                }
+                var log = await _client.RangeAsync(EtcdLog.LogKey(_prefix), keysOnly: true, cancellationToken: bound.Token);
+                Volatile.Write(ref _logRevision, log.Kvs.Count > 0 ? log.Kvs[0].ModRevision : 0);
+                long applied = _registry.AppliedPosition;
+                if (applied != _publishedApplied)
+                {
+                    await _client.PutAsync(ProgressPrefix + _nodeId, applied.ToString(CultureInfo.InvariantCulture), _lease!.LeaseId, cancellationToken: bound.Token);
+                    _publishedApplied = applied;
+                }
+                Health.ReportSuccess();
+            }
+            catch (Exception error) when (!stop.IsCancellationRequested && error is EtcdException or OperationCanceledException)
+            {
+                Health.ReportFailure(error is OperationCanceledException ? new TimeoutException("etcd did not answer the probe in time") : error, started);
+            }
+        }
+    }
+
+    private async Task UnavailableLoopAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
+        while (await Tick(timer, stop))
+        {
+            bool cutOff = Health.UnavailableFor is { } down && down >= _options.UnavailableAfter;
+            lock (_unavailableGate)
+            {
+                if (cutOff && !_unavailable.IsCancellationRequested)
+                {
+                    _logger.LogWarning("Cut off from etcd for {Seconds:0.#} s ({Error}); ending streams so clients move to another node",
+                        Health.UnavailableFor?.TotalSeconds, Health.LastError);
+                    _unavailable.Cancel();
+                }
+                else if (!cutOff && _unavailable.IsCancellationRequested)
+                {
+                    _logger.LogInformation("etcd reachable again; accepting streams");
+                    _unavailable = new CancellationTokenSource();
+                }
+            }
+        }
+    }
+
+    private async Task CompactLoopAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(_options.CompactInterval, _time);
+        while (await Tick(timer, stop))
+        {
+            try
+            {
+                var members = await _client.GetPrefixAsync(MembersPrefix, cancellationToken: stop);
+                string? lowest = members.Kvs.Select(kv => kv.KeyString[MembersPrefix.Length..]).Order(StringComparer.Ordinal).FirstOrDefault();
+                if (lowest != _nodeId) continue;
+                long target = members.Header.Revision - _options.WindowRevisions;
+                if (target <= _compactedTo) continue;
+                await _client.CompactAsync(target, cancellationToken: stop);
+                _compactedTo = target;
+                _logger.LogInformation("Compacted etcd up to revision {Revision}", target);
+            }
+            catch (EtcdCompactedException)
+            {
+                // Another node got there first.
+            }
+            catch (Exception error) when (!stop.IsCancellationRequested && error is EtcdException)
+            {
+                _logger.LogWarning("Compacting etcd failed: {Message}", error.Message);
+            }
+        }
+    }
+
+    private static async Task<bool> Tick(PeriodicTimer timer, CancellationToken stop)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stop);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Stops the loops and leaves the cluster (revoking the lease removes the member and progress keys).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_loops);
+        if (_lease is not null) await _lease.DisposeAsync();
+    }
+}
+
+/// <summary>The value of a member key.</summary>
+public sealed record ClusterMemberRecord(string Id, string Url, string StartedAt);

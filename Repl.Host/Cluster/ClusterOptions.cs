@@ -1,0 +1,35 @@
+namespace Repl.Host.Cluster;
+
+/// <summary>Cluster mode (configuration section <c>Cluster</c>); the node is standalone while <see cref="Etcd"/> is unset.</summary>
+public sealed class ClusterOptions
+{
+    /// <summary>Comma-separated etcd client URLs (<c>--etcd http://a:2379,http://b:2379</c>). Set: cluster mode.</summary>
+    public string? Etcd { get; set; }
+
+    /// <summary>The URL other nodes and clients reach this node at, published in the member list (<c>--advertise-url</c>).</summary>
+    public string? AdvertiseUrl { get; set; }
+
+    /// <summary>Key prefix of this Repl cluster in etcd.</summary>
+    public string Prefix { get; set; } = "/repl";
+
+    /// <summary>etcd revisions kept by compaction; older history is served from each node's journal replica.</summary>
+    public long WindowRevisions { get; set; } = 100_000;
+
+    /// <summary>How often the compacting node (the lowest live node id) compacts etcd.</summary>
+    public TimeSpan CompactInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary><c>/readyz</c> fails while this node's applied revision is further behind the log than this.</summary>
+    public long MaxLagRevisions { get; set; } = 5_000;
+
+    /// <summary>Streams end with <c>event: unavailable</c> once the node has been cut off from etcd for this long.</summary>
+    public TimeSpan UnavailableAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>TTL of the membership lease: a node that dies leaves the member list after about this long.</summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the node publishes its applied position and probes etcd.</summary>
+    public TimeSpan ProgressInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Bound on one etcd call, failover included; a publish that cannot commit in this time gets 503.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
