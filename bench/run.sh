@@ -8,6 +8,7 @@
 #   bench/run.sh --no-node       skip the Node baseline
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
+# BENCH_WARMUP (s of uncounted publishing before each run, default 2),
 # BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
 # BENCH_OUT (build output, default bench/.out), BENCH_JOURNAL (disk|memory, default disk; S5 is always disk).
 set -euo pipefail
@@ -22,7 +23,7 @@ for arg in "$@"; do
     --quick) quick=1 ;;
     --no-node) node=0 ;;
     S[1-6]) only+=("$arg") ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -30,12 +31,13 @@ done
 duration="${BENCH_DURATION:-10}"
 s6_duration="${BENCH_S6_DURATION:-60}"
 repeat="${BENCH_REPEAT:-2}"
+warmup="${BENCH_WARMUP:-2}"
 server_cpu="${BENCH_SERVER_CPU:-0}"
 load_cpu="${BENCH_LOAD_CPU:-1}"
 port="${BENCH_PORT:-9300}"
 out="${BENCH_OUT:-$here/.out}"
 journal="${BENCH_JOURNAL:-disk}"
-if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; fi
+if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; warmup=0.5; fi
 
 # scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
 scenarios() {
@@ -126,7 +128,7 @@ while read -r name subs nonreaders pubs rate secs servers; do
       start_server "$kind" "$name"
       taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
-        --rate "$rate" --duration "$secs" --topic bench >"$runs/$name-$kind-$run.json" \
+        --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
         || echo "   (bench run failed; see above)" >&2
       stop_server
       [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir" && data_dir=""

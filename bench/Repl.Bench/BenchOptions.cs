@@ -12,6 +12,8 @@ internal sealed class BenchOptions
     /// <summary>Total publishes per second over all publishers; 0 = as fast as acknowledgements come back.</summary>
     public double Rate { get; private set; }
     public double DurationSeconds { get; private set; } = 10;
+    /// <summary>Seconds of publishing before the measured phase (JIT tiering, pools, socket buffers); not counted.</summary>
+    public double WarmupSeconds { get; private set; }
     public string Topic { get; private set; } = "bench";
     public int NonReaders { get; private set; }
     public int ValueBytes { get; private set; } = 60;
@@ -37,6 +39,7 @@ internal sealed class BenchOptions
           --publishers P          publisher connections, HTTP/1.1 keep-alive (32)
           --rate R                total publishes/s, 0 = max (0)
           --duration S            seconds of publishing (10)
+          --warmup S              seconds of publishing before, not counted (0)
           --topic NAME            topic, created if missing (bench)
           --value-bytes N         message value size, timestamp + padding (60)
           --drain S               most seconds to wait for deliveries after publishing (15)
@@ -65,6 +68,7 @@ internal sealed class BenchOptions
                 case "--publishers": options.Publishers = NextInt(); break;
                 case "--rate": options.Rate = NextDouble(); break;
                 case "--duration": options.DurationSeconds = NextDouble(); break;
+                case "--warmup": options.WarmupSeconds = NextDouble(); break;
                 case "--topic": options.Topic = Next(); break;
                 case "--value-bytes": options.ValueBytes = NextInt(); break;
                 case "--drain": options.DrainSeconds = NextDouble(); break;

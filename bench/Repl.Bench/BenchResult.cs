@@ -34,6 +34,9 @@ internal sealed class BenchResult
     public ProcessSample? ServerBefore { get; set; }
     public ProcessSample? ServerConnected { get; set; }
     public ProcessSample? ServerPublished { get; set; }
+    /// <summary>At the first measured publish (after warm-up).</summary>
+    public ProcessSample? ServerStart { get; set; }
+    public long WarmupAccepted { get; set; }
     public ProcessSample? ServerAfter { get; set; }
     /// <summary>Busy share of each CPU, all processes, from the first publish to the end of the drain.</summary>
     public SortedDictionary<int, double> CpuBusyPercent { get; set; } = [];
@@ -67,7 +70,7 @@ internal sealed class BenchResult
         : null;
 
     /// <summary>Server CPU seconds from the first publish to the end of the drain.</summary>
-    private double? ServerCpuSeconds => ServerConnected is { } connected && ServerAfter is { } after ? after.CpuSeconds - connected.CpuSeconds : null;
+    private double? ServerCpuSeconds => (ServerStart ?? ServerConnected) is { } start && ServerAfter is { } after ? after.CpuSeconds - start.CpuSeconds : null;
 
     private static double Ms(long micros) => Math.Round(micros / 1000.0, 3);
 
@@ -85,6 +88,8 @@ internal sealed class BenchResult
             w.WriteNumber("publishers", Options.Publishers);
             w.WriteNumber("rate", Options.Rate);
             w.WriteNumber("durationS", Options.DurationSeconds);
+            w.WriteNumber("warmupS", Options.WarmupSeconds);
+            w.WriteNumber("warmupAccepted", WarmupAccepted);
             w.WriteNumber("valueBytes", Options.ValueBytes);
             w.WriteNumber("accepted", Accepted);
             w.WriteNumber("rejected", Rejected);

@@ -58,49 +58,33 @@ internal sealed class LoadRun(BenchOptions options)
         await Task.Delay(200).ConfigureAwait(false);
         result.ServerConnected = ProcessSample.Read(options.ServerPid);
 
+        if (options.WarmupSeconds > 0)
+        {
+            var warm = await PublishAsync(endpoint, host, options.WarmupSeconds, new LatencyHistogram(), null).ConfigureAwait(false);
+            await DrainAsync(subscribers, deliveries, warm.Accepted).ConfigureAwait(false);
+            latency = new LatencyHistogram();
+            deliveries = new DeliveryCounter();
+            foreach (var subscriber in subscribers) subscriber.Reset(latency, deliveries);
+            result.WarmupAccepted = warm.Accepted;
+        }
+
         // Publish.
-        var ackLatency = new LatencyHistogram();
-        var publishers = Enumerable.Range(0, options.Publishers).Select(_ => new Publisher(endpoint, host, options.Topic, options.ValueBytes) { AckLatency = ackLatency }).ToArray();
-        double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         var self = Process.GetCurrentProcess();
         var clientCpuStart = self.TotalProcessorTime;
         var cpuStart = CpuSample.Read();
-        long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
-        long stopAt = startAt + (long)(options.DurationSeconds * Stopwatch.Frequency);
-        using var sampling = new CancellationTokenSource();
-        var sampler = SampleRssAsync(result.RssSamplesKb, sampling.Token);
-        // Stagger paced publishers across one interval so a fixed rate arrives evenly, not in bursts of P.
-        await Task.WhenAll(publishers.Select((publisher, i) => Task.Run(() => publisher.RunAsync(startAt + (long)(interval * i / Math.Max(1, publishers.Length)), stopAt, interval)))).ConfigureAwait(false);
-        long publishEnd = Stopwatch.GetTimestamp();
-        await sampling.CancelAsync().ConfigureAwait(false);
-        await sampler.ConfigureAwait(false);
-        result.PublishSeconds = Seconds(publishEnd - startAt);
+        result.ServerStart = ProcessSample.Read(options.ServerPid);
+        var ackLatency = new LatencyHistogram();
+        var published = await PublishAsync(endpoint, host, options.DurationSeconds, ackLatency, result.RssSamplesKb).ConfigureAwait(false);
+        long startAt = published.StartAt;
+        result.PublishSeconds = published.Seconds;
         result.ServerPublished = ProcessSample.Read(options.ServerPid);
-        result.Accepted = publishers.Sum(p => p.Accepted);
-        result.Rejected = publishers.Sum(p => p.Rejected);
-        result.PublishErrors = publishers.Sum(p => p.Errors);
-        result.PublishLastError = publishers.Select(p => p.LastError).LastOrDefault(e => e is not null);
+        result.Accepted = published.Accepted;
+        result.Rejected = published.Rejected;
+        result.PublishErrors = published.Errors;
+        result.PublishLastError = published.LastError;
         result.AckLatency = ackLatency;
 
-        // Drain: wait until every live subscriber has everything, or nothing moves for a while.
-        long drainStart = Stopwatch.GetTimestamp();
-        long lastTotal = -1;
-        long lastMove = drainStart;
-        while (true)
-        {
-            bool done = subscribers.All(s => s.Closed || s.Received >= result.Accepted);
-            if (done) break;
-            long now = Stopwatch.GetTimestamp();
-            long total = deliveries.Total;
-            if (total != lastTotal)
-            {
-                lastTotal = total;
-                lastMove = now;
-            }
-            if (Seconds(now - drainStart) > options.DrainSeconds || Seconds(now - lastMove) > Math.Min(3, options.DrainSeconds)) break;
-            await Task.Delay(20).ConfigureAwait(false);
-        }
-        result.DrainSeconds = Seconds(Stopwatch.GetTimestamp() - drainStart);
+        result.DrainSeconds = await DrainAsync(subscribers, deliveries, result.Accepted).ConfigureAwait(false);
         result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
         result.ServerAfter = ProcessSample.Read(options.ServerPid);
         result.CpuBusyPercent = CpuSample.BusyPercent(cpuStart, CpuSample.Read());
@@ -133,6 +117,47 @@ internal sealed class LoadRun(BenchOptions options)
         foreach (var socket in nonReaders) socket.Dispose();
         await Task.WhenAny(Task.WhenAll(runs), Task.Delay(2000)).ConfigureAwait(false);
         return result;
+    }
+
+    private sealed record Published(long StartAt, double Seconds, long Accepted, long Rejected, long Errors, string? LastError);
+
+    /// <summary>Runs the publishers for <paramref name="seconds"/> and waits for their last answers.</summary>
+    private async Task<Published> PublishAsync(IPEndPoint endpoint, string host, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples)
+    {
+        var publishers = Enumerable.Range(0, options.Publishers).Select(_ => new Publisher(endpoint, host, options.Topic, options.ValueBytes) { AckLatency = ackLatency }).ToArray();
+        double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
+        long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
+        long stopAt = startAt + (long)(seconds * Stopwatch.Frequency);
+        using var sampling = new CancellationTokenSource();
+        var sampler = rssSamples is null ? Task.CompletedTask : SampleRssAsync(rssSamples, sampling.Token);
+        // Stagger paced publishers across one interval so a fixed rate arrives evenly, not in bursts of P.
+        await Task.WhenAll(publishers.Select((publisher, i) => Task.Run(() => publisher.RunAsync(startAt + (long)(interval * i / Math.Max(1, publishers.Length)), stopAt, interval)))).ConfigureAwait(false);
+        long end = Stopwatch.GetTimestamp();
+        await sampling.CancelAsync().ConfigureAwait(false);
+        await sampler.ConfigureAwait(false);
+        return new Published(startAt, Seconds(end - startAt), publishers.Sum(p => p.Accepted), publishers.Sum(p => p.Rejected), publishers.Sum(p => p.Errors),
+            publishers.Select(p => p.LastError).LastOrDefault(e => e is not null));
+    }
+
+    /// <summary>Waits until every live subscriber has <paramref name="accepted"/> messages, or nothing moves for a while; returns the seconds waited.</summary>
+    private async Task<double> DrainAsync(SseSubscriber[] subscribers, DeliveryCounter deliveries, long accepted)
+    {
+        long drainStart = Stopwatch.GetTimestamp();
+        long lastTotal = -1;
+        long lastMove = drainStart;
+        while (!subscribers.All(s => s.Closed || s.Received >= accepted))
+        {
+            long now = Stopwatch.GetTimestamp();
+            long total = deliveries.Total;
+            if (total != lastTotal)
+            {
+                lastTotal = total;
+                lastMove = now;
+            }
+            if (Seconds(now - drainStart) > options.DrainSeconds || Seconds(now - lastMove) > Math.Min(3, options.DrainSeconds)) break;
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+        return Seconds(Stopwatch.GetTimestamp() - drainStart);
     }
 
     private async Task SampleRssAsync(List<long> samples, CancellationToken cancellationToken)

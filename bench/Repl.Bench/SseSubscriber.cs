@@ -19,8 +19,8 @@ internal sealed class SseSubscriber
     private readonly EndPoint _endpoint;
     private readonly byte[] _request;
     private readonly byte[] _buffer;
-    private readonly LatencyHistogram _latency;
-    private readonly DeliveryCounter _deliveries;
+    private LatencyHistogram _latency;
+    private DeliveryCounter _deliveries;
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Socket? _socket;
     private long _now;
@@ -33,6 +33,15 @@ internal sealed class SseSubscriber
         _buffer = new byte[bufferBytes];
         _latency = latency;
         _deliveries = deliveries;
+    }
+
+    /// <summary>Starts counting afresh (after warm-up): new latency and delivery sinks, received count back to 0.</summary>
+    /// <remarks>Called between phases, when nothing is in flight; ids keep their order check across it.</remarks>
+    public void Reset(LatencyHistogram latency, DeliveryCounter deliveries)
+    {
+        _latency = latency;
+        _deliveries = deliveries;
+        Received = 0;
     }
 
     public long Received { get; private set; }
