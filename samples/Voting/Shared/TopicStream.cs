@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Repl.Sse;
+
+namespace Voting;
+
+/// <summary>Follows one Repl topic over SSE and never loses its place: after any disconnect it reconnects with
+/// <c>Last-Event-ID</c> set to the last message it handed out, so the caller sees every message once, in log order.</summary>
+/// <remarks>Control events (<c>connected</c>, <c>gap</c>, <c>deleted</c>) are passed through; pings are dropped.</remarks>
+internal static class TopicStream
+{
+    public static async IAsyncEnumerable<SseEvent> FollowAsync(
+        HttpClient client, string topic, long? after, Action<string>? log = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        long? last = after;
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var events = new List<SseEvent>();
+            HttpResponseMessage? response = null;
+            Stream? stream = null;
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, $"/topics/{Uri.EscapeDataString(topic)}/sse");
+                if (last is { } id) request.Headers.Add("Last-Event-ID", id.ToString(CultureInfo.InvariantCulture));
+                response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                    throw new InvalidOperationException($"GET /topics/{topic}/sse answered {(int)response.StatusCode}: {body}");
+                }
+                stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException exception)
+            {
+                response?.Dispose();
+                log?.Invoke($"{topic}: cannot connect ({exception.Message}); retrying in {backoff.TotalMilliseconds:0} ms");
+                await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5000));
+                continue;
+            }
+            using (response)
+            await using (stream)
+            {
+                var reader = SseReader.ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+                try
+                {
+                    while (true)
+                    {
+                        SseEvent next;
+                        try
+                        {
+                            if (!await reader.MoveNextAsync().ConfigureAwait(false)) break;
+                            next = reader.Current;
+                        }
+                        catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+                        {
+                            log?.Invoke($"{topic}: stream broke ({exception.Message}); resuming after {last}");
+                            break;
+                        }
+                        if (next.Type == "ping") continue;
+                        if (next.Type == "message" && long.TryParse(next.Id, NumberStyles.None, CultureInfo.InvariantCulture, out long position))
+                        {
+                            last = position;
+                            backoff = TimeSpan.FromMilliseconds(200);
+                        }
+                        yield return next;
+                    }
+                }
+                finally
+                {
+                    await reader.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            await Task.Delay(backoff, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
