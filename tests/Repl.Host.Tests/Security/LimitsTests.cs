@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Repl.Host.Tests.Infrastructure;
+
+namespace Repl.Host.Tests.Security;
+
+public sealed class LimitsTests
+{
+    [Fact]
+    public async Task PublishFlood_OverRate_Gets429WithRetryAfter_WhileOtherPublisherIsServed()
+    {
+        await using var server = await ReplServer.StartAsync(null, Tokens.Settings("--Limits:PublishPerSecond", "5"));
+        var flooder = Tokens.Create(publish: "demo", subject: "flooder");
+        var other = Tokens.Create(publish: "demo", subject: "other");
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => PublishAsync(server, flooder)));
+        try
+        {
+            var refused = responses.Where(response => response.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+            Assert.NotEmpty(refused);
+            Assert.Contains(responses, response => response.StatusCode == HttpStatusCode.Created);
+            Assert.All(responses, response => Assert.True(response.StatusCode is HttpStatusCode.Created or HttpStatusCode.TooManyRequests));
+            var retryAfter = refused[0].Headers.RetryAfter?.Delta;
+            Assert.NotNull(retryAfter);
+            Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+            var body = JsonDocument.Parse(await refused[0].Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("rate limited", body.GetProperty("error").GetString());
+            Assert.Contains("PublishPerSecond", body.GetProperty("cause").GetString());
+
+            using var served = await PublishAsync(server, other);
+            Assert.Equal(HttpStatusCode.Created, served.StatusCode);
+        }
+        finally
+        {
+            foreach (var response in responses) response.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task MaxStreams_Reached_Returns503_AndMaxStreamsPerIp_Returns429()
+    {
+        await using var server = await ReplServer.StartAsync(null, "--Limits:MaxStreams", "2");
+        await using var first = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
+        await using var second = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
+        var (status, body) = await server.Client.SendAsync(HttpMethod.Get, "/topics/demo/sse");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Contains("MaxStreams", body.GetProperty("cause").GetString());
+
+        await using var perIp = await ReplServer.StartAsync(null, "--Limits:MaxStreamsPerIp", "1");
+        await using var only = await SseStream.OpenAsync(perIp.BaseAddress, "/sse?topic=demo");
+        (status, body) = await perIp.Client.SendAsync(HttpMethod.Get, "/topics/demo/sse");
+        Assert.Equal(HttpStatusCode.TooManyRequests, status);
+        Assert.Contains("MaxStreamsPerIp", body.GetProperty("cause").GetString());
+    }
+
+    [Fact]
+    public async Task Cors_SubscribeOpenToAll_PublishOnlyListedOrigins()
+    {
+        await using var server = await ReplServer.StartAsync(null, "--Cors:PublishOrigins", "https://app.example");
+        using var subscribePreflight = await PreflightAsync(server, "/topics/demo/sse", "GET", "https://any.example");
+        Assert.Equal("*", Single(subscribePreflight, "Access-Control-Allow-Origin"));
+
+        using var strangerPublish = await PreflightAsync(server, "/topics/demo", "POST", "https://any.example");
+        Assert.False(strangerPublish.Headers.Contains("Access-Control-Allow-Origin"));
+
+        using var appPublish = await PreflightAsync(server, "/topics/demo", "POST", "https://app.example");
+        Assert.Equal("https://app.example", Single(appPublish, "Access-Control-Allow-Origin"));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/topics");
+        request.Headers.Add("Origin", "https://any.example");
+        using var response = await server.Client.SendAsync(request);
+        Assert.Equal("*", Single(response, "Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task Cors_PublishDefaultsToSameOriginOnly()
+    {
+        await using var server = await ReplServer.StartAsync();
+        using var preflight = await PreflightAsync(server, "/topics/demo", "POST", "https://any.example");
+        Assert.False(preflight.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    private static async Task<HttpResponseMessage> PreflightAsync(ReplServer server, string path, string method, string origin)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Options, path);
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", method);
+        request.Headers.Add("Access-Control-Request-Headers", "authorization,content-type");
+        var response = await server.Client.SendAsync(request);
+        Assert.True(response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK, $"preflight answered {(int)response.StatusCode}");
+        return response;
+    }
+
+    private static string Single(HttpResponseMessage response, string header) =>
+        response.Headers.TryGetValues(header, out var values) ? values.Single() : throw new Xunit.Sdk.XunitException($"no {header} header");
+
+    private static async Task<HttpResponseMessage> PublishAsync(ReplServer server, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/topics/demo") { Content = AuthServerFixture.Json("{\"value\":\"x\"}") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return await server.Client.SendAsync(request);
+    }
+}
