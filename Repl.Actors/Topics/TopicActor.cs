@@ -130,8 +130,10 @@ public sealed class TopicActor
     internal void Truncate(long through)
     {
         TrimmedThrough = Math.Max(TrimmedThrough, through);
-        // The ring would claim to cover the hole; readers fall back to the journal, which reports the gap.
+        // The ring would claim to cover the hole, and so would "nothing newer than _newestAtMost": readers behind
+        // the hole go to the journal, which reports the gap.
         Volatile.Write(ref _ring, null);
+        Volatile.Write(ref _newestAtMost, Math.Max(Volatile.Read(ref _newestAtMost), through));
     }
 
     /// <summary>Applier only: the topic's deletion was applied.</summary>
