@@ -1,0 +1,58 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Repl.Cluster.Tests.Infrastructure;
+
+/// <summary>Small helpers over the HTTP API for tests.</summary>
+public static class ReplApi
+{
+    public static async Task CreateTopicAsync(this HttpClient client, string name)
+    {
+        var response = await client.PostAsJsonAsync("/topics", new { name });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+    }
+
+    /// <summary>Publishes and returns the message's id (its position).</summary>
+    public static async Task<long> PublishAsync(this HttpClient client, string topic, string value, object? headers = null)
+    {
+        var response = await client.PostAsJsonAsync($"/topics/{topic}", new { value, headers });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"publish answered {(int)response.StatusCode}: {body}");
+        return long.Parse(JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("id").GetString()!);
+    }
+
+    /// <summary>Sends raw text and returns the status and parsed JSON body.</summary>
+    public static async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(this HttpClient client, HttpMethod method, string path, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null) request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        var json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+        return (response.StatusCode, json);
+    }
+}
+
+/// <summary>Helpers for tests that expect failures.</summary>
+public static class ReplApiTry
+{
+    /// <summary>Publishes; returns the status and, on 201, the id.</summary>
+    public static async Task<(HttpStatusCode Status, long Id, string Body)> TryPublishAsync(this HttpClient client, string topic, string value)
+    {
+        try
+        {
+            using var response = await client.PostAsJsonAsync($"/topics/{topic}", new { value });
+            var body = await response.Content.ReadAsStringAsync();
+            long id = response.StatusCode == HttpStatusCode.Created
+                ? long.Parse(JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("id").GetString()!)
+                : 0;
+            return (response.StatusCode, id, body);
+        }
+        catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+        {
+            return (0, 0, error.Message);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Threading.Channels;
+using Repl.Sse;
+
+namespace Repl.Cluster.Tests.Infrastructure;
+
+/// <summary>A test subscriber: reads what the server really sent, parsed as EventSource parses it.</summary>
+public sealed class SseStream : IAsyncDisposable
+{
+    private readonly HttpClient _client;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Channel<SseEvent> _events = Channel.CreateUnbounded<SseEvent>();
+    private readonly Task _reader;
+
+    private SseStream(HttpClient client, HttpResponseMessage response)
+    {
+        _client = client;
+        Response = response;
+        _reader = Task.Run(async () =>
+        {
+            try
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(_stop.Token);
+                await foreach (var item in SseReader.ReadAsync(body, _stop.Token)) _events.Writer.TryWrite(item);
+                _events.Writer.TryComplete();
+            }
+            catch (Exception error)
+            {
+                _events.Writer.TryComplete(error is OperationCanceledException ? null : error);
+            }
+        });
+    }
+
+    public HttpResponseMessage Response { get; }
+
+    /// <summary>Opens a stream; throws if the server did not answer 200.</summary>
+    public static async Task<SseStream> OpenAsync(Uri baseAddress, string pathAndQuery, string? lastEventId = null)
+    {
+        var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
+        var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"stream answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
+        var stream = new SseStream(client, response);
+        var connected = await stream.NextAsync();
+        Assert.Equal("connected", connected.Type);
+        return stream;
+    }
+
+    /// <summary>The next event of any type; fails the test after <paramref name="timeout"/>.</summary>
+    public async Task<SseEvent> NextAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(10));
+        try
+        {
+            return await _events.Reader.ReadAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException("no SSE event arrived in time");
+        }
+    }
+
+    /// <summary>The next non-ping event.</summary>
+    public async Task<SseEvent> NextNonPingAsync(TimeSpan? timeout = null)
+    {
+        while (true)
+        {
+            var item = await NextAsync(timeout);
+            if (item.Type != "ping") return item;
+        }
+    }
+
+    /// <summary>The next <paramref name="count"/> message events, as parsed JSON (pings skipped; any other event fails).</summary>
+    public async Task<List<(long Id, JsonElement Message)>> MessagesAsync(int count, TimeSpan? timeout = null)
+    {
+        var messages = new List<(long, JsonElement)>(count);
+        while (messages.Count < count)
+        {
+            var item = await NextNonPingAsync(timeout);
+            Assert.Equal("message", item.Type);
+            var json = JsonDocument.Parse(item.Data).RootElement.Clone();
+            Assert.Equal(item.Id, json.GetProperty("id").GetString());
+            messages.Add((long.Parse(item.Id!), json));
+        }
+        return messages;
+    }
+
+    /// <summary>True when the server ended the stream (after all buffered events were read).</summary>
+    public async Task<bool> EndedAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            while (await _events.Reader.WaitToReadAsync(cancel.Token))
+            {
+                if (_events.Reader.TryRead(out var item) && item.Type != "ping") return false;
+            }
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        catch (Exception)
+        {
+            return true; // the connection broke: also an end
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        Response.Dispose();
+        _client.Dispose();
+        try
+        {
+            await _reader;
+        }
+        catch
+        {
+            // the reader ends with the connection
+        }
+        _stop.Dispose();
+    }
+}
