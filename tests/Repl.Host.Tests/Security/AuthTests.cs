@@ -126,6 +126,27 @@ public sealed class AuthTests(AuthServerFixture fixture) : IClassFixture<AuthSer
     }
 
     [Fact]
+    public async Task JwksFile_VerifiesRs256TokensByKeyId()
+    {
+        using var rsa = RSA.Create(2048);
+        var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = "k1" });
+        var dir = TempDir.Create();
+        var jwksFile = Path.Combine(dir, "jwks.json");
+        await File.WriteAllTextAsync(jwksFile, JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = jwk.Kid, n = jwk.N, e = jwk.E, use = "sig", alg = "RS256" } } }));
+        await using var server = await ReplServer.StartAsync(null, "--Auth:JwksFile", jwksFile, "--Auth:ClockSkew", "00:00:00");
+        try
+        {
+            var signing = new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = "k1" }, SecurityAlgorithms.RsaSha256);
+            Assert.Equal(HttpStatusCode.Created, await PublishAsync(server, "demo", Tokens.Create("demo", credentials: signing)));
+            Assert.Equal(HttpStatusCode.Unauthorized, await PublishAsync(server, "demo", Tokens.Create("demo")));
+        }
+        finally
+        {
+            TempDir.Delete(dir);
+        }
+    }
+
+    [Fact]
     public async Task AnonymousSubscribe_OpensStreams_ButNotPublish_AndMetricsCanRequireAdmin()
     {
         await using var server = await ReplServer.StartAsync(null, Tokens.Settings("--Auth:AnonymousSubscribe", "true", "--Auth:MetricsRequiresAdmin", "true"));
