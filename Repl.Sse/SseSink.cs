@@ -198,12 +198,14 @@ public sealed class SseSink : ISubscriber
                 _counters.Gap();
             }
         }
-        var stored = _journal.Read(names, cursor, watermark, _options.JournalPageSize);
+        // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
+        var stored = _journal.Read(names, cursor, watermark, _options.JournalPageSize, _options.MaxWriteBytes);
         foreach (var message in stored)
         {
             _frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, message.Json)));
         }
-        return stored.Count < _options.JournalPageSize ? watermark : stored[^1].Position;
+        bool complete = stored.Count < _options.JournalPageSize && stored.Sum(message => (long)message.Json.Length) < _options.MaxWriteBytes;
+        return complete ? watermark : stored[^1].Position;
     }
 
     private bool TakeDeleted(PipeWriter writer)

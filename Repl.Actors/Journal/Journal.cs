@@ -127,7 +127,8 @@ public sealed class Journal : IDisposable
     /// <summary>
     /// Messages of the given topics with <paramref name="after"/> &lt; position ≤ <paramref name="upTo"/>, in position order.
     /// </summary>
-    public List<StoredMessage> Read(IReadOnlyList<string> topics, long after, long upTo, int limit)
+    /// <param name="maxBytes">Stop after the message that brings the total JSON size to this (the page is then shorter than <paramref name="limit"/>).</param>
+    public List<StoredMessage> Read(IReadOnlyList<string> topics, long after, long upTo, int limit, long maxBytes = long.MaxValue)
     {
         using var reader = OpenReader();
         using var command = reader.Connection.CreateCommand();
@@ -144,9 +145,12 @@ public sealed class Journal : IDisposable
         command.Parameters.AddWithValue("$limit", limit);
         using var rows = command.ExecuteReader();
         var messages = new List<StoredMessage>();
-        while (rows.Read())
+        long bytes = 0;
+        while (bytes < maxBytes && rows.Read())
         {
-            messages.Add(new StoredMessage(rows.GetInt64(0), rows.GetString(1), (byte[])rows.GetValue(2)));
+            var json = (byte[])rows.GetValue(2);
+            messages.Add(new StoredMessage(rows.GetInt64(0), rows.GetString(1), json));
+            bytes += json.Length;
         }
         return messages;
     }

@@ -45,6 +45,15 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public void Read_StopsAtTheByteBudget()
+    {
+        using var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true });
+        journal.Write([Create(1, "a"), .. Enumerable.Range(2, 10).Select(position => Publish(position, "a"))]);
+        // Each message is {"id":"N"} (10 bytes): a 25-byte budget stops after the third.
+        Assert.Equal([2L, 3L, 4L], journal.Read(["a"], 0, long.MaxValue, 100, maxBytes: 25).Select(message => message.Position));
+    }
+
+    [Fact]
     public void DeleteTopic_RemovesItsHistory()
     {
         using var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true });
