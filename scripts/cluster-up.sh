@@ -36,7 +36,7 @@ done
 for i in 1 2 3; do
   port=$((9000 + i))
   for _ in $(seq 1 120); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; then break; fi
+    if curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; then break; fi
     sleep 0.5
   done
   curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { echo "node n$i not ready; see $ROOT/node-n$i.log" >&2; exit 1; }

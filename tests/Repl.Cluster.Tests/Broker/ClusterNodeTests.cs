@@ -95,7 +95,7 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
         using var stopPublishing = new CancellationTokenSource();
         var publisher = Task.Run(async () =>
         {
-            for (int i = 0; i < 300 && !stopPublishing.IsCancellationRequested; i++)
+            for (int i = 0; i < 150 && !stopPublishing.IsCancellationRequested; i++)
             {
                 acked.Add(await N1.Client.PublishAsync(topic, $"m{i}"));
                 await Task.Delay(5);

@@ -1,0 +1,52 @@
+using Repl.Actors.Cluster.Etcd;
+using Repl.Cluster.Tests.Infrastructure;
+
+namespace Repl.Cluster.Tests.Broker;
+
+/// <summary>The compacting node keeps etcd to its window; replays older than it come from the node's journal replica.</summary>
+public sealed class CompactionDutyTests : IAsyncLifetime
+{
+    private EtcdCluster _etcd = null!;
+    private ReplNodeProcess _node = null!;
+
+    public async Task InitializeAsync()
+    {
+        _etcd = await EtcdCluster.StartAsync(members: 1);
+        _node = await ReplNodeProcess.StartAsync("a1", _etcd.ClientUrlList, "--Cluster:CompactInterval", "00:00:01", "--Cluster:WindowRevisions", "20");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _node.DisposeAsync();
+        await _etcd.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task OldRevisionsCompacted_ReplayFromTheStartStillComplete_FromTheJournal()
+    {
+        await _node.Client.CreateTopicAsync("compacted");
+        var ids = new List<long>();
+        for (int i = 0; i < 60; i++) ids.Add(await _node.Client.PublishAsync("compacted", $"m{i}"));
+
+        await using var etcd = _etcd.CreateClient();
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            try
+            {
+                await etcd.RangeAsync("/repl/log", revision: EtcdPositionsRevision(ids[0]));
+            }
+            catch (EtcdCompactedException)
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "etcd was never compacted");
+            await Task.Delay(200);
+        }
+
+        await using var stream = await SseStream.OpenAsync(_node.BaseAddress, "/topics/compacted/sse", lastEventId: "0");
+        Assert.Equal(ids, (await stream.MessagesAsync(ids.Count)).Select(m => m.Id));
+    }
+
+    private static long EtcdPositionsRevision(long position) => Repl.Actors.Cluster.EtcdPositions.RevisionOf(position);
+}
