@@ -31,7 +31,7 @@ internal static class BenchCommand
 
     private static async Task<int> RunAsync(CommandContext context, int messages, int subscribers, int concurrency)
     {
-        // Checked here rather than in a command validator: validators do not see options left at their default.
+        // Checked here rather than in a command validator, which throws on values that did not parse.
         if (messages < 1 || subscribers < 1 || concurrency < 1) throw new UsageException("--messages, --subscribers and --concurrency must be at least 1");
         var api = context.Api;
         string topic = "bench-" + Guid.NewGuid().ToString("N")[..8];

@@ -24,12 +24,6 @@ internal static class TailCommand
         var count = new Option<int?>("--count", "-n") { Description = "Exit 0 after this many messages" };
         var timeout = new Option<double?>("--timeout") { Description = $"Stop after this many seconds (exit 0, or {ExitCodes.TimedOut} if --count was not reached)" };
         var command = new Command("tail", "Stream a topic's messages until Ctrl+C (or --count / --timeout)") { topic, from, count, timeout };
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(count) is <= 0) result.AddError("--count must be at least 1");
-            if (result.GetValue(timeout) is <= 0) result.AddError("--timeout must be a positive number of seconds");
-            if (result.GetValue(from) is < 0) result.AddError("--from must be a message id ≥ 0");
-        });
         command.SetAction((parsed, cancellation) => cli.RunAsync(parsed, cancellation, context =>
             TailAsync(context, parsed.GetValue(topic)!, parsed.GetValue(from), parsed.GetValue(count), parsed.GetValue(timeout))));
         return command;
@@ -37,6 +31,10 @@ internal static class TailCommand
 
     private static async Task<int> TailAsync(CommandContext context, string topic, long? from, int? count, double? timeoutSeconds)
     {
+        // Checked here rather than in a command validator, which throws on values that did not parse.
+        if (count is <= 0) throw new UsageException("--count must be at least 1");
+        if (timeoutSeconds is <= 0) throw new UsageException("--timeout must be a positive number of seconds");
+        if (from is < 0) throw new UsageException("--from must be a message id ≥ 0");
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         if (timeoutSeconds is { } seconds) bound.CancelAfter(TimeSpan.FromSeconds(seconds));
         var output = context.Output;
