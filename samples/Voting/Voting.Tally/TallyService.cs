@@ -147,13 +147,14 @@ internal sealed class TallyService : BackgroundService
                 {
                     try
                     {
-                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                        // Not tied to stoppingToken: a graceful stop lets the batch in flight finish, so its outcome is known
+                        // to the next tally (which reads the last `through` published) instead of landing after it looked.
+                        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                         using var response = await _client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"), timeout.Token);
                         if (response.IsSuccessStatusCode) break;
                         _logger.LogWarning("Batch publish answered {Status}: {Body}", (int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
                     }
-                    catch (Exception exception) when (exception is HttpRequestException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                    catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
                     {
                         _logger.LogWarning("Batch publish failed ({Error}); retrying", exception.Message);
                     }
