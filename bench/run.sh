@@ -40,6 +40,7 @@ journal="${BENCH_JOURNAL:-disk}"
 if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; warmup=0.5; fi
 
 # scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
+# Fixed-rate scenarios use many publishers so that slow acknowledgements (closed loop) do not cap the rate.
 scenarios() {
   if [[ $quick == 1 ]]; then
     cat <<ROWS
@@ -54,10 +55,10 @@ ROWS
     cat <<ROWS
 S1 100 0 32 0 $duration repl,node
 S2 1000 0 32 0 $duration repl,node
-S3 1000 0 4 200 $duration repl,node
-S4 9000 0 1 10 $duration repl
+S3 1000 0 32 200 $duration repl,node
+S4 9000 0 8 10 $duration repl
 S5 0 0 64 0 $duration repl
-S6 1000 10 4 200 $s6_duration repl
+S6 1000 10 32 200 $s6_duration repl
 ROWS
   fi
 }
@@ -105,7 +106,7 @@ start_server() {
     local store=(--data-dir "$data_dir")
     if [[ $journal == memory && $scenario != S5 ]]; then store=(--in-memory); fi
     taskset -c "$server_cpu" "$out/repl/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
-      --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 >"$log" 2>&1 &
+      --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 >"$log" 2>&1 &
   else
     taskset -c "$server_cpu" node "$here/peers/node-sse/server.js" --port "$port" >"$log" 2>&1 &
   fi

@@ -61,7 +61,7 @@ internal sealed class BenchResult
 
     public double DeliveriesPerSecond => DeliverySeconds > 0 ? Delivered / DeliverySeconds : 0;
 
-    public long ExpectedDeliveries => Accepted * Options.Subscribers;
+    public long ExpectedDeliveries => Accepted * (Options.Subscribers - ConnectFailures);
 
     private int Connections => Options.Subscribers + Options.NonReaders;
 
@@ -166,7 +166,7 @@ internal sealed class BenchResult
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
         Row("publish→receive latency", $"p50 {Ms(Latency.ValueAt(0.5)):N2} ms, p99 {Ms(Latency.ValueAt(0.99)):N2} ms, p99.9 {Ms(Latency.ValueAt(0.999)):N2} ms, max {Ms(Latency.MaxMicros):N2} ms");
         Row("lost / dup / out of order", $"{Lost:N0} / {Duplicates:N0} / {OutOfOrder:N0} ({SubscribersWithLoss} subscribers with loss, {Disconnected} disconnected){(SubscriberError is null ? "" : " — " + SubscriberError)}");
-        Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}");
+        Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}{(ConnectFailures > 0 && SubscriberError is not null ? " — " + SubscriberError : "")}");
         Row("drain", $"{DrainSeconds:N2} s");
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");
         if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");

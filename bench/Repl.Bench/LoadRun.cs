@@ -95,7 +95,8 @@ internal sealed class LoadRun(BenchOptions options)
         result.Delivered = deliveries.Total;
         result.DeliverySeconds = deliveries.LastTicks > startAt ? Seconds(deliveries.LastTicks - startAt) : 0;
         result.Latency = latency;
-        foreach (var s in subscribers)
+        // Subscribers that never got connected are counted under connect.failed, not as losses.
+        foreach (var s in subscribers.Where(s => s.Connected.IsCompletedSuccessfully))
         {
             result.Duplicates += s.Duplicates;
             result.OutOfOrder += s.OutOfOrder;
@@ -112,6 +113,7 @@ internal sealed class LoadRun(BenchOptions options)
             if (s.Closed) result.Disconnected++;
             if (s.Failure is not null) result.SubscriberError ??= s.Failure;
         }
+        result.SubscriberError ??= subscribers.Select(s => s.Failure).FirstOrDefault(f => f is not null);
 
         foreach (var s in subscribers) s.Stop();
         foreach (var socket in nonReaders) socket.Dispose();

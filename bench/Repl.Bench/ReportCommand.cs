@@ -25,6 +25,7 @@ internal static class ReportCommand
         ("duplicated", ["duplicated"]),
         ("outOfOrder", ["outOfOrder"]),
         ("connectS", ["connect", "totalS"]),
+        ("connectFailed", ["connect", "failed"]),
         ("serverCpuPct", ["server", "cpuPct"]),
         ("othersOnCorePct", ["server", "othersOnCorePct"]),
         ("clientCpuS", ["clientCpuS"]),
@@ -117,7 +118,7 @@ internal static class ReportCommand
             var target = ScenarioTarget.All.FirstOrDefault(t => t.Scenario == scenario);
             string holds = m["holds"] is { } h ? (h.GetValue<bool>() ? "yes" : "**no**") : "";
             string subs = m["subscribers"]?.ToString() + (m["nonReaders"]?.GetValue<int>() is > 0 and var n ? $"+{n}" : "");
-            sb.Append(c, $"| {scenario} | {label} | {m["runs"]} | {subs} | {F("publishesPerSec", "N0")} | {F("deliveriesPerSec", "N0")} | {F("p50Ms", "N2")} | {F("p99Ms", "N2")} | {F("p999Ms", "N2")} | {F("maxMs", "N1")} | {F("lost", "N0")}/{F("duplicated", "N0")}/{F("outOfOrder", "N0")} | {F("serverCpuPct", "N0")} | {F("othersOnCorePct", "N0")} | {F("rssPerConnectionBytes", "N1", 1024)} | {F("rssGrowthKb", "N1", 1024)} | {(label == "repl" && !quick ? target?.Goal : "")} | {holds} |\n");
+            sb.Append(c, $"| {scenario} | {label} | {m["runs"]} | {subs} | {F("publishesPerSec", "N0")} | {F("deliveriesPerSec", "N0")} | {F("p50Ms", "N2")} | {F("p99Ms", "N2")} | {F("p999Ms", "N2")} | {F("maxMs", "N1")} | {F("lost", "N0")}/{F("duplicated", "N0")}/{F("outOfOrder", "N0")}{(m["connectFailed"]?.GetValue<double>() is > 0 and var failed ? $" ({failed:N0} failed to connect)" : "")} | {F("serverCpuPct", "N0")} | {F("othersOnCorePct", "N0")} | {F("rssPerConnectionBytes", "N1", 1024)} | {F("rssGrowthKb", "N1", 1024)} | {(label == "repl" && !quick ? target?.Goal : "")} | {holds} |\n");
         }
         return sb.ToString();
     }
