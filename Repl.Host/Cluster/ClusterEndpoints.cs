@@ -11,8 +11,12 @@ internal static class ClusterEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync);
 
-    private static async Task<IResult> ViewAsync(ReplNode node, CancellationToken cancellationToken)
+    private static async Task<IResult> ViewAsync(ReplNode node, CancellationToken requestAborted)
     {
+        // An operator asks this most when etcd is in trouble: answer within a bound with what is known.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        bound.CancelAfter(TimeSpan.FromSeconds(3));
+        var cancellationToken = bound.Token;
         long applied = node.Registry.AppliedPosition;
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
@@ -40,9 +44,9 @@ internal static class ClusterEndpoints
                 members.Add(new ClusterMemberView(record.Id, record.Url, lag > node.ClusterOptions.MaxLagRevisions ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
             }
         }
-        catch (EtcdException error)
+        catch (Exception error) when (error is EtcdException || (error is OperationCanceledException && !requestAborted.IsCancellationRequested))
         {
-            status = "cut off from etcd: " + error.Message;
+            status = "cut off from etcd: " + (error is EtcdException ? error.Message : "no answer within 3 s");
         }
         if (!members.Any(member => member.Self))
         {
@@ -61,9 +65,9 @@ internal static class ClusterEndpoints
         {
             members = await etcd.MemberListAsync(cancellationToken);
         }
-        catch (EtcdException failure)
+        catch (Exception failure) when (failure is EtcdException or OperationCanceledException)
         {
-            error = failure.Message;
+            error = failure is EtcdException ? failure.Message : "no answer in time";
         }
         // Every configured endpoint plus any member's URL, each asked directly (no failover: the answer is about it).
         var urls = etcd.Endpoints.Concat(members.SelectMany(member => member.ClientUrls)).DistinctBy(url => url.AbsoluteUri).ToList();
@@ -73,9 +77,9 @@ internal static class ClusterEndpoints
             {
                 return (url, (EtcdStatus?)await etcd.StatusAsync(url, cancellationToken), (string?)null);
             }
-            catch (EtcdException failure)
+            catch (Exception failure) when (failure is EtcdException or OperationCanceledException)
             {
-                return (url, null, failure.Message);
+                return (url, null, failure is EtcdException ? failure.Message : "no answer in time");
             }
         }));
         ulong leader = statuses.Select(s => s.Item2?.Leader ?? 0).FirstOrDefault(id => id != 0);

@@ -37,6 +37,7 @@ public sealed class ClusterMembership : IAsyncDisposable
     private readonly Lock _unavailableGate = new();
     private CancellationTokenSource _unavailable = new();
     private LeaseKeeper? _lease;
+    private bool _joined;
     private long _publishedApplied = -1;
     private long _logRevision;
     private long _compactedTo;
@@ -83,14 +84,22 @@ public sealed class ClusterMembership : IAsyncDisposable
         _loops.Add(CompactLoopAsync(_stop.Token));
     }
 
+    /// <summary>Puts the member key under a live lease (granting a new one if there is none or it was lost).</summary>
     private async Task JoinAsync(CancellationToken cancellationToken)
     {
-        _lease = await _client.StartLeaseAsync(_options.LeaseTtl, cancellationToken);
+        _joined = false;
+        if (_lease is { IsLost: true })
+        {
+            await _lease.DisposeAsync();
+            _lease = null;
+        }
+        _lease ??= await _client.StartLeaseAsync(_options.LeaseTtl, cancellationToken);
         var member = JsonSerializer.SerializeToUtf8Bytes(
             new ClusterMemberRecord(_nodeId, _options.AdvertiseUrl ?? "", _startedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
             ClusterJsonContext.Default.ClusterMemberRecord);
         await _client.PutAsync(System.Text.Encoding.UTF8.GetBytes(MembersPrefix + _nodeId), member, _lease.LeaseId, cancellationToken: cancellationToken);
         _publishedApplied = -1;
+        _joined = true;
         _logger.LogInformation("Joined the cluster as {Node} (lease {Lease:x})", _nodeId, _lease.LeaseId);
     }
 
@@ -105,12 +114,7 @@ public sealed class ClusterMembership : IAsyncDisposable
             bound.CancelAfter(TimeSpan.FromMilliseconds(Math.Min(2000, _options.UnavailableAfter.TotalMilliseconds / 2)));
             try
             {
-                if (_lease is null || _lease.IsLost)
-                {
-                    if (_lease is not null) await _lease.DisposeAsync();
-                    _lease = null;
-                    await JoinAsync(bound.Token);
-                }
+                if (!_joined || _lease is null || _lease.IsLost) await JoinAsync(bound.Token);
                 var log = await _client.RangeAsync(EtcdLog.LogKey(_prefix), keysOnly: true, cancellationToken: bound.Token);
                 Volatile.Write(ref _logRevision, log.Kvs.Count > 0 ? log.Kvs[0].ModRevision : 0);
                 long applied = _registry.AppliedPosition;

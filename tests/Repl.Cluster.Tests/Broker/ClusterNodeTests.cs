@@ -74,6 +74,33 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task ClusterView_ListsEveryNodeWithLag_AndEtcdWithItsLeader()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var (status, view) = await N2.Client.SendAsync(HttpMethod.Get, "/cluster");
+            Assert.Equal(HttpStatusCode.OK, status);
+            Assert.Equal("cluster", view.GetProperty("mode").GetString());
+            var members = view.GetProperty("members").EnumerateArray().ToList();
+            var etcd = view.GetProperty("etcd");
+            if (members.Count == 3)
+            {
+                Assert.Equal(["n1", "n2", "n3"], members.Select(m => m.GetProperty("id").GetString()).Order());
+                Assert.All(members, m => Assert.StartsWith("http://127.0.0.1:", m.GetProperty("url").GetString()));
+                Assert.Single(members, m => m.GetProperty("self").GetBoolean());
+                Assert.All(members, m => Assert.True(m.GetProperty("lag").GetInt64() >= 0));
+                Assert.Equal(3, etcd.GetProperty("members").GetArrayLength());
+                Assert.False(string.IsNullOrEmpty(etcd.GetProperty("leader").GetString()));
+                Assert.Single(etcd.GetProperty("endpoints").EnumerateArray(), e => e.GetProperty("leader").GetBoolean());
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"expected 3 members, saw {members.Count}");
+            await Task.Delay(200);
+        }
+    }
+
+    [Fact]
     public async Task PublishOnOneNode_SubscribersOnTheOthers_ReceiveIt()
     {
         var topic = await CreateTopicEverywhereAsync();
