@@ -102,7 +102,19 @@ public sealed class ReplNode : IHostedService
         _sequencer = new Sequencer(_log, Registry, _sequencerOptions);
         _sequencer.Start();
 
-        if (Membership is not null) await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
+        if (Membership is not null)
+        {
+            await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
+            // Positions come from etcd revisions: a journal ahead of etcd means etcd was reset under this node, and
+            // the applier would silently skip everything until the revisions caught up.
+            long revision = (await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken)).Header.Revision;
+            if (revision < EtcdPositions.RevisionOf(_journal.LastPosition))
+            {
+                throw new InvalidOperationException(
+                    $"this node's journal (etcd revision {EtcdPositions.RevisionOf(_journal.LastPosition)}) is ahead of etcd (revision {revision}): " +
+                    $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.Value.DataDir}').");
+            }
+        }
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
