@@ -64,9 +64,14 @@ let test () =
         let code, lines = run dir file args true
         count lines
         if code <> 0 then failures.Add name
-    for project in [ "tests/Repl.Actors.Tests"; "tests/Repl.Host.Tests"; "tests/Repl.Cluster.Tests" ] do
-        if Directory.Exists(Path.Combine(root, project)) then
-            step project root "dotnet" (sprintf "test %s --no-build --logger \"console;verbosity=normal\"" project)
+    // Every test project under tests/, fast ones first (the cluster tests start real etcd and node processes).
+    let projects =
+        Directory.GetDirectories(Path.Combine(root, "tests"))
+        |> Array.filter (fun dir -> Directory.GetFiles(dir, "*.csproj").Length > 0)
+        |> Array.map (fun dir -> Path.GetRelativePath(root, dir))
+        |> Array.sortBy (fun dir -> (dir.Contains "Cluster", dir))
+    for project in projects do
+        step project root "dotnet" (sprintf "test %s --no-build" project)
     let js = Path.Combine(root, "clients/js")
     step "clients/js build" js "npm" "run build"
     step "clients/js unit" js "npm" "test"
