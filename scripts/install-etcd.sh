@@ -6,7 +6,7 @@ set -euo pipefail
 
 if command -v etcd >/dev/null 2>&1; then
   echo "etcd already installed: $(command -v etcd)"
-  etcd --version | head -n 1
+  etcd --version | sed -n 1p
   exit 0
 fi
 
@@ -21,4 +21,4 @@ $SUDO apt-get install -y etcd-server etcd-client
 
 # Debian's package enables a system etcd service on :2379; tests start their
 # own processes on free ports, so a running system service is harmless.
-etcd --version | head -n 1
+etcd --version | sed -n 1p
