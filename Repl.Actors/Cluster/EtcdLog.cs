@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
@@ -16,14 +17,17 @@ namespace Repl.Actors.Cluster;
 /// <para><b>Keys.</b> <c>{prefix}/log</c>: the batch (see <see cref="LogBatchCodec"/>), one version per batch.
 /// <c>{prefix}/topics/{name}</c>: exists while the topic does; created and deleted in the same transaction as the
 /// log entry that says so, so a create of an existing topic fails its compare and answers 0 (409).
-/// <c>{prefix}/writers/{node}</c>: the token of this node's last transaction (see exactly-once below).</para>
+/// <c>{prefix}/writers/{node}/{slot}</c>: the token of the last transaction of one of this node's writer slots
+/// (see exactly-once below).</para>
 /// <para><b>Positions</b> are <see cref="EtcdPositions"/>: revision and index in the batch, the same on every node.</para>
 /// <para><b>Exactly once.</b> The etcd client retries a transaction on another endpoint after a timeout, and the
 /// first attempt may have been applied. Each transaction therefore compares the node's writer key's mod revision
 /// with the one it last wrote and puts a fresh token there; a replay fails the compare, and the failure branch reads
 /// the writer key: if it holds this call's token, the earlier attempt committed at that key's mod revision, and
 /// those are the positions returned. The log itself never holds a duplicate batch, so readers need no dedup.
-/// A node's writes are serialised (the sequencer sends one batch at a time anyway).</para>
+/// A node has <see cref="EtcdLogOptions.WriterSlots"/> writer keys, each serialising its own transactions, so that
+/// many batches can be in flight at once (etcd then commits them with one disk sync); the chunks of one batch go
+/// through one slot, in order.</para>
 /// <para><b>Failures.</b> etcd unreachable or without quorum for a whole request timeout → <see cref="LogUnavailableException"/>
 /// (503): the batch may or may not have committed (it will then be applied and delivered as usual). Every outcome
 /// is reported to <see cref="Health"/>. The reading watch retries until disposed.</para>
@@ -39,14 +43,12 @@ public sealed class EtcdLog : ILog
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly byte[] _logKey;
-    private readonly string _writerKey;
+    private readonly Channel<WriterSlot> _slots;
     private readonly string _topicsPrefix;
     private readonly string _incarnation = Guid.NewGuid().ToString("N")[..12];
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly CancellationTokenSource _disposed = new();
     // What the reader has handed out: topic → position that created it (for the compaction resync).
     private readonly Dictionary<string, long> _topics;
-    private long _writerModRevision = -1;
     private long _sequence;
     private long _lastWritten;
     private long _lastDelivered;
@@ -61,7 +63,8 @@ public sealed class EtcdLog : ILog
         Health = health;
         string prefix = options.Prefix.TrimEnd('/');
         _logKey = EtcdKeys.Utf8(LogKey(prefix));
-        _writerKey = $"{prefix}/writers/{options.NodeId}";
+        _slots = Channel.CreateUnbounded<WriterSlot>();
+        for (int i = 0; i < Math.Max(1, options.WriterSlots); i++) _slots.Writer.TryWrite(new WriterSlot($"{prefix}/writers/{options.NodeId}/{i}"));
         _topicsPrefix = $"{prefix}/topics/";
         _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
     }
@@ -80,7 +83,7 @@ public sealed class EtcdLog : ILog
         var positions = new long[batch.Count];
         var chunk = new List<(LogEntryKind, string, byte[], long)>();
         int chunkStart = 0, chunkBytes = 0;
-        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (int i = 0; i <= batch.Count; i++)
@@ -89,7 +92,7 @@ public sealed class EtcdLog : ILog
                 bool flush = i == batch.Count ? chunk.Count > 0 : chunk.Count > 0 && chunkBytes + size > _options.MaxTxnBytes;
                 if (flush)
                 {
-                    long revision = await CommitAsync(LogBatchCodec.Encode(chunk), [], [], cancellationToken).ConfigureAwait(false);
+                    long revision = await CommitAsync(slot, LogBatchCodec.Encode(chunk), [], [], cancellationToken).ConfigureAwait(false);
                     for (int j = 0; j < chunk.Count; j++) positions[chunkStart + j] = EtcdPositions.Of(revision, j);
                     chunk.Clear();
                     chunkStart = i;
@@ -102,7 +105,7 @@ public sealed class EtcdLog : ILog
         }
         finally
         {
-            _writeGate.Release();
+            _slots.Writer.TryWrite(slot);
         }
         return positions;
     }
@@ -121,35 +124,35 @@ public sealed class EtcdLog : ILog
             ? TxnCompare.CreateRevision(key, CompareResult.Equal, 0)
             : TxnCompare.CreateRevision(key, CompareResult.Greater, 0);
         TxnOp change = kind == LogEntryKind.CreateTopic ? TxnOp.Put(key, _options.NodeId) : TxnOp.DeleteRange(key);
-        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            long revision = await CommitAsync(value, [guard], [change], cancellationToken).ConfigureAwait(false);
+            long revision = await CommitAsync(slot, value, [guard], [change], cancellationToken).ConfigureAwait(false);
             return revision == 0 ? 0 : EtcdPositions.Of(revision, 0);
         }
         finally
         {
-            _writeGate.Release();
+            _slots.Writer.TryWrite(slot);
         }
     }
 
     /// <summary>Commits one batch value; returns its revision, or 0 when one of <paramref name="guards"/> failed.</summary>
-    private async Task<long> CommitAsync(byte[] value, TxnCompare[] guards, TxnOp[] ops, CancellationToken cancellationToken)
+    private async Task<long> CommitAsync(WriterSlot slot, byte[] value, TxnCompare[] guards, TxnOp[] ops, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         try
         {
-            if (_writerModRevision < 0)
+            if (slot.ModRevision < 0)
             {
-                _writerModRevision = (await _client.GetAsync(_writerKey, cancellationToken).ConfigureAwait(false))?.ModRevision ?? 0;
+                slot.ModRevision = (await _client.GetAsync(slot.Key, cancellationToken).ConfigureAwait(false))?.ModRevision ?? 0;
             }
             for (int attempt = 0; ; attempt++)
             {
-                var token = Encoding.UTF8.GetBytes($"{_incarnation}:{++_sequence}");
+                var token = Encoding.UTF8.GetBytes($"{_incarnation}:{Interlocked.Increment(ref _sequence)}");
                 var result = await _client.TxnAsync(
-                    [TxnCompare.ModRevision(_writerKey, CompareResult.Equal, _writerModRevision), .. guards],
-                    [TxnOp.Put(_logKey, value), TxnOp.Put(_writerKey, token), .. ops],
-                    [TxnOp.Range(_writerKey)],
+                    [TxnCompare.ModRevision(slot.Key, CompareResult.Equal, slot.ModRevision), .. guards],
+                    [TxnOp.Put(_logKey, value), TxnOp.Put(slot.Key, token), .. ops],
+                    [TxnOp.Range(slot.Key)],
                     cancellationToken).ConfigureAwait(false);
                 Health.ReportSuccess();
                 long revision;
@@ -166,11 +169,11 @@ public sealed class EtcdLog : ILog
                         // A timed-out attempt of this very transaction was applied; this one is its replay.
                         revision = actual;
                     }
-                    else if (actual != _writerModRevision)
+                    else if (actual != slot.ModRevision)
                     {
                         // An earlier call's outcome was unknown (it failed after maybe committing), or another process
                         // writes with this node id. Learn the writer key's revision and try again.
-                        _writerModRevision = actual;
+                        slot.ModRevision = actual;
                         if (attempt < 3) continue;
                         throw new LogUnavailableException($"another process keeps writing as node '{_options.NodeId}'; node ids must be unique");
                     }
@@ -179,7 +182,7 @@ public sealed class EtcdLog : ILog
                         return 0;
                     }
                 }
-                _writerModRevision = revision;
+                slot.ModRevision = revision;
                 InterlockedMax(ref _lastWritten, revision);
                 return revision;
             }
@@ -187,7 +190,7 @@ public sealed class EtcdLog : ILog
         catch (EtcdException error) when (error is not EtcdCompactedException)
         {
             // The outcome is unknown: the next write learns the writer key's revision again.
-            _writerModRevision = -1;
+            slot.ModRevision = -1;
             Health.ReportFailure(error, started);
             throw new LogUnavailableException("the cluster log (etcd) is unavailable: " + error.Message, error);
         }
@@ -365,6 +368,14 @@ public sealed class EtcdLog : ILog
             if (found == seen) return;
             seen = found;
         }
+    }
+
+    /// <summary>One writer key and the mod revision this node last gave it (-1: unknown, read it first).</summary>
+    private sealed class WriterSlot(string key)
+    {
+        public string Key { get; } = key;
+
+        public long ModRevision { get; set; } = -1;
     }
 
     private readonly record struct Step(WatchBatch? Batch, EtcdCompactedException? Compacted, bool Stopped);

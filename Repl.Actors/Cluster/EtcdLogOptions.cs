@@ -15,6 +15,9 @@ public sealed class EtcdLogOptions
     /// </summary>
     public int MaxTxnBytes { get; init; } = 1 << 20;
 
+    /// <summary>Transactions this node may have in flight at once, each through its own writer key. Default 1.</summary>
+    public int WriterSlots { get; init; } = 1;
+
     /// <summary>Pause before re-opening the watch after etcd was unreachable. Default 500 ms.</summary>
     public TimeSpan WatchRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 

@@ -10,6 +10,9 @@ namespace Repl.Actors.Log;
 /// flight, the next batch fills in the mailbox.
 /// </summary>
 /// <remarks>
+/// Several appends may be in flight (<see cref="SequencerOptions.MaxInFlight"/>, cluster mode): batches cut while
+/// others commit are concurrent publishes, so the log may order them either way; a publisher that waits for its
+/// acknowledgement before publishing again still sees its messages in order.
 /// A publish completes only after its batch is committed <em>and</em> applied on this node, so the
 /// publisher's next read (history, a new stream) already sees it. A batch that fails to commit fails every
 /// publish in it; none is acknowledged.
@@ -23,14 +26,14 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
     private readonly ILog _log;
     private readonly TopicRegistry _registry;
     private readonly SequencerOptions _options;
-    private readonly List<Pending> _batch = [];
-    private readonly List<PublishCommand> _commands = [];
+    private readonly SemaphoreSlim _inFlight;
 
     public Sequencer(ILog log, TopicRegistry registry, SequencerOptions options) : base(options.MaxQueued)
     {
         _log = log;
         _registry = registry;
         _options = options;
+        _inFlight = new SemaphoreSlim(Math.Max(1, options.MaxInFlight));
     }
 
     /// <summary>Publishes as one commit; returns each command's position (0 where the topic was gone).</summary>
@@ -43,31 +46,45 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
 
     protected override async ValueTask HandleAsync(Pending first)
     {
-        _batch.Clear();
-        _commands.Clear();
-        Add(first);
+        // At most MaxInFlight appends at once; while they are all busy, publishes queue in the mailbox.
+        await _inFlight.WaitAsync().ConfigureAwait(false);
+        List<Pending> batch = [first];
+        List<PublishCommand> commands = [.. first.Commands];
         // Everything that queued up while the previous append was in flight goes into this one.
-        while (_commands.Count < _options.MaxBatch && TryTakeNext(out var next)) Add(next);
+        while (commands.Count < _options.MaxBatch && TryTakeNext(out var next))
+        {
+            batch.Add(next);
+            commands.AddRange(next.Commands);
+        }
+        var append = AppendAsync(batch, commands);
+        if (_options.MaxInFlight <= 1) await append.ConfigureAwait(false);
+    }
 
+    private async Task AppendAsync(List<Pending> batch, List<PublishCommand> commands)
+    {
         long[] positions;
         try
         {
             long started = Stopwatch.GetTimestamp();
-            positions = await _log.AppendAsync(_commands, CancellationToken.None).ConfigureAwait(false);
+            positions = await _log.AppendAsync(commands, CancellationToken.None).ConfigureAwait(false);
             CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception error)
         {
-            foreach (var pending in _batch) pending.Completion.TrySetException(error);
+            foreach (var pending in batch) pending.Completion.TrySetException(error);
             return;
         }
-        _ = AcknowledgeWhenAppliedAsync([.. _batch], positions);
+        finally
+        {
+            _inFlight.Release();
+        }
+        _ = AcknowledgeWhenAppliedAsync([.. batch], positions);
     }
 
-    private void Add(Pending pending)
+    /// <summary>Shutdown: the appends still in flight finish (and are acknowledged) before the log closes.</summary>
+    protected override async ValueTask OnStoppedAsync()
     {
-        _batch.Add(pending);
-        _commands.AddRange(pending.Commands);
+        for (int i = 0; i < Math.Max(1, _options.MaxInFlight); i++) await _inFlight.WaitAsync().ConfigureAwait(false);
     }
 
     private async Task AcknowledgeWhenAppliedAsync(Pending[] batch, long[] positions)

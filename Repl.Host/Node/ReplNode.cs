@@ -88,7 +88,8 @@ public sealed class ReplNode : IHostedService
             var etcd = EtcdOptions.FromEndpoints(ClusterOptions.Etcd!);
             Etcd = new EtcdClient(new EtcdOptions { Endpoints = etcd.Endpoints, RequestTimeout = ClusterOptions.RequestTimeout, TimeProvider = _time });
             var health = new LogHealth(_time);
-            _log = new EtcdLog(Etcd, new EtcdLogOptions { Prefix = ClusterOptions.Prefix, NodeId = Options.Id }, _journal.LoadTopics(), health, _time,
+            _log = new EtcdLog(Etcd, new EtcdLogOptions { Prefix = ClusterOptions.Prefix, NodeId = Options.Id, WriterSlots = ClusterOptions.MaxInFlightAppends },
+                _journal.LoadTopics(), health, _time,
                 _loggers.CreateLogger<EtcdLog>());
             Membership = new ClusterMembership(Etcd, ClusterOptions, Options.Id, Registry, health, _time, _loggers.CreateLogger<ClusterMembership>());
         }
@@ -99,7 +100,10 @@ public sealed class ReplNode : IHostedService
         _applier = new Applier(Registry, _topicsOptions, _journal, replica: IsCluster ? _journal : null, _loggers.CreateLogger<Applier>());
         _applier.Start();
         _pump = _applier.PumpAsync(_log, CancellationToken.None);
-        _sequencer = new Sequencer(_log, Registry, _sequencerOptions);
+        var sequencerOptions = IsCluster
+            ? new SequencerOptions { MaxBatch = _sequencerOptions.MaxBatch, MaxQueued = _sequencerOptions.MaxQueued, MaxInFlight = Math.Max(1, ClusterOptions.MaxInFlightAppends) }
+            : _sequencerOptions;
+        _sequencer = new Sequencer(_log, Registry, sequencerOptions);
         _sequencer.Start();
 
         if (Membership is not null)
