@@ -153,9 +153,30 @@ public sealed class SseSink : ISubscriber
         _frames.Clear();
         long cursor = _cursor;
         long reached = FromMemory(cursor, watermark) ?? FromJournal(writer, cursor, watermark);
-        foreach (var frame in _frames) writer.Write(frame.Bytes);
+        WriteFrames(writer, _frames);
         Volatile.Write(ref _cursor, reached);
         return _frames.Count;
+    }
+
+    /// <summary>
+    /// Copies frames into as few pipe segments as they fit in. Kestrel frames every Advance as its own HTTP chunk
+    /// (header, lock); one Write per frame made that the top cost of a fan-out round in the bench profile.
+    /// </summary>
+    private static void WriteFrames(PipeWriter writer, List<Frame> frames)
+    {
+        int next = 0;
+        while (next < frames.Count)
+        {
+            var span = writer.GetSpan(frames[next].Bytes.Length);
+            int used = 0;
+            while (next < frames.Count && frames[next].Bytes.Length <= span.Length - used)
+            {
+                frames[next].Bytes.CopyTo(span[used..]);
+                used += frames[next].Bytes.Length;
+                next++;
+            }
+            writer.Advance(used);
+        }
     }
 
     /// <summary>Reads the topics' rings; null when one of them does not cover the cursor.</summary>

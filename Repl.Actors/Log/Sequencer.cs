@@ -78,7 +78,7 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
         {
             _inFlight.Release();
         }
-        _ = AcknowledgeWhenAppliedAsync([.. batch], positions);
+        AcknowledgeWhenApplied([.. batch], positions);
     }
 
     /// <summary>Shutdown: the appends still in flight finish (and are acknowledged) before the log closes.</summary>
@@ -87,16 +87,16 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
         for (int i = 0; i < Math.Max(1, _options.MaxInFlight); i++) await _inFlight.WaitAsync().ConfigureAwait(false);
     }
 
-    private async Task AcknowledgeWhenAppliedAsync(Pending[] batch, long[] positions)
-    {
-        await _registry.WaitAppliedAsync(positions.Max()).ConfigureAwait(false);
-        int offset = 0;
-        foreach (var pending in batch)
+    private void AcknowledgeWhenApplied(Pending[] batch, long[] positions) =>
+        _registry.WhenApplied(positions.Max(), () =>
         {
-            pending.Completion.TrySetResult(positions[offset..(offset + pending.Commands.Length)]);
-            offset += pending.Commands.Length;
-        }
-    }
+            int offset = 0;
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetResult(positions[offset..(offset + pending.Commands.Length)]);
+                offset += pending.Commands.Length;
+            }
+        });
 
     /// <summary>A publish waiting for its batch.</summary>
     public sealed record Pending(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion);

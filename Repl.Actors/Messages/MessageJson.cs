@@ -17,22 +17,29 @@ public static class MessageJson
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
 
+    // One writer and buffer per thread, reused: a fresh pair cost ~1 KB of allocations per 60-byte publish.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
     /// <summary>Encodes a message without its id.</summary>
     public static byte[] EncodeBody(string topic, string value, IReadOnlyList<KeyValuePair<string, string>> headers, DateTimeOffset createdAt)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 + value.Length * 2);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("topic"u8, topic);
-            writer.WriteString("value"u8, value);
-            writer.WriteStartObject("headers"u8);
-            foreach (var (key, headerValue) in headers) writer.WriteString(key, headerValue);
-            writer.WriteEndObject();
-            writer.WriteString("createdAt"u8, createdAt.UtcDateTime);
-            writer.WriteEndObject();
-        }
-        return buffer.WrittenSpan.ToArray();
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        writer.WriteString("topic"u8, topic);
+        writer.WriteString("value"u8, value);
+        writer.WriteStartObject("headers"u8);
+        foreach (var (key, headerValue) in headers) writer.WriteString(key, headerValue);
+        writer.WriteEndObject();
+        writer.WriteString("createdAt"u8, createdAt.UtcDateTime);
+        writer.WriteEndObject();
+        writer.Flush();
+        var body = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > 64 * 1024) t_buffer = null; // do not keep a large message's buffer per thread
+        return body;
     }
 
     /// <summary>Splices <c>"id":"position",</c> in as the first property of an encoded body.</summary>

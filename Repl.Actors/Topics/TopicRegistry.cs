@@ -9,7 +9,8 @@ namespace Repl.Actors.Topics;
 public sealed class TopicRegistry
 {
     private readonly ConcurrentDictionary<string, TopicActor> _topics = new(StringComparer.Ordinal);
-    private readonly PriorityQueue<TaskCompletionSource, long> _waiters = new();
+    private readonly PriorityQueue<Action, long> _waiters = new();
+    private readonly List<Action> _due = [];
     private readonly Lock _waitersGate = new();
     private long _applied;
 
@@ -25,13 +26,34 @@ public sealed class TopicRegistry
     public Task WaitAppliedAsync(long position)
     {
         if (position <= AppliedPosition) return Task.CompletedTask;
-        lock (_waitersGate)
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        WhenApplied(position, waiter.SetResult);
+        return waiter.Task;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="callback"/> once the entry at <paramref name="position"/> has been applied here: at once
+    /// if it already is, else on the applier's loop, before that batch's subscribers are woken.
+    /// </summary>
+    /// <remarks>
+    /// The sequencer acknowledges publishes this way: acknowledgements are queued ahead of the fan-out work of
+    /// the same batch, so a publisher does not wait behind a round of writes to every subscriber. The callback
+    /// must be short and must not block (completing a task whose continuations run asynchronously is fine).
+    /// </remarks>
+    public void WhenApplied(long position, Action callback)
+    {
+        if (position > AppliedPosition)
         {
-            if (position <= _applied) return Task.CompletedTask;
-            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waiters.Enqueue(waiter, position);
-            return waiter.Task;
+            lock (_waitersGate)
+            {
+                if (position > _applied)
+                {
+                    _waiters.Enqueue(callback, position);
+                    return;
+                }
+            }
         }
+        callback();
     }
 
     /// <summary>Gives every subscriber of every topic its <see cref="ISubscriber.Heartbeat"/>.</summary>
@@ -47,17 +69,19 @@ public sealed class TopicRegistry
 
     internal void Remove(string name) => _topics.TryRemove(name, out _);
 
-    /// <summary>Applier only: publishes the new watermark, then releases whoever waited for it.</summary>
+    /// <summary>Applier only: publishes the new watermark, then runs the callbacks that waited for it.</summary>
     internal void Advance(long position)
     {
         lock (_waitersGate)
         {
             Volatile.Write(ref _applied, position);
-            while (_waiters.TryPeek(out var waiter, out long waitingFor) && waitingFor <= position)
+            while (_waiters.TryPeek(out var callback, out long waitingFor) && waitingFor <= position)
             {
                 _waiters.Dequeue();
-                waiter.TrySetResult();
+                _due.Add(callback);
             }
         }
+        foreach (var callback in _due) callback();
+        _due.Clear();
     }
 }
