@@ -2,7 +2,8 @@
 //   build    restore and build everything (Debug)
 //   test     install what the tests need (etcd, chromium, docker-compose, npm packages), build, run every test
 //   publish  dotnet publish Repl.Host (Release) into artifacts/repl
-//   bench    run the fan-out benchmark (bench/README.md)
+//   bench    run the fan-out benchmark (bench/README.md); bench --quick for a smoke run
+//   bench-micro  BenchmarkDotNet micro-benchmarks of the hot path
 open System
 open System.Diagnostics
 open System.IO
@@ -82,13 +83,17 @@ let test () =
 
 let publish () = exec root "dotnet" "publish Repl.Host -c Release -o artifacts/repl"
 
-let bench () = sh "bench/run.sh"
+/// bench [--quick] [S1 ... S6] [--no-node]: the load scenarios (bench/README.md).
+let bench (args: string list) = sh ("bench/run.sh " + String.Join(" ", args))
+
+let benchMicro () = exec root "dotnet" "run -c Release --project bench/Repl.Micro"
 
 match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] -> build ()
 | [ "test" ] -> test ()
 | [ "publish" ] -> publish ()
-| [ "bench" ] -> bench ()
+| "bench" :: rest -> bench rest
+| [ "bench-micro" ] -> benchMicro ()
 | args ->
-    eprintfn "usage: dotnet fsi build.fsx build|test|publish|bench (got %A)" args
+    eprintfn "usage: dotnet fsi build.fsx build|test|publish|bench [--quick] [S1..S6]|bench-micro (got %A)" args
     exit 2
