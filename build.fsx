@@ -68,7 +68,7 @@ let test () =
     // Every test project under tests/, fast ones first (the cluster tests start real etcd and node processes).
     let projects =
         Directory.GetDirectories(Path.Combine(root, "tests"))
-        |> Array.filter (fun dir -> Directory.GetFiles(dir, "*.csproj").Length > 0)
+        |> Array.filter (fun dir -> dir.EndsWith ".Tests" && Directory.GetFiles(dir, "*.csproj").Length > 0)
         |> Array.map (fun dir -> Path.GetRelativePath(root, dir))
         |> Array.sortBy (fun dir -> (dir.Contains "Cluster", dir))
     for project in projects do

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
-using Samples.Tests.Infrastructure;
 using Voting.LoadTest;
 using Voting.Tally;
 

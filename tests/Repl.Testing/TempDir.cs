@@ -1,6 +1,6 @@
-namespace Repl.Host.Tests.Infrastructure;
+namespace Repl.Testing;
 
-internal static class TempDir
+public static class TempDir
 {
     public static string Create()
     {

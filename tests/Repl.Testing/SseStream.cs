@@ -1,9 +1,10 @@
+using Xunit;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Threading.Channels;
 using Repl.Sse;
 
-namespace Repl.Cluster.Tests.Infrastructure;
+namespace Repl.Testing;
 
 /// <summary>A test subscriber: reads what the server really sent, parsed as EventSource parses it.</summary>
 public sealed class SseStream : IAsyncDisposable

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Repl.Host.Tests.Infrastructure;
+namespace Repl.Testing;
 
 /// <summary>A Repl node in its own process, for crash tests (kill -9). Uses the Repl.Host build next to the tests.</summary>
 public sealed class ReplProcess : IAsyncDisposable

@@ -1,9 +1,10 @@
+using Xunit;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 
-namespace Repl.Host.Tests.Infrastructure;
+namespace Repl.Testing;
 
 /// <summary>Small helpers over the HTTP API for tests.</summary>
 public static class ReplApi
@@ -32,5 +33,27 @@ public static class ReplApi
         var text = await response.Content.ReadAsStringAsync();
         var json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
         return (response.StatusCode, json);
+    }
+}
+
+/// <summary>Helpers for tests that expect failures.</summary>
+public static class ReplApiTry
+{
+    /// <summary>Publishes; returns the status and, on 201, the id.</summary>
+    public static async Task<(HttpStatusCode Status, long Id, string Body)> TryPublishAsync(this HttpClient client, string topic, string value)
+    {
+        try
+        {
+            using var response = await client.PostAsJsonAsync($"/topics/{topic}", new { value });
+            var body = await response.Content.ReadAsStringAsync();
+            long id = response.StatusCode == HttpStatusCode.Created
+                ? long.Parse(JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("id").GetString()!)
+                : 0;
+            return (response.StatusCode, id, body);
+        }
+        catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
+        {
+            return (0, 0, error.Message);
+        }
     }
 }
