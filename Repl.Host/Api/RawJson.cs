@@ -1,14 +1,25 @@
+using System.Buffers;
+
 namespace Repl.Host.Api;
 
 /// <summary>A JSON response assembled from pre-encoded parts (messages are encoded once, never re-serialised).</summary>
 internal sealed class RawJson(int status, params ReadOnlyMemory<byte>[] parts) : IResult
 {
+    /// <remarks>
+    /// One buffered write with a Content-Length: a WriteAsync per part flushed each part as its own HTTP chunk
+    /// (a send per part) on the publish path.
+    /// </remarks>
     public async Task ExecuteAsync(HttpContext context)
     {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json; charset=utf-8";
-        var writer = context.Response.BodyWriter;
-        foreach (var part in parts) await writer.WriteAsync(part, context.RequestAborted);
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "application/json; charset=utf-8";
+        long length = 0;
+        foreach (var part in parts) length += part.Length;
+        response.ContentLength = length;
+        var writer = response.BodyWriter;
+        foreach (var part in parts) writer.Write(part.Span);
+        await writer.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>Joins JSON values with commas inside brackets.</summary>
