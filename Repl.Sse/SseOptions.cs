@@ -18,6 +18,12 @@ public sealed class SseOptions
     /// <summary>A subscriber whose socket accepts nothing for this long is cut off (and may reconnect with its last id).</summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A stream that wrote less than this long ago waits for the rest of the window before writing again, so
+    /// one write carries everything that arrived meanwhile. Quiet streams write at once. Zero: always at once.
+    /// </summary>
+    public TimeSpan CoalesceWindow { get; set; } = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Rows read from the journal per catch-up step when memory does not hold what a stream needs.</summary>
     public int JournalPageSize { get; set; } = 512;
 }

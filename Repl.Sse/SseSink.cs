@@ -36,6 +36,7 @@ public sealed class SseSink : ISubscriber
     private List<TopicActor>? _deleted;
     private long _cursor;
     private long _lastWriteMs = Environment.TickCount64;
+    private int _held;
     private TimeProvider _time = TimeProvider.System;
 
     /// <param name="cursor">Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</param>
@@ -63,7 +64,26 @@ public sealed class SseSink : ISubscriber
     /// <summary>Where the stream has got to.</summary>
     public long Cursor => Volatile.Read(ref _cursor);
 
-    void ISubscriber.Notify() => _signal.Set();
+    /// <summary>Holds back wake-ups of a stream that wrote within the window (see <see cref="WriteCoalescer"/>); null: wake at once.</summary>
+    public WriteCoalescer? Coalescer { get; init; }
+
+    void ISubscriber.Notify()
+    {
+        if (Coalescer is { Window.TotalMilliseconds: > 0 and var window }
+            && Environment.TickCount64 - Volatile.Read(ref _lastWriteMs) < window)
+        {
+            // Held once until the next release; later notifications before then are already covered.
+            if (Interlocked.Exchange(ref _held, 1) == 0) Coalescer.Hold(this);
+            return;
+        }
+        _signal.Set();
+    }
+
+    internal void Wake()
+    {
+        Volatile.Write(ref _held, 0);
+        _signal.Set();
+    }
 
     /// <summary>Wakes the writer when a ping is due or the token has expired; the node calls this about once a second.</summary>
     void ISubscriber.Heartbeat()

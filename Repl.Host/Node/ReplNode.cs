@@ -43,6 +43,7 @@ public sealed class ReplNode : IHostedService
     {
         ClusterOptions = cluster.Value;
         _sseOptions = sse.Value;
+        Coalescer = new WriteCoalescer(_sseOptions);
         Options = node.Value;
         _journalOptions = journal;
         _topicsOptions = topics.Value;
@@ -72,6 +73,9 @@ public sealed class ReplNode : IHostedService
     public TopicRegistry Registry { get; } = new();
 
     public SseCounters Streams { get; } = new();
+
+    /// <summary>Batches the writes of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
+    public WriteCoalescer Coalescer { get; }
 
     public Journal Journal => _journal ?? throw NotStarted();
 
@@ -131,6 +135,7 @@ public sealed class ReplNode : IHostedService
         _loops.Add(retention.RunAsync(Options.RetentionInterval, _stopping.Token));
         _loops.Add(SweepAsync(_stopping.Token));
         _loops.Add(HeartbeatAsync(_stopping.Token));
+        _loops.Add(Coalescer.RunAsync(_time, _stopping.Token));
         logger.LogInformation("Repl node {Node} started ({Mode}); journal at position {Position}, {Topics} topics",
             Options.Id, Mode, _journal.LastPosition, Registry.All.Count);
     }
