@@ -128,7 +128,7 @@ public sealed class StreamTests
     [Fact]
     public async Task KillNine_ThenRestart_EveryAcknowledgedMessageArrivesExactlyOnce()
     {
-        await using var node = await ReplProcess.StartAsync();
+        await using var node = await ReplNodeProcess.StartAsync("crash-test", etcd: null);
         await node.Client.CreateTopicAsync("comments:1");
         await using var before = await SseStream.OpenAsync(node.BaseAddress, "/topics/comments:1/sse");
         var acked = new List<long>();

@@ -8,9 +8,9 @@ namespace Samples.Tests.Voting;
 /// <summary>The voting sample end to end: a real node process, the tally in this process, the load test's checks.</summary>
 public sealed class VotingTests : IAsyncLifetime
 {
-    private ReplProcess _node = null!;
+    private ReplNodeProcess _node = null!;
 
-    public async Task InitializeAsync() => _node = await ReplProcess.StartAsync();
+    public async Task InitializeAsync() => _node = await ReplNodeProcess.StartAsync("voting", etcd: null);
 
     public async Task DisposeAsync() => await _node.DisposeAsync();
 

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Repl.Cluster.Tests.Infrastructure;
+namespace Repl.Testing;
 
 /// <summary>
 /// A Repl node in its own process (<c>dotnet Repl.Host.dll</c> from the test's bin folder): a cluster node when
