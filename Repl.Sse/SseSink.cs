@@ -241,11 +241,14 @@ public sealed class SseSink : ISubscriber
         }
         // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
         var stored = _journal.Read(names, cursor, watermark, _options.JournalPageSize, _options.MaxWriteBytes);
+        long bytes = 0;
         foreach (var message in stored)
         {
             _frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, message.Json)));
+            bytes += message.Json.Length;
         }
-        bool complete = stored.Count < _options.JournalPageSize && stored.Sum(message => (long)message.Json.Length) < _options.MaxWriteBytes;
+        // A page cut short by neither bound holds everything up to the watermark.
+        bool complete = stored.Count < _options.JournalPageSize && bytes < _options.MaxWriteBytes;
         return complete ? watermark : stored[^1].Position;
     }
 

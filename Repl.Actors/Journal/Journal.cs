@@ -41,7 +41,7 @@ public sealed class Journal : IDisposable
         }
         _writer = new SqliteConnection(_connectionString);
         _writer.Open();
-        Execute(_writer, """
+        Execute(_writer, null, """
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
             PRAGMA busy_timeout=5000;
@@ -219,14 +219,7 @@ public sealed class Journal : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -26,13 +26,13 @@ internal sealed class RawJson(int status, params ReadOnlyMemory<byte>[] parts) :
     public static ReadOnlyMemory<byte>[] Array(ReadOnlySpan<byte> prefix, IReadOnlyList<byte[]> items, ReadOnlySpan<byte> suffix)
     {
         var parts = new ReadOnlyMemory<byte>[items.Count * 2 + 2];
-        parts[0] = (prefix.ToArray().Concat("["u8.ToArray())).ToArray();
+        parts[0] = (byte[])[.. prefix, (byte)'['];
         for (int i = 0; i < items.Count; i++)
         {
             parts[1 + i * 2] = items[i];
             parts[2 + i * 2] = i + 1 < items.Count ? Comma : ReadOnlyMemory<byte>.Empty;
         }
-        parts[^1] = ("]"u8.ToArray().Concat(suffix.ToArray())).ToArray();
+        parts[^1] = (byte[])[(byte)']', .. suffix];
         return parts;
     }
 
