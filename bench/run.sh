@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Runs the load scenarios S1–S6 against Repl, and S1–S3 against the Node SSE baseline, and writes
-# bench/results/latest.json. See bench/README.md.
+# Runs the load scenarios S1–S6 against Repl, and S1–S3 against the Node SSE baseline, the cluster scenarios
+# C1–C2 (3 etcd + 3 nodes), and writes bench/results/latest.json. See bench/README.md.
 #
 #   bench/run.sh                 every scenario, BENCH_REPEAT (2) runs each, BENCH_DURATION (10) s each
 #   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
 #   bench/run.sh S3 S4           only these scenarios
+#   bench/run.sh C1 C2 --no-node the cluster scenarios only
 #   bench/run.sh --no-node       skip the Node baseline
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
 # BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
-# BENCH_OUT (build output, default bench/.out), BENCH_JOURNAL (disk|memory, default disk; S5 is always disk).
+# BENCH_OUT (build output, default bench/.out), BENCH_RESULTS (default bench/results: runs/ and latest.json),
+# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C2 are always disk).
+# Cluster (C1–C2): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
+# BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
+# BENCH_IN_FLIGHT (Cluster:MaxInFlightAppends, default: the node's), BENCH_ETCD_ARGS (extra etcd flags),
+# BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
+# BENCH_C1_PUBLISHERS (96).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,8 +29,8 @@ for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-node) node=0 ;;
-    S[1-6]) only+=("$arg") ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    S[1-6]|C[1-2]) only+=("$arg") ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -37,10 +44,16 @@ load_cpu="${BENCH_LOAD_CPU:-1}"
 port="${BENCH_PORT:-9300}"
 out="${BENCH_OUT:-$here/.out}"
 journal="${BENCH_JOURNAL:-disk}"
+results="${BENCH_RESULTS:-$here/results}"
+cluster_cpu="${BENCH_CLUSTER_CPU:-$server_cpu}"
+cluster_port="${BENCH_CLUSTER_PORT:-9401}"
+etcd_port="${BENCH_ETCD_PORT:-23790}"
 if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; warmup=0.5; fi
 
 # scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
 # Fixed-rate scenarios use many publishers so that slow acknowledgements (closed loop) do not cap the rate.
+# Cluster rows: subscribers and publishers are spread round-robin over the 3 nodes. C2 needs ~240 closed-loop
+# publishers to offer 2,000/s at ~100 ms acknowledgements.
 scenarios() {
   if [[ $quick == 1 ]]; then
     cat <<ROWS
@@ -50,6 +63,8 @@ S3 50 0 2 200 $duration repl,node
 S4 200 0 1 10 $duration repl
 S5 0 0 8 0 $duration repl
 S6 50 2 2 200 $s6_duration repl
+C1 30 0 6 0 $duration cluster
+C2 30 0 6 200 $duration cluster
 ROWS
   else
     cat <<ROWS
@@ -59,6 +74,8 @@ S3 1000 0 32 200 $duration repl,node
 S4 9000 0 8 10 $duration repl
 S5 0 0 64 0 $duration repl
 S6 1000 10 32 200 $s6_duration repl
+C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
+C2 300 0 240 2000 $duration cluster
 ROWS
   fi
 }
@@ -79,10 +96,17 @@ if [[ $node == 1 ]]; then
   fi
 fi
 
-runs="$here/results/runs"
+cluster=1
+if ! command -v etcd >/dev/null; then
+  if [[ " ${only[*]} " =~ " C" ]]; then echo "etcd not found: run scripts/install-etcd.sh" >&2; exit 1; fi
+  echo "etcd not found: skipping the cluster scenarios (scripts/install-etcd.sh)" >&2; cluster=0
+fi
+
+runs="$results/runs"
 rm -rf "$runs"
 mkdir -p "$runs"
 server_pid=""
+cluster_dir=""
 
 stop_server() {
   if [[ -n "$server_pid" ]]; then
@@ -91,11 +115,43 @@ stop_server() {
     server_pid=""
   fi
 }
+# The cluster is started and stopped by scripts/cluster-up.sh / cluster-down.sh (pid files in its directory).
+cluster_env() {
+  env REPL_CLUSTER_DIR="$cluster_dir" REPL_CLUSTER_ETCD_PORT="$etcd_port" REPL_CLUSTER_NODE_PORT="$cluster_port" \
+    REPL_CLUSTER_CPU="$cluster_cpu" REPL_HOST_DLL="$out/repl/Repl.Host.dll" "$@"
+}
+stop_cluster() {
+  if [[ -n "$cluster_dir" ]]; then
+    cluster_env "$root/scripts/cluster-down.sh" --clean >/dev/null || true
+    cluster_dir=""
+  fi
+}
 cleanup() {
   stop_server
+  stop_cluster
   [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir"
+  return 0
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start_cluster SCENARIO: 3 etcd members and 3 nodes in a fresh temp dir, all pinned to $cluster_cpu; sets
+# cluster_urls, node_pids, etcd_pids. The logs are copied next to the run's JSON when the cluster stops.
+start_cluster() {
+  cluster_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench-cluster.XXXXXX")"
+  local node_args="--Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000"
+  [[ -n "${BENCH_IN_FLIGHT:-}" ]] && node_args+=" --Cluster:MaxInFlightAppends $BENCH_IN_FLIGHT"
+  node_args+=" ${BENCH_NODE_ARGS:-}"
+  if ! cluster_env REPL_ETCD_ARGS="${BENCH_ETCD_ARGS:-}" REPL_NODE_ARGS="$node_args" "$root/scripts/cluster-up.sh" >"$runs/$1-cluster-up.log" 2>&1; then
+    cat "$runs/$1-cluster-up.log" >&2
+    cp "$cluster_dir"/*.log "$runs/" 2>/dev/null || true
+    exit 1
+  fi
+  cluster_urls="http://127.0.0.1:$cluster_port,http://127.0.0.1:$((cluster_port + 1)),http://127.0.0.1:$((cluster_port + 2))"
+  node_pids="$(cat "$cluster_dir"/node-n{1,2,3}.pid | paste -sd,)"
+  etcd_pids="$(cat "$cluster_dir"/etcd-e{1,2,3}.pid | paste -sd,)"
+}
 
 # start_server repl|node SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
 start_server() {
@@ -124,8 +180,19 @@ while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
   for kind in ${servers//,/ }; do
     if [[ $kind == node && $node == 0 ]]; then continue; fi
+    if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
     for run in $(seq 1 "$repeat"); do
       echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
+      if [[ $kind == cluster ]]; then
+        start_cluster "$name"
+        taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$cluster_urls" --server-pid "$node_pids" --etcd-pid "$etcd_pids" \
+          --scenario "$name" --label repl --subscribers "$subs" --publishers "$pubs" \
+          --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-cluster-$run.json" \
+          || echo "   (bench run failed; see above)" >&2
+        for f in "$cluster_dir"/*.log; do cp "$f" "$runs/$name-$run-$(basename "$f")"; done
+        stop_cluster
+        continue
+      fi
       start_server "$kind" "$name"
       taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
@@ -139,6 +206,6 @@ done < <(scenarios)
 
 echo
 echo "== results (medians of $repeat run(s))"
-report_args=(report "$runs" --out "$here/results/latest.json")
+report_args=(report "$runs" --out "$results/latest.json")
 [[ $quick == 1 ]] && report_args+=(--quick)
 "$out/bench/Repl.Bench" "${report_args[@]}"

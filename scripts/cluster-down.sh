@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Stops what scripts/cluster-up.sh started (by the pids it recorded). --clean also deletes ./.cluster.
+# Stops what scripts/cluster-up.sh started (by the pids it recorded). --clean also deletes ./.cluster
+# (or $REPL_CLUSTER_DIR, as for cluster-up.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT="$PWD/.cluster"
+ROOT="${REPL_CLUSTER_DIR:-$PWD/.cluster}"
 for pidfile in "$ROOT"/node-*.pid "$ROOT"/etcd-*.pid; do
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"

@@ -2,39 +2,56 @@
 # Starts a local Repl cluster on loopback: 3 etcd members (client ports 2379/2381/2383) and 3 Repl nodes
 # (http://127.0.0.1:9001-9003), data and logs under ./.cluster. Uses Debian's etcd (scripts/install-etcd.sh).
 # Stop it with scripts/cluster-down.sh.
+#
+# Environment (the defaults give the layout above; bench/run.sh sets them for its cluster scenarios):
+#   REPL_CLUSTER_DIR        data, logs and pid files (./.cluster)
+#   REPL_CLUSTER_ETCD_PORT  first etcd client port; member i uses PORT+2(i-1) for clients, +1 for peers (2379)
+#   REPL_CLUSTER_NODE_PORT  node i listens on PORT+i-1 (9001)
+#   REPL_CLUSTER_CPU        taskset CPU list for every etcd and node process (unset: not pinned)
+#   REPL_HOST_DLL           the Repl.Host.dll to run (unset: build Repl.Host in $CONFIGURATION, Release)
+#   REPL_ETCD_ARGS          extra etcd flags, REPL_NODE_ARGS extra node arguments (word-split)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT="$PWD/.cluster"
+ROOT="${REPL_CLUSTER_DIR:-$PWD/.cluster}"
 CONFIGURATION="${CONFIGURATION:-Release}"
+ETCD_PORT="${REPL_CLUSTER_ETCD_PORT:-2379}"
+NODE_PORT="${REPL_CLUSTER_NODE_PORT:-9001}"
+read -r -a ETCD_ARGS <<<"${REPL_ETCD_ARGS:-}"
+read -r -a NODE_ARGS <<<"${REPL_NODE_ARGS:-}"
+PIN=()
+[ -n "${REPL_CLUSTER_CPU:-}" ] && PIN=(taskset -c "$REPL_CLUSTER_CPU")
 command -v etcd >/dev/null || { echo "etcd not found: run scripts/install-etcd.sh" >&2; exit 1; }
 mkdir -p "$ROOT"
 
-ETCD_CLUSTER="e1=http://127.0.0.1:2380,e2=http://127.0.0.1:2382,e3=http://127.0.0.1:2384"
-ETCD_URLS="http://127.0.0.1:2379,http://127.0.0.1:2381,http://127.0.0.1:2383"
+ETCD_CLUSTER="e1=http://127.0.0.1:$((ETCD_PORT + 1)),e2=http://127.0.0.1:$((ETCD_PORT + 3)),e3=http://127.0.0.1:$((ETCD_PORT + 5))"
+ETCD_URLS="http://127.0.0.1:$ETCD_PORT,http://127.0.0.1:$((ETCD_PORT + 2)),http://127.0.0.1:$((ETCD_PORT + 4))"
 for i in 1 2 3; do
-  client=$((2377 + 2 * i)); peer=$((client + 1))
+  client=$((ETCD_PORT + 2 * (i - 1))); peer=$((client + 1))
   if [ -f "$ROOT/etcd-e$i.pid" ] && kill -0 "$(cat "$ROOT/etcd-e$i.pid")" 2>/dev/null; then continue; fi
-  etcd --name "e$i" --data-dir "$ROOT/etcd-e$i" \
+  "${PIN[@]}" etcd --name "e$i" --data-dir "$ROOT/etcd-e$i" \
     --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
     --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
     --initial-cluster "$ETCD_CLUSTER" --initial-cluster-state new --initial-cluster-token repl-local \
-    --logger zap --log-outputs stderr >"$ROOT/etcd-e$i.log" 2>&1 &
+    --logger zap --log-outputs stderr "${ETCD_ARGS[@]}" >"$ROOT/etcd-e$i.log" 2>&1 &
   echo $! >"$ROOT/etcd-e$i.pid"
 done
 
-dotnet build Repl.Host -c "$CONFIGURATION" -nologo -v q >/dev/null
-DLL="Repl.Host/bin/$CONFIGURATION/net10.0/Repl.Host.dll"
+DLL="${REPL_HOST_DLL:-}"
+if [ -z "$DLL" ]; then
+  dotnet build Repl.Host -c "$CONFIGURATION" -nologo -v q >/dev/null
+  DLL="Repl.Host/bin/$CONFIGURATION/net10.0/Repl.Host.dll"
+fi
 for i in 1 2 3; do
-  port=$((9000 + i))
+  port=$((NODE_PORT + i - 1))
   if [ -f "$ROOT/node-n$i.pid" ] && kill -0 "$(cat "$ROOT/node-n$i.pid")" 2>/dev/null; then continue; fi
-  dotnet "$DLL" --config hocon/cluster-node.json --etcd "$ETCD_URLS" --node-id "n$i" \
+  "${PIN[@]}" dotnet "$DLL" --config hocon/cluster-node.json --etcd "$ETCD_URLS" --node-id "n$i" \
     --urls "http://127.0.0.1:$port" --advertise-url "http://127.0.0.1:$port" --data-dir "$ROOT/node-n$i" \
-    >"$ROOT/node-n$i.log" 2>&1 &
+    "${NODE_ARGS[@]}" >"$ROOT/node-n$i.log" 2>&1 &
   echo $! >"$ROOT/node-n$i.pid"
 done
 
 for i in 1 2 3; do
-  port=$((9000 + i))
+  port=$((NODE_PORT + i - 1))
   for _ in $(seq 1 120); do
     if curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; then break; fi
     sleep 0.5
@@ -42,4 +59,4 @@ for i in 1 2 3; do
   curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { echo "node n$i not ready; see $ROOT/node-n$i.log" >&2; exit 1; }
 done
 echo "etcd:  $ETCD_URLS"
-echo "nodes: http://127.0.0.1:9001 http://127.0.0.1:9002 http://127.0.0.1:9003  (GET /cluster for the view)"
+echo "nodes: http://127.0.0.1:$NODE_PORT http://127.0.0.1:$((NODE_PORT + 1)) http://127.0.0.1:$((NODE_PORT + 2))  (GET /cluster for the view)"

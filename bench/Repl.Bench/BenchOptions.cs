@@ -5,8 +5,14 @@ namespace Repl.Bench;
 /// <summary>Command-line options of one load run.</summary>
 internal sealed class BenchOptions
 {
-    public Uri Url { get; private set; } = new("http://127.0.0.1:9000");
-    public int? ServerPid { get; private set; }
+    /// <summary>The first of <see cref="Urls"/>: where the topic is created.</summary>
+    public Uri Url => Urls[0];
+    /// <summary>Server base URLs (cluster nodes); subscribers and publishers are spread over them round-robin.</summary>
+    public IReadOnlyList<Uri> Urls { get; private set; } = [new("http://127.0.0.1:9000")];
+    /// <summary>Server processes whose CPU and RSS are summed (the cluster's nodes).</summary>
+    public IReadOnlyList<int> ServerPids { get; private set; } = [];
+    /// <summary>Further processes reported apart from the server (a cluster's etcd members): CPU and RSS summed.</summary>
+    public IReadOnlyList<int> EtcdPids { get; private set; } = [];
     public int Subscribers { get; private set; } = 100;
     public int Publishers { get; private set; } = 32;
     /// <summary>Total publishes per second over all publishers; 0 = as fast as acknowledgements come back.</summary>
@@ -32,8 +38,10 @@ internal sealed class BenchOptions
         usage: Repl.Bench [options]            one run; prints a table (stderr) and one JSON line (stdout)
                Repl.Bench report DIR [--out FILE] [--quick]
                                                medians of DIR/*.json per server and scenario, checked against targets
-          --url URL               server base URL (http://127.0.0.1:9000)
-          --server-pid PID        read the server's CPU and RSS from /proc/PID
+          --url URL[,URL...]      server base URL(s) (http://127.0.0.1:9000); several = cluster nodes, subscribers
+                                  and publishers spread over them round-robin, topic created on the first
+          --server-pid PID[,PID]  read the server's CPU and RSS from /proc/PID; several are summed
+          --etcd-pid PID[,PID]    etcd members: CPU and RSS summed, reported apart (server.etcd)
           --subscribers N         SSE connections that read (100)
           --non-readers N         SSE connections that never read (0)
           --publishers P          publisher connections, HTTP/1.1 keep-alive (32)
@@ -61,8 +69,9 @@ internal sealed class BenchOptions
             double NextDouble() => double.Parse(Next(), CultureInfo.InvariantCulture);
             switch (arg)
             {
-                case "--url": options.Url = new Uri(Next()); break;
-                case "--server-pid": options.ServerPid = NextInt(); break;
+                case "--url": options.Urls = [.. List(Next()).Select(url => new Uri(url))]; break;
+                case "--server-pid": options.ServerPids = [.. List(Next()).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))]; break;
+                case "--etcd-pid": options.EtcdPids = [.. List(Next()).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))]; break;
                 case "--subscribers": options.Subscribers = NextInt(); break;
                 case "--non-readers": options.NonReaders = NextInt(); break;
                 case "--publishers": options.Publishers = NextInt(); break;
@@ -83,9 +92,12 @@ internal sealed class BenchOptions
         }
         if (options.Subscribers < 0 || options.NonReaders < 0 || options.Publishers < 0) throw new ArgumentException("counts must be ≥ 0");
         if (options.ValueBytes < 24) throw new ArgumentException("--value-bytes must be ≥ 24 (the timestamp needs 20)");
-        if (options.Url.Scheme != "http") throw new ArgumentException("only http:// URLs");
+        if (options.Urls.Count == 0) throw new ArgumentException("--url needs at least one URL");
+        if (options.Urls.Any(url => url.Scheme != "http")) throw new ArgumentException("only http:// URLs");
         return options;
     }
+
+    private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     internal sealed class HelpRequested : Exception;
 }

@@ -38,17 +38,24 @@ internal sealed class BenchResult
     public ProcessSample? ServerStart { get; set; }
     public long WarmupAccepted { get; set; }
     public ProcessSample? ServerAfter { get; set; }
+    /// <summary>The etcd members (<c>--etcd-pid</c>), summed, at the first measured publish and after the drain.</summary>
+    public ProcessSample? EtcdStart { get; set; }
+    public ProcessSample? EtcdAfter { get; set; }
     /// <summary>Busy share of each CPU, all processes, from the first publish to the end of the drain.</summary>
     public SortedDictionary<int, double> CpuBusyPercent { get; set; } = [];
-    /// <summary>The CPU the server is pinned to, if it is pinned to one.</summary>
+    /// <summary>The CPU the server (and etcd, if given) is pinned to, if all are pinned to the same one.</summary>
     public int? ServerCpu { get; set; }
     public double LoadAverage { get; set; }
 
     private double? ServerCpuPercent => ServerCpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
 
-    /// <summary>How much of the server's core other processes used: a run with a high figure here is noise.</summary>
+    private double? EtcdCpuSeconds => EtcdStart is { } start && EtcdAfter is { } after ? after.CpuSeconds - start.CpuSeconds : null;
+
+    private double? EtcdCpuPercent => EtcdCpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
+
+    /// <summary>How much of the server's core other processes (not the server, not etcd) used: a run with a high figure here is noise.</summary>
     private double? OthersOnServerCpuPercent => ServerCpu is { } core && CpuBusyPercent.TryGetValue(core, out var busy) && ServerCpuPercent is { } own
-        ? Math.Round(Math.Max(0, busy - own), 1)
+        ? Math.Round(Math.Max(0, busy - own - (EtcdCpuPercent ?? 0)), 1)
         : null;
 
     /// <summary>Server RSS once a second while publishing.</summary>
@@ -82,7 +89,8 @@ internal sealed class BenchResult
             w.WriteStartObject();
             w.WriteString("scenario", Options.Scenario);
             w.WriteString("label", Options.Label);
-            w.WriteString("url", Options.Url.ToString());
+            w.WriteString("url", string.Join(',', Options.Urls.Select(url => url.ToString())));
+            w.WriteNumber("servers", Options.Urls.Count);
             w.WriteNumber("subscribers", Options.Subscribers);
             w.WriteNumber("nonReaders", Options.NonReaders);
             w.WriteNumber("publishers", Options.Publishers);
@@ -130,7 +138,14 @@ internal sealed class BenchResult
             w.WriteNumber("drainS", Math.Round(DrainSeconds, 3));
             w.WriteNumber("clientCpuS", Math.Round(ClientCpuSeconds, 2));
             w.WriteStartObject("server");
-            if (Options.ServerPid is { } pid) w.WriteNumber("pid", pid);
+            // One process: "pid"; several (cluster nodes): "pids", and every figure below is their sum.
+            if (Options.ServerPids is [var pid]) w.WriteNumber("pid", pid);
+            else if (Options.ServerPids.Count > 1)
+            {
+                w.WriteStartArray("pids");
+                foreach (int p in Options.ServerPids) w.WriteNumberValue(p);
+                w.WriteEndArray();
+            }
             if (ServerCpuSeconds is { } cpu)
             {
                 w.WriteNumber("cpuS", Math.Round(cpu, 2));
@@ -143,6 +158,15 @@ internal sealed class BenchResult
             if (RssSamplesKb.Count > 0) w.WriteNumber("rssMaxKb", RssSamplesKb.Max());
             if (RssGrowthKb is { } growth) w.WriteNumber("rssGrowthKb", growth);
             if (OthersOnServerCpuPercent is { } others) w.WriteNumber("othersOnCorePct", others);
+            if (EtcdCpuSeconds is { } etcdCpu && EtcdAfter is { } etcdAfter)
+            {
+                w.WriteStartObject("etcd");
+                w.WriteNumber("members", Options.EtcdPids.Count);
+                w.WriteNumber("cpuS", Math.Round(etcdCpu, 2));
+                w.WriteNumber("cpuPct", Math.Round(EtcdCpuPercent ?? 0, 1));
+                w.WriteNumber("rssAfterKb", etcdAfter.RssKb);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
             w.WriteStartObject("machine");
             w.WriteNumber("loadAvg1", LoadAverage);
@@ -160,7 +184,7 @@ internal sealed class BenchResult
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         void Row(string name, string value) => sb.Append(c, $"  {name,-28} {value}\n");
-        sb.Append(c, $"scenario {Options.Scenario} on {Options.Label}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {Options.Url}\n");
+        sb.Append(c, $"scenario {Options.Scenario} on {Options.Label}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {string.Join(' ', Options.Urls)}\n");
         Row("publishes accepted", $"{Accepted:N0} ({PublishesPerSecond:N0}/s), rejected {Rejected:N0}, errors {PublishErrors:N0}{(PublishLastError is null ? "" : " — " + PublishLastError)}");
         Row("publish ack latency", $"p50 {Ms(AckLatency.ValueAt(0.5)):N2} ms, p99 {Ms(AckLatency.ValueAt(0.99)):N2} ms, max {Ms(AckLatency.MaxMicros):N2} ms");
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
@@ -169,7 +193,8 @@ internal sealed class BenchResult
         Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}{(ConnectFailures > 0 && SubscriberError is not null ? " — " + SubscriberError : "")}");
         Row("drain", $"{DrainSeconds:N2} s");
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");
-        if (ServerCpuSeconds is { } cpu) Row("server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");
+        if (ServerCpuSeconds is { } cpu) Row(Options.ServerPids.Count > 1 ? $"server CPU ({Options.ServerPids.Count} processes)" : "server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");
+        if (EtcdCpuSeconds is { } etcd) Row($"etcd CPU ({Options.EtcdPids.Count} members)", $"{etcd:N2} s ({EtcdCpuPercent:N0} % of one core), RSS {EtcdAfter?.RssKb / 1024.0:N1} MB after");
         Row("machine", $"load average {LoadAverage:N1}; CPU busy {string.Join(", ", CpuBusyPercent.Select(p => $"cpu{p.Key} {p.Value:N0} %"))}");
         if (ServerBefore is { } b && ServerConnected is { } cn && ServerAfter is { } a)
             Row("server RSS", $"{b.RssKb / 1024.0:N1} MB before, {cn.RssKb / 1024.0:N1} MB connected, {a.RssKb / 1024.0:N1} MB after; {RssPerConnectionBytes / 1024.0:N1} KB per connection{(RssGrowthKb is { } g ? $"; grew {g / 1024.0:N1} MB while publishing (after warm-up)" : "")}");

@@ -44,10 +44,15 @@ internal sealed class CpuSample
         return busy;
     }
 
-    /// <summary>The CPUs a process may run on, when it is pinned to exactly one (taskset -c N); else null.</summary>
-    public static int? PinnedCpu(int? pid)
+    /// <summary>The CPU the processes may run on, when every one is pinned to exactly that one (taskset -c N); else null.</summary>
+    public static int? PinnedCpu(IReadOnlyList<int> pids)
     {
-        if (pid is not { } id) return null;
+        var cpus = pids.Select(PinnedCpu).Distinct().ToArray();
+        return cpus is [{ } cpu] ? cpu : null;
+    }
+
+    private static int? PinnedCpu(int id)
+    {
         try
         {
             var line = File.ReadLines($"/proc/{id}/status").FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));

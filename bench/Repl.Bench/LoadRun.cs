@@ -13,12 +13,13 @@ internal sealed class LoadRun(BenchOptions options)
 
     public async Task<BenchResult> RunAsync()
     {
-        var endpoint = await ResolveAsync(options.Url).ConfigureAwait(false);
-        string host = options.Url.Authority;
+        // One target per server URL; connection i (subscriber or publisher) goes to target i mod count.
+        var targets = new Target[options.Urls.Count];
+        for (int i = 0; i < targets.Length; i++) targets[i] = new Target(await ResolveAsync(options.Urls[i]).ConfigureAwait(false), options.Urls[i].Authority);
         await EnsureTopicAsync().ConfigureAwait(false);
 
         var result = new BenchResult { Options = options };
-        result.ServerBefore = ProcessSample.Read(options.ServerPid);
+        result.ServerBefore = ProcessSample.Read(options.ServerPids);
 
         // Subscribers: connect (bounded concurrency) and wait for each one's `connected` event.
         var latency = new LatencyHistogram();
@@ -32,7 +33,8 @@ internal sealed class LoadRun(BenchOptions options)
         var connects = new List<Task>(options.Subscribers);
         for (int i = 0; i < subscribers.Length; i++)
         {
-            var subscriber = subscribers[i] = new SseSubscriber(endpoint, host, path, buffer, latency, deliveries);
+            var target = targets[i % targets.Length];
+            var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries);
             await gate.WaitAsync().ConfigureAwait(false);
             runs[i] = Task.Run(subscriber.RunAsync);
             connects.Add(subscriber.Connected.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => gate.Release(), TaskScheduler.Default));
@@ -47,20 +49,21 @@ internal sealed class LoadRun(BenchOptions options)
 
         // Connections that send the request and never read: their socket buffers fill and stay full.
         var nonReaders = new List<Socket>();
-        var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n");
         for (int i = 0; i < options.NonReaders; i++)
         {
-            var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-            await socket.ConnectAsync(endpoint).ConfigureAwait(false);
+            var target = targets[i % targets.Length];
+            var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {target.Host}\r\nAccept: text/event-stream\r\n\r\n");
+            var socket = new Socket(target.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+            await socket.ConnectAsync(target.Endpoint).ConfigureAwait(false);
             await socket.SendAsync(request, SocketFlags.None).ConfigureAwait(false);
             nonReaders.Add(socket);
         }
         await Task.Delay(200).ConfigureAwait(false);
-        result.ServerConnected = ProcessSample.Read(options.ServerPid);
+        result.ServerConnected = ProcessSample.Read(options.ServerPids);
 
         if (options.WarmupSeconds > 0)
         {
-            var warm = await PublishAsync(endpoint, host, options.WarmupSeconds, new LatencyHistogram(), null).ConfigureAwait(false);
+            var warm = await PublishAsync(targets, options.WarmupSeconds, new LatencyHistogram(), null).ConfigureAwait(false);
             await DrainAsync(subscribers, deliveries, warm.Accepted).ConfigureAwait(false);
             latency = new LatencyHistogram();
             deliveries = new DeliveryCounter();
@@ -72,12 +75,13 @@ internal sealed class LoadRun(BenchOptions options)
         var self = Process.GetCurrentProcess();
         var clientCpuStart = self.TotalProcessorTime;
         var cpuStart = CpuSample.Read();
-        result.ServerStart = ProcessSample.Read(options.ServerPid);
+        result.ServerStart = ProcessSample.Read(options.ServerPids);
+        result.EtcdStart = ProcessSample.Read(options.EtcdPids);
         var ackLatency = new LatencyHistogram();
-        var published = await PublishAsync(endpoint, host, options.DurationSeconds, ackLatency, result.RssSamplesKb).ConfigureAwait(false);
+        var published = await PublishAsync(targets, options.DurationSeconds, ackLatency, result.RssSamplesKb).ConfigureAwait(false);
         long startAt = published.StartAt;
         result.PublishSeconds = published.Seconds;
-        result.ServerPublished = ProcessSample.Read(options.ServerPid);
+        result.ServerPublished = ProcessSample.Read(options.ServerPids);
         result.Accepted = published.Accepted;
         result.Rejected = published.Rejected;
         result.PublishErrors = published.Errors;
@@ -86,9 +90,10 @@ internal sealed class LoadRun(BenchOptions options)
 
         result.DrainSeconds = await DrainAsync(subscribers, deliveries, result.Accepted).ConfigureAwait(false);
         result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
-        result.ServerAfter = ProcessSample.Read(options.ServerPid);
+        result.ServerAfter = ProcessSample.Read(options.ServerPids);
+        result.EtcdAfter = ProcessSample.Read(options.EtcdPids);
         result.CpuBusyPercent = CpuSample.BusyPercent(cpuStart, CpuSample.Read());
-        result.ServerCpu = CpuSample.PinnedCpu(options.ServerPid);
+        result.ServerCpu = CpuSample.PinnedCpu([.. options.ServerPids, .. options.EtcdPids]);
         result.LoadAverage = CpuSample.LoadAverage();
 
         // Count.
@@ -121,12 +126,17 @@ internal sealed class LoadRun(BenchOptions options)
         return result;
     }
 
+    /// <summary>One server: where its connections go and the Host header they send.</summary>
+    private sealed record Target(IPEndPoint Endpoint, string Host);
+
     private sealed record Published(long StartAt, double Seconds, long Accepted, long Rejected, long Errors, string? LastError);
 
     /// <summary>Runs the publishers for <paramref name="seconds"/> and waits for their last answers.</summary>
-    private async Task<Published> PublishAsync(IPEndPoint endpoint, string host, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples)
+    private async Task<Published> PublishAsync(Target[] targets, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples)
     {
-        var publishers = Enumerable.Range(0, options.Publishers).Select(_ => new Publisher(endpoint, host, options.Topic, options.ValueBytes) { AckLatency = ackLatency }).ToArray();
+        var publishers = Enumerable.Range(0, options.Publishers)
+            .Select(i => new Publisher(targets[i % targets.Length].Endpoint, targets[i % targets.Length].Host, options.Topic, options.ValueBytes) { AckLatency = ackLatency })
+            .ToArray();
         double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
         long stopAt = startAt + (long)(seconds * Stopwatch.Frequency);
@@ -164,13 +174,13 @@ internal sealed class LoadRun(BenchOptions options)
 
     private async Task SampleRssAsync(List<long> samples, CancellationToken cancellationToken)
     {
-        if (options.ServerPid is null) return;
+        if (options.ServerPids.Count == 0) return;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(Math.Min(1, Math.Max(0.1, options.DurationSeconds / 10))));
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (ProcessSample.Read(options.ServerPid) is { } sample) samples.Add(sample.RssKb);
+                if (ProcessSample.Read(options.ServerPids) is { } sample) samples.Add(sample.RssKb);
             }
         }
         catch (OperationCanceledException)
@@ -178,13 +188,28 @@ internal sealed class LoadRun(BenchOptions options)
         }
     }
 
+    /// <summary>Creates the topic on the first server, then waits until every server knows it (a cluster node applies the create from the log).</summary>
     private async Task EnsureTopicAsync()
     {
-        using var http = new HttpClient { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(10) };
-        using var response = await http.PostAsJsonAsync("/topics", new TopicRequest(options.Topic), BenchJsonContext.Default.TopicRequest).ConfigureAwait(false);
-        if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict or HttpStatusCode.OK))
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using (var response = await http.PostAsJsonAsync(new Uri(options.Url, "/topics"), new TopicRequest(options.Topic), BenchJsonContext.Default.TopicRequest).ConfigureAwait(false))
         {
-            throw new InvalidOperationException($"creating topic '{options.Topic}' failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+            if (response.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict or HttpStatusCode.OK))
+            {
+                throw new InvalidOperationException($"creating topic '{options.Topic}' failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync().ConfigureAwait(false)}");
+            }
+        }
+        foreach (var url in options.Urls.Skip(1))
+        {
+            var info = new Uri(url, $"/topics/{Uri.EscapeDataString(options.Topic)}");
+            long deadline = Stopwatch.GetTimestamp() + 10 * Stopwatch.Frequency;
+            while (true)
+            {
+                using var response = await http.GetAsync(info).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode) break;
+                if (Stopwatch.GetTimestamp() > deadline) throw new InvalidOperationException($"topic '{options.Topic}' did not appear on {url} within 10 s: {(int)response.StatusCode}");
+                await Task.Delay(50).ConfigureAwait(false);
+            }
         }
     }
 

@@ -28,6 +28,7 @@ internal static class ReportCommand
         ("connectFailed", ["connect", "failed"]),
         ("serverCpuPct", ["server", "cpuPct"]),
         ("othersOnCorePct", ["server", "othersOnCorePct"]),
+        ("etcdCpuPct", ["server", "etcd", "cpuPct"]),
         ("clientCpuS", ["clientCpuS"]),
         ("rssConnectedKb", ["server", "rssConnectedKb"]),
         ("rssPerConnectionBytes", ["server", "rssPerConnectionBytes"]),
@@ -110,15 +111,15 @@ internal static class ReportCommand
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine("| scenario | server | runs | subs | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost/dup/ooo | server CPU % | others on its core % | RSS/conn KB | RSS growth MB | target | holds |");
-        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |");
+        sb.AppendLine("| scenario | server | runs | subs | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost/dup/ooo | server CPU % | etcd CPU % | others on its core % | RSS/conn KB | RSS growth MB | target | holds |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
         foreach (var (scenario, label, m) in rows)
         {
             string F(string name, string format, double scale = 1) => m[name] is { } v ? (v.GetValue<double>() / scale).ToString(format, c) : "–";
             var target = ScenarioTarget.All.FirstOrDefault(t => t.Scenario == scenario);
             string holds = m["holds"] is { } h ? (h.GetValue<bool>() ? "yes" : "**no**") : "";
             string subs = m["subscribers"]?.ToString() + (m["nonReaders"]?.GetValue<int>() is > 0 and var n ? $"+{n}" : "");
-            sb.Append(c, $"| {scenario} | {label} | {m["runs"]} | {subs} | {F("publishesPerSec", "N0")} | {F("deliveriesPerSec", "N0")} | {F("p50Ms", "N2")} | {F("p99Ms", "N2")} | {F("p999Ms", "N2")} | {F("maxMs", "N1")} | {F("lost", "N0")}/{F("duplicated", "N0")}/{F("outOfOrder", "N0")}{(m["connectFailed"]?.GetValue<double>() is > 0 and var failed ? $" ({failed:N0} failed to connect)" : "")} | {F("serverCpuPct", "N0")} | {F("othersOnCorePct", "N0")} | {F("rssPerConnectionBytes", "N1", 1024)} | {F("rssGrowthKb", "N1", 1024)} | {(label == "repl" && !quick ? target?.Goal : "")} | {holds} |\n");
+            sb.Append(c, $"| {scenario} | {label} | {m["runs"]} | {subs} | {F("publishesPerSec", "N0")} | {F("deliveriesPerSec", "N0")} | {F("p50Ms", "N2")} | {F("p99Ms", "N2")} | {F("p999Ms", "N2")} | {F("maxMs", "N1")} | {F("lost", "N0")}/{F("duplicated", "N0")}/{F("outOfOrder", "N0")}{(m["connectFailed"]?.GetValue<double>() is > 0 and var failed ? $" ({failed:N0} failed to connect)" : "")} | {F("serverCpuPct", "N0")} | {F("etcdCpuPct", "N0")} | {F("othersOnCorePct", "N0")} | {F("rssPerConnectionBytes", "N1", 1024)} | {F("rssGrowthKb", "N1", 1024)} | {(label == "repl" && !quick ? target?.Goal : "")} | {holds} |\n");
         }
         return sb.ToString();
     }

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Repl.Bench;
 
-/// <summary>A scenario's goal from issue #3, checked against the medians of its runs on Repl.</summary>
+/// <summary>A scenario's goal from issue #3 (S1–S6) or #4 (C1, C2: cluster), checked against the medians of its runs on Repl.</summary>
 internal sealed record ScenarioTarget(string Scenario, string Setup, string Goal, Func<JsonObject, bool> Holds)
 {
     public static readonly ScenarioTarget[] All =
@@ -19,6 +19,10 @@ internal sealed record ScenarioTarget(string Scenario, string Setup, string Goal
             m => Num(m, "publishesPerSec") >= 60_000),
         new("S6", "1,000 subs + 10 never reading, 200 msg/s", "p99 ≤ 25 ms, p99.9 ≤ 50 ms, RSS flat (≤ 16 MB growth)",
             m => Num(m, "p99Ms") <= 25 && Num(m, "p999Ms") <= 50 && Num(m, "rssGrowthKb") <= 16 * 1024),
+        new("C1", "cluster: 3 etcd + 3 nodes, 300 subs over the nodes, publishers on every node, max rate", "≥ 20,000 publishes/s committed and delivered, 0 lost",
+            m => Num(m, "publishesPerSec") >= 20_000 && Num(m, "lost") == 0),
+        new("C2", "cluster: 3 etcd + 3 nodes, 300 subs over the nodes, 2,000 publishes/s", "p99 ≤ 50 ms at 2,000 publishes/s",
+            m => Num(m, "p99Ms") <= 50 && Num(m, "publishesPerSec") >= 1_900),
     ];
 
     private static double Num(JsonObject m, string name) => m[name]?.GetValue<double>() ?? double.NaN;
