@@ -35,9 +35,10 @@ public sealed class ClusterOptions
     /// bound by etcd's round trip and disk sync; with several in flight etcd can sync them together.
     /// </summary>
     /// <remarks>
-    /// Default 1: on the 2-core shared test machine (3 etcd + 3 nodes + load generators, load average 15–20) runs
-    /// with 1 and 4 differed less than run-to-run noise (3.3k–7.6k publishes/s either way), so raising it is left
-    /// to a measurement on real hardware. The cluster tests run with 4.
+    /// Default 1. Measured with bench/run.sh C1/C2 (3 etcd + 3 nodes sharing one core, bench/README.md "Cluster
+    /// scenarios"): with no subscribers 2 or 4 commit ~44 % more publishes/s than 1 (3.6k vs 2.5k/s), but with 300
+    /// subscribers the core is saturated by fan-out and 2 or 4 gave no more publishes/s and a worse p99 at 2,000/s
+    /// (more work in flight on a full core is more queueing), so the default stays 1. The cluster tests run with 4.
     /// </remarks>
     public int MaxInFlightAppends { get; set; } = 1;
 
