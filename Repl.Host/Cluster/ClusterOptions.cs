@@ -36,7 +36,7 @@ public sealed class ClusterOptions
     /// </summary>
     /// <remarks>
     /// Default 1. Measured with bench/run.sh C1/C2 (3 etcd + 3 nodes sharing one core, bench/README.md "Cluster
-    /// scenarios"): with no subscribers 2 or 4 commit ~44 % more publishes/s than 1 (3.6k vs 2.5k/s), but with 300
+    /// scenarios"): with no subscribers 2 or 4 commit 40–55 % more publishes/s than 1 (~3.5k vs 2.2k–2.5k/s), but with 300
     /// subscribers the core is saturated by fan-out and 2 or 4 gave no more publishes/s and a worse p99 at 2,000/s
     /// (more work in flight on a full core is more queueing), so the default stays 1. The cluster tests run with 4.
     /// </remarks>
