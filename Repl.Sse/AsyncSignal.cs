@@ -10,7 +10,8 @@ namespace Repl.Sse;
 /// batch, so a SemaphoreSlim wait with a timeout (a Task, a timer registration and a linked token per wait)
 /// was the largest per-round cost in fan-out. Timeouts (pings, token expiry) come from the node's heartbeat
 /// instead, which calls <see cref="Set"/>. Continuations run on the thread pool, never on the setter's thread
-/// (the applier must not end up writing sockets).
+/// (the applier must not end up writing sockets), except for <see cref="FanOut"/>'s thread, which asks to run
+/// them itself.
 /// </remarks>
 internal sealed class AsyncSignal : IValueTaskSource
 {
@@ -18,7 +19,8 @@ internal sealed class AsyncSignal : IValueTaskSource
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private int _state;
 
-    public void Set()
+    /// <param name="inline">Run the waiter's continuation on this thread, now, instead of queueing it to the pool.</param>
+    public void Set(bool inline = false)
     {
         while (true)
         {
@@ -29,6 +31,8 @@ internal sealed class AsyncSignal : IValueTaskSource
                 case Idle when Interlocked.CompareExchange(ref _state, Signaled, Idle) == Idle:
                     return;
                 case Waiting when Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting:
+                    // Only the setter that took the waiter gets here, and the waiter resets the core only after resuming.
+                    _core.RunContinuationsAsynchronously = !inline;
                     _core.SetResult(true);
                     return;
             }

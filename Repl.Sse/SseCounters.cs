@@ -5,12 +5,16 @@ public sealed class SseCounters
 {
     private long _open;
     private long _delivered;
+    private long _writes;
     private long _cutOff;
     private long _gaps;
 
     public long Open => Volatile.Read(ref _open);
 
     public long Delivered => Volatile.Read(ref _delivered);
+
+    /// <summary>Writes that carried messages: <see cref="Delivered"/> / <see cref="Writes"/> is the batching achieved.</summary>
+    public long Writes => Volatile.Read(ref _writes);
 
     /// <summary>Streams closed because their client stopped reading.</summary>
     public long CutOff => Volatile.Read(ref _cutOff);
@@ -22,7 +26,11 @@ public sealed class SseCounters
 
     internal void Closed() => Interlocked.Decrement(ref _open);
 
-    internal void Deliver(int messages) => Interlocked.Add(ref _delivered, messages);
+    internal void Deliver(int messages)
+    {
+        Interlocked.Add(ref _delivered, messages);
+        Interlocked.Increment(ref _writes);
+    }
 
     internal void CutOne() => Interlocked.Increment(ref _cutOff);
 

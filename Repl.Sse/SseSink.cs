@@ -36,7 +36,7 @@ public sealed class SseSink : ISubscriber
     private List<TopicActor>? _deleted;
     private long _cursor;
     private long _lastWriteMs = Environment.TickCount64;
-    private int _held;
+    private int _queued;
     private TimeProvider _time = TimeProvider.System;
 
     /// <param name="cursor">Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</param>
@@ -64,25 +64,31 @@ public sealed class SseSink : ISubscriber
     /// <summary>Where the stream has got to.</summary>
     public long Cursor => Volatile.Read(ref _cursor);
 
-    /// <summary>Holds back wake-ups of a stream that wrote within the window (see <see cref="WriteCoalescer"/>); null: wake at once.</summary>
-    public WriteCoalescer? Coalescer { get; init; }
+    /// <summary>Where the stream's write rounds run, and when (see <see cref="Sse.FanOut"/>); null: on the pool, at once.</summary>
+    public FanOut? FanOut { get; init; }
 
     void ISubscriber.Notify()
     {
-        if (Coalescer is { Window.TotalMilliseconds: > 0 and var window }
-            && Environment.TickCount64 - Volatile.Read(ref _lastWriteMs) < window)
+        if (FanOut is null)
         {
-            // Held once until the next release; later notifications before then are already covered.
-            if (Interlocked.Exchange(ref _held, 1) == 0) Coalescer.Hold(this);
+            _signal.Set();
             return;
         }
-        _signal.Set();
+        // Queued once until resumed; later notifications before then are covered by that round.
+        if (Interlocked.Exchange(ref _queued, 1) == 1) return;
+        if (FanOut.Window.TotalMilliseconds is > 0 and var window && Environment.TickCount64 - Volatile.Read(ref _lastWriteMs) < window)
+        {
+            FanOut.Hold(this);
+            return;
+        }
+        FanOut.Schedule(this);
     }
 
-    internal void Wake()
+    /// <summary>Resumes the writer loop: on the calling thread (the fan-out thread), or on the pool.</summary>
+    internal void Resume(bool inline)
     {
-        Volatile.Write(ref _held, 0);
-        _signal.Set();
+        Volatile.Write(ref _queued, 0);
+        _signal.Set(inline);
     }
 
     /// <summary>Wakes the writer when a ping is due or the token has expired; the node calls this about once a second.</summary>
@@ -127,7 +133,12 @@ public sealed class SseSink : ISubscriber
                 long watermark = _registry.AppliedPosition;
                 if (watermark > _cursor)
                 {
-                    int count = Collect(writer, watermark);
+                    if (!TryCollect(writer, watermark, out int count))
+                    {
+                        // Behind the rings: the journal read blocks, so it must not hold the fan-out thread.
+                        await Task.Yield();
+                        continue;
+                    }
                     if (!await FlushAsync(writer, abort, cancellationToken).ConfigureAwait(false)) return;
                     _counters.Deliver(count);
                     continue;
@@ -167,15 +178,24 @@ public sealed class SseSink : ISubscriber
 
     private bool Expired() => ExpiresAt is { } expires && _time.GetUtcNow() >= expires;
 
-    /// <summary>Writes the frames in (cursor, watermark], up to the write budget, and moves the cursor.</summary>
-    private int Collect(PipeWriter writer, long watermark)
+    /// <summary>
+    /// Writes the frames in (cursor, watermark], up to the write budget, and moves the cursor; false, having
+    /// written nothing, when that needs the journal and this is the fan-out thread.
+    /// </summary>
+    private bool TryCollect(PipeWriter writer, long watermark, out int count)
     {
         _frames.Clear();
         long cursor = _cursor;
-        long reached = FromMemory(cursor, watermark) ?? FromJournal(writer, cursor, watermark);
+        count = 0;
+        if (FromMemory(cursor, watermark) is not { } reached)
+        {
+            if (FanOut.OnThread) return false;
+            reached = FromJournal(writer, cursor, watermark);
+        }
         WriteFrames(writer, _frames);
         Volatile.Write(ref _cursor, reached);
-        return _frames.Count;
+        count = _frames.Count;
+        return true;
     }
 
     /// <summary>

@@ -82,7 +82,8 @@ ROWS
 
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # Inline socket completions: the bench's receive loops run on the epoll thread instead of hopping to the pool.
-export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
+# Set for the load program only (bench_env): on a server it would move request handling onto the socket thread.
+bench_env=(env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 echo "== build (Release)"
@@ -185,7 +186,7 @@ while read -r name subs nonreaders pubs rate secs servers; do
       echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
       if [[ $kind == cluster ]]; then
         start_cluster "$name"
-        taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$cluster_urls" --server-pid "$node_pids" --etcd-pid "$etcd_pids" \
+        "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$cluster_urls" --server-pid "$node_pids" --etcd-pid "$etcd_pids" \
           --scenario "$name" --label repl --subscribers "$subs" --publishers "$pubs" \
           --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-cluster-$run.json" \
           || echo "   (bench run failed; see above)" >&2
@@ -194,7 +195,7 @@ while read -r name subs nonreaders pubs rate secs servers; do
         continue
       fi
       start_server "$kind" "$name"
-      taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
+      "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
         --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
         || echo "   (bench run failed; see above)" >&2

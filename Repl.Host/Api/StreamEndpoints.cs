@@ -37,7 +37,7 @@ internal static class StreamEndpoints
         {
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = node.StreamsUnavailable,
-            Coalescer = node.Coalescer,
+            FanOut = node.FanOut,
         };
         await sink.RunAsync(response.BodyWriter, node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
     }

@@ -26,6 +26,7 @@ internal static class MetricsEndpoint
         Gauge(text, "repl_committed_position", "Last position committed to the journal.", node.Journal.LastPosition);
         Gauge(text, "repl_applied_position", "Last position applied to topics on this node.", node.Registry.AppliedPosition);
         Counter(text, "repl_delivered_total", "Messages written to SSE streams.", streams.Delivered);
+        Counter(text, "repl_stream_writes_total", "Writes to SSE streams that carried messages (delivered / writes = messages per write).", streams.Writes);
         Gauge(text, "repl_streams_open", "Open SSE streams.", streams.Open);
         Counter(text, "repl_subscribers_cut_off_total", "Streams closed because their client stopped reading.", streams.CutOff);
         Counter(text, "repl_gaps_total", "Gap events sent (a resume point no longer retained).", streams.Gaps);

@@ -43,7 +43,7 @@ public sealed class ReplNode : IHostedService
     {
         ClusterOptions = cluster.Value;
         _sseOptions = sse.Value;
-        Coalescer = new WriteCoalescer(_sseOptions);
+        FanOut = new FanOut(_sseOptions);
         Options = node.Value;
         _journalOptions = journal;
         _topicsOptions = topics.Value;
@@ -74,8 +74,8 @@ public sealed class ReplNode : IHostedService
 
     public SseCounters Streams { get; } = new();
 
-    /// <summary>Batches the writes of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
-    public WriteCoalescer Coalescer { get; }
+    /// <summary>Runs the streams' write rounds on one thread and batches those of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
+    public FanOut FanOut { get; }
 
     public Journal Journal => _journal ?? throw NotStarted();
 
@@ -135,7 +135,7 @@ public sealed class ReplNode : IHostedService
         _loops.Add(retention.RunAsync(Options.RetentionInterval, _stopping.Token));
         _loops.Add(SweepAsync(_stopping.Token));
         _loops.Add(HeartbeatAsync(_stopping.Token));
-        _loops.Add(Coalescer.RunAsync(_time, _stopping.Token));
+        _loops.Add(FanOut.RunAsync(_time, _stopping.Token));
         logger.LogInformation("Repl node {Node} started ({Mode}); journal at position {Position}, {Topics} topics",
             Options.Id, Mode, _journal.LastPosition, Registry.All.Count);
     }
@@ -151,6 +151,7 @@ public sealed class ReplNode : IHostedService
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (_applier is not null) await _applier.DisposeAsync();
+        FanOut.Dispose();
         _journal?.Dispose();
     }
 

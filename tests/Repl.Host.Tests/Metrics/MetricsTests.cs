@@ -21,6 +21,7 @@ public sealed partial class MetricsTests
 
         Assert.True(after["repl_published_total"] >= before["repl_published_total"] + 5);
         Assert.True(after["repl_delivered_total"] >= before["repl_delivered_total"] + 5);
+        Assert.True(after["repl_stream_writes_total"] > before["repl_stream_writes_total"]);
         Assert.True(after["repl_committed_position"] > before["repl_committed_position"]);
         Assert.Equal(1, after["repl_streams_open"]);
         Assert.Equal(1, after["repl_topic_subscribers{topic=\"watched\"}"]);

@@ -145,6 +145,26 @@ public sealed class StreamTests
     }
 
     [Fact]
+    public async Task ALiveStreamLeftBehindByItsRing_CatchesUpFromTheJournal_InOrder()
+    {
+        // A ring of 4 and batches of 100: every round of the live stream starts behind its ring, so the fan-out
+        // thread hands each one to the pool for a journal read.
+        await using var server = await ReplServer.StartAsync(null, "--Topics:MemoryWindow", "4");
+        await using var stream = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
+        var batch = JsonSerializer.Serialize(Enumerable.Range(0, 100).Select(i => new { value = $"m{i}" }));
+        for (int i = 0; i < 3; i++)
+        {
+            using var content = new StringContent(batch, Encoding.UTF8, "application/json");
+            using var response = await server.Client.PostAsync("/topics/demo/batch", content);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+        var received = await stream.MessagesAsync(300);
+        Assert.Equal(received.Select(m => m.Id).Order(), received.Select(m => m.Id));
+        Assert.Equal(300, received.Select(m => m.Id).Distinct().Count());
+        Assert.Equal("m99", received[^1].Message.GetProperty("value").GetString());
+    }
+
+    [Fact]
     public async Task ASubscriberThatNeverReads_DoesNotStallOthers_AndIsCutOff()
     {
         await using var server = await ReplServer.StartAsync(null, "--Sse:StallTimeout", "00:00:01", "--Topics:MemoryWindow", "64");
