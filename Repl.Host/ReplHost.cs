@@ -58,12 +58,9 @@ public static class ReplHost
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        // Node:InlineScheduling (on by default) lets a flush send on the flushing thread: Kestrel's socket sender
-        // continues inline instead of as a work item of its own. With it, the fan-out thread (Repl.Sse.FanOut) does a
-        // stream's whole write round, the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M
-        // deliveries/s). Receive completions still arrive on the pool (unless DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS
-        // is set), so request handling, journal reads included, runs where it did: off the socket engine's thread.
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", true));
+        // NodeOptions.InlineScheduling: with it the fan-out thread (Repl.Sse.FanOut) does a stream's whole write round,
+        // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", new NodeOptions().InlineScheduling));
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.Limits.MaxRequestBodySize = configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxBodyBytes ?? new LimitsOptions().MaxBodyBytes);
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);

@@ -24,6 +24,12 @@ public sealed class SseOptions
     /// </summary>
     public TimeSpan CoalesceWindow { get; set; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>
+    /// Send a cleartext HTTP/1.1 stream's chunks straight to its socket (<see cref="ChunkedSocketWriter"/>) once Kestrel
+    /// has sent the response head. Needs <c>Node:InlineScheduling</c>; false: always through Kestrel's pipe.
+    /// </summary>
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary>Rows read from the journal per catch-up step when memory does not hold what a stream needs.</summary>
     public int JournalPageSize { get; set; } = 512;
 }

@@ -39,7 +39,27 @@ internal static class StreamEndpoints
             Unavailable = node.StreamsUnavailable,
             FanOut = node.FanOut,
         };
-        await sink.RunAsync(response.BodyWriter, node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
+        await sink.RunAsync(await BodyWriterAsync(context, node), node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
+    }
+
+    /// <summary>
+    /// The stream's writer: straight to the socket (<see cref="ChunkedSocketWriter"/>) for a cleartext HTTP/1.1 chunked
+    /// response, once Kestrel has sent the head — with inline scheduling that send completes inside the flush, so
+    /// Kestrel holds no unsent byte when ours begin — else Kestrel's pipe.
+    /// </summary>
+    private static async Task<System.IO.Pipelines.PipeWriter> BodyWriterAsync(HttpContext context, ReplNode node)
+    {
+        var response = context.Response;
+        var sse = context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value;
+        if (!sse.DirectWrites || !node.Options.InlineScheduling || context.Request.IsHttps || !HttpProtocol.IsHttp11(context.Request.Protocol)
+            || context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is not { } socket)
+        {
+            return response.BodyWriter;
+        }
+        // StartAsync only queues the head; the flush sends it.
+        await response.StartAsync(context.RequestAborted);
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
+        return response.Headers.TransferEncoding == "chunked" ? ChunkedSocketWriter.Over(socket) : response.BodyWriter;
     }
 
     /// <summary><c>HttpContext.Items</c> key under which authorization leaves the token's expiry for the stream.</summary>
