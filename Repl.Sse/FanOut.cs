@@ -20,9 +20,14 @@ namespace Repl.Sse;
 /// </remarks>
 public sealed class FanOut : IDisposable
 {
-    private readonly BlockingCollection<SseSink> _ready = new(new ConcurrentQueue<SseSink>());
+    private readonly ConcurrentQueue<SseSink> _ready = new();
     private readonly ConcurrentQueue<SseSink> _held = new();
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly Thread _thread;
+    // 1 while the thread is about to sleep: only then does Schedule pay for a semaphore release (the applier
+    // schedules a sink per subscriber per batch; a BlockingCollection took a lock on each).
+    private int _sleeping;
+    private volatile bool _stopped;
 
     [ThreadStatic]
     private static bool t_onThread;
@@ -42,19 +47,9 @@ public sealed class FanOut : IDisposable
 
     internal void Schedule(SseSink sink)
     {
-        if (!_ready.IsAddingCompleted)
-        {
-            try
-            {
-                _ready.Add(sink);
-                return;
-            }
-            catch (InvalidOperationException)
-            {
-                // Completed meanwhile: the node is stopping.
-            }
-        }
-        sink.Resume(inline: false);
+        _ready.Enqueue(sink);
+        if (Interlocked.Exchange(ref _sleeping, 0) == 1) _wake.Release();
+        if (_stopped) ResumeAllOnPool();
     }
 
     internal void Hold(SseSink sink) => _held.Enqueue(sink);
@@ -83,13 +78,31 @@ public sealed class FanOut : IDisposable
     private void Run()
     {
         t_onThread = true;
-        foreach (var sink in _ready.GetConsumingEnumerable()) sink.Resume(inline: true);
+        while (!_stopped)
+        {
+            while (_ready.TryDequeue(out var sink)) sink.Resume(inline: true);
+            Interlocked.Exchange(ref _sleeping, 1);
+            // Scheduled between the drain and the flag: take it now. A release that comes anyway only costs a spare lap.
+            if (!_ready.IsEmpty || _stopped)
+            {
+                Volatile.Write(ref _sleeping, 0);
+                continue;
+            }
+            _wake.Wait();
+        }
+    }
+
+    private void ResumeAllOnPool()
+    {
+        while (_ready.TryDequeue(out var sink)) sink.Resume(inline: false);
     }
 
     /// <summary>Stops the thread; streams notified later resume on the pool.</summary>
     public void Dispose()
     {
-        _ready.CompleteAdding();
+        _stopped = true;
+        _wake.Release();
         _thread.Join();
+        ResumeAllOnPool();
     }
 }
