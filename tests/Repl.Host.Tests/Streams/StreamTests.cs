@@ -173,7 +173,11 @@ public sealed class StreamTests
         await stalled.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.BaseAddress.Port));
         await stalled.SendAsync(Encoding.ASCII.GetBytes($"GET /topics/demo/sse HTTP/1.1\r\nHost: {server.BaseAddress.Authority}\r\n\r\n"));
         await using var reader = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
-        Assert.Equal(2, server.Node.Registry.TryGet("demo", out var demo) ? demo.SubscriberCount : 0);
+        // Nothing tells the test when the raw request has been handled: wait until both streams are subscribed.
+        Assert.True(server.Node.Registry.TryGet("demo", out var demo));
+        var subscribed = DateTime.UtcNow.AddSeconds(10);
+        while (demo.SubscriberCount < 2 && DateTime.UtcNow < subscribed) await Task.Delay(10);
+        Assert.Equal(2, demo.SubscriberCount);
 
         // ~8 MB: far more than the socket buffers, so the stalled stream's writes block.
         string value = new('x', 16 * 1024);
