@@ -33,13 +33,14 @@ internal static class StreamEndpoints
 
         var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var sink = new SseSink(topics, node.Registry, node.Journal, context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value, node.Streams, cursor)
+        var sse = context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value;
+        var sink = new SseSink(topics, node.Registry, node.Journal, sse, node.Streams, cursor)
         {
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = node.StreamsUnavailable,
             FanOut = node.FanOut,
         };
-        await sink.RunAsync(await BodyWriterAsync(context, node), node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
+        await sink.RunAsync(await BodyWriterAsync(context, node, sse), node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
     }
 
     /// <summary>
@@ -47,10 +48,9 @@ internal static class StreamEndpoints
     /// response, once Kestrel has sent the head — with inline scheduling that send completes inside the flush, so
     /// Kestrel holds no unsent byte when ours begin — else Kestrel's pipe.
     /// </summary>
-    private static async Task<System.IO.Pipelines.PipeWriter> BodyWriterAsync(HttpContext context, ReplNode node)
+    private static async Task<System.IO.Pipelines.PipeWriter> BodyWriterAsync(HttpContext context, ReplNode node, SseOptions sse)
     {
         var response = context.Response;
-        var sse = context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value;
         if (!sse.DirectWrites || !node.Options.InlineScheduling || context.Request.IsHttps || !HttpProtocol.IsHttp11(context.Request.Protocol)
             || context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is not { } socket)
         {

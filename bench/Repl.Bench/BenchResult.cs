@@ -47,11 +47,14 @@ internal sealed class BenchResult
     public int? ServerCpu { get; set; }
     public double LoadAverage { get; set; }
 
-    private double? ServerCpuPercent => ServerCpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
+    private double? ServerCpuPercent => PercentOfRun(ServerCpuSeconds);
 
     private double? EtcdCpuSeconds => EtcdStart is { } start && EtcdAfter is { } after ? after.CpuSeconds - start.CpuSeconds : null;
 
-    private double? EtcdCpuPercent => EtcdCpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
+    private double? EtcdCpuPercent => PercentOfRun(EtcdCpuSeconds);
+
+    /// <summary>CPU seconds as a share of one core over the measured window (publishing and drain).</summary>
+    private double? PercentOfRun(double? cpuSeconds) => cpuSeconds is { } cpu ? 100 * cpu / Math.Max(0.001, PublishSeconds + DrainSeconds) : null;
 
     /// <summary>How much of the server's core other processes (not the server, not etcd) used: a run with a high figure here is noise.</summary>
     private double? OthersOnServerCpuPercent => ServerCpu is { } core && CpuBusyPercent.TryGetValue(core, out var busy) && ServerCpuPercent is { } own

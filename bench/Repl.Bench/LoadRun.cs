@@ -135,7 +135,8 @@ internal sealed class LoadRun(BenchOptions options)
     private async Task<Published> PublishAsync(Target[] targets, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples)
     {
         var publishers = Enumerable.Range(0, options.Publishers)
-            .Select(i => new Publisher(targets[i % targets.Length].Endpoint, targets[i % targets.Length].Host, options.Topic, options.ValueBytes) { AckLatency = ackLatency })
+            .Select(i => targets[i % targets.Length])
+            .Select(target => new Publisher(target.Endpoint, target.Host, options.Topic, options.ValueBytes) { AckLatency = ackLatency })
             .ToArray();
         double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
