@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the load scenarios S1–S6 against Repl, and S1–S3 against the Node SSE baseline, the cluster scenarios
-# C1–C2 (3 etcd + 3 nodes), and writes bench/results/latest.json. See bench/README.md.
+# Runs the load scenarios S1–S6 against Repl, S1–S3 against the Node SSE baseline, S5 against the Kestrel floor
+# (bench/peers/kestrel-floor: an empty Kestrel app, what Kestrel and the kernel allow per publish), the cluster
+# scenarios C1–C2 (3 etcd + 3 nodes), and writes bench/results/latest.json. See bench/README.md.
 #
 #   bench/run.sh                 every scenario, BENCH_REPEAT (2) runs each, BENCH_DURATION (10) s each
 #   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
 #   bench/run.sh S3 S4           only these scenarios
 #   bench/run.sh C1 C2 --no-node the cluster scenarios only
 #   bench/run.sh --no-node       skip the Node baseline
+#   bench/run.sh --no-floor      skip the Kestrel floor
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
@@ -24,11 +26,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 quick=0
 node=1
+floor=1
 only=()
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
     --no-node) node=0 ;;
+    --no-floor) floor=0 ;;
     S[1-6]|C[1-2]) only+=("$arg") ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
@@ -61,7 +65,7 @@ S1 10 0 4 0 $duration repl,node
 S2 50 0 4 0 $duration repl,node
 S3 50 0 2 200 $duration repl,node
 S4 200 0 1 10 $duration repl
-S5 0 0 8 0 $duration repl
+S5 0 0 8 0 $duration repl,floor
 S6 50 2 2 200 $s6_duration repl
 C1 30 0 6 0 $duration cluster
 C2 30 0 6 200 $duration cluster
@@ -72,7 +76,7 @@ S1 100 0 32 0 $duration repl,node
 S2 1000 0 32 0 $duration repl,node
 S3 1000 0 32 200 $duration repl,node
 S4 9000 0 8 10 $duration repl
-S5 0 0 64 0 $duration repl
+S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
 C2 300 0 240 2000 $duration cluster
@@ -89,6 +93,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 echo "== build (Release)"
 dotnet publish "$root/Repl.Host/Repl.Host.csproj" -c Release -o "$out/repl" --nologo -v quiet
 dotnet publish "$here/Repl.Bench/Repl.Bench.csproj" -c Release -o "$out/bench" --nologo -v quiet
+if [[ $floor == 1 ]]; then
+  dotnet publish "$here/peers/kestrel-floor/KestrelFloor.csproj" -c Release -o "$out/floor" --nologo -v quiet
+fi
 if [[ $node == 1 ]]; then
   if ! command -v node >/dev/null; then
     echo "node not found: skipping the Node baseline" >&2; node=0
@@ -154,7 +161,7 @@ start_cluster() {
   etcd_pids="$(cat "$cluster_dir"/etcd-e{1,2,3}.pid | paste -sd,)"
 }
 
-# start_server repl|node SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
+# start_server repl|node|floor SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
 start_server() {
   local kind="$1" scenario="$2" log="$runs/$2-$1-server.log"
   port=$((port + 1))
@@ -164,6 +171,8 @@ start_server() {
     if [[ $journal == memory && $scenario != S5 ]]; then store=(--in-memory); fi
     taskset -c "$server_cpu" "$out/repl/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
       --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 >"$log" 2>&1 &
+  elif [[ $kind == floor ]]; then
+    taskset -c "$server_cpu" "$out/floor/KestrelFloor" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   else
     taskset -c "$server_cpu" node "$here/peers/node-sse/server.js" --port "$port" >"$log" 2>&1 &
   fi
@@ -181,6 +190,7 @@ while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
   for kind in ${servers//,/ }; do
     if [[ $kind == node && $node == 0 ]]; then continue; fi
+    if [[ $kind == floor && $floor == 0 ]]; then continue; fi
     if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
     for run in $(seq 1 "$repeat"); do
       echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"

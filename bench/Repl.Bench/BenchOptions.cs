@@ -25,7 +25,7 @@ internal sealed class BenchOptions
     public int ValueBytes { get; private set; } = 60;
     public bool JsonOnly { get; private set; }
     public string Scenario { get; private set; } = "adhoc";
-    /// <summary>Which server this ran against (repl, node-sse...), for the report.</summary>
+    /// <summary>Which server this ran against (bench/run.sh's kinds: repl, node, floor), for the report; rows are grouped by it.</summary>
     public string Label { get; private set; } = "repl";
     /// <summary>Most time to wait after publishing stops for the last deliveries.</summary>
     public double DrainSeconds { get; private set; } = 15;
