@@ -7,23 +7,31 @@ using Repl.Host.Node;
 namespace Repl.Host.Api;
 
 /// <summary>The REPL topic routes, plus topic info, delete, history and batch publish.</summary>
-internal static class TopicEndpoints
+/// <remarks>
+/// The handlers take the node's services from this instance, made once when the routes are mapped. Taken as handler
+/// parameters, they would be resolved per request, and that opens a service scope for every publish.
+/// </remarks>
+internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/topics", (ReplNode node) =>
-            TypedResults.Json(node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal).ToArray(),
-                ApiJsonContext.Default.StringArray));
-
-        routes.MapPost("/topics", CreateAsync);
-        routes.MapGet("/topics/{topic}", Info);
-        routes.MapDelete("/topics/{topic}", DeleteAsync);
-        routes.MapPost("/topics/{topic}", PublishAsync);
-        routes.MapPost("/topics/{topic}/batch", PublishBatchAsync);
-        routes.MapGet("/topics/{topic}/messages", History);
+        var services = routes.ServiceProvider;
+        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>());
+        routes.MapGet("/topics", api.List);
+        // Cast: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
+        routes.MapPost("/topics", (Delegate)api.CreateAsync);
+        routes.MapGet("/topics/{topic}", api.Info);
+        routes.MapDelete("/topics/{topic}", api.DeleteAsync);
+        routes.MapPost("/topics/{topic}", api.PublishAsync);
+        routes.MapPost("/topics/{topic}/batch", api.PublishBatchAsync);
+        routes.MapGet("/topics/{topic}/messages", api.History);
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext context, ReplNode node, LimitsOptions limits)
+    private IResult List() =>
+        TypedResults.Json(node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal).ToArray(),
+            ApiJsonContext.Default.StringArray);
+
+    private async Task<IResult> CreateAsync(HttpContext context)
     {
         var (body, error) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
         if (error is not null) return error;
@@ -45,7 +53,7 @@ internal static class TopicEndpoints
         return TypedResults.Json(new MessageBody("topic created"), ApiJsonContext.Default.MessageBody, statusCode: StatusCodes.Status201Created);
     }
 
-    private static IResult Info(string topic, ReplNode node)
+    private IResult Info(string topic)
     {
         if (Lookup(topic, node, out var actor) is { } error) return error;
         var stats = node.Journal.Stats(topic);
@@ -54,7 +62,7 @@ internal static class TopicEndpoints
             ApiJsonContext.Default.TopicInfo);
     }
 
-    private static async Task<IResult> DeleteAsync(string topic, HttpContext context, ReplNode node)
+    private async Task<IResult> DeleteAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
         long position = await node.Log.DeleteTopicAsync(topic, context.RequestAborted);
@@ -63,7 +71,7 @@ internal static class TopicEndpoints
         return TypedResults.Json(new MessageBody("topic deleted"), ApiJsonContext.Default.MessageBody);
     }
 
-    private static async Task<IResult> PublishAsync(string topic, HttpContext context, ReplNode node, LimitsOptions limits, TimeProvider time)
+    private async Task<IResult> PublishAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
@@ -74,7 +82,7 @@ internal static class TopicEndpoints
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
     }
 
-    private static async Task<IResult> PublishBatchAsync(string topic, HttpContext context, ReplNode node, LimitsOptions limits, TimeProvider time)
+    private async Task<IResult> PublishBatchAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
@@ -87,7 +95,7 @@ internal static class TopicEndpoints
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8));
     }
 
-    private static IResult History(string topic, HttpContext context, ReplNode node, LimitsOptions limits)
+    private IResult History(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out var actor) is { } error) return error;
         var query = context.Request.Query;

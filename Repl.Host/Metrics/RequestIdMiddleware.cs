@@ -10,7 +10,7 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
 
     public async Task InvokeAsync(HttpContext context)
     {
-        string id = Accept(context.Request.Headers[Header].ToString()) ?? Guid.NewGuid().ToString("N");
+        string id = Accept(context.Request.Headers[Header].ToString()) ?? NewId();
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
         using var scope = logger.BeginScope(new RequestScope(id));
@@ -23,6 +23,22 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
             metrics.CountResponse(context.Response.StatusCode);
         }
     }
+
+    /// <summary>
+    /// A new id: this process's random 64-bit prefix and a counter, as 32 hex digits (the shape of a GUID's "N" form).
+    /// </summary>
+    /// <remarks>
+    /// <c>Guid.NewGuid</c> reads the kernel's random source on every call: a system call per request, ~3 % of the
+    /// publish path's CPU on this VM (bench S5). Ids stay unique across nodes and restarts through the prefix.
+    /// </remarks>
+    internal static string NewId() => string.Create(32, Interlocked.Increment(ref _requests), static (chars, count) =>
+    {
+        Prefix.TryFormat(chars, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+        count.TryFormat(chars[16..], out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+    });
+
+    private static readonly ulong Prefix = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+    private static ulong _requests;
 
     /// <summary>An incoming id is kept when it is 1–128 characters of letters, digits and <c>-_.:</c> (safe in logs and headers).</summary>
     internal static string? Accept(string value)

@@ -45,12 +45,16 @@ internal static class SecurityExtensions
     {
         // Fail at start, not on the first request, when a key is unusable.
         _ = app.Services.GetRequiredService<TokenValidator>();
-        app.UseWhen(IsRead, branch => branch.UseCors(SubscribePolicy));
-        app.UseWhen(context => !IsRead(context), branch => branch.UseCors(PublishPolicy));
+        // Only cross-origin requests (with an Origin header) go through CORS: the middleware does nothing for the
+        // others, but resolving its policy provider would open a service scope per request.
+        app.UseWhen(context => IsCrossOrigin(context) && IsRead(context), branch => branch.UseCors(SubscribePolicy));
+        app.UseWhen(context => IsCrossOrigin(context) && !IsRead(context), branch => branch.UseCors(PublishPolicy));
         app.UseMiddleware<AccessMiddleware>();
     }
 
     public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes);
+
+    private static bool IsCrossOrigin(HttpContext context) => context.Request.Headers.Origin.Count > 0;
 
     /// <summary>A read, or the preflight of one (its method is in <c>Access-Control-Request-Method</c>).</summary>
     private static bool IsRead(HttpContext context)

@@ -86,7 +86,12 @@ public sealed partial class MetricsTests
         using var replaced = new HttpRequestMessage(HttpMethod.Get, "/topics/nope");
         replaced.Headers.TryAddWithoutValidation("X-Request-Id", "bad id <script>");
         using var replacedResponse = await server.Client.SendAsync(replaced);
-        Assert.Matches("^[0-9a-f]{32}$", replacedResponse.Headers.GetValues("X-Request-Id").Single());
+        string generated = replacedResponse.Headers.GetValues("X-Request-Id").Single();
+        Assert.Matches("^[0-9a-f]{32}$", generated);
+        using var next = await server.Client.GetAsync("/health");
+        string another = next.Headers.GetValues("X-Request-Id").Single();
+        Assert.Matches("^[0-9a-f]{32}$", another);
+        Assert.NotEqual(generated, another);
     }
 
     private static async Task<Dictionary<string, double>> ScrapeAsync(ReplServer server) => Parse(await server.Client.GetStringAsync("/metrics"));
