@@ -12,7 +12,10 @@ namespace Repl.Actors.Log;
 public interface ILog : IAsyncDisposable
 {
     /// <summary>Appends a batch of publishes as one commit.</summary>
-    /// <returns>The position of each command, in order; 0 where the topic did not exist at that point of the log.</returns>
+    /// <returns>
+    /// The position of each command, in order; 0 where the log already knows the topic did not exist at that point.
+    /// A log that cannot tell (etcd) leaves that to the applier, which skips the publish (<see cref="Topics.TopicRegistry.WasSkipped"/>).
+    /// </returns>
     ValueTask<long[]> AppendAsync(IReadOnlyList<PublishCommand> batch, CancellationToken cancellationToken);
 
     /// <summary>Creates a topic; returns its position, or 0 when it already exists.</summary>

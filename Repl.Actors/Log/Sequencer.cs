@@ -87,9 +87,17 @@ public sealed class Sequencer : Actor<Sequencer.Pending>
         for (int i = 0; i < Math.Max(1, _options.MaxInFlight); i++) await _inFlight.WaitAsync().ConfigureAwait(false);
     }
 
+    /// <remarks>
+    /// A publish the applier skipped gets position 0, as if its topic had been gone at append: in a cluster the topic
+    /// check before the append can race a delete on another node, and the message is then in the log but on no topic.
+    /// </remarks>
     private void AcknowledgeWhenApplied(Pending[] batch, long[] positions) =>
         _registry.WhenApplied(positions.Max(), () =>
         {
+            for (int i = 0; i < positions.Length; i++)
+            {
+                if (positions[i] > 0 && _registry.WasSkipped(positions[i])) positions[i] = 0;
+            }
             int offset = 0;
             foreach (var pending in batch)
             {

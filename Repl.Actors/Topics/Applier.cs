@@ -10,7 +10,8 @@ namespace Repl.Actors.Topics;
 /// </summary>
 /// <remarks>
 /// Deterministic: every node applying the same log ends in the same state. A publish to a topic that does
-/// not exist at its point in the log is skipped, and so is a create of a topic that exists, on every node alike.
+/// not exist at its point in the log is skipped (and its publisher answered 404, see <see cref="TopicRegistry.WasSkipped"/>),
+/// and so is a create of a topic that exists, on every node alike.
 /// A message is framed for SSE once, here; subscribers of touched topics are notified once per batch, after
 /// the watermark (<see cref="TopicRegistry.AppliedPosition"/>) covers the whole batch.
 /// </remarks>
@@ -22,6 +23,7 @@ public sealed class Applier : Actor<Applier.Command>
     private readonly ILogger _logger;
     private readonly HashSet<TopicActor> _touched = [];
     private readonly List<LogEntry> _accepted = [];
+    private readonly List<long> _skippedPublishes = [];
 
     /// <param name="replica">Cluster mode: the local journal to write applied entries to. Standalone: null, the log already wrote them.</param>
     public Applier(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, Journal.Journal? replica, ILogger logger)
@@ -34,7 +36,7 @@ public sealed class Applier : Actor<Applier.Command>
         {
             registry.Add(new TopicActor(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition));
         }
-        registry.Advance(journal.LastPosition);
+        registry.Advance(journal.LastPosition, []);
     }
 
     /// <summary>Feeds the applier from the log until cancelled.</summary>
@@ -70,6 +72,7 @@ public sealed class Applier : Actor<Applier.Command>
     {
         long before = _registry.AppliedPosition;
         _accepted.Clear();
+        _skippedPublishes.Clear();
         foreach (var entry in entries)
         {
             if (entry.Position <= before) continue; // already applied (a cluster log may resend a window)
@@ -79,6 +82,9 @@ public sealed class Applier : Actor<Applier.Command>
                     topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, entry.Message)), before);
                     _touched.Add(topic);
                     _accepted.Add(entry);
+                    break;
+                case LogEntryKind.Publish:
+                    _skippedPublishes.Add(entry.Position);
                     break;
                 case LogEntryKind.CreateTopic when !_registry.TryGet(entry.Topic, out _):
                     _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
@@ -98,7 +104,7 @@ public sealed class Applier : Actor<Applier.Command>
         }
         if (entries.Count == 0) return;
         _replica?.Write(_accepted);
-        _registry.Advance(Math.Max(before, entries[^1].Position));
+        _registry.Advance(Math.Max(before, entries[^1].Position), _skippedPublishes);
         foreach (var topic in _touched) topic.NotifySubscribers();
         _touched.Clear();
     }

@@ -12,7 +12,17 @@ public sealed class TopicRegistry
     private readonly PriorityQueue<Action, long> _waiters = new();
     private readonly List<Action> _due = [];
     private readonly Lock _waitersGate = new();
+    private readonly HashSet<long> _skipped = [];
+    private readonly Queue<long> _skippedOrder = new();
+    private int _anySkipped;
     private long _applied;
+
+    /// <summary>How many skipped publishes <see cref="WasSkipped"/> remembers, the most recent ones.</summary>
+    /// <remarks>
+    /// It is asked right after the skip is applied, so this only has to cover the moment between the apply and an
+    /// acknowledgement; a flood of publishes to deleted topics that overran it would get 201 for its oldest skips.
+    /// </remarks>
+    internal const int SkippedKept = 16_384;
 
     /// <summary>Position of the last entry applied on this node. Every frame at or before it is in place.</summary>
     public long AppliedPosition => Volatile.Read(ref _applied);
@@ -69,11 +79,28 @@ public sealed class TopicRegistry
 
     internal void Remove(string name) => _topics.TryRemove(name, out _);
 
-    /// <summary>Applier only: publishes the new watermark, then runs the callbacks that waited for it.</summary>
-    internal void Advance(long position)
+    /// <summary>
+    /// Whether the publish at <paramref name="position"/> was skipped when applied: its topic did not exist at that
+    /// point in the log (deleted, or never created). Asked once the position has been applied.
+    /// </summary>
+    public bool WasSkipped(long position)
+    {
+        if (Volatile.Read(ref _anySkipped) == 0) return false;
+        lock (_waitersGate) return _skipped.Contains(position);
+    }
+
+    /// <summary>Applier only: publishes the new watermark and the publishes it skipped, then runs the callbacks that waited for it.</summary>
+    internal void Advance(long position, IReadOnlyList<long> skipped)
     {
         lock (_waitersGate)
         {
+            foreach (long at in skipped)
+            {
+                _skipped.Add(at);
+                _skippedOrder.Enqueue(at);
+                if (_skippedOrder.Count > SkippedKept) _skipped.Remove(_skippedOrder.Dequeue());
+            }
+            if (skipped.Count > 0) Volatile.Write(ref _anySkipped, 1);
             Volatile.Write(ref _applied, position);
             while (_waiters.TryPeek(out var callback, out long waitingFor) && waitingFor <= position)
             {
