@@ -94,10 +94,10 @@ public sealed class TopicRegistry
     {
         lock (_waitersGate)
         {
-            foreach (long at in skipped)
+            for (int i = 0; i < skipped.Count; i++)
             {
-                _skipped.Add(at);
-                _skippedOrder.Enqueue(at);
+                _skipped.Add(skipped[i]);
+                _skippedOrder.Enqueue(skipped[i]);
                 if (_skippedOrder.Count > SkippedKept) _skipped.Remove(_skippedOrder.Dequeue());
             }
             if (skipped.Count > 0) Volatile.Write(ref _anySkipped, 1);
