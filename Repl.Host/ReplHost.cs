@@ -67,6 +67,7 @@ public static class ReplHost
         builder.AddReplSecurity();
 
         var app = builder.Build();
+        app.UseReplProxies();
         app.UseReplObservability();
         app.UseExceptionHandler(handler => handler.Run(WriteExceptionAsync));
         app.UseStatusCodePages(async status =>

@@ -18,6 +18,7 @@ internal static class SecurityExtensions
         var configuration = builder.Configuration;
         services.Configure<AuthOptions>(configuration.GetSection("Auth"));
         services.Configure<CorsOriginsOptions>(configuration.GetSection("Cors"));
+        services.Configure<ProxyOptions>(configuration.GetSection("Proxy"));
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<StreamsPerIp>();
@@ -37,7 +38,13 @@ internal static class SecurityExtensions
         services.Configure<SimpleConsoleFormatterOptions>(console => console.IncludeScopes = true);
     }
 
-    /// <summary>First in the pipeline: request id, logging scope, responses by status class.</summary>
+    /// <summary>First in the pipeline: the client's address and scheme from a trusted proxy's forwarded headers (<see cref="ProxyOptions"/>).</summary>
+    public static void UseReplProxies(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value.ToForwardedHeaders() is { } forwarded) app.UseForwardedHeaders(forwarded);
+    }
+
+    /// <summary>Next: request id, logging scope, responses by status class.</summary>
     public static void UseReplObservability(this WebApplication app) => app.UseMiddleware<RequestIdMiddleware>();
 
     /// <summary>Just before the routes: CORS (subscribe policy on reads, publish policy on writes), then tokens and limits.</summary>

@@ -55,6 +55,40 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task BehindATrustedProxy_StreamsPerIp_CountTheForwardedClient_WhichCannotBeForged()
+    {
+        await using var proxied = await ReplServer.StartAsync(null, "--Limits:MaxStreamsPerIp", "1", "--Proxy:Trusted", "127.0.0.1, 10.0.0.0/8");
+        await using var alice = await SseStream.OpenAsync(proxied.BaseAddress, "/topics/demo/sse", headers: ForwardedFor("203.0.113.1"));
+        await using var bob = await SseStream.OpenAsync(proxied.BaseAddress, "/topics/demo/sse", headers: ForwardedFor("203.0.113.2"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StreamStatusAsync(proxied, "203.0.113.1"));
+        // Through a second trusted hop, the client is still found.
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StreamStatusAsync(proxied, "203.0.113.2, 10.1.2.3"));
+        // A client that sends the header itself gets its own address appended by the proxy: that one counts.
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StreamStatusAsync(proxied, "198.51.100.7, 203.0.113.1"));
+
+        await using var direct = await ReplServer.StartAsync(null, "--Limits:MaxStreamsPerIp", "1");
+        await using var first = await SseStream.OpenAsync(direct.BaseAddress, "/topics/demo/sse", headers: ForwardedFor("203.0.113.1"));
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StreamStatusAsync(direct, "203.0.113.2")); // no trusted proxy: the header is ignored
+    }
+
+    [Fact]
+    public async Task Proxy_TrustedEntryThatIsNotAnAddress_FailsAtStart()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await ReplServer.StartAsync(null, "--Proxy:Trusted", "proxy.example"));
+        Assert.Contains("Proxy:Trusted", error.ToString());
+    }
+
+    private static Dictionary<string, string> ForwardedFor(string chain) => new() { ["X-Forwarded-For"] = chain };
+
+    private static async Task<HttpStatusCode> StreamStatusAsync(ReplServer server, string forwardedFor)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/topics/demo/sse");
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return response.StatusCode;
+    }
+
+    [Fact]
     public async Task Cors_SubscribeOpenToAll_PublishOnlyListedOrigins()
     {
         await using var server = await ReplServer.StartAsync(null, "--Cors:PublishOrigins", "https://app.example");
