@@ -32,6 +32,8 @@ internal sealed class BenchOptions
     public int ConnectConcurrency { get; private set; } = 200;
     /// <summary>Per-connection receive buffer; 0 picks one from the subscriber count.</summary>
     public int ReceiveBufferBytes { get; private set; }
+    /// <summary>How subscribers read: <c>epoll</c> (one thread, plain system calls; Linux x64) or <c>async</c> (.NET sockets).</summary>
+    public string Receiver { get; private set; } = EpollReceiver.IsSupported ? "epoll" : "async";
 
     public const string Usage = """
         Repl.Bench — SSE fan-out load against a Repl (or REPL-compatible) server.
@@ -53,6 +55,7 @@ internal sealed class BenchOptions
           --drain S               most seconds to wait for deliveries after publishing (15)
           --connect-concurrency N connects in flight at once (200)
           --recv-buffer BYTES     receive buffer per subscriber (auto)
+          --receiver epoll|async  subscribers read by one epoll thread (Linux x64 default) or .NET async sockets
           --scenario NAME         scenario name in the report (S1...S6)
           --label NAME            server name in the report (repl)
           --json                  print only the JSON line
@@ -83,6 +86,7 @@ internal sealed class BenchOptions
                 case "--drain": options.DrainSeconds = NextDouble(); break;
                 case "--connect-concurrency": options.ConnectConcurrency = NextInt(); break;
                 case "--recv-buffer": options.ReceiveBufferBytes = NextInt(); break;
+                case "--receiver": options.Receiver = Next(); break;
                 case "--scenario": options.Scenario = Next(); break;
                 case "--label": options.Label = Next(); break;
                 case "--json": options.JsonOnly = true; break;
@@ -92,6 +96,8 @@ internal sealed class BenchOptions
         }
         if (options.Subscribers < 0 || options.NonReaders < 0 || options.Publishers < 0) throw new ArgumentException("counts must be ≥ 0");
         if (options.ValueBytes < 24) throw new ArgumentException("--value-bytes must be ≥ 24 (the timestamp needs 20)");
+        if (options.Receiver is not ("epoll" or "async")) throw new ArgumentException("--receiver is epoll or async");
+        if (options.Receiver == "epoll" && !EpollReceiver.IsSupported) throw new ArgumentException("--receiver epoll needs Linux on x64; use --receiver async");
         if (options.Urls.Count == 0) throw new ArgumentException("--url needs at least one URL");
         if (options.Urls.Any(url => url.Scheme != "http")) throw new ArgumentException("only http:// URLs");
         return options;

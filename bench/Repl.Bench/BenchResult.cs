@@ -97,6 +97,7 @@ internal sealed class BenchResult
             w.WriteNumber("subscribers", Options.Subscribers);
             w.WriteNumber("nonReaders", Options.NonReaders);
             w.WriteNumber("publishers", Options.Publishers);
+            w.WriteString("receiver", Options.Receiver);
             w.WriteNumber("rate", Options.Rate);
             w.WriteNumber("durationS", Options.DurationSeconds);
             w.WriteNumber("warmupS", Options.WarmupSeconds);

@@ -28,6 +28,7 @@ internal sealed class LoadRun(BenchOptions options)
         string path = $"/topics/{Uri.EscapeDataString(options.Topic)}/sse";
         var subscribers = new SseSubscriber[options.Subscribers];
         var runs = new Task[options.Subscribers];
+        using var receiver = options.Receiver == "epoll" ? new EpollReceiver(options.Subscribers) : null;
         using var gate = new SemaphoreSlim(Math.Max(1, options.ConnectConcurrency));
         long connectStart = Stopwatch.GetTimestamp();
         var connects = new List<Task>(options.Subscribers);
@@ -36,7 +37,12 @@ internal sealed class LoadRun(BenchOptions options)
             var target = targets[i % targets.Length];
             var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries);
             await gate.WaitAsync().ConfigureAwait(false);
-            runs[i] = Task.Run(subscriber.RunAsync);
+            if (receiver is null) runs[i] = Task.Run(subscriber.RunAsync);
+            else
+            {
+                receiver.Add(i, subscriber, target.Endpoint);
+                runs[i] = Task.CompletedTask;
+            }
             connects.Add(subscriber.Connected.WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(_ => gate.Release(), TaskScheduler.Default));
         }
         await Task.WhenAll(connects).ConfigureAwait(false);
@@ -121,6 +127,7 @@ internal sealed class LoadRun(BenchOptions options)
         result.SubscriberError ??= subscribers.Select(s => s.Failure).FirstOrDefault(f => f is not null);
 
         foreach (var s in subscribers) s.Stop();
+        receiver?.Dispose();
         foreach (var socket in nonReaders) socket.Dispose();
         await Task.WhenAny(Task.WhenAll(runs), Task.Delay(2000)).ConfigureAwait(false);
         return result;

@@ -23,6 +23,8 @@ internal sealed class SseSubscriber
     private DeliveryCounter _deliveries;
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Socket? _socket;
+    private SseStreamParser? _parser;
+    private long _start;
     private long _now;
     private long _batch;
 
@@ -54,73 +56,100 @@ internal sealed class SseSubscriber
     public bool Closed { get; private set; }
     public Task Connected => _connected.Task;
 
-    /// <summary>Connects, sends the request, checks the status and reads until the stream ends or <see cref="Stop"/>.</summary>
+    /// <summary>The request, sent once after connecting.</summary>
+    internal byte[] Request => _request;
+
+    /// <summary>The receive buffer: the response head accumulates at its start, then each receive lands there.</summary>
+    internal byte[] Buffer => _buffer;
+
+    /// <summary>Set when the server ended the stream (last chunk): the subscriber was cut off.</summary>
+    internal bool Ended => _parser?.Ended ?? false;
+
+    /// <summary>Connects, sends the request, checks the status and reads until the stream ends or <see cref="Stop"/> (<c>--receiver async</c>).</summary>
     public async Task RunAsync()
     {
-        long start = Stopwatch.GetTimestamp();
+        MarkStart();
         try
         {
             var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             _socket = socket;
             await socket.ConnectAsync(_endpoint).ConfigureAwait(false);
             await socket.SendAsync(_request, SocketFlags.None).ConfigureAwait(false);
-            var (parser, leftover) = await ReadHeadAsync(socket).ConfigureAwait(false);
-            parser.Feed(_buffer.AsSpan(leftover.Start, leftover.Length));
-            while (true)
-            {
-                int read = await socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
-                if (read == 0) break;
-                _now = Stopwatch.GetTimestamp();
-                _batch = 0;
-                parser.Feed(_buffer.AsSpan(0, read));
-                if (_batch > 0) _deliveries.Add(_batch, _now);
-                if (parser.Ended) break;
-            }
-            Closed = true;
-        }
-        catch (Exception error) when (error is SocketException or ObjectDisposedException or IOException or InvalidDataException)
-        {
-            if (!_stopping) Failure = error.Message;
-            Closed = true;
-        }
-        finally
-        {
-            if (!_connected.Task.IsCompleted) _connected.TrySetException(new IOException(Failure ?? "stream closed before connected"));
-        }
-
-        (SseStreamParser Parser, (int Start, int Length) Leftover) MakeParser(bool chunked, int from, int to)
-        {
-            var parser = new SseStreamParser(chunked)
-            {
-                OnMessage = OnMessage,
-                OnConnected = () =>
-                {
-                    ConnectTicks = Stopwatch.GetTimestamp() - start;
-                    _connected.TrySetResult();
-                },
-            };
-            return (parser, (from, to - from));
-        }
-
-        async Task<(SseStreamParser, (int Start, int Length))> ReadHeadAsync(Socket socket)
-        {
             int filled = 0;
-            while (true)
+            do
             {
                 if (filled == _buffer.Length) throw new InvalidDataException("response head larger than the receive buffer");
                 int read = await socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None).ConfigureAwait(false);
                 if (read == 0) throw new InvalidDataException("connection closed before the response head");
                 filled += read;
-                int end = _buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8);
-                if (end < 0) continue;
-                var head = Encoding.ASCII.GetString(_buffer, 0, end);
-                var status = head.Length >= 12 ? head.AsSpan(9, 3) : default;
-                if (!status.SequenceEqual("200")) throw new InvalidDataException($"SSE request failed: {head.Split("\r\n")[0]}");
-                bool chunked = head.Contains("transfer-encoding: chunked", StringComparison.OrdinalIgnoreCase);
-                _now = Stopwatch.GetTimestamp();
-                return MakeParser(chunked, end + 4, filled);
             }
+            while (!TryReadHead(filled));
+            while (!Ended)
+            {
+                int read = await socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None).ConfigureAwait(false);
+                if (read == 0) break;
+                Receive(0, read);
+            }
+            Close();
         }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException or IOException or InvalidDataException)
+        {
+            Fail(error.Message);
+        }
+    }
+
+    /// <summary>The connect clock starts (connect time runs to the <c>connected</c> event).</summary>
+    internal void MarkStart() => _start = Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// Checks the first <paramref name="filled"/> bytes of <see cref="Buffer"/> for a whole response head; once there
+    /// is one, checks its status, sets up the parser and feeds it the body bytes that came with the head.
+    /// </summary>
+    /// <returns>False while the head is incomplete.</returns>
+    /// <exception cref="InvalidDataException">The status is not 200.</exception>
+    internal bool TryReadHead(int filled)
+    {
+        int end = _buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8);
+        if (end < 0) return false;
+        var head = Encoding.ASCII.GetString(_buffer, 0, end);
+        var status = head.Length >= 12 ? head.AsSpan(9, 3) : default;
+        if (!status.SequenceEqual("200")) throw new InvalidDataException($"SSE request failed: {head.Split("\r\n")[0]}");
+        bool chunked = head.Contains("transfer-encoding: chunked", StringComparison.OrdinalIgnoreCase);
+        _parser = new SseStreamParser(chunked)
+        {
+            OnMessage = OnMessage,
+            OnConnected = () =>
+            {
+                ConnectTicks = Stopwatch.GetTimestamp() - _start;
+                _connected.TrySetResult();
+            },
+        };
+        Receive(end + 4, filled - end - 4);
+        return true;
+    }
+
+    /// <summary>Feeds received body bytes from <see cref="Buffer"/>: every whole event is counted and timed with one clock read.</summary>
+    internal void Receive(int offset, int count)
+    {
+        _now = Stopwatch.GetTimestamp();
+        _batch = 0;
+        _parser!.Feed(_buffer.AsSpan(offset, count));
+        if (_batch > 0) _deliveries.Add(_batch, _now);
+    }
+
+    /// <summary>The stream ended (the server closed it, or <see cref="Stop"/>).</summary>
+    internal void Close()
+    {
+        Closed = true;
+        _connected.TrySetException(new IOException("stream closed before connected"));
+    }
+
+    /// <summary>The stream failed; the failure is kept unless the run was stopping anyway.</summary>
+    internal void Fail(string message)
+    {
+        if (!_stopping) Failure = message;
+        Closed = true;
+        _connected.TrySetException(new IOException(message));
     }
 
     private volatile bool _stopping;
