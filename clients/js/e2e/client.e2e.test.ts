@@ -1,23 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, openHarness, subscribeInPage, waitOpen, waitReceived, type Chromium } from './support/browser.js';
-import { ReplServer, uniqueTopic, until } from './support/server.js';
+import { describe, expect, it } from 'vitest';
+import { nodeAndBrowser, openHarness, subscribeInPage, waitOpen, waitReceived } from './support/browser.js';
+import { uniqueTopic, until } from './support/server.js';
 
 describe('client bundle served by the node, in chromium', () => {
-  let server: ReplServer;
-  let browser: Chromium;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([ReplServer.start(), launchChromium()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = nodeAndBrowser();
 
   it('serves the current build of the client at /client/repl-client.js', async () => {
-    const res = await fetch(`${server.url}/client/repl-client.js`);
+    const res = await fetch(`${env.server.url}/client/repl-client.js`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/javascript/);
     const served = await res.text();
@@ -29,13 +19,13 @@ describe('client bundle served by the node, in chromium', () => {
 
   it('receives 50 messages published from Node, in order', async () => {
     const topic = uniqueTopic('order');
-    await server.createTopic(topic);
-    const page = await openHarness(browser.context, server.url);
+    await env.server.createTopic(topic);
+    const page = await openHarness(env.browser.context, env.server.url);
     await subscribeInPage(page, topic);
     await waitOpen(page);
 
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push(await server.publish(topic, `m${i}`));
+    for (let i = 0; i < 50; i++) ids.push(await env.server.publish(topic, `m${i}`));
 
     const got = await waitReceived(page, 50);
     expect(got.map((m) => m.value)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
@@ -46,22 +36,22 @@ describe('client bundle served by the node, in chromium', () => {
 
   it('two tabs with shareAcrossTabs share one connection: both receive, the server counts one subscriber', async () => {
     const topic = uniqueTopic('tabs');
-    await server.createTopic(topic);
-    const first = await openHarness(browser.context, server.url);
-    const second = await openHarness(browser.context, server.url);
+    await env.server.createTopic(topic);
+    const first = await openHarness(env.browser.context, env.server.url);
+    const second = await openHarness(env.browser.context, env.server.url);
     await subscribeInPage(first, topic, { shareAcrossTabs: true });
     await subscribeInPage(second, topic, { shareAcrossTabs: true });
     // The leader reports `open` from the server; the follower hears it over the BroadcastChannel.
     await Promise.all([waitOpen(first), waitOpen(second)]);
-    await until(async () => (await server.topic(topic)).subscribers === 1, 'the leader tab to be subscribed');
+    await until(async () => (await env.server.topic(topic)).subscribers === 1, 'the leader tab to be subscribed');
 
-    for (let i = 0; i < 10; i++) await server.publish(topic, `t${i}`);
+    for (let i = 0; i < 10; i++) await env.server.publish(topic, `t${i}`);
 
     const expected = Array.from({ length: 10 }, (_, i) => `t${i}`);
     const [a, b] = await Promise.all([waitReceived(first, 10), waitReceived(second, 10)]);
     expect(a.map((m) => m.value)).toEqual(expected);
     expect(b.map((m) => m.value)).toEqual(expected);
-    expect((await server.topic(topic)).subscribers).toBe(1);
+    expect((await env.server.topic(topic)).subscribers).toBe(1);
 
     const leaders = await Promise.all(
       [first, second].map((p) => p.evaluate(() => window.statuses.filter((x) => x.s === 'open').at(-1)?.d?.leader)),

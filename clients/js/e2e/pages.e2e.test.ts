@@ -1,37 +1,27 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type Chromium } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { nodeAndBrowser } from './support/browser.js';
 import { outputDir } from './support/paths.js';
-import { ReplServer, uniqueTopic, until } from './support/server.js';
+import { uniqueTopic, until } from './support/server.js';
 
 describe('pages served by the node', () => {
-  let server: ReplServer;
-  let browser: Chromium;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([ReplServer.start(), launchChromium()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const env = nodeAndBrowser();
 
   it('dashboard lists topics, tails one live, publishes from its form; screenshot in e2e/output', async () => {
     const topic = 'orders';
     const others = ['comments:42', 'presence'];
-    for (const name of [topic, ...others]) await server.createTopic(name);
+    for (const name of [topic, ...others]) await env.server.createTopic(name);
 
-    const page = await browser.context.newPage();
+    const page = await env.browser.context.newPage();
     page.on('pageerror', (error) => console.error('[page error]', error.message));
-    await page.goto(`${server.url}/?poll=500`);
+    await page.goto(`${env.server.url}/?poll=500`);
 
     const row = page.locator(`#topics tbody tr[data-topic="${topic}"]`);
     await row.waitFor({ timeout: 10000 });
     for (const name of ['demo', ...others]) await page.locator(`#topics tbody tr[data-topic="${name}"]`).waitFor();
     // The cluster panel follows GET /cluster: hidden on 404, the members listed on 200.
-    const cluster = await fetch(`${server.url}/cluster`);
+    const cluster = await fetch(`${env.server.url}/cluster`);
     if (cluster.status === 404) {
       await expect.poll(() => page.locator('#cluster-panel').isHidden()).toBe(true);
     } else {
@@ -42,7 +32,7 @@ describe('pages served by the node', () => {
     // Clicking a row tails that topic with the client.
     await row.click();
     await page.locator('#tail-status', { hasText: /^open$/ }).waitFor({ timeout: 10000 });
-    await until(async () => (await server.topic(topic)).subscribers === 1, 'the tail to subscribe');
+    await until(async () => (await env.server.topic(topic)).subscribers === 1, 'the tail to subscribe');
 
     const nextPoll = async () => {
       const before = await page.locator('#topics-updated').textContent();
@@ -52,9 +42,9 @@ describe('pages served by the node', () => {
     // Some traffic over a few polls so the counts and rate charts have something to show.
     for (let round = 0; round < 6; round++) {
       const burst = [];
-      for (let i = 0; i < 4 + round * 2; i++) burst.push(server.publish(topic, JSON.stringify({ order: round * 100 + i, total: 10 + i })));
-      for (let i = 0; i < 1 + (round % 3); i++) burst.push(server.publish('comments:42', JSON.stringify({ author: 'ada', text: `comment ${round}.${i}` })));
-      if (round % 2 === 0) burst.push(server.publish('presence', `user-${round} online`));
+      for (let i = 0; i < 4 + round * 2; i++) burst.push(env.server.publish(topic, JSON.stringify({ order: round * 100 + i, total: 10 + i })));
+      for (let i = 0; i < 1 + (round % 3); i++) burst.push(env.server.publish('comments:42', JSON.stringify({ author: 'ada', text: `comment ${round}.${i}` })));
+      if (round % 2 === 0) burst.push(env.server.publish('presence', `user-${round} online`));
       await Promise.all(burst);
       await nextPoll(); // one burst per dashboard refresh, so each shows up as a sample in the charts
     }
@@ -69,7 +59,7 @@ describe('pages served by the node', () => {
     await page.locator('#tail .msg .hdr', { hasText: 'source=e2e' }).first().waitFor();
 
     // The table catches up with the server: subscriber and message counts.
-    const info = await server.topic(topic);
+    const info = await env.server.topic(topic);
     await row.locator('.messages', { hasText: String(info.messages) }).waitFor({ timeout: 10000 });
     await expect.poll(() => row.locator('.subscribers').textContent()).toBe('1');
     expect(await row.locator('svg polyline').count()).toBe(1);
@@ -81,22 +71,22 @@ describe('pages served by the node', () => {
 
   it('dashboard creates a topic from its form', async () => {
     const name = uniqueTopic('made-in-ui');
-    const page = await browser.context.newPage();
-    await page.goto(`${server.url}/`);
+    const page = await env.browser.context.newPage();
+    await page.goto(`${env.server.url}/`);
     await page.fill('#create-name', name);
     await page.click('#create-form button[type=submit]');
     await page.locator('#create-note', { hasText: `created ${name}` }).waitFor({ timeout: 10000 });
     await page.locator(`#topics tbody tr[data-topic="${name}"]`).waitFor({ timeout: 10000 });
-    expect((await server.topic(name)).messages).toBe(0);
+    expect((await env.server.topic(name)).messages).toBe(0);
     await page.close();
   });
 
   it('comments demo shows a comment posted through its form', async () => {
-    const page = await browser.context.newPage();
+    const page = await env.browser.context.newPage();
     page.on('pageerror', (error) => console.error('[page error]', error.message));
-    await page.goto(`${server.url}/demo.html`);
+    await page.goto(`${env.server.url}/demo.html`);
     await page.locator('#feed-status', { hasText: /^live$/ }).waitFor({ timeout: 10000 });
-    expect((await server.topic('comments:1')).subscribers).toBe(1); // the page created the topic and subscribed
+    expect((await env.server.topic('comments:1')).subscribers).toBe(1); // the page created the topic and subscribed
 
     await page.fill('#author', 'Grace');
     await page.fill('#text', 'Posted through the form');
@@ -106,7 +96,7 @@ describe('pages served by the node', () => {
     expect(await comment.locator('.who').textContent()).toBe('Grace');
 
     // A comment published by a backend shows up too.
-    await server.publish('comments:1', JSON.stringify({ author: 'Backend', text: 'Hello from the server side' }));
+    await env.server.publish('comments:1', JSON.stringify({ author: 'Backend', text: 'Hello from the server side' }));
     await page.locator('#comments .comment', { hasText: 'Hello from the server side' }).waitFor({ timeout: 10000 });
     expect(await page.locator('#comments .comment').count()).toBe(2);
     mkdirSync(outputDir, { recursive: true });

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import type * as ReplModule from '../../src/index.js';
 import type { GapEvent, ReconnectOptions, StatusDetail } from '../../src/types.js';
+import { ReplServer, type ServerOptions } from './server.js';
 
 /** Debian's chromium (scripts/install-chromium.sh); override with CHROMIUM_PATH. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -73,6 +75,19 @@ export async function launchChromium(): Promise<Chromium> {
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A node and a Chromium for the tests of one `describe`: started together before them, stopped after. */
+export function nodeAndBrowser(options: ServerOptions = {}): { readonly server: ReplServer; readonly browser: Chromium } {
+  const env = {} as { server: ReplServer; browser: Chromium };
+  beforeAll(async () => {
+    [env.server, env.browser] = await Promise.all([ReplServer.start(options), launchChromium()]);
+  });
+  afterAll(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 /** Opens the harness page on `baseUrl` and waits for the bundle to load. */
