@@ -13,6 +13,12 @@ public sealed class AuthOptions
     /// <summary>JSON Web Key Set file. Turns authorization on.</summary>
     public string? JwksFile { get; set; }
 
+    /// <summary>URL of an identity provider's JSON Web Key Set, kept fresh (<see cref="JwksSource"/>). Turns authorization on.</summary>
+    public string? JwksUrl { get; set; }
+
+    /// <summary>How often the <see cref="JwksUrl"/> set is fetched again (a token naming an unknown key also triggers a fetch).</summary>
+    public TimeSpan JwksRefresh { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>When set, a token's <c>iss</c> must equal it.</summary>
     public string? Issuer { get; set; }
 
@@ -37,5 +43,5 @@ public sealed class AuthOptions
     /// <summary><c>/metrics</c> needs a token with <c>repl.admin: true</c>.</summary>
     public bool MetricsRequiresAdmin { get; set; }
 
-    public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(JwksFile);
+    public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(JwksFile) || !string.IsNullOrEmpty(JwksUrl);
 }

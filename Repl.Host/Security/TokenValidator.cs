@@ -7,7 +7,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace Repl.Host.Security;
 
 /// <summary>Finds a request's bearer token and validates it against the configured keys.</summary>
-internal sealed class TokenValidator
+internal sealed class TokenValidator : IDisposable
 {
     private static readonly string[] Symmetric = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.HmacSha384, SecurityAlgorithms.HmacSha512];
 
@@ -20,11 +20,13 @@ internal sealed class TokenValidator
 
     private readonly JsonWebTokenHandler _handler = new();
     private readonly TokenValidationParameters? _parameters;
+    private readonly JwksSource? _jwks;
 
-    public TokenValidator(IOptions<AuthOptions> options)
+    public TokenValidator(IOptions<AuthOptions> options, ILogger<TokenValidator> logger)
     {
         Options = options.Value;
-        if (Options.Enabled) _parameters = Parameters(Options);
+        if (!string.IsNullOrEmpty(Options.JwksUrl)) _jwks = new JwksSource(Options.JwksUrl, Options.JwksRefresh, logger);
+        if (Options.Enabled) _parameters = Parameters(Options, _jwks);
     }
 
     public AuthOptions Options { get; }
@@ -47,6 +49,11 @@ internal sealed class TokenValidator
         if (_parameters is null) throw new InvalidOperationException("authorization is off");
         if (token.Length > 16 * 1024) return (null, "the token is too long");
         var result = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        // A key id the node does not hold: the provider may have rotated its keys since the last fetch.
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException && _jwks is not null && NamesAKey(token) && await _jwks.RefreshForUnknownKeyAsync().ConfigureAwait(false))
+        {
+            result = await _handler.ValidateTokenAsync(token, _parameters).ConfigureAwait(false);
+        }
         if (!result.IsValid) return (null, Describe(result.Exception));
         var expires = result.SecurityToken.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null : new DateTimeOffset(result.SecurityToken.ValidTo, TimeSpan.Zero);
         return (Grants.From(result.ClaimsIdentity, expires), null);
@@ -65,7 +72,11 @@ internal sealed class TokenValidator
         _ => "the token is not valid",
     };
 
-    private static TokenValidationParameters Parameters(AuthOptions options)
+    public void Dispose() => _jwks?.Dispose();
+
+    private bool NamesAKey(string token) => _handler.CanReadToken(token) && _handler.ReadJsonWebToken(token).Kid is { Length: > 0 };
+
+    private static TokenValidationParameters Parameters(AuthOptions options, JwksSource? jwks)
     {
         var keys = new List<SecurityKey>();
         var algorithms = new List<string>();
@@ -90,9 +101,16 @@ internal sealed class TokenValidator
             algorithms.AddRange(Symmetric);
             algorithms.AddRange(Asymmetric);
         }
+        if (jwks is not null)
+        {
+            algorithms.AddRange(Symmetric);
+            algorithms.AddRange(Asymmetric);
+        }
         return new TokenValidationParameters
         {
             IssuerSigningKeys = keys,
+            // The fetched keys change while the node runs: read them at each validation.
+            IssuerSigningKeyResolver = jwks is null ? null : (_, _, _, _) => [.. keys, .. jwks.Keys],
             ValidAlgorithms = algorithms.Distinct().ToArray(),
             ValidateIssuer = !string.IsNullOrEmpty(options.Issuer),
             ValidIssuer = options.Issuer,

@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.IdentityModel.Tokens;
 using Repl.Host.Tests.Infrastructure;
 
@@ -144,6 +147,81 @@ public sealed class AuthTests(AuthServerFixture fixture) : IClassFixture<AuthSer
         {
             TempDir.Delete(dir);
         }
+    }
+
+    [Fact]
+    public async Task JwksUrl_KeysAreFetched_AndARotatedKeyIsPickedUpWithoutARestart()
+    {
+        using var first = RSA.Create(2048);
+        using var second = RSA.Create(2048);
+        string jwks = Jwks(first, "k1");
+        await using var provider = await JwksProvider.StartAsync(() => jwks);
+        await using var server = await ReplServer.StartAsync(null, "--Auth:JwksUrl", provider.Url, "--Auth:ClockSkew", "00:00:00");
+
+        Assert.Equal(HttpStatusCode.Created, await PublishAsync(server, "demo", Tokens.Create("demo", credentials: Rs256(first, "k1"))));
+        Assert.Equal(1, provider.Requests);
+        Assert.Equal(HttpStatusCode.Unauthorized, await PublishAsync(server, "demo", Tokens.Create("demo")));
+
+        // The provider rotates to a new key: the first token naming it makes the node fetch the set again.
+        jwks = Jwks(second, "k2");
+        Assert.Equal(HttpStatusCode.Created, await PublishAsync(server, "demo", Tokens.Create("demo", credentials: Rs256(second, "k2"))));
+        Assert.Equal(2, provider.Requests);
+        // The old key is gone, and another unknown key within 30 s does not make the node fetch again.
+        Assert.Equal(HttpStatusCode.Unauthorized, await PublishAsync(server, "demo", Tokens.Create("demo", credentials: Rs256(first, "k1"))));
+        Assert.Equal(2, provider.Requests);
+    }
+
+    [Fact]
+    public async Task JwksUrl_Unreachable_TheNodeStarts_AndRefusesTokens_ButNotAUrl_FailsAtStart()
+    {
+        using var rsa = RSA.Create(2048);
+        await using (var server = await ReplServer.StartAsync(null, "--Auth:JwksUrl", "http://127.0.0.1:1/jwks.json"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, await PublishAsync(server, "demo", Tokens.Create("demo", credentials: Rs256(rsa, "k1"))));
+            Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/health")).StatusCode);
+        }
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () => await ReplServer.StartAsync(null, "--Auth:JwksUrl", "keys.example/jwks.json"));
+        Assert.Contains("Auth:JwksUrl", error.ToString());
+    }
+
+    private static SigningCredentials Rs256(RSA rsa, string keyId) => new(new RsaSecurityKey(rsa) { KeyId = keyId }, SecurityAlgorithms.RsaSha256);
+
+    private static string Jwks(RSA rsa, string keyId)
+    {
+        var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = keyId });
+        return JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = jwk.Kid, n = jwk.N, e = jwk.E, use = "sig", alg = "RS256" } } });
+    }
+
+    /// <summary>An identity provider's key endpoint: a real Kestrel app serving whatever set the test holds now.</summary>
+    private sealed class JwksProvider : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _requests;
+
+        private JwksProvider(WebApplication app, Func<string> jwks)
+        {
+            _app = app;
+            app.MapGet("/jwks.json", () =>
+            {
+                Interlocked.Increment(ref _requests);
+                return Results.Text(jwks(), "application/json");
+            });
+        }
+
+        public string Url => _app.Urls.First() + "/jwks.json";
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public static async Task<JwksProvider> StartAsync(Func<string> jwks)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var provider = new JwksProvider(builder.Build(), jwks);
+            await provider._app.StartAsync();
+            return provider;
+        }
+
+        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
     }
 
     [Fact]
