@@ -98,10 +98,9 @@ internal sealed class TokenValidator : IDisposable
             var signing = set.GetSigningKeys();
             if (signing.Count == 0) throw new InvalidOperationException($"Auth:JwksFile '{options.JwksFile}' holds no usable signing key");
             keys.AddRange(signing);
-            algorithms.AddRange(Symmetric);
-            algorithms.AddRange(Asymmetric);
         }
-        if (jwks is not null)
+        // A key set, from a file or a URL, may hold keys of either kind.
+        if (!string.IsNullOrEmpty(options.JwksFile) || jwks is not null)
         {
             algorithms.AddRange(Symmetric);
             algorithms.AddRange(Asymmetric);

@@ -15,7 +15,7 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 // As Repl.Host/appsettings.json: while this category is enabled at any level, hosting makes an Activity and a
 // log scope per request.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
-// Repl's default (NodeOptions.InlineScheduling): request handling runs on the socket thread.
+// Repl's default (NodeOptions.InlineScheduling): a flush sends on the flushing thread.
 builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
 
 var app = builder.Build();
