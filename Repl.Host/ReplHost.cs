@@ -55,6 +55,7 @@ public static class ReplHost
         services.Configure<Repl.Host.Cluster.ClusterOptions>(configuration.GetSection("Cluster"));
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<LimitsOptions>>().Value);
         services.AddSingleton(TimeProvider.System);
+        services.AddReplActorSystem(configuration);
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));

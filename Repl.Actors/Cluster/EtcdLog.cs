@@ -36,7 +36,7 @@ namespace Repl.Actors.Cluster;
 /// bring its topics there, and a <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range
 /// get a gap; then it continues from the compaction point.</para>
 /// </remarks>
-public sealed class EtcdLog : ILog
+public sealed class EtcdLog : IAsyncDisposable
 {
     private readonly EtcdClient _client;
     private readonly EtcdLogOptions _options;

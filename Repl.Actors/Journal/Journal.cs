@@ -49,10 +49,51 @@ public sealed class Journal : IDisposable
             CREATE TABLE IF NOT EXISTS messages(pos INTEGER PRIMARY KEY, topic TEXT NOT NULL, created INTEGER NOT NULL, body BLOB NOT NULL);
             CREATE INDEX IF NOT EXISTS messages_topic ON messages(topic, pos);
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS events(pos INTEGER PRIMARY KEY, kind INTEGER NOT NULL, topic TEXT NOT NULL, created INTEGER NOT NULL, through INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS snapshots(pid TEXT NOT NULL, seq INTEGER NOT NULL, created INTEGER NOT NULL, serializer INTEGER NOT NULL,
+                manifest TEXT NOT NULL, payload BLOB NOT NULL, PRIMARY KEY(pid, seq)) WITHOUT ROWID;
             """);
-        using var last = _writer.CreateCommand();
-        last.CommandText = "SELECT value FROM meta WHERE key = 'last'";
-        _lastPosition = last.ExecuteScalar() is long value ? value : 0;
+        _lastPosition = MetaValue("last") ?? 0;
+        if (MetaValue("schema") is null) Migrate();
+    }
+
+    /// <summary>The schema this build writes: 2 added <c>events</c> (topic changes kept for replay) and <c>snapshots</c>.</summary>
+    internal const long SchemaVersion = 2;
+
+    /// <summary>
+    /// A data directory written before schema 2 holds messages and the topic table but no snapshot, and its topic
+    /// changes are not in <c>events</c>: the log's writer (the sequencer) could not rebuild its topic set by replay.
+    /// The topic table is exactly that set at <see cref="LastPosition"/>, so it becomes the first snapshot.
+    /// </summary>
+    private void Migrate()
+    {
+        using var _ = EnterWriteGate();
+        using var transaction = _writer.BeginTransaction();
+        if (_lastPosition > 0)
+        {
+            var topics = new List<string>();
+            using (var command = _writer.CreateCommand())
+            {
+                command.Transaction = transaction;
+                command.CommandText = "SELECT name FROM topics ORDER BY name";
+                using var rows = command.ExecuteReader();
+                while (rows.Read()) topics.Add(rows.GetString(0));
+            }
+            var (serializer, manifest, payload) = Serialization.ReplSerializer.SnapshotOf(topics);
+            Execute(_writer, transaction, "INSERT OR REPLACE INTO snapshots(pid, seq, created, serializer, manifest, payload) VALUES ($i, $s, $c, $z, $m, $p)",
+                ("$i", Sequencer.SequencerActor.LogPersistenceId), ("$s", _lastPosition), ("$c", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), ("$z", serializer),
+                ("$m", manifest), ("$p", payload));
+        }
+        Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('schema', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$v", SchemaVersion));
+        transaction.Commit();
+    }
+
+    private long? MetaValue(string key)
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = "SELECT value FROM meta WHERE key = $k";
+        command.Parameters.AddWithValue("$k", key);
+        return command.ExecuteScalar() is long value ? value : null;
     }
 
     /// <summary>Opens (or creates) the journal.</summary>
@@ -93,20 +134,86 @@ public sealed class Journal : IDisposable
                     break;
                 case LogEntryKind.CreateTopic:
                     Execute(_writer, transaction, "INSERT OR IGNORE INTO topics(name, created) VALUES ($n, $p)", ("$n", entry.Topic), ("$p", entry.Position));
+                    KeepEvent(transaction, entry);
                     break;
                 case LogEntryKind.DeleteTopic:
                     Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n", ("$n", entry.Topic));
                     Execute(_writer, transaction, "DELETE FROM topics WHERE name = $n", ("$n", entry.Topic));
+                    KeepEvent(transaction, entry);
                     break;
                 case LogEntryKind.Truncate:
-                    Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", entry.Topic), ("$p", entry.Position));
-                    Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", entry.Topic), ("$p", entry.Position));
+                    Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", entry.Topic), ("$p", entry.TruncatedThrough));
+                    Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", entry.Topic), ("$p", entry.TruncatedThrough));
+                    KeepEvent(transaction, entry);
                     break;
             }
         }
         Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('last', $p) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$p", last));
         transaction.Commit();
         Volatile.Write(ref _lastPosition, last);
+    }
+
+    // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (publishes replay from messages).
+    private void KeepEvent(SqliteTransaction transaction, LogEntry entry) =>
+        Execute(_writer, transaction, "INSERT OR REPLACE INTO events(pos, kind, topic, created, through) VALUES ($p, $k, $t, $c, $h)",
+            ("$p", entry.Position), ("$k", (long)entry.Kind), ("$t", entry.Topic), ("$c", entry.CreatedAtMs), ("$h", entry.Through));
+
+    /// <summary>
+    /// The log's entries with <paramref name="after"/> &lt; position ≤ <paramref name="upTo"/>, in position order, at most
+    /// <paramref name="limit"/>: publishes still retained (with their message JSON) and topic changes.
+    /// </summary>
+    /// <remarks>Publishes removed by retention or a topic's deletion are not there: positions may skip.</remarks>
+    /// <param name="bodies">False: publishes come without their message (a writer's replay needs none).</param>
+    public List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0 FROM messages WHERE pos > $a AND pos <= $b
+            UNION ALL SELECT pos, kind, topic, created, NULL, through FROM events WHERE pos > $a AND pos <= $b
+            ORDER BY 1 LIMIT $n
+            """;
+        command.Parameters.AddWithValue("$a", after);
+        command.Parameters.AddWithValue("$b", upTo);
+        command.Parameters.AddWithValue("$n", limit);
+        using var rows = command.ExecuteReader();
+        var entries = new List<LogEntry>();
+        while (rows.Read())
+        {
+            entries.Add(new LogEntry(rows.GetInt64(0), (LogEntryKind)rows.GetInt64(1), rows.GetString(2),
+                rows.IsDBNull(4) ? [] : (byte[])rows.GetValue(4), rows.GetInt64(3), rows.GetInt64(5)));
+        }
+        return entries;
+    }
+
+    /// <summary>Stores a snapshot of a persistent actor's state (the snapshot store plugin's write).</summary>
+    public void SaveSnapshot(string persistenceId, long sequenceNr, long createdMs, int serializer, string manifest, byte[] payload)
+    {
+        using var _ = EnterWriteGate();
+        Execute(_writer, null, "INSERT OR REPLACE INTO snapshots(pid, seq, created, serializer, manifest, payload) VALUES ($i, $s, $c, $z, $m, $p)",
+            ("$i", persistenceId), ("$s", sequenceNr), ("$c", createdMs), ("$z", serializer), ("$m", manifest), ("$p", payload));
+    }
+
+    /// <summary>The newest snapshot at or below the bounds, or null.</summary>
+    public StoredSnapshot? LoadSnapshot(string persistenceId, long maxSequenceNr, long maxCreatedMs)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT seq, created, serializer, manifest, payload FROM snapshots WHERE pid = $i AND seq <= $s AND created <= $c ORDER BY seq DESC LIMIT 1";
+        command.Parameters.AddWithValue("$i", persistenceId);
+        command.Parameters.AddWithValue("$s", maxSequenceNr);
+        command.Parameters.AddWithValue("$c", maxCreatedMs);
+        using var rows = command.ExecuteReader();
+        if (!rows.Read()) return null;
+        return new StoredSnapshot(rows.GetInt64(0), rows.GetInt64(1), (int)rows.GetInt64(2), rows.GetString(3), (byte[])rows.GetValue(4));
+    }
+
+    /// <summary>Deletes the snapshots within the bounds.</summary>
+    public void DeleteSnapshots(string persistenceId, long minSequenceNr, long maxSequenceNr, long maxCreatedMs)
+    {
+        using var _ = EnterWriteGate();
+        Execute(_writer, null, "DELETE FROM snapshots WHERE pid = $i AND seq >= $a AND seq <= $s AND created <= $c",
+            ("$i", persistenceId), ("$a", minSequenceNr), ("$s", maxSequenceNr), ("$c", maxCreatedMs));
     }
 
     /// <summary>All topics, with their retention marks.</summary>
@@ -167,31 +274,38 @@ public sealed class Journal : IDisposable
         return new TopicStats(rows.GetInt64(0), rows.GetInt64(1), rows.GetInt64(2));
     }
 
-    /// <summary>Applies retention to one topic: keeps at most the configured count and age.</summary>
-    /// <returns>The topic's new trimmed-through position (unchanged when nothing was old enough).</returns>
-    public long Trim(string topic, DateTimeOffset now)
+    /// <summary>
+    /// Where retention would cut a topic now: the last position beyond the configured count or age (0: nothing to cut).
+    /// Reads only; the cut is committed as a truncate entry, and applied by whoever writes the journal.
+    /// </summary>
+    public long RetentionCut(string topic, DateTimeOffset now)
     {
-        using var _ = EnterWriteGate();
-        using var transaction = _writer.BeginTransaction();
+        using var reader = OpenReader();
         long cut = 0;
         if (_options.MaxMessagesPerTopic > 0)
         {
-            cut = Scalar(transaction, "SELECT coalesce((SELECT pos FROM messages WHERE topic = $t ORDER BY pos DESC LIMIT 1 OFFSET $n), 0)",
+            cut = ReadScalar(reader.Connection, "SELECT coalesce((SELECT pos FROM messages WHERE topic = $t ORDER BY pos DESC LIMIT 1 OFFSET $n), 0)",
                 ("$t", topic), ("$n", _options.MaxMessagesPerTopic));
         }
         if (_options.MaxAge > TimeSpan.Zero)
         {
             var oldest = (now - _options.MaxAge).ToUnixTimeMilliseconds();
-            cut = Math.Max(cut, Scalar(transaction, "SELECT coalesce(max(pos), 0) FROM messages WHERE topic = $t AND created < $c", ("$t", topic), ("$c", oldest)));
+            cut = Math.Max(cut, ReadScalar(reader.Connection, "SELECT coalesce(max(pos), 0) FROM messages WHERE topic = $t AND created < $c", ("$t", topic), ("$c", oldest)));
         }
-        if (cut > 0)
-        {
-            Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $t AND pos <= $p", ("$t", topic), ("$p", cut));
-            Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $t", ("$t", topic), ("$p", cut));
-        }
-        cut = Scalar(transaction, "SELECT coalesce((SELECT trimmed FROM topics WHERE name = $t), 0)", ("$t", topic));
-        transaction.Commit();
         return cut;
+    }
+
+    /// <summary>
+    /// Cluster mode: drops a topic's history up to <paramref name="through"/> from this node's replica (retention of the
+    /// replica, which is this node's own; etcd's window is compacted separately). Called by the log reader only.
+    /// </summary>
+    public void TruncateReplica(string topic, long through)
+    {
+        using var _ = EnterWriteGate();
+        using var transaction = _writer.BeginTransaction();
+        Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", topic), ("$p", through));
+        Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", topic), ("$p", through));
+        transaction.Commit();
     }
 
     /// <summary>Size of the database file in bytes.</summary>
@@ -210,10 +324,9 @@ public sealed class Journal : IDisposable
         _writer.Dispose();
     }
 
-    private long Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    private static long ReadScalar(SqliteConnection connection, string sql, params (string Name, object Value)[] parameters)
     {
-        using var command = _writer.CreateCommand();
-        command.Transaction = transaction;
+        using var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
         return (long)command.ExecuteScalar()!;

@@ -8,7 +8,8 @@ public enum LogEntryKind : byte
     DeleteTopic = 3,
 
     /// <summary>
-    /// Cluster mode only, synthesised by a node that lost part of the log (etcd compacted it before the node
+    /// The topic's history up to <see cref="LogEntry.TruncatedThrough"/> goes: retention, committed by the topic's entity
+    /// (standalone), or, in cluster mode, synthesised by a node that lost part of the log (etcd compacted it before the node
     /// read it): this node's history of the topic up to the position is incomplete and is dropped, so readers
     /// resuming into it get a gap instead of a silent hole.
     /// </summary>
@@ -18,4 +19,9 @@ public enum LogEntryKind : byte
 /// <summary>One committed command at its position in the log.</summary>
 /// <param name="Position">Increases along the log; the same on every node that applies it.</param>
 /// <param name="Message">For <see cref="LogEntryKind.Publish"/>: the message JSON, id included. Empty otherwise.</param>
-public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs);
+/// <param name="Through">For <see cref="LogEntryKind.Truncate"/>: the topic's history up to this position goes (0: up to the entry's own position).</param>
+public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs, long Through = 0)
+{
+    /// <summary>For a truncate: the last position whose history it removes.</summary>
+    public long TruncatedThrough => Through > 0 ? Through : Position;
+}

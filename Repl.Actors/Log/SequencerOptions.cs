@@ -1,17 +1,17 @@
 namespace Repl.Actors.Log;
 
-/// <summary>How the sequencer batches publishes into log appends.</summary>
+/// <summary>How publishes are batched into log writes (configuration section <c>Sequencer</c>).</summary>
 public sealed class SequencerOptions
 {
-    /// <summary>Most publishes in one append (one journal transaction or one etcd transaction).</summary>
+    /// <summary>Most publishes in one log write (one journal transaction, or one etcd transaction).</summary>
     public int MaxBatch { get; set; } = 4096;
 
-    /// <summary>
-    /// Appends in flight at once. 1 (standalone: the journal commits one transaction at a time anyway). Cluster mode
-    /// raises it (<c>Cluster:MaxInFlightAppends</c>): etcd commits concurrent transactions with one disk sync.
-    /// </summary>
-    public int MaxInFlight { get; set; } = 1;
+    /// <summary>A node's batches sent to the sequencer and not yet answered.</summary>
+    public int MaxInFlight { get; set; } = 2;
 
-    /// <summary>Publishes waiting for a batch before publishers are made to wait (back-pressure).</summary>
-    public int MaxQueued { get; set; } = 100_000;
+    /// <summary>A publish not cut into a log write this long after its node sent it is not committed (503).</summary>
+    public TimeSpan Deadline { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The sequencer snapshots its state every this many positions; recovery replays at most that many.</summary>
+    public int SnapshotEvery { get; set; } = 10_000;
 }

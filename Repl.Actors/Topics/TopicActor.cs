@@ -7,7 +7,7 @@ namespace Repl.Actors.Topics;
 /// </summary>
 /// <remarks>
 /// <para>The design card gives each topic an actor with its own mailbox. Here the topic's mailbox is the log:
-/// its state changes only on the <see cref="Applier"/>'s loop, in log order, and subscribers read its
+/// its state changes only on the <see cref="Log.LogReader"/>, in log order, and subscribers read its
 /// ring without locks. A per-topic mailbox would add a hop per message and, worse, let topics advance
 /// independently, which breaks the single resume cursor of a stream over several topics.</para>
 /// <para>Subscribing and unsubscribing swap a copy-on-write array under a lock; notifying reads the array.</para>
@@ -96,7 +96,7 @@ public sealed class TopicActor
     public bool TryRead(long after, long upTo, List<Frame> into, int maxBytes) =>
         Volatile.Read(ref _ring) is { } ring ? ring.TryRead(after, upTo, into, maxBytes) : after >= Volatile.Read(ref _newestAtMost);
 
-    /// <summary>Applier only: adds a committed message. <paramref name="appliedBefore"/> is the log position before this batch.</summary>
+    /// <summary>Log reader only: adds a committed message. <paramref name="appliedBefore"/> is the log position before this batch.</summary>
     internal void Append(Frame frame, long appliedBefore)
     {
         var ring = _ring;
@@ -111,13 +111,13 @@ public sealed class TopicActor
         _lastActivityTicks = Environment.TickCount64;
     }
 
-    /// <summary>Applier only: tells subscribers that new frames are there.</summary>
+    /// <summary>Log reader only: tells subscribers that new frames are there.</summary>
     internal void NotifySubscribers()
     {
         foreach (var subscriber in Subscribers) subscriber.Notify();
     }
 
-    /// <summary>Applier only: drops the in-memory history if idle for longer than <paramref name="idle"/>.</summary>
+    /// <summary>Log reader only: drops the in-memory history if idle for longer than <paramref name="idle"/>.</summary>
     internal bool TryPassivate(TimeSpan idle)
     {
         if (_ring is null || SubscriberCount > 0) return false;
@@ -126,17 +126,20 @@ public sealed class TopicActor
         return true;
     }
 
-    /// <summary>Applier only: history up to <paramref name="through"/> is incomplete here; readers behind it get a gap.</summary>
-    internal void Truncate(long through)
+    /// <summary>Log reader only: history up to <paramref name="through"/> is gone; readers behind it get a gap.</summary>
+    /// <param name="lost">True when this node never had that history (cluster resync), false for retention, which
+    /// removes only what every node had: the ring may still hold some of it, and serving it from memory hides nothing.</param>
+    internal void Truncate(long through, bool lost)
     {
         TrimmedThrough = Math.Max(TrimmedThrough, through);
+        if (!lost) return;
         // The ring would claim to cover the hole, and so would "nothing newer than _newestAtMost": readers behind
         // the hole go to the journal, which reports the gap.
         Volatile.Write(ref _ring, null);
         Volatile.Write(ref _newestAtMost, Math.Max(Volatile.Read(ref _newestAtMost), through));
     }
 
-    /// <summary>Applier only: the topic's deletion was applied.</summary>
+    /// <summary>Log reader only: the topic's deletion was applied.</summary>
     internal void MarkDeleted()
     {
         ISubscriber[] subscribers;

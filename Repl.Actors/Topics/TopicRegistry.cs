@@ -5,9 +5,21 @@ namespace Repl.Actors.Topics;
 /// <summary>
 /// The topics this node has applied, and how far along the log it has applied.
 /// </summary>
-/// <remarks>Written only by the <see cref="Applier"/>; read by everyone.</remarks>
+/// <remarks>Written only by the node's <see cref="Log.LogReader"/>; read by everyone.</remarks>
 public sealed class TopicRegistry
 {
+    /// <summary>The registry as the journal left it: its topics, applied up to its last position.</summary>
+    public static TopicRegistry Load(Journal.Journal journal, TopicsOptions options)
+    {
+        var registry = new TopicRegistry();
+        foreach (var topic in journal.LoadTopics())
+        {
+            registry.Add(new TopicActor(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition));
+        }
+        registry.Advance(journal.LastPosition, []);
+        return registry;
+    }
+
     private readonly ConcurrentDictionary<string, TopicActor> _topics = new(StringComparer.Ordinal);
     private readonly PriorityQueue<Action, long> _waiters = new();
     private readonly List<Action> _due = [];
@@ -43,7 +55,7 @@ public sealed class TopicRegistry
 
     /// <summary>
     /// Runs <paramref name="callback"/> once the entry at <paramref name="position"/> has been applied here: at once
-    /// if it already is, else on the applier's loop, before that batch's subscribers are woken.
+    /// if it already is, else on the log reader, before that batch's subscribers are woken.
     /// </summary>
     /// <remarks>
     /// The sequencer acknowledges publishes this way: acknowledgements are queued ahead of the fan-out work of
@@ -89,7 +101,7 @@ public sealed class TopicRegistry
         lock (_waitersGate) return _skipped.Contains(position);
     }
 
-    /// <summary>Applier only: publishes the new watermark and the publishes it skipped, then runs the callbacks that waited for it.</summary>
+    /// <summary>Log reader only: publishes the new watermark and the publishes it skipped, then runs the callbacks that waited for it.</summary>
     internal void Advance(long position, IReadOnlyList<long> skipped)
     {
         lock (_waitersGate)

@@ -27,7 +27,7 @@ internal static class HealthEndpoints
         {
             var command = new PublishCommand(ReplNode.CanaryTopic, Repl.Actors.Messages.MessageJson.EncodeBody(ReplNode.CanaryTopic, "ready?", [], time.GetUtcNow()),
                 time.GetUtcNow().ToUnixTimeMilliseconds());
-            await node.Sequencer.PublishAsync([command], cancellationToken).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            await node.PublishAsync([command]).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
             return TypedResults.Json(Health(node, "ready"), ApiJsonContext.Default.HealthBody);
         }
         catch (Exception error) when (error is TimeoutException or LogUnavailableException)

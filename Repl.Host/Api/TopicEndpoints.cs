@@ -47,9 +47,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         }
         if (request?.Name is not { } name) return ApiError.BadRequest("missing name", "send {\"name\":\"...\"}");
         if (!TopicName.IsValid(name)) return ApiError.InvalidTopic(name);
-        long position = await node.Log.CreateTopicAsync(name, context.RequestAborted);
+        long position = await node.CreateTopicAsync(name);
         if (position == 0) return ApiError.Of(StatusCodes.Status409Conflict, "topic exists", $"topic '{name}' already exists");
-        await node.Registry.WaitAppliedAsync(position);
         return TypedResults.Json(new MessageBody("topic created"), ApiJsonContext.Default.MessageBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -65,9 +64,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     private async Task<IResult> DeleteAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
-        long position = await node.Log.DeleteTopicAsync(topic, context.RequestAborted);
+        long position = await node.DeleteTopicAsync(topic);
         if (position == 0) return ApiError.TopicNotFound(topic);
-        await node.Registry.WaitAppliedAsync(position);
         return TypedResults.Json(new MessageBody("topic deleted"), ApiJsonContext.Default.MessageBody);
     }
 
@@ -77,7 +75,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError) is not { } command) return parseError!;
-        long[] positions = await node.Sequencer.PublishAsync([command], context.RequestAborted);
+        long[] positions = await node.PublishAsync([command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
     }
@@ -88,7 +86,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
-        long[] positions = await node.Sequencer.PublishAsync(commands, context.RequestAborted);
+        long[] positions = await node.PublishAsync(commands);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         var messages = new byte[commands.Length][];
         for (int i = 0; i < commands.Length; i++) messages[i] = MessageJson.WithId(positions[i], commands[i].Body);

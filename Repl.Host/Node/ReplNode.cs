@@ -1,8 +1,11 @@
+using Akka.Actor;
+using Akka.Hosting;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
 using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
 using Repl.Sse;
@@ -10,46 +13,61 @@ using Repl.Sse;
 namespace Repl.Host.Node;
 
 /// <summary>
-/// The broker on this node: journal, log, sequencer, applier and topics, started and stopped with the host.
+/// The broker on this node as the HTTP side sees it: publishes go to the node's batcher, topic changes to the topics'
+/// sharded entities, reads to the journal and the topic hubs. The actors themselves run in the actor system that
+/// Akka.Hosting starts before this service (see <see cref="ReplHost"/>).
 /// </summary>
 /// <remarks>
-/// Shutdown drains: the sequencer commits what it has queued (those publishes are acknowledged), the applier
-/// applies everything committed, then the journal closes. Streams end first, when the host stops accepting
-/// requests (their cancellation is linked to <c>ApplicationStopping</c>).
-/// <para>Cluster mode (<c>Cluster:Etcd</c> set): the log is an <see cref="EtcdLog"/>, the journal becomes the
-/// applier's local replica, the node joins the member list (<see cref="ClusterMembership"/>), and only the
-/// <c>$canary</c> topic is created at start (create-if-missing, idempotent cluster-wide).</para>
+/// <para>Start: waits until this node is an Up member of its cluster (standalone: it joined itself), then makes sure the
+/// initial topics exist. Cluster mode (<c>Cluster:Etcd</c>) also starts the watch that feeds the log reader, and the
+/// membership in etcd (<see cref="ClusterMembership"/>).</para>
+/// <para>Shutdown drains: readiness goes off when the host starts stopping; Kestrel lets in-flight publishes finish
+/// (the actor system still runs); streams end with <c>event: unavailable</c>; then the actor system leaves its
+/// cluster, and the sequencer singleton commits what it holds before it stops.</para>
 /// </remarks>
 public sealed class ReplNode : IHostedService
 {
     public const string CanaryTopic = "$canary";
 
-    private readonly IOptions<JournalOptions> _journalOptions;
     private readonly TopicsOptions _topicsOptions;
-    private readonly SequencerOptions _sequencerOptions;
     private readonly SseOptions _sseOptions;
+    private readonly JournalOptions _journalOptions;
+    private readonly ActorSystem _system;
+    private readonly ActorRegistry _actors;
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _unavailable;
     private readonly List<Task> _loops = [];
-    private Journal? _journal;
-    private ILog? _log;
-    private Applier? _applier;
-    private Sequencer? _sequencer;
-    private Task _pump = Task.CompletedTask;
+    private readonly TimeSpan _askTimeout;
+    private IActorRef _batcher = ActorRefs.Nobody;
+    private IActorRef _topics = ActorRefs.Nobody;
+    private IActorRef _reader = ActorRefs.Nobody;
+    private CancellationTokenSource? _watch;
 
-    public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics,
-        IOptions<SequencerOptions> sequencer, IOptions<SseOptions> sse, IOptions<ClusterOptions> cluster, ILoggerFactory loggers, TimeProvider time)
+    public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
+        IOptions<SseOptions> sse, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
+        IHostApplicationLifetime lifetime, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
     {
         ClusterOptions = cluster.Value;
         _sseOptions = sse.Value;
         FanOut = new FanOut(_sseOptions);
         Options = node.Value;
-        _journalOptions = journal;
+        _journalOptions = journal.Value;
         _topicsOptions = topics.Value;
-        _sequencerOptions = sequencer.Value;
+        _askTimeout = sequencer.Value.Deadline + TimeSpan.FromSeconds(1);
+        Journal = journalStore;
+        Registry = registry;
+        _system = system;
+        _actors = actors;
         _loggers = loggers;
         _time = time;
+        _unavailable = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        if (IsCluster)
+        {
+            EtcdLog = services.GetRequiredService<EtcdLog>();
+            Etcd = services.GetRequiredService<EtcdClient>();
+        }
     }
 
     public NodeOptions Options { get; }
@@ -62,120 +80,162 @@ public sealed class ReplNode : IHostedService
     public bool IsCluster => !string.IsNullOrWhiteSpace(ClusterOptions.Etcd);
 
     /// <summary>Cluster mode: the etcd client.</summary>
-    public EtcdClient? Etcd { get; private set; }
+    public EtcdClient? Etcd { get; }
+
+    /// <summary>Cluster mode: the etcd log the node writes to and reads from.</summary>
+    public EtcdLog? EtcdLog { get; }
 
     /// <summary>Cluster mode: membership, progress and the etcd probe.</summary>
     public ClusterMembership? Membership { get; private set; }
 
-    /// <summary>Fires when streams should end and retry on another node (cluster mode, etcd unreachable for a while).</summary>
-    public CancellationToken StreamsUnavailable => Membership?.StreamsUnavailable ?? CancellationToken.None;
+    /// <summary>
+    /// Fires when streams should end and retry on another node: the node is stopping, or (cluster mode) etcd has been
+    /// unreachable for a while.
+    /// </summary>
+    public CancellationToken StreamsUnavailable => _unavailable.Token;
 
-    public TopicRegistry Registry { get; } = new();
+    /// <summary>True once the host has begun to stop: readiness is off.</summary>
+    public bool Stopping => _unavailable.IsCancellationRequested;
+
+    public TopicRegistry Registry { get; }
 
     public SseCounters Streams { get; } = new();
 
     /// <summary>Runs the streams' write rounds on one thread and batches those of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
     public FanOut FanOut { get; }
 
-    public Journal Journal => _journal ?? throw NotStarted();
+    /// <summary>The node's journal: the log itself standalone, etcd's local replica in cluster mode. Read-only here.</summary>
+    public Journal Journal { get; }
 
-    public ILog Log => _log ?? throw NotStarted();
+    /// <summary>
+    /// Publishes as one batch; completes with each command's position (0 where the topic did not exist) once the batch
+    /// is committed and applied on this node.
+    /// </summary>
+    /// <exception cref="LogUnavailableException">Nothing of it was committed (or, after a lost answer, it cannot be told).</exception>
+    public Task<long[]> PublishAsync(PublishCommand[] commands)
+    {
+        var completion = new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _batcher.Tell(new Batcher.Publish(commands, completion));
+        return completion.Task;
+    }
 
-    public Sequencer Sequencer => _sequencer ?? throw NotStarted();
+    /// <summary>Creates a topic through its entity; returns the position of the creation once applied here, 0 when it exists.</summary>
+    public Task<long> CreateTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Create(name));
+
+    /// <summary>Deletes a topic through its entity; returns the position of the deletion once applied here, 0 when there was none.</summary>
+    public Task<long> DeleteTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Delete(name));
+
+    /// <summary>Runs retention over every topic now (the node does so every <see cref="NodeOptions.RetentionInterval"/>).</summary>
+    public Task ApplyRetentionAsync() =>
+        Task.WhenAll(Registry.All.Where(topic => !topic.IsDeleted).Select(topic => ChangeTopicAsync(new TopicProtocol.Retain(topic.Name))));
+
+    private async Task<long> ChangeTopicAsync(TopicProtocol.ICommand command)
+    {
+        object answer;
+        try
+        {
+            answer = await _topics.Ask(command, _askTimeout);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new LogUnavailableException($"the topic change did not commit within {_askTimeout.TotalSeconds:0} s");
+        }
+        switch (answer)
+        {
+            case SequencerProtocol.TopicChanged changed:
+                await Registry.WaitAppliedAsync(changed.Position);
+                return changed.Position;
+            case SequencerProtocol.Rejected rejected:
+                throw new LogUnavailableException(rejected.Reason);
+            default:
+                throw new InvalidOperationException($"unexpected answer {answer}");
+        }
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = _loggers.CreateLogger<ReplNode>();
-        _journal = Journal.Open(_journalOptions.Value);
+        _batcher = await _actors.GetAsync<Batcher.Key>(cancellationToken);
+        _topics = await _actors.GetAsync<TopicProtocol.Key>(cancellationToken);
+        _reader = await _actors.GetAsync<LogReaderProtocol.Key>(cancellationToken);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
+        await up.Task.WaitAsync(cancellationToken);
+
         if (IsCluster)
         {
-            var etcd = EtcdOptions.FromEndpoints(ClusterOptions.Etcd!);
-            Etcd = new EtcdClient(new EtcdOptions { Endpoints = etcd.Endpoints, RequestTimeout = ClusterOptions.RequestTimeout, TimeProvider = _time });
-            var health = new LogHealth(_time);
-            _log = new EtcdLog(Etcd, new EtcdLogOptions { Prefix = ClusterOptions.Prefix, NodeId = Options.Id, WriterSlots = ClusterOptions.MaxInFlightAppends },
-                _journal.LoadTopics(), health, _time,
-                _loggers.CreateLogger<EtcdLog>());
-            Membership = new ClusterMembership(Etcd, ClusterOptions, Options.Id, Registry, health, _time, _loggers.CreateLogger<ClusterMembership>());
-        }
-        else
-        {
-            _log = new SqliteLog(_journal);
-        }
-        _applier = new Applier(Registry, _topicsOptions, _journal, replica: IsCluster ? _journal : null, _loggers.CreateLogger<Applier>());
-        _applier.Start();
-        _pump = _applier.PumpAsync(_log, CancellationToken.None);
-        var sequencerOptions = IsCluster
-            ? new SequencerOptions { MaxBatch = _sequencerOptions.MaxBatch, MaxQueued = _sequencerOptions.MaxQueued, MaxInFlight = Math.Max(1, ClusterOptions.MaxInFlightAppends) }
-            : _sequencerOptions;
-        _sequencer = new Sequencer(_log, Registry, sequencerOptions);
-        _sequencer.Start();
-
-        if (Membership is not null)
-        {
+            Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
+            Membership.StreamsUnavailable.Register(() => _unavailable.Cancel());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
             // Positions come from etcd revisions: a journal ahead of etcd means etcd was reset under this node, and
-            // the applier would silently skip everything until the revisions caught up.
+            // the reader would silently skip everything until the revisions caught up.
             long revision = (await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken)).Header.Revision;
-            if (revision < EtcdPositions.RevisionOf(_journal.LastPosition))
+            if (revision < EtcdPositions.RevisionOf(Journal.LastPosition))
             {
                 throw new InvalidOperationException(
-                    $"this node's journal (etcd revision {EtcdPositions.RevisionOf(_journal.LastPosition)}) is ahead of etcd (revision {revision}): " +
-                    $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.Value.DataDir}').");
+                    $"this node's journal (etcd revision {EtcdPositions.RevisionOf(Journal.LastPosition)}) is ahead of etcd (revision {revision}): " +
+                    $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.DataDir}').");
             }
+            _loops.Add(WatchAsync(logger));
         }
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
-            long position = 0;
-            await UntilEtcdAnswersAsync(async () => position = await _log.CreateTopicAsync(name, cancellationToken), logger, cancellationToken);
-            await Registry.WaitAppliedAsync(position);
+            await UntilEtcdAnswersAsync(() => CreateTopicAsync(name), logger, cancellationToken);
         }
 
-        var retention = new Retention(_journal, Registry, _time, _loggers.CreateLogger<Retention>());
-        _loops.Add(retention.RunAsync(Options.RetentionInterval, _stopping.Token));
-        _loops.Add(SweepAsync(_stopping.Token));
-        _loops.Add(HeartbeatAsync(_stopping.Token));
+        _loops.Add(EveryAsync(Options.RetentionInterval, () => _ = ApplyRetentionAsync()));
+        _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
+        _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Clamp(_sseOptions.PingInterval.Ticks / 2, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond)), Registry.Heartbeat));
         _loops.Add(FanOut.RunAsync(_time, _stopping.Token));
-        logger.LogInformation("Repl node {Node} started ({Mode}); journal at position {Position}, {Topics} topics",
-            Options.Id, Mode, _journal.LastPosition, Registry.All.Count);
+        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address}; journal at position {Position}, {Topics} topics",
+            Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, Journal.LastPosition, Registry.All.Count);
     }
+
+    /// <summary>Cluster mode: the etcd watch feeds the log reader; a reader that crashed restarts it from its watermark.</summary>
+    private async Task WatchAsync(ILogger logger)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            using var watch = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            Volatile.Write(ref _watch, watch);
+            try
+            {
+                await foreach (var batch in EtcdLog!.ReadAsync(Registry.AppliedPosition, watch.Token))
+                {
+                    _reader.Tell(new LogReaderProtocol.Apply(-1, batch));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (Exception error)
+            {
+                logger.LogError(error, "Reading the cluster log failed; restarting from position {Position}", Registry.AppliedPosition);
+            }
+        }
+    }
+
+    /// <summary>Restarts the watch from the reader's watermark (the reader lost the batch it crashed on).</summary>
+    internal void RestartWatch() => Volatile.Read(ref _watch)?.Cancel();
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_sequencer is not null) await _sequencer.DisposeAsync();
-        // Closing the log ends the pump once the applier has been handed everything committed.
-        if (_log is not null) await _log.DisposeAsync();
-        await _pump;
-        if (Membership is not null) await Membership.DisposeAsync();
-        if (Etcd is not null) await Etcd.DisposeAsync();
+        await _unavailable.CancelAsync();
+        if (EtcdLog is not null) await EtcdLog.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
-        if (_applier is not null) await _applier.DisposeAsync();
+        if (Membership is not null) await Membership.DisposeAsync();
+        if (Etcd is not null) await Etcd.DisposeAsync();
         FanOut.Dispose();
-        _journal?.Dispose();
     }
 
-    /// <summary>Timed work of streams (pings, token expiry), once a second or at half the ping interval if shorter.</summary>
-    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    private async Task EveryAsync(TimeSpan interval, Action action)
     {
-        var interval = TimeSpan.FromTicks(Math.Clamp(_sseOptions.PingInterval.Ticks / 2, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
         using var timer = new PeriodicTimer(interval, _time);
         try
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken)) Registry.Heartbeat();
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private async Task SweepAsync(CancellationToken cancellationToken)
-    {
-        var interval = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4));
-        using var timer = new PeriodicTimer(interval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken)) _applier?.Tell(new Applier.Command.Sweep());
+            while (await timer.WaitForNextTickAsync(_stopping.Token)) action();
         }
         catch (OperationCanceledException)
         {
@@ -194,11 +254,9 @@ public sealed class ReplNode : IHostedService
             }
             catch (Exception error) when (error is LogUnavailableException or EtcdException && !cancellationToken.IsCancellationRequested)
             {
-                logger.LogWarning("Waiting for etcd: {Message}", error.Message);
+                logger.LogWarning("Waiting for the log: {Message}", error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
             }
         }
     }
-
-    private static InvalidOperationException NotStarted() => new("the node has not started");
 }

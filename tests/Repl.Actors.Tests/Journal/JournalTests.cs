@@ -63,25 +63,27 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
-    public void Trim_ByCount_KeepsTheNewest_AndRecordsTheCut()
+    public void RetentionCut_ByCount_KeepsTheNewest_AndATruncateEntryRecordsTheCut()
     {
         using var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true, MaxMessagesPerTopic = 3, MaxAge = TimeSpan.Zero });
         journal.Write([Create(1, "a"), .. Enumerable.Range(2, 10).Select(position => Publish(position, "a"))]);
-        long trimmed = journal.Trim("a", DateTimeOffset.UtcNow);
-        Assert.Equal(8, trimmed);
+        long cut = journal.RetentionCut("a", DateTimeOffset.UtcNow);
+        Assert.Equal(8, cut);
+        Assert.Equal(10, journal.Stats("a").Messages); // deciding removes nothing
+        journal.Write([new LogEntry(12, LogEntryKind.Truncate, "a", [], 0, Through: cut)]);
         Assert.Equal(new TopicStats(3, 9, 11), journal.Stats("a"));
         Assert.Equal(8, journal.LoadTopics().Single().TrimmedThrough);
+        Assert.Equal([LogEntryKind.CreateTopic, LogEntryKind.Truncate], journal.ReadLog(0, 12, 100, bodies: false).Where(e => e.Kind != LogEntryKind.Publish).Select(e => e.Kind));
     }
 
     [Fact]
-    public void Trim_ByAge_DropsOlderMessages()
+    public void RetentionCut_ByAge_CutsOlderMessages()
     {
         var now = DateTimeOffset.UtcNow;
         using var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true, MaxMessagesPerTopic = 0, MaxAge = TimeSpan.FromHours(1) });
         long old = now.AddHours(-2).ToUnixTimeMilliseconds(), fresh = now.ToUnixTimeMilliseconds();
         journal.Write([Create(1, "a"), Publish(2, "a", old), Publish(3, "a", old), Publish(4, "a", fresh)]);
-        Assert.Equal(3, journal.Trim("a", now));
-        Assert.Equal(1, journal.Stats("a").Messages);
+        Assert.Equal(3, journal.RetentionCut("a", now));
     }
 
     public void Dispose()

@@ -91,8 +91,7 @@ public sealed class StreamTests
         await using var server = await ReplServer.StartAsync(null, "--Journal:MaxMessagesPerTopic", "5", "--Topics:MemoryWindow", "2");
         var ids = new List<long>();
         for (int i = 0; i < 12; i++) ids.Add(await server.Client.PublishAsync("demo", $"m{i}"));
-        new Repl.Actors.Journal.Retention(server.Node.Journal, server.Node.Registry, TimeProvider.System,
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<Repl.Actors.Journal.Retention>.Instance).RunOnce();
+        await server.Node.ApplyRetentionAsync();
 
         await using var stream = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse", lastEventId: ids[0].ToString());
         var gap = await stream.NextNonPingAsync();

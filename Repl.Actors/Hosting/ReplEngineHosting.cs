@@ -1,0 +1,88 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Akka.Pattern;
+using Microsoft.Extensions.DependencyInjection;
+using Repl.Actors.Cluster;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Hosting;
+
+/// <summary>
+/// The engine's parts, one Akka.Hosting extension each, so the host's setup reads as the list of what runs.
+/// </summary>
+/// <remarks>
+/// Order matters: the log reader exists before the writer that feeds it, the writer before the batcher and the topic
+/// entities that send to it. Services (<see cref="Journal.Journal"/>, <see cref="TopicRegistry"/>, options, the
+/// <see cref="TimeProvider"/>) come from the host's container.
+/// </remarks>
+public static class ReplEngineHosting
+{
+    /// <summary>The dispatcher of the log's path (sequencer, batcher, log reader): one thread, so acks never queue behind fan-out or HTTP work.</summary>
+    public const string LogDispatcher = "repl.log-dispatcher";
+
+    /// <summary>The node's log reader (<see cref="LogReader"/>).</summary>
+    /// <param name="replica">Cluster mode: the journal is etcd's local replica, written by the reader.</param>
+    /// <param name="onRestart">Cluster mode: restarts the watch that feeds the reader from its watermark.</param>
+    public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder, bool replica, Action? onRestart = null) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart);
+            registry.Register<LogReaderProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "log-reader"));
+        });
+
+    /// <summary>
+    /// The sequencer: a cluster singleton (role <c>broker</c>) under a backoff supervisor, fed to this node's log reader.
+    /// Its termination message drains (<see cref="SequencerProtocol.Drain"/>), and also stops the supervisor.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithReplSequencer(this AkkaConfigurationBuilder builder, SequencerOptions options) =>
+        builder.WithSingleton<SequencerProtocol.Key>("sequencer", (system, registry, resolver) =>
+            {
+                var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>());
+                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>()).WithDispatcher(LogDispatcher);
+                return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
+                    .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
+            },
+            new ClusterSingletonOptions { Role = "broker", TerminationMessage = SequencerProtocol.Drain.Instance },
+            createProxyToo: true);
+
+    /// <summary>Cluster mode, until the sequencer's journal moves onto etcd: the node writes its batches to etcd itself (<see cref="EtcdWriter"/>).</summary>
+    public static AkkaConfigurationBuilder WithReplEtcdWriter(this AkkaConfigurationBuilder builder, Func<EtcdLog> log, SequencerOptions options, int maxInFlight) =>
+        builder.WithActors((system, registry) =>
+        {
+            var props = EtcdWriter.Props(log(), new EtcdWriter.Settings(options.MaxBatch, Math.Max(1, maxInFlight)), registry.Get<LogReaderProtocol.Key>());
+            registry.Register<SequencerProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "etcd-writer"));
+        });
+
+    /// <summary>The node's batcher (<see cref="Batcher"/>), in front of whichever writer the node has.</summary>
+    public static AkkaConfigurationBuilder WithReplBatcher(this AkkaConfigurationBuilder builder, SequencerOptions options) =>
+        builder.WithActors((system, registry, resolver) =>
+        {
+            var batcherOptions = new Batcher.Options(options.MaxBatch, MaxInFlight: Math.Max(1, options.MaxInFlight), Deadline: options.Deadline);
+            var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>(), batcherOptions, resolver.GetService<TimeProvider>());
+            registry.Register<Batcher.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "batcher"));
+        });
+
+    /// <summary>Topics as sharded entities (role <c>broker</c>, distributed-data state store, remember-entities off).</summary>
+    /// <param name="shards">About ten per broker.</param>
+    public static AkkaConfigurationBuilder WithReplTopics(this AkkaConfigurationBuilder builder, int shards, TimeSpan passivateAfter, TimeSpan deadline) =>
+        builder.WithShardRegion<TopicProtocol.Key>("topics", (system, registry, resolver) =>
+            {
+                var sequencer = registry.Get<SequencerProtocol.Key>();
+                var journal = resolver.GetService<Journal.Journal>();
+                var topics = resolver.GetService<TopicRegistry>();
+                var time = resolver.GetService<TimeProvider>();
+                return name => TopicEntity.Props(name, sequencer, journal, topics, time, deadline);
+            },
+            new TopicMessageExtractor(shards),
+            new ShardOptions
+            {
+                Role = "broker",
+                StateStoreMode = StateStoreMode.DData,
+                RememberEntities = false,
+                PassivateIdleEntityAfter = passivateAfter,
+            });
+}

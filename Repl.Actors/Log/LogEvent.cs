@@ -1,0 +1,9 @@
+using Repl.Actors.Serialization;
+
+namespace Repl.Actors.Log;
+
+/// <summary>What the sequencer persists: one entry of the log. Its position is the journal's sequence number.</summary>
+/// <param name="Body">A publish's message JSON without its id (the journal adds it from the position). Empty for topic
+/// changes, and for publishes replayed to the sequencer, whose state needs no body.</param>
+/// <param name="Through">For <see cref="LogEntryKind.Truncate"/>: the topic's history up to this position goes.</param>
+public sealed record LogEvent(LogEntryKind Kind, string Topic, byte[] Body, long CreatedAtMs, long Through = 0) : IReplMessage;

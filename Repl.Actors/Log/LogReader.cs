@@ -1,0 +1,130 @@
+using Akka.Actor;
+using Akka.Event;
+using Repl.Actors.Messages;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Log;
+
+/// <summary>
+/// A node's one reader of the committed log: applies every batch, in order, to the node's topic hubs (the framed
+/// rings, serialized once), then moves the node's single applied watermark and wakes the subscribers it touched.
+/// </summary>
+/// <remarks>
+/// <para>Fed by the sequencer's persist callback in standalone, by etcd's watch in cluster mode. Every node applies
+/// the same entries in the same order, so positions and <c>Last-Event-ID</c> mean the same everywhere.</para>
+/// <para><b>No holes.</b> A batch that does not follow the watermark (<see cref="LogReaderProtocol.Apply.After"/> ahead
+/// of it: this reader crashed on an earlier one) is preceded by what the journal holds in between; entries at or below
+/// the watermark are skipped. A failure to apply crashes the reader and nothing after it is applied or acknowledged
+/// until it has caught up (a publisher is answered only once its batch is applied here).</para>
+/// <para>In cluster mode the node's journal is etcd's local replica, written here before the watermark moves.</para>
+/// </remarks>
+public sealed class LogReader : ReceiveActor
+{
+    private const int CatchUpPage = 4096;
+
+    private readonly TopicRegistry _registry;
+    private readonly TopicsOptions _options;
+    private readonly Journal.Journal _journal;
+    private readonly bool _replica;
+    private readonly Action? _onRestart;
+    private readonly List<LogEntry> _accepted = [];
+    private readonly List<long> _skippedPublishes = [];
+    private readonly HashSet<TopicActor> _touched = [];
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
+    /// <param name="onRestart">Called after a crash: cluster mode restarts the watch from the watermark.</param>
+    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart)
+    {
+        _registry = registry;
+        _options = options;
+        _journal = journal;
+        _replica = replica;
+        _onRestart = onRestart;
+        Receive<LogReaderProtocol.Apply>(apply =>
+        {
+            if (apply.After > _registry.AppliedPosition && !_replica) CatchUp(apply.After);
+            Apply(apply.Entries);
+        });
+        Receive<LogReaderProtocol.TrimReplica>(trim =>
+        {
+            if (!_registry.TryGet(trim.Topic, out var topic) || trim.Through <= topic.TrimmedThrough) return;
+            _journal.TruncateReplica(trim.Topic, trim.Through);
+            topic.Truncate(trim.Through, lost: false);
+        });
+        Receive<LogReaderProtocol.Sweep>(_ =>
+        {
+            foreach (var topic in _registry.All)
+            {
+                if (topic.TryPassivate(_options.PassivateAfter)) _log.Debug("Topic {0} passivated", topic.Name);
+            }
+        });
+    }
+
+    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null) =>
+        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart));
+
+    protected override void PostRestart(Exception reason)
+    {
+        _log.Error(reason, "Applying the log failed at position {0}; catching up from the log", _registry.AppliedPosition);
+        _onRestart?.Invoke();
+        base.PostRestart(reason);
+    }
+
+    /// <summary>Standalone: the journal is the log; what a crash lost is there.</summary>
+    private void CatchUp(long through)
+    {
+        while (_registry.AppliedPosition < through)
+        {
+            var page = _journal.ReadLog(_registry.AppliedPosition, through, CatchUpPage);
+            if (page.Count == 0)
+            {
+                _registry.Advance(through, []);
+                return;
+            }
+            Apply(page);
+            if (page.Count < CatchUpPage) _registry.Advance(Math.Max(_registry.AppliedPosition, through), []);
+        }
+    }
+
+    private void Apply(IReadOnlyList<LogEntry> entries)
+    {
+        long before = _registry.AppliedPosition;
+        _accepted.Clear();
+        _skippedPublishes.Clear();
+        foreach (var entry in entries)
+        {
+            if (entry.Position <= before) continue; // already applied (a cluster watch may resend a window)
+            switch (entry.Kind)
+            {
+                case LogEntryKind.Publish when _registry.TryGet(entry.Topic, out var topic):
+                    topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, entry.Message)), before);
+                    _touched.Add(topic);
+                    _accepted.Add(entry);
+                    break;
+                case LogEntryKind.Publish:
+                    _skippedPublishes.Add(entry.Position);
+                    break;
+                case LogEntryKind.CreateTopic when !_registry.TryGet(entry.Topic, out _):
+                    _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
+                    _accepted.Add(entry);
+                    break;
+                case LogEntryKind.DeleteTopic when _registry.TryGet(entry.Topic, out var deleted):
+                    _registry.Remove(entry.Topic);
+                    deleted.MarkDeleted();
+                    _touched.Remove(deleted);
+                    _accepted.Add(entry);
+                    break;
+                case LogEntryKind.Truncate when _registry.TryGet(entry.Topic, out var truncated):
+                    truncated.Truncate(entry.TruncatedThrough, lost: entry.Through == 0);
+                    _accepted.Add(entry);
+                    break;
+            }
+        }
+        if (entries.Count == 0) return;
+        if (_replica) _journal.Write(_accepted);
+        _registry.Advance(Math.Max(before, entries[^1].Position), _skippedPublishes);
+        foreach (var topic in _touched) topic.NotifySubscribers();
+        _touched.Clear();
+    }
+}

@@ -1,0 +1,26 @@
+using Akka.Actor;
+
+namespace Repl.Actors.Log;
+
+/// <summary>What a node's <see cref="LogReader"/> takes.</summary>
+public static class LogReaderProtocol
+{
+    /// <summary>
+    /// Committed entries, in order, one message per committed batch. <paramref name="After"/> is the position the batch
+    /// follows (-1: unknown, cluster mode's watch, which never skips). Never crosses a process: each node's reader is fed
+    /// on its node (standalone: by the sequencer's persist callback; cluster: by etcd's watch).
+    /// </summary>
+    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries) : INoSerializationVerificationNeeded;
+
+    /// <summary>Cluster mode: retention of this node's replica (see <see cref="Cluster.EtcdWriter"/>).</summary>
+    public sealed record TrimReplica(string Topic, long Through) : INoSerializationVerificationNeeded;
+
+    /// <summary>Passivate idle topic hubs.</summary>
+    public sealed record Sweep : INoSerializationVerificationNeeded
+    {
+        public static readonly Sweep Instance = new();
+    }
+
+    /// <summary>Typed key of the node's log reader in Akka.Hosting's actor registry.</summary>
+    public sealed class Key;
+}

@@ -1,0 +1,151 @@
+using Akka.Actor;
+using Repl.Actors.Log;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Sequencer;
+
+/// <summary>
+/// A node's publishes on their way to the sequencer: one message per batch, whatever arrived while earlier batches
+/// were in flight, each with the deadline after which it must not be committed.
+/// </summary>
+/// <remarks>
+/// <para>A publisher is answered only once its batch is committed <em>and</em> applied on this node
+/// (<see cref="TopicRegistry.WhenApplied"/>), so its next read (history, a new stream) already sees it.</para>
+/// <para>A batch the sequencer never answers (it died with it, or the singleton moved) is failed at its deadline plus
+/// <see cref="Options.AnswerGrace"/>: the sequencer does not cut a batch past its deadline, and a write it had started
+/// before has ended by then. Either way nothing is acknowledged that is not committed.</para>
+/// </remarks>
+public sealed class Batcher : ReceiveActor, IWithTimers
+{
+    private readonly IActorRef _sequencer;
+    private readonly TopicRegistry _registry;
+    private readonly Options _options;
+    private readonly TimeProvider _time;
+    private readonly List<Publish> _waiting = [];
+    private readonly Dictionary<long, InFlight> _inFlight = [];
+    private long _nextBatch;
+
+    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time)
+    {
+        _sequencer = sequencer;
+        _registry = registry;
+        _options = options;
+        _time = time;
+        Receive<Publish>(publish =>
+        {
+            _waiting.Add(publish);
+            Send();
+        });
+        Receive<SequencerProtocol.Committed>(Committed);
+        Receive<SequencerProtocol.Rejected>(rejected =>
+        {
+            if (!_inFlight.Remove(rejected.BatchId, out var batch)) return;
+            var error = new LogUnavailableException(rejected.Reason);
+            foreach (var publish in batch.Publishes) publish.Completion.TrySetException(error);
+            Send();
+        });
+        Receive<Expire>(_ => ExpireOverdue());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time));
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("expire", Expire.Instance, TimeSpan.FromSeconds(1));
+
+    private void Send()
+    {
+        while (_waiting.Count > 0 && _inFlight.Count < _options.MaxInFlight)
+        {
+            int count = 0, commands = 0;
+            long bytes = 0;
+            // Bounded by commands and bytes, so a batch stays well under remoting's frame size; one publish always goes.
+            while (count < _waiting.Count && (count == 0 || (commands + _waiting[count].Commands.Length <= _options.MaxBatch && bytes < _options.MaxBatchBytes)))
+            {
+                foreach (var command in _waiting[count].Commands) bytes += command.Body.Length;
+                commands += _waiting[count].Commands.Length;
+                count++;
+            }
+            var publishes = _waiting.GetRange(0, count);
+            _waiting.RemoveRange(0, count);
+            var all = new PublishCommand[commands];
+            int offset = 0;
+            foreach (var publish in publishes)
+            {
+                publish.Commands.CopyTo(all, offset);
+                offset += publish.Commands.Length;
+            }
+            long deadline = _time.GetUtcNow().Add(_options.Deadline).ToUnixTimeMilliseconds();
+            long id = ++_nextBatch;
+            _inFlight[id] = new InFlight(publishes, deadline);
+            _sequencer.Tell(new SequencerProtocol.Publish(id, all, deadline));
+        }
+    }
+
+    private void Committed(SequencerProtocol.Committed committed)
+    {
+        if (!_inFlight.Remove(committed.BatchId, out var batch)) return;
+        var positions = committed.Positions;
+        long last = 0;
+        foreach (long position in positions) last = Math.Max(last, position);
+        _registry.WhenApplied(last, () =>
+        {
+            // A publish the applier skipped gets 0, as if its topic had been gone when it was cut: in cluster mode the
+            // check before the append can race a delete on another node (the message is then in the log but on no topic).
+            for (int i = 0; i < positions.Length; i++)
+            {
+                if (positions[i] > 0 && _registry.WasSkipped(positions[i])) positions[i] = 0;
+            }
+            int offset = 0;
+            foreach (var publish in batch.Publishes)
+            {
+                publish.Completion.TrySetResult(positions[offset..(offset + publish.Commands.Length)]);
+                offset += publish.Commands.Length;
+            }
+        });
+        Send();
+    }
+
+    private void ExpireOverdue()
+    {
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        List<long>? overdue = null;
+        foreach (var (id, batch) in _inFlight)
+        {
+            if (now > batch.DeadlineMs + (long)_options.AnswerGrace.TotalMilliseconds) (overdue ??= []).Add(id);
+        }
+        if (overdue is null) return;
+        var error = new LogUnavailableException("the log's sequencer did not answer in time; the publish was not acknowledged (retry it)");
+        foreach (long id in overdue)
+        {
+            _inFlight.Remove(id, out var batch);
+            foreach (var publish in batch!.Publishes) publish.Completion.TrySetException(error);
+        }
+        Send();
+    }
+
+    /// <summary>A publish from this node's HTTP handlers. Never leaves the node.</summary>
+    public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion) : INoSerializationVerificationNeeded;
+
+    /// <summary>How the batcher cuts and waits.</summary>
+    /// <param name="MaxInFlight">Batches sent and not yet answered. Two keeps the sequencer's queue from running dry while an answer travels back.</param>
+    /// <param name="Deadline">A batch not cut by the sequencer this long after it was sent is not committed.</param>
+    /// <param name="AnswerGrace">How long after the deadline an unanswered batch is failed.</param>
+    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = 2 * 1024 * 1024, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default)
+    {
+        public TimeSpan Deadline { get; init; } = Deadline == default ? TimeSpan.FromSeconds(5) : Deadline;
+
+        public TimeSpan AnswerGrace { get; init; } = AnswerGrace == default ? TimeSpan.FromSeconds(5) : AnswerGrace;
+    }
+
+    /// <summary>Typed key of the node's batcher in Akka.Hosting's actor registry.</summary>
+    public sealed class Key;
+
+    private sealed record InFlight(List<Publish> Publishes, long DeadlineMs);
+
+    private sealed record Expire : INoSerializationVerificationNeeded
+    {
+        public static readonly Expire Instance = new();
+    }
+}

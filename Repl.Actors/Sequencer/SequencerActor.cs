@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Akka.Actor;
+using Akka.Event;
+using LogEvent = Repl.Actors.Log.LogEvent;
+using Akka.Persistence;
+using Repl.Actors.Log;
+using Repl.Actors.Messages;
+
+namespace Repl.Actors.Sequencer;
+
+/// <summary>
+/// The log's one writer: a cluster singleton and a persistent actor. It cuts batches from what nodes send it, decides
+/// at each cut which topics exist, persists the batch, and answers once it is durable.
+/// </summary>
+/// <remarks>
+/// <para><b>Batching.</b> One write is in flight at a time; what arrives meanwhile waits in the actor's own queue and
+/// becomes the next write, so batches grow with load (group commit). <c>PersistAllAsync</c> over that queue: plain
+/// <c>Persist</c>/<c>PersistAll</c> would stash commands during the write and shrink every batch to one.</para>
+/// <para><b>Positions</b> are the journal's sequence numbers: one event per publish or topic change.</para>
+/// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
+/// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
+/// <para><b>Failure.</b> A failed write stops a persistent actor; every caller of the batch is told it was not
+/// committed, and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
+/// the latest snapshot plus the journal's tail. <see cref="SequencerProtocol.Drain"/> (the singleton's termination
+/// message) commits what is queued, answers everyone, then stops.</para>
+/// </remarks>
+public sealed class SequencerActor : ReceivePersistentActor
+{
+    /// <summary>The log's persistence id: the only one the Repl journal keeps.</summary>
+    public const string LogPersistenceId = "repl-log";
+
+    private static readonly Meter Meter = new("Repl.Actors");
+    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("repl.commit.duration", "s", "Time to append one batch to the log");
+    private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("repl.commit.batch", "{entry}", "Entries per log write");
+
+    private readonly SequencerProtocol.Settings _settings;
+    private readonly TimeProvider _time;
+    private readonly List<(IActorRef ReplyTo, object Command)> _queue = [];
+    private HashSet<string> _topics = new(StringComparer.Ordinal);
+    private List<Cut>? _writing;
+    private bool _draining;
+    private long _snapshotAt;
+
+    public SequencerActor(SequencerProtocol.Settings settings, TimeProvider time)
+    {
+        _settings = settings;
+        _time = time;
+        Recover<SnapshotOffer>(offer =>
+        {
+            _topics = new HashSet<string>(((SequencerProtocol.Snapshot)offer.Snapshot).Topics, StringComparer.Ordinal);
+            _snapshotAt = offer.Metadata.SequenceNr;
+        });
+        Recover<LogEvent>(e => { Decide(e); });
+        Command<SequencerProtocol.Publish>(publish => Enqueue(publish));
+        Command<SequencerProtocol.ChangeTopic>(change => Enqueue(change));
+        Command<SequencerProtocol.Drain>(_ =>
+        {
+            _draining = true;
+            StopWhenDrained();
+        });
+        Command<SaveSnapshotSuccess>(saved => DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(failed => Context.GetLogger().Warning("Snapshot at {0} failed: {1}", failed.Metadata.SequenceNr, failed.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId => LogPersistenceId;
+
+    /// <summary>The sequencer's props; the singleton wraps them in a backoff supervisor (<see cref="Hosting.ReplEngineHosting"/>).</summary>
+    public static Props Props(SequencerProtocol.Settings settings, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new SequencerActor(settings, time));
+
+    private void Enqueue(object command)
+    {
+        if (_draining)
+        {
+            Sender.Tell(new SequencerProtocol.Rejected(command is SequencerProtocol.Publish p ? p.BatchId : 0, "the sequencer is stopping; retry"));
+            return;
+        }
+        _queue.Add((Sender, command));
+        if (_writing is null) Write();
+    }
+
+    /// <summary>Cuts a batch from the queue and persists it.</summary>
+    private void Write()
+    {
+        while (_writing is null && _queue.Count > 0)
+        {
+            long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            var events = new List<LogEvent>();
+            var cuts = new List<Cut>();
+            int taken = 0;
+            while (taken < _queue.Count && events.Count < _settings.MaxBatch)
+            {
+                var (replyTo, command) = _queue[taken++];
+                switch (command)
+                {
+                    case SequencerProtocol.Publish publish when publish.DeadlineMs < now:
+                        replyTo.Tell(new SequencerProtocol.Rejected(publish.BatchId, "the publish waited past its deadline and was not committed"));
+                        break;
+                    case SequencerProtocol.Publish publish:
+                        var indexes = new int[publish.Commands.Length];
+                        for (int i = 0; i < indexes.Length; i++)
+                        {
+                            var c = publish.Commands[i];
+                            indexes[i] = _topics.Contains(c.Topic) ? events.Count : -1;
+                            if (indexes[i] >= 0) events.Add(new LogEvent(LogEntryKind.Publish, c.Topic, c.Body, c.CreatedAtMs));
+                        }
+                        cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null));
+                        break;
+                    case SequencerProtocol.ChangeTopic change when change.DeadlineMs < now:
+                        replyTo.Tell(new SequencerProtocol.Rejected(0, "the topic change waited past its deadline and was not committed"));
+                        break;
+                    case SequencerProtocol.ChangeTopic change:
+                        var e = new LogEvent(change.Kind, change.Topic, [], now, change.Through);
+                        if (!Decide(e))
+                        {
+                            replyTo.Tell(new SequencerProtocol.TopicChanged(change.Topic, 0));
+                            break;
+                        }
+                        cuts.Add(new Cut(replyTo, 0, [events.Count], change.Topic));
+                        events.Add(e);
+                        break;
+                }
+            }
+            _queue.RemoveRange(0, taken);
+            if (events.Count == 0)
+            {
+                Answer(cuts, []);
+                continue;
+            }
+            _writing = cuts;
+            long after = LastSequenceNr;
+            long started = Stopwatch.GetTimestamp();
+            var entries = new LogEntry[events.Count];
+            int persisted = 0;
+            PersistAllAsync(events, e =>
+            {
+                long position = LastSequenceNr;
+                entries[persisted++] = new LogEntry(position, e.Kind, e.Topic, e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [],
+                    e.CreatedAtMs, e.Through);
+            }, () => Written(after, entries, cuts, started));
+        }
+        StopWhenDrained();
+    }
+
+    private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started)
+    {
+        CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        BatchSize.Record(entries.Length);
+        // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
+        // waits for that), and this message is already ahead of the answer on the reader's side.
+        _settings.Reader?.Tell(new LogReaderProtocol.Apply(after, entries));
+        Answer(cuts, entries);
+        _writing = null;
+        if (LastSequenceNr - _snapshotAt >= _settings.SnapshotEvery)
+        {
+            // The topic set now is the one at LastSequenceNr: nothing later has been cut yet.
+            SaveSnapshot(new SequencerProtocol.Snapshot([.. _topics]));
+            _snapshotAt = LastSequenceNr;
+        }
+        Write();
+    }
+
+    private static void Answer(List<Cut> cuts, LogEntry[] entries)
+    {
+        foreach (var cut in cuts)
+        {
+            if (cut.Topic is { } topic)
+            {
+                cut.ReplyTo.Tell(new SequencerProtocol.TopicChanged(topic, entries[cut.Indexes[0]].Position));
+                continue;
+            }
+            var positions = new long[cut.Indexes.Length];
+            for (int i = 0; i < positions.Length; i++) positions[i] = cut.Indexes[i] < 0 ? 0 : entries[cut.Indexes[i]].Position;
+            cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions));
+        }
+    }
+
+    /// <summary>Applies a topic change to the topic set; false when it changes nothing (and is then not logged).</summary>
+    private bool Decide(LogEvent e) => e.Kind switch
+    {
+        LogEntryKind.CreateTopic => _topics.Add(e.Topic),
+        LogEntryKind.DeleteTopic => _topics.Remove(e.Topic),
+        LogEntryKind.Truncate => _topics.Contains(e.Topic),
+        _ => true,
+    };
+
+    private void StopWhenDrained()
+    {
+        if (_draining && _writing is null && _queue.Count == 0) Context.Stop(Self);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        Reject(cause, "the log write failed");
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        Reject(cause, "the journal rejected the write");
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    private void Reject(Exception cause, string what)
+    {
+        foreach (var cut in _writing ?? []) cut.ReplyTo.Tell(new SequencerProtocol.Rejected(cut.BatchId, $"{what}, nothing of it was committed: {cause.Message}"));
+        _writing = null;
+    }
+
+    protected override void PostStop()
+    {
+        // Queued, never cut: not committed. A successor (backoff restart, or the singleton elsewhere) starts empty.
+        foreach (var (replyTo, command) in _queue)
+        {
+            replyTo.Tell(new SequencerProtocol.Rejected(command is SequencerProtocol.Publish p ? p.BatchId : 0, "the sequencer stopped before this was committed; retry"));
+        }
+        _queue.Clear();
+        base.PostStop();
+    }
+
+    /// <summary>One caller's share of a write: where each of its commands landed in the batch (-1: not logged).</summary>
+    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, string? Topic);
+}

@@ -1,0 +1,43 @@
+using Akka.Actor;
+using Repl.Actors.Log;
+using Repl.Actors.Serialization;
+
+namespace Repl.Actors.Sequencer;
+
+/// <summary>The conversation with the log's one writer (<see cref="SequencerActor"/>).</summary>
+public static class SequencerProtocol
+{
+    /// <summary>
+    /// A node's batch of publishes. Answered <see cref="Committed"/> once durable, or <see cref="Rejected"/>; a batch whose
+    /// <paramref name="DeadlineMs"/> (Unix ms) passed before it was cut is rejected unpersisted, so a caller that gave up
+    /// at its deadline knows nothing of it was committed.
+    /// </summary>
+    public sealed record Publish(long BatchId, PublishCommand[] Commands, long DeadlineMs) : IReplMessage;
+
+    /// <summary>The positions of a batch's publishes, in order; 0 where the topic did not exist when the batch was cut.</summary>
+    public sealed record Committed(long BatchId, long[] Positions) : IReplMessage;
+
+    /// <summary>Nothing of the batch was committed.</summary>
+    public sealed record Rejected(long BatchId, string Reason) : IReplMessage;
+
+    /// <summary>Creates, deletes or truncates (<paramref name="Through"/>) a topic, through the log.</summary>
+    public sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs) : IReplMessage;
+
+    /// <summary>The change's position; 0 when it changed nothing (the topic exists, or does not).</summary>
+    public sealed record TopicChanged(string Topic, long Position) : IReplMessage;
+
+    /// <summary>The singleton's termination message: commit what is queued, answer every caller, then stop.</summary>
+    public sealed record Drain : IReplMessage
+    {
+        public static readonly Drain Instance = new();
+    }
+
+    /// <summary>The sequencer's state in a snapshot: the topics that exist at its sequence number.</summary>
+    public sealed record Snapshot(string[] Topics) : IReplMessage;
+
+    /// <summary>Typed key of the sequencer (the singleton proxy) in Akka.Hosting's actor registry.</summary>
+    public sealed class Key;
+
+    /// <summary>Where committed entries go on this node (standalone: the sequencer feeds its node's log reader).</summary>
+    public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader);
+}

@@ -1,0 +1,157 @@
+using Akka.Actor;
+using Akka.Serialization;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Serialization;
+
+/// <summary>
+/// The binary serializer for every <see cref="IReplMessage"/>: messages between nodes, persisted events, snapshots.
+/// </summary>
+/// <remarks>
+/// Manifests carry a version digit: a change of layout gets a new manifest and the old one stays readable, so nodes
+/// of two versions and snapshots written by an older one keep working. The layout is plain <see cref="BinaryWriter"/>
+/// fields in declaration order (strings length-prefixed UTF-8, arrays count-prefixed).
+/// </remarks>
+public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    /// <summary>Fixed id, bound in HOCON (<c>akka.actor.serialization-identifiers</c>); never reuse it for another layout.</summary>
+    public const int Id = 7301;
+
+    public override int Identifier => Id;
+
+    public override string Manifest(object o) => o switch
+    {
+        SequencerProtocol.Publish => "SP1",
+        SequencerProtocol.Committed => "SC1",
+        SequencerProtocol.Rejected => "SR1",
+        SequencerProtocol.ChangeTopic => "ST1",
+        SequencerProtocol.TopicChanged => "SD1",
+        SequencerProtocol.Drain => "SX1",
+        SequencerProtocol.Snapshot => "SS1",
+        LogEvent => "LE1",
+        TopicProtocol.Create => "TC1",
+        TopicProtocol.Delete => "TD1",
+        TopicProtocol.Retain => "TR1",
+        _ => throw new ArgumentException($"{o.GetType()} is not a Repl message", nameof(o)),
+    };
+
+    public override byte[] ToBinary(object obj)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            switch (obj)
+            {
+                case SequencerProtocol.Publish p:
+                    w.Write(p.BatchId);
+                    w.Write(p.DeadlineMs);
+                    w.Write(p.Commands.Length);
+                    foreach (var c in p.Commands)
+                    {
+                        w.Write(c.Topic);
+                        WriteBytes(w, c.Body);
+                        w.Write(c.CreatedAtMs);
+                    }
+                    break;
+                case SequencerProtocol.Committed c:
+                    w.Write(c.BatchId);
+                    w.Write(c.Positions.Length);
+                    foreach (long position in c.Positions) w.Write(position);
+                    break;
+                case SequencerProtocol.Rejected r:
+                    w.Write(r.BatchId);
+                    w.Write(r.Reason);
+                    break;
+                case SequencerProtocol.ChangeTopic t:
+                    w.Write((byte)t.Kind);
+                    w.Write(t.Topic);
+                    w.Write(t.Through);
+                    w.Write(t.DeadlineMs);
+                    break;
+                case SequencerProtocol.TopicChanged t:
+                    w.Write(t.Topic);
+                    w.Write(t.Position);
+                    break;
+                case SequencerProtocol.Drain:
+                    break;
+                case SequencerProtocol.Snapshot s:
+                    WriteSnapshot(w, s.Topics);
+                    break;
+                case LogEvent e:
+                    w.Write((byte)e.Kind);
+                    w.Write(e.Topic);
+                    WriteBytes(w, e.Body);
+                    w.Write(e.CreatedAtMs);
+                    w.Write(e.Through);
+                    break;
+                case TopicProtocol.ICommand t:
+                    w.Write(t.Topic);
+                    break;
+                default:
+                    throw new ArgumentException($"{obj.GetType()} is not a Repl message", nameof(obj));
+            }
+        }
+        return stream.ToArray();
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes));
+        switch (manifest)
+        {
+            case "SP1":
+            {
+                long batch = r.ReadInt64(), deadline = r.ReadInt64();
+                var commands = new PublishCommand[r.ReadInt32()];
+                for (int i = 0; i < commands.Length; i++) commands[i] = new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64());
+                return new SequencerProtocol.Publish(batch, commands, deadline);
+            }
+            case "SC1":
+            {
+                long batch = r.ReadInt64();
+                var positions = new long[r.ReadInt32()];
+                for (int i = 0; i < positions.Length; i++) positions[i] = r.ReadInt64();
+                return new SequencerProtocol.Committed(batch, positions);
+            }
+            case "SR1": return new SequencerProtocol.Rejected(r.ReadInt64(), r.ReadString());
+            case "ST1": return new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
+            case "SD1": return new SequencerProtocol.TopicChanged(r.ReadString(), r.ReadInt64());
+            case "SX1": return SequencerProtocol.Drain.Instance;
+            case "SS1":
+            {
+                var topics = new string[r.ReadInt32()];
+                for (int i = 0; i < topics.Length; i++) topics[i] = r.ReadString();
+                return new SequencerProtocol.Snapshot(topics);
+            }
+            case "LE1": return new LogEvent((LogEntryKind)r.ReadByte(), r.ReadString(), ReadBytes(r), r.ReadInt64(), r.ReadInt64());
+            case "TC1": return new TopicProtocol.Create(r.ReadString());
+            case "TD1": return new TopicProtocol.Delete(r.ReadString());
+            case "TR1": return new TopicProtocol.Retain(r.ReadString());
+            default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
+        }
+    }
+
+    /// <summary>A sequencer snapshot of <paramref name="topics"/>, as the snapshot store keeps it (the journal's schema migration writes one).</summary>
+    internal static (int Serializer, string Manifest, byte[] Payload) SnapshotOf(IReadOnlyCollection<string> topics)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream)) WriteSnapshot(w, topics);
+        return (Id, "SS1", stream.ToArray());
+    }
+
+    private static void WriteSnapshot(BinaryWriter w, IReadOnlyCollection<string> topics)
+    {
+        w.Write(topics.Count);
+        foreach (var topic in topics) w.Write(topic);
+    }
+
+    private static void WriteBytes(BinaryWriter w, byte[] bytes)
+    {
+        w.Write(bytes.Length);
+        w.Write(bytes);
+    }
+
+    private static byte[] ReadBytes(BinaryReader r) => r.ReadBytes(r.ReadInt32());
+}

@@ -1,0 +1,69 @@
+using Akka.Actor;
+using Akka.Event;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+
+namespace Repl.Actors.Topics;
+
+/// <summary>
+/// A topic's sharded entity (role <c>broker</c>): the decisions that are per topic in the whole cluster — its creation
+/// and deletion, and how far retention trims it — taken in one place and committed through the log.
+/// </summary>
+/// <remarks>
+/// <para><b>Off the publish path.</b> Publishes go from each node's batcher straight to the sequencer, which decides at
+/// each cut whether the topic exists; this entity is asked only for changes, and passivates when idle.</para>
+/// <para><b>One writer per fact.</b> Retention's cut is this entity's decision, committed as a truncate entry: the
+/// journal drops the rows and every node's hub moves its trimmed-through mark when that entry is applied, so nothing
+/// else writes that mark. Create and delete are forwarded with the caller as sender, so the sequencer answers the
+/// caller directly.</para>
+/// </remarks>
+public sealed class TopicEntity : ReceiveActor
+{
+    private readonly string _topic;
+    private readonly IActorRef _sequencer;
+    private readonly Journal.Journal _journal;
+    private readonly TopicRegistry _registry;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _deadline;
+
+    public TopicEntity(string topic, IActorRef sequencer, Journal.Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline)
+    {
+        _topic = topic;
+        _sequencer = sequencer;
+        _journal = journal;
+        _registry = registry;
+        _time = time;
+        _deadline = deadline;
+        Receive<TopicProtocol.Create>(_ => _sequencer.Forward(Change(LogEntryKind.CreateTopic, 0)));
+        Receive<TopicProtocol.Delete>(_ => _sequencer.Forward(Change(LogEntryKind.DeleteTopic, 0)));
+        Receive<TopicProtocol.Retain>(_ => Retain());
+    }
+
+    public static Props Props(string topic, IActorRef sequencer, Journal.Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline) =>
+        Akka.Actor.Props.Create(() => new TopicEntity(topic, sequencer, journal, registry, time, deadline));
+
+    private void Retain()
+    {
+        long trimmed = _registry.TryGet(_topic, out var hub) ? hub.TrimmedThrough : 0;
+        long cut;
+        try
+        {
+            cut = _journal.RetentionCut(_topic, _time.GetUtcNow());
+        }
+        catch (Exception error)
+        {
+            Context.GetLogger().Warning("Retention of {0} failed, will retry: {1}", _topic, error.Message);
+            Sender.Tell(new SequencerProtocol.TopicChanged(_topic, 0));
+            return;
+        }
+        if (hub is null || cut <= trimmed)
+        {
+            Sender.Tell(new SequencerProtocol.TopicChanged(_topic, 0));
+            return;
+        }
+        _sequencer.Forward(Change(LogEntryKind.Truncate, cut));
+    }
+
+    private SequencerProtocol.ChangeTopic Change(LogEntryKind kind, long through) =>
+        new(kind, _topic, through, _time.GetUtcNow().Add(_deadline).ToUnixTimeMilliseconds());
+}

@@ -1,0 +1,73 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Microsoft.Extensions.Options;
+using Repl.Actors.Cluster;
+using Repl.Actors.Cluster.Etcd;
+using Repl.Actors.Hosting;
+using Repl.Actors.Journal;
+using Repl.Actors.Log;
+using Repl.Actors.Topics;
+using ReplClusterOptions = Repl.Host.Cluster.ClusterOptions;
+
+namespace Repl.Host.Node;
+
+/// <summary>The node's actor system (<c>repl</c>), through Akka.Hosting: its HOCON, remoting, cluster and the engine's actors.</summary>
+internal static class ReplActorSystem
+{
+    /// <summary>Topic shards: about ten per broker.</summary>
+    private const int TopicShards = 10;
+
+    /// <summary>
+    /// Adds the actor system and the services its actors take from the container: the journal, the topic registry (both
+    /// opened before the actors start, so the log reader and the sequencer begin where the journal ends) and, in cluster
+    /// mode, the etcd client and log.
+    /// </summary>
+    public static IServiceCollection AddReplActorSystem(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(provider => Journal.Open(provider.GetRequiredService<IOptions<JournalOptions>>().Value));
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<TopicsOptions>>().Value);
+        services.AddSingleton(provider => TopicRegistry.Load(provider.GetRequiredService<Journal>(), provider.GetRequiredService<TopicsOptions>()));
+        services.AddHealthChecks();
+
+        var cluster = configuration.GetSection("Cluster").Get<ReplClusterOptions>() ?? new ReplClusterOptions();
+        var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
+        var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
+        bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
+        if (isCluster)
+        {
+            services.AddSingleton(provider =>
+                new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.FromEndpoints(cluster.Etcd!).Endpoints, RequestTimeout = cluster.RequestTimeout,
+                    TimeProvider = provider.GetRequiredService<TimeProvider>() }));
+            services.AddSingleton(provider =>
+            {
+                var time = provider.GetRequiredService<TimeProvider>();
+                var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
+                return new EtcdLog(provider.GetRequiredService<EtcdClient>(),
+                    new EtcdLogOptions { Prefix = cluster.Prefix, NodeId = node.Id, WriterSlots = cluster.MaxInFlightAppends },
+                    provider.GetRequiredService<Journal>().LoadTopics(), new LogHealth(time), time, provider.GetRequiredService<ILogger<EtcdLog>>());
+            });
+        }
+
+        return services.AddAkka("repl", (akka, provider) =>
+        {
+            string hocon = Path.Combine(AppContext.BaseDirectory, "hocon");
+            akka.AddHoconFile(Path.Combine(hocon, isCluster ? "broker.hocon" : "standalone.hocon"), HoconAddMode.Append)
+                .AddHoconFile(Path.Combine(hocon, "repl.hocon"), HoconAddMode.Append)
+                .ConfigureLoggers(loggers => loggers.ClearLoggers().AddLoggerFactory())
+                // Loopback and a free port: every node, the test suite's many included, starts beside the others with no setting.
+                .WithRemoting("127.0.0.1", 0)
+                .WithClustering(new ClusterOptions { Roles = ["broker"] })
+                // A one-node cluster of itself: no seed to wait for.
+                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
+                .WithActorSystemLivenessCheck()
+                .WithAkkaClusterReadinessCheck()
+                .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null);
+            if (isCluster) akka.WithReplEtcdWriter(provider.GetRequiredService<EtcdLog>, sequencer, cluster.MaxInFlightAppends);
+            else akka.WithReplSequencer(sequencer);
+            akka.WithReplBatcher(sequencer)
+                .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline);
+            if (configuration.GetSection("akka").Exists()) akka.AddHocon(configuration.GetSection("akka"), HoconAddMode.Prepend);
+        });
+    }
+}
