@@ -10,7 +10,8 @@ namespace Repl.Host.Api;
 /// </summary>
 /// <remarks>
 /// <c>value</c> is a string as in REPL; any other JSON value is kept as its JSON text, so
-/// <c>{"value": {"a": 1}}</c> publishes the string <c>{"a":1}</c>. Header values must be strings.
+/// <c>{"value": {"a": 1}}</c> publishes the string <c>{"a":1}</c>; a single message without one publishes <c>""</c>,
+/// as REPL did (a batch message without one is refused). Header values must be strings.
 /// Unknown properties are ignored. The body is parsed straight from the request pipe.
 /// </remarks>
 internal static class PublishInput
