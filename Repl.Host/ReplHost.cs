@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
@@ -62,27 +61,14 @@ public static class ReplHost
         // NodeOptions.InlineScheduling: with it the fan-out thread (Repl.Sse.FanOut) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", new NodeOptions().InlineScheduling));
-        builder.WebHost.ConfigureKestrel(kestrel =>
-            kestrel.Limits.MaxRequestBodySize = configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxBodyBytes ?? new LimitsOptions().MaxBodyBytes);
+        builder.WebHost.ConfigureKestrel(kestrel => (configuration.GetSection("Limits").Get<LimitsOptions>() ?? new LimitsOptions()).ApplyTo(kestrel.Limits));
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.AddReplSecurity();
 
         var app = builder.Build();
         app.UseReplProxies();
         app.UseReplObservability();
-        app.UseExceptionHandler(handler => handler.Run(WriteExceptionAsync));
-        app.UseStatusCodePages(async status =>
-        {
-            var context = status.HttpContext;
-            if (context.Response.HasStarted || context.Response.ContentLength > 0 || context.Response.ContentType is not null) return;
-            var (error, cause) = context.Response.StatusCode switch
-            {
-                404 => ("not found", $"no route for {context.Request.Method} {context.Request.Path}"),
-                405 => ("method not allowed", $"{context.Request.Method} is not allowed on {context.Request.Path}"),
-                var code => ("request failed", $"status {code}"),
-            };
-            await ApiError.WriteAsync(context, context.Response.StatusCode, error, cause);
-        });
+        app.UseReplErrors(app.Services.GetRequiredService<LimitsOptions>());
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseReplSecurity();
@@ -92,18 +78,6 @@ public static class ReplHost
         Repl.Host.Cluster.ClusterEndpoints.Map(app);
         app.MapReplMetrics();
         return app;
-    }
-
-    private static Task WriteExceptionAsync(HttpContext context)
-    {
-        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
-        return error switch
-        {
-            LogUnavailableException unavailable => ApiError.WriteAsync(context, 503, "log unavailable", unavailable.Message),
-            BadHttpRequestException bad => ApiError.WriteAsync(context, bad.StatusCode, "bad request", bad.Message),
-            OperationCanceledException => ApiError.WriteAsync(context, 503, "shutting down", "the node is stopping; retry on another node"),
-            _ => ApiError.WriteAsync(context, 500, "internal error", "the server failed to handle the request; it has been logged"),
-        };
     }
 
     /// <summary>Turns bare flags into settings: <c>--in-memory</c> → <c>--Journal:InMemory=true</c>.</summary>

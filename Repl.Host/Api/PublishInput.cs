@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 
@@ -11,17 +10,24 @@ namespace Repl.Host.Api;
 /// </summary>
 /// <remarks>
 /// <c>value</c> is a string as in REPL; any other JSON value is kept as its JSON text, so
-/// <c>{"value": {"a": 1}}</c> publishes the string <c>{"a":1}</c>. Header values must be strings.
+/// <c>{"value": {"a": 1}}</c> publishes the string <c>{"a":1}</c>; a single message without one publishes <c>""</c>,
+/// as REPL did (a batch message without one is refused). Header values must be strings.
 /// Unknown properties are ignored. The body is parsed straight from the request pipe.
 /// </remarks>
 internal static class PublishInput
 {
-    /// <summary>Reads the whole body, within the configured size limit.</summary>
+    /// <summary>Reads the whole body, within <see cref="LimitsOptions.MaxBodyBytes"/>.</summary>
     /// <returns>The body, or an error result (413 over the limit, 400 empty).</returns>
-    public static async Task<(ReadOnlySequence<byte> Body, IResult? Error)> ReadBodyAsync(HttpContext context, long maxBytes)
+    /// <remarks>
+    /// Over the limit, the answer goes out without reading the rest: Kestrel's limit sits
+    /// <see cref="LimitsOptions.MaxDrainBytes"/> higher, so after the 413 it reads the rest of the body and drops it,
+    /// and a client that sends the whole body before reading gets the 413 instead of a reset. With
+    /// <c>Expect: 100-continue</c> nothing was asked for, so nothing more comes.
+    /// </remarks>
+    public static async Task<(ReadOnlySequence<byte> Body, IResult? Error)> ReadBodyAsync(HttpContext context, LimitsOptions limits)
     {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = maxBytes;
-        if (context.Request.ContentLength > maxBytes) return (default, TooLarge(maxBytes));
+        long maxBytes = limits.MaxBodyBytes;
+        if (context.Request.ContentLength > maxBytes) return (default, TooLarge(context, limits));
         var reader = context.Request.BodyReader;
         try
         {
@@ -31,7 +37,7 @@ internal static class PublishInput
                 if (read.Buffer.Length > maxBytes)
                 {
                     reader.AdvanceTo(read.Buffer.End);
-                    return (default, TooLarge(maxBytes));
+                    return (default, TooLarge(context, limits));
                 }
                 if (read.IsCompleted)
                 {
@@ -46,13 +52,15 @@ internal static class PublishInput
         }
         catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (default, TooLarge(maxBytes));
+            return (default, TooLarge(context, limits));
         }
     }
 
-    /// <summary>Parses one message object.</summary>
-    public static PublishCommand? ParseOne(string topic, ReadOnlySequence<byte> body, DateTimeOffset now, out IResult? error)
+    /// <summary>Parses one message object, REPL's way: a message without <c>value</c> (or with <c>null</c>) gets <c>""</c>.</summary>
+    /// <param name="valueMissing">Set when the message had no value, for the caller to warn (see README, "Compatibility with REPL").</param>
+    public static PublishCommand? ParseOne(string topic, ReadOnlySequence<byte> body, DateTimeOffset now, out IResult? error, out bool valueMissing)
     {
+        valueMissing = false;
         var reader = new Utf8JsonReader(body);
         try
         {
@@ -61,7 +69,7 @@ internal static class PublishInput
                 error = ApiError.BadRequest("invalid message", "the body must be a JSON object like {\"value\":\"...\",\"headers\":{}}");
                 return null;
             }
-            var command = ParseObject(topic, ref reader, now, out error);
+            var command = ParseObject(topic, ref reader, now, out error, out valueMissing);
             if (command is not null && (reader.Read() || reader.BytesConsumed < body.Length))
             {
                 error = ApiError.BadRequest("malformed JSON", "unexpected data after the JSON object");
@@ -76,7 +84,8 @@ internal static class PublishInput
         }
     }
 
-    /// <summary>Parses an array of message objects for a batch publish.</summary>
+    /// <summary>Parses an array of message objects for a batch publish; every message needs a <c>value</c>.</summary>
+    /// <remarks>Batch publish is Repl's own route, no REPL client sends it, so it keeps the strict rule.</remarks>
     public static PublishCommand[]? ParseBatch(string topic, ReadOnlySequence<byte> body, DateTimeOffset now, int maxBatch, out IResult? error)
     {
         var reader = new Utf8JsonReader(body);
@@ -100,8 +109,13 @@ internal static class PublishInput
                     error = ApiError.Of(StatusCodes.Status413PayloadTooLarge, "batch too large", $"a batch holds at most {maxBatch} messages");
                     return null;
                 }
-                if (ParseObject(topic, ref reader, now, out error) is not { } command)
+                if (ParseObject(topic, ref reader, now, out error, out bool valueMissing) is not { } command)
                 {
+                    return null;
+                }
+                if (valueMissing)
+                {
+                    error = ApiError.BadRequest("missing value", $"item {commands.Count} has no \"value\"; each message of a batch needs one (a string)");
                     return null;
                 }
                 commands.Add(command);
@@ -121,8 +135,10 @@ internal static class PublishInput
         }
     }
 
-    private static PublishCommand? ParseObject(string topic, ref Utf8JsonReader reader, DateTimeOffset now, out IResult? error)
+    /// <param name="valueMissing">Set when the value was absent or null: the message then holds <c>""</c>.</param>
+    private static PublishCommand? ParseObject(string topic, ref Utf8JsonReader reader, DateTimeOffset now, out IResult? error, out bool valueMissing)
     {
+        valueMissing = false;
         string? value = null;
         List<KeyValuePair<string, string>> headers = [];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
@@ -164,13 +180,9 @@ internal static class PublishInput
                 reader.Skip();
             }
         }
-        if (value is null)
-        {
-            error = ApiError.BadRequest("missing value", "the message needs a \"value\" (a string)");
-            return null;
-        }
+        valueMissing = value is null;
         error = null;
-        return new PublishCommand(topic, MessageJson.EncodeBody(topic, value, headers, now), now.ToUnixTimeMilliseconds());
+        return new PublishCommand(topic, MessageJson.EncodeBody(topic, value ?? "", headers, now), now.ToUnixTimeMilliseconds());
     }
 
     private static string RawText(ref Utf8JsonReader reader)
@@ -179,6 +191,11 @@ internal static class PublishInput
         return document.RootElement.GetRawText();
     }
 
-    private static IResult TooLarge(long maxBytes) =>
-        ApiError.Of(StatusCodes.Status413PayloadTooLarge, "body too large", $"the request body is over the limit of {maxBytes} bytes (Limits:MaxBodyBytes)");
+    private static IResult TooLarge(HttpContext context, LimitsOptions limits)
+    {
+        // A declared length past what Kestrel will drain: say that this connection ends, since it cannot be reused.
+        if (context.Request.ContentLength > limits.MaxBodyBytes + limits.MaxDrainBytes) context.Response.Headers.Connection = "close";
+        return ApiError.Of(StatusCodes.Status413PayloadTooLarge, "body too large",
+            $"the request body is over the limit of {limits.MaxBodyBytes} bytes (Limits:MaxBodyBytes)");
+    }
 }

@@ -33,7 +33,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private async Task<IResult> CreateAsync(HttpContext context)
     {
-        var (body, error) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        var (body, error) = await PublishInput.ReadBodyAsync(context, limits);
         if (error is not null) return error;
         CreateTopicRequest? request;
         try
@@ -72,18 +72,19 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     private async Task<IResult> PublishAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
-        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
-        if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError) is not { } command) return parseError!;
+        if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
         long[] positions = await node.PublishAsync([command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
+        if (valueMissing) context.Response.Headers[MissingValueWarning.Key] = MissingValueWarning.Value;
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
     }
 
     private async Task<IResult> PublishBatchAsync(string topic, HttpContext context)
     {
         if (Lookup(topic, node, out _) is { } error) return error;
-        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
+        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
         long[] positions = await node.PublishAsync(commands);
@@ -109,13 +110,16 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => message.Json).ToList(), suffix));
     }
 
-    /// <summary>Checks a topic named in a route: 400 when invalid, 404 when unknown.</summary>
+    /// <summary>Checks a topic named in a route: 400 when internal or invalid, 404 when unknown.</summary>
+    /// <remarks>
+    /// An existing topic is found even when the name rule now refuses its name: a journal written before the rule
+    /// grew (a topic <c>a.</c>) keeps its topics reachable wherever a URL can still name them (<c>/sse?topic=a.</c>).
+    /// </remarks>
     internal static IResult? Lookup(string topic, ReplNode node, out TopicActor actor)
     {
+        if (!TopicName.IsInternal(topic) && node.Registry.TryGet(topic, out actor)) return null;
         actor = null!;
-        if (!TopicName.IsValid(topic)) return ApiError.InvalidTopic(topic);
-        if (!node.Registry.TryGet(topic, out actor)) return ApiError.TopicNotFound(topic);
-        return null;
+        return TopicName.IsValid(topic) ? ApiError.TopicNotFound(topic) : ApiError.InvalidTopic(topic);
     }
 
     internal static bool TryReadLong(Microsoft.Extensions.Primitives.StringValues values, long fallback, out long value)
@@ -127,6 +131,13 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         }
         return long.TryParse(values[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
     }
+
+    /// <summary>
+    /// On a publish without <c>value</c>: REPL stored <c>""</c> and answered 201, and its clients rely on it, so Repl
+    /// does the same and says what it did (README, "Compatibility with REPL").
+    /// </summary>
+    internal static readonly KeyValuePair<string, string> MissingValueWarning =
+        new("X-Repl-Warning", "message has no \"value\"; published with value \"\" as REPL did; send {\"value\":\"...\"}");
 
     private static readonly byte[] PublishedPrefix = "{\"message\":\"message published\",\"data\":"u8.ToArray();
     private static readonly byte[] ClosingBrace = "}"u8.ToArray();
