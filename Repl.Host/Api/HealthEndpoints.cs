@@ -1,23 +1,41 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Repl.Actors.Log;
 using Repl.Host.Node;
 
 namespace Repl.Host.Api;
 
 /// <summary><c>/health</c> (as REPL), <c>/healthz</c> (alive) and <c>/readyz</c> (ready to take traffic).</summary>
+/// <remarks>
+/// <c>/healthz</c> and <c>/readyz</c> run Akka.Hosting's checks (tag <c>liveness</c>: the actor system runs; tag
+/// <c>ready</c>: this node is an Up member of its cluster) before Repl's own: a node that is stopping, or (cluster mode)
+/// lags the log, is not ready, and neither is one whose canary publish does not go through the log and its reader.
+/// </remarks>
 internal static class HealthEndpoints
 {
+    /// <summary>How long the canary may take before the node is reported not ready.</summary>
+    private static readonly TimeSpan CanaryBound = TimeSpan.FromSeconds(5);
+
     public static void Map(IEndpointRouteBuilder routes)
     {
         routes.MapGet("/health", (ReplNode node) => TypedResults.Json(Health(node, "up"), ApiJsonContext.Default.HealthBody));
-        routes.MapGet("/healthz", (ReplNode node) => TypedResults.Json(Health(node, "live"), ApiJsonContext.Default.HealthBody));
+        routes.MapGet("/healthz", LiveAsync);
         routes.MapGet("/readyz", ReadyAsync);
     }
 
-    /// <summary>
-    /// Ready when a canary message goes all the way: committed by the log and applied on this node, within a bound.
-    /// </summary>
-    private static async Task<IResult> ReadyAsync(ReplNode node, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> LiveAsync(ReplNode node, HealthCheckService checks, CancellationToken cancellationToken)
     {
+        if (await FailedAsync(checks, "liveness", cancellationToken) is { } failed) return ApiError.Unavailable("not live: " + failed);
+        return TypedResults.Json(Health(node, "live"), ApiJsonContext.Default.HealthBody);
+    }
+
+    /// <summary>
+    /// Ready when the node is not stopping, is an Up cluster member, and a canary message goes all the way: committed by
+    /// the log and applied on this node, within a bound.
+    /// </summary>
+    private static async Task<IResult> ReadyAsync(ReplNode node, HealthCheckService checks, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (node.Stopping) return ApiError.Unavailable("not ready: the node is shutting down");
+        if (await FailedAsync(checks, "ready", cancellationToken) is { } failed) return ApiError.Unavailable("not ready: " + failed);
         // Cluster mode: a node far behind the log would serve stale streams; let the balancer skip it until it catches up.
         if (node.Membership is { } membership && membership.LagRevisions > node.ClusterOptions.MaxLagRevisions)
         {
@@ -27,13 +45,22 @@ internal static class HealthEndpoints
         {
             var command = new PublishCommand(ReplNode.CanaryTopic, Repl.Actors.Messages.MessageJson.EncodeBody(ReplNode.CanaryTopic, "ready?", [], time.GetUtcNow()),
                 time.GetUtcNow().ToUnixTimeMilliseconds());
-            await node.PublishAsync([command]).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            await node.PublishAsync([command]).WaitAsync(CanaryBound, cancellationToken);
             return TypedResults.Json(Health(node, "ready"), ApiJsonContext.Default.HealthBody);
         }
         catch (Exception error) when (error is TimeoutException or LogUnavailableException)
         {
             return ApiError.Unavailable("not ready: the canary publish did not commit and apply in time (" + error.Message + ")");
         }
+    }
+
+    /// <summary>The first failing check with <paramref name="tag"/>, described; null when all are healthy.</summary>
+    private static async Task<string?> FailedAsync(HealthCheckService checks, string tag, CancellationToken cancellationToken)
+    {
+        var report = await checks.CheckHealthAsync(check => check.Tags.Contains(tag), cancellationToken);
+        if (report.Status == HealthStatus.Healthy) return null;
+        var (name, entry) = report.Entries.First(pair => pair.Value.Status != HealthStatus.Healthy);
+        return $"{name}: {entry.Description ?? entry.Status.ToString()}";
     }
 
     private static HealthBody Health(ReplNode node, string status) =>
