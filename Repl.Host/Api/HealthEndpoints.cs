@@ -8,9 +8,10 @@ internal static class HealthEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/health", (ReplNode node) => TypedResults.Json(Health(node, "up"), ApiJsonContext.Default.HealthBody));
-        routes.MapGet("/healthz", (ReplNode node) => TypedResults.Json(Health(node, "live"), ApiJsonContext.Default.HealthBody));
-        routes.MapGet("/readyz", ReadyAsync);
+        // Open with auth on too (probes carry no token); the body names no topic, only how many there are.
+        routes.MapGet("/health", (ReplNode node) => TypedResults.Json(Health(node, "up"), ApiJsonContext.Default.HealthBody)).AllowAnonymous();
+        routes.MapGet("/healthz", (ReplNode node) => TypedResults.Json(Health(node, "live"), ApiJsonContext.Default.HealthBody)).AllowAnonymous();
+        routes.MapGet("/readyz", ReadyAsync).AllowAnonymous();
     }
 
     /// <summary>
