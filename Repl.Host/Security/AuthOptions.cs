@@ -65,6 +65,7 @@ public sealed class AuthOptions
     /// <summary>Repl's own JwtBearer scheme, which the key settings configure.</summary>
     public const string DefaultScheme = "Bearer";
 
+    /// <summary>Whether authorization is on: a key setting or <see cref="Scheme"/> is set.</summary>
     public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(JwksFile) || !string.IsNullOrEmpty(JwksUrl)
         || !string.IsNullOrEmpty(Scheme);
 }
