@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Topics;
 using Repl.Host.Node;
+using Repl.Host.Security;
 using Repl.Sse;
 
 namespace Repl.Host.Api;
@@ -11,10 +12,15 @@ internal static class StreamEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic]));
-        routes.MapGet("/sse", (HttpContext context) =>
-            StreamAsync(context, [.. context.Request.Query["topic"].SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))]));
+        routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic]))
+            .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
+        routes.MapGet("/sse", (HttpContext context) => StreamAsync(context, QueryTopics(context.Request)))
+            .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
     }
+
+    /// <summary>The topics of <c>?topic=a&amp;topic=b,c</c>.</summary>
+    internal static string[] QueryTopics(HttpRequest request) =>
+        [.. request.Query["topic"].SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))];
 
     private static async Task StreamAsync(HttpContext context, string[] names)
     {
@@ -62,7 +68,7 @@ internal static class StreamEndpoints
         return response.Headers.TransferEncoding == "chunked" ? ChunkedSocketWriter.Over(socket) : response.BodyWriter;
     }
 
-    /// <summary><c>HttpContext.Items</c> key under which authorization leaves the token's expiry for the stream.</summary>
+    /// <summary><c>HttpContext.Items</c> key under which <see cref="LimitsMiddleware"/> leaves the token's expiry for the stream.</summary>
     public const string StreamExpiry = "repl.stream-expiry";
 
     private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicActor> topics, out long? cursor)

@@ -1,8 +1,10 @@
 using System.Text;
+using Microsoft.AspNetCore.Authorization;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 using Repl.Host.Node;
+using Repl.Host.Security;
 
 namespace Repl.Host.Api;
 
@@ -10,26 +12,37 @@ namespace Repl.Host.Api;
 /// <remarks>
 /// The handlers take the node's services from this instance, made once when the routes are mapped. Taken as handler
 /// parameters, they would be resolved per request, and that opens a service scope for every publish.
+/// Each route declares what a caller's token must grant (<see cref="ReplPolicies"/>); the limits it falls under are
+/// <see cref="TrafficMetadata"/>.
 /// </remarks>
-internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time)
+internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService authorization)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
-        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>());
-        routes.MapGet("/topics", api.List);
-        // Cast: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
-        routes.MapPost("/topics", (Delegate)api.CreateAsync);
-        routes.MapGet("/topics/{topic}", api.Info);
-        routes.MapDelete("/topics/{topic}", api.DeleteAsync);
-        routes.MapPost("/topics/{topic}", api.PublishAsync);
-        routes.MapPost("/topics/{topic}/batch", api.PublishBatchAsync);
-        routes.MapGet("/topics/{topic}/messages", api.History);
+        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<IAuthorizationService>());
+        // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
+        routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
+        routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
+        routes.MapGet("/topics/{topic}", api.Info).RequireAuthorization(ReplPolicies.Subscribe);
+        routes.MapDelete("/topics/{topic}", api.DeleteAsync).RequireAuthorization(ReplPolicies.Publish);
+        routes.MapPost("/topics/{topic}", api.PublishAsync).RequireAuthorization(ReplPolicies.Publish).WithMetadata(TrafficMetadata.Publish);
+        routes.MapPost("/topics/{topic}/batch", api.PublishBatchAsync).RequireAuthorization(ReplPolicies.Publish).WithMetadata(TrafficMetadata.Publish);
+        routes.MapGet("/topics/{topic}/messages", api.History).RequireAuthorization(ReplPolicies.Subscribe);
     }
 
-    private IResult List() =>
-        TypedResults.Json(node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal).ToArray(),
-            ApiJsonContext.Default.StringArray);
+    /// <summary>The topics the caller may subscribe to (all of them with auth off or <c>Auth:AnonymousSubscribe</c>).</summary>
+    private async Task<IResult> ListAsync(HttpContext context)
+    {
+        var visible = new List<string>();
+        foreach (var name in node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal))
+        {
+            // Resource-based: the same policy the stream route declares, asked about each topic.
+            if ((await authorization.AuthorizeAsync(context.User, name, ReplPolicies.Subscribe)).Succeeded) visible.Add(name);
+        }
+        return TypedResults.Json(visible.ToArray(), ApiJsonContext.Default.StringArray);
+    }
 
     private async Task<IResult> CreateAsync(HttpContext context)
     {

@@ -3,13 +3,14 @@ using System.Text.Json;
 using Repl.Actors.Cluster;
 using Repl.Actors.Cluster.Etcd;
 using Repl.Host.Node;
+using Repl.Host.Security;
 
 namespace Repl.Host.Cluster;
 
-/// <summary><c>GET /cluster</c>: the cluster as this node sees it (standalone: just this node).</summary>
+/// <summary><c>GET /cluster</c>: the cluster as this node sees it (standalone: just this node). With auth on, admin only: it shows the topology.</summary>
 internal static class ClusterEndpoints
 {
-    public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync);
+    public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync).RequireAuthorization(ReplPolicies.Admin);
 
     private static async Task<IResult> ViewAsync(ReplNode node, CancellationToken requestAborted)
     {

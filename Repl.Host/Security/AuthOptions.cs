@@ -1,7 +1,10 @@
 namespace Repl.Host.Security;
 
-/// <summary>Token authorization (configuration section <c>Auth</c>). Off unless a key is configured.</summary>
-/// <remarks>See <c>Repl.Host/Security/README.md</c> for what each route needs.</remarks>
+/// <summary>Token authorization (configuration section <c>Auth</c>). Off unless a key or <see cref="Scheme"/> is configured.</summary>
+/// <remarks>
+/// Tokens are checked by ASP.NET Core's JwtBearer authentication; what each route needs is declared on the route as an
+/// authorization policy (<see cref="ReplPolicies"/>). See <c>Repl.Host/Security/README.md</c>.
+/// </remarks>
 public sealed class AuthOptions
 {
     /// <summary>HS256/384/512 shared secret (UTF-8, at least 32 bytes). Turns authorization on.</summary>
@@ -13,7 +16,7 @@ public sealed class AuthOptions
     /// <summary>JSON Web Key Set file. Turns authorization on.</summary>
     public string? JwksFile { get; set; }
 
-    /// <summary>URL of an identity provider's JSON Web Key Set, kept fresh (<see cref="JwksSource"/>). Turns authorization on.</summary>
+    /// <summary>URL of an identity provider's JSON Web Key Set, kept fresh (<see cref="JwksConfigurationManager"/>). Turns authorization on.</summary>
     public string? JwksUrl { get; set; }
 
     /// <summary>How often the <see cref="JwksUrl"/> set is fetched again (a token naming an unknown key also triggers a fetch).</summary>
@@ -40,8 +43,29 @@ public sealed class AuthOptions
     /// <summary>Tokens without <c>exp</c> are refused.</summary>
     public bool RequireExpiry { get; set; } = true;
 
-    /// <summary><c>/metrics</c> needs a token with <c>repl.admin: true</c>.</summary>
-    public bool MetricsRequiresAdmin { get; set; }
+    /// <summary>
+    /// Static bearer token a metrics scraper may send (<c>Authorization: Bearer …</c>) for <c>/metrics</c> when auth is on;
+    /// otherwise <c>/metrics</c> needs an admin token or an address in <see cref="MetricsAllow"/>.
+    /// </summary>
+    public string? MetricsToken { get; set; }
 
-    public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(JwksFile) || !string.IsNullOrEmpty(JwksUrl);
+    /// <summary>Addresses or networks (<c>10.0.0.0/8</c>), comma or space separated, whose clients may read <c>/metrics</c> without a token.</summary>
+    public string MetricsAllow { get; set; } = "";
+
+    /// <summary>
+    /// The ASP.NET Core authentication scheme that authenticates requests. Default <c>Bearer</c>: JwtBearer with the key
+    /// settings above. Another name adds a JwtBearer scheme of that name configured only from the standard section
+    /// <c>Authentication:Schemes:&lt;name&gt;</c> (<c>Authority</c>, <c>ValidAudiences</c>, …), and turns authorization on.
+    /// </summary>
+    public string? Scheme { get; set; }
+
+    /// <summary>The scheme in use: <see cref="Scheme"/>, else <c>Bearer</c>.</summary>
+    public string SchemeName => string.IsNullOrEmpty(Scheme) ? DefaultScheme : Scheme;
+
+    /// <summary>Repl's own JwtBearer scheme, which the key settings configure.</summary>
+    public const string DefaultScheme = "Bearer";
+
+    /// <summary>Whether authorization is on: a key setting or <see cref="Scheme"/> is set.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(SigningKey) || !string.IsNullOrEmpty(KeyFile) || !string.IsNullOrEmpty(JwksFile) || !string.IsNullOrEmpty(JwksUrl)
+        || !string.IsNullOrEmpty(Scheme);
 }

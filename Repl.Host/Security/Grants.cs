@@ -2,10 +2,11 @@ using System.Security.Claims;
 
 namespace Repl.Host.Security;
 
-/// <summary>What a validated token allows: topic patterns to publish and subscribe to, and admin.</summary>
+/// <summary>What an authenticated caller's claims allow: topic patterns to publish and subscribe to, and admin.</summary>
 /// <remarks>
 /// A pattern is an exact topic name, a prefix ending in <c>*</c> (<c>comments:*</c>), or <c>*</c> alone for every
-/// topic. Claims may be JSON arrays or one string separated by spaces or commas.
+/// topic. Claims may be JSON arrays (one claim per element) or one string separated by spaces or commas. The claims
+/// are read from the principal whatever scheme authenticated it (<c>Auth:Scheme</c>).
 /// </remarks>
 internal sealed class Grants
 {
@@ -13,16 +14,12 @@ internal sealed class Grants
     public const string SubscribeClaim = "repl.subscribe";
     public const string AdminClaim = "repl.admin";
 
-    private Grants(string? subject, bool admin, string[] publish, string[] subscribe, DateTimeOffset? expires)
+    private Grants(bool admin, string[] publish, string[] subscribe)
     {
-        Subject = subject;
         Admin = admin;
         Publish = publish;
         Subscribe = subscribe;
-        Expires = expires;
     }
-
-    public string? Subject { get; }
 
     public bool Admin { get; }
 
@@ -30,15 +27,10 @@ internal sealed class Grants
 
     public string[] Subscribe { get; }
 
-    /// <summary>The token's <c>exp</c>, or null when it has none.</summary>
-    public DateTimeOffset? Expires { get; }
-
-    public static Grants From(ClaimsIdentity identity, DateTimeOffset? expires) =>
-        new(identity.FindFirst("sub")?.Value,
-            identity.FindAll(AdminClaim).Any(claim => string.Equals(claim.Value, "true", StringComparison.OrdinalIgnoreCase)),
-            Patterns(identity, PublishClaim),
-            Patterns(identity, SubscribeClaim),
-            expires);
+    public static Grants From(ClaimsPrincipal user) =>
+        new(user.FindAll(AdminClaim).Any(claim => string.Equals(claim.Value, "true", StringComparison.OrdinalIgnoreCase)),
+            Patterns(user, PublishClaim),
+            Patterns(user, SubscribeClaim));
 
     public bool Allows(Permission permission, string topic) =>
         Admin || permission switch
@@ -57,15 +49,6 @@ internal sealed class Grants
         return false;
     }
 
-    private static string[] Patterns(ClaimsIdentity identity, string type) =>
-        [.. identity.FindAll(type).SelectMany(claim => claim.Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
-}
-
-/// <summary>What a route needs from a token.</summary>
-internal enum Permission
-{
-    None,
-    Subscribe,
-    Publish,
-    Admin,
+    private static string[] Patterns(ClaimsPrincipal user, string type) =>
+        [.. user.FindAll(type).SelectMany(claim => claim.Value.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))];
 }

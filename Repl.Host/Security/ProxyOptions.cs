@@ -1,6 +1,4 @@
-using System.Net;
 using Microsoft.AspNetCore.HttpOverrides;
-using IPNetwork = System.Net.IPNetwork;
 
 namespace Repl.Host.Security;
 
@@ -21,8 +19,8 @@ public sealed class ProxyOptions
     /// <exception cref="InvalidOperationException">An entry is neither an address nor a network.</exception>
     internal ForwardedHeadersOptions? ToForwardedHeaders()
     {
-        string[] entries = CorsOriginsOptions.Split(Trusted);
-        if (entries.Length == 0) return null;
+        var networks = AddressList.Parse(Trusted, "Proxy:Trusted");
+        if (networks.Length == 0) return null;
         var options = new ForwardedHeadersOptions
         {
             ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto,
@@ -31,12 +29,8 @@ public sealed class ProxyOptions
         };
         options.KnownProxies.Clear();
         options.KnownIPNetworks.Clear();
-        foreach (string entry in entries)
-        {
-            if (entry.Contains('/') && IPNetwork.TryParse(entry, out var network)) options.KnownIPNetworks.Add(network);
-            else if (!entry.Contains('/') && IPAddress.TryParse(entry, out var address)) options.KnownProxies.Add(address);
-            else throw new InvalidOperationException($"Proxy:Trusted: '{entry}' is neither an IP address nor a network like 10.0.0.0/8");
-        }
+        // An address is a one-address network: ForwardedHeaders checks both lists the same way.
+        foreach (var network in networks) options.KnownIPNetworks.Add(network);
         return options;
     }
 }

@@ -1,4 +1,7 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Repl.Host.Api;
@@ -19,7 +22,7 @@ internal static class SecurityExtensions
         services.Configure<AuthOptions>(configuration.GetSection("Auth"));
         services.Configure<CorsOriginsOptions>(configuration.GetSection("Cors"));
         services.Configure<ProxyOptions>(configuration.GetSection("Proxy"));
-        services.AddSingleton<TokenValidator>();
+        services.AddReplAuth(configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<StreamsPerIp>();
         services.AddSingleton<ReplMetrics>();
@@ -38,6 +41,35 @@ internal static class SecurityExtensions
         services.Configure<SimpleConsoleFormatterOptions>(console => console.IncludeScopes = true);
     }
 
+    /// <summary>
+    /// ASP.NET Core authentication (JwtBearer, or the scheme <c>Auth:Scheme</c> names) and the authorization policies the
+    /// routes declare (<see cref="ReplPolicies"/>). With auth off no scheme is registered and every policy succeeds.
+    /// </summary>
+    private static void AddReplAuth(this IServiceCollection services, AuthOptions auth)
+    {
+        services.AddSingleton<IAuthorizationHandler, TopicRequirementHandler>();
+        services.AddSingleton<MetricsRequirementHandler>();
+        services.AddSingleton<IAuthorizationHandler>(provider => provider.GetRequiredService<MetricsRequirementHandler>());
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResultWriter>();
+        services.AddAuthorization(ReplPolicies.Add);
+        if (!auth.Enabled)
+        {
+            services.AddAuthentication();
+            return;
+        }
+        if (!string.IsNullOrEmpty(auth.JwksUrl))
+        {
+            services.AddSingleton(provider => new JwksConfigurationManager(auth.JwksUrl, auth.JwksRefresh,
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger<JwksConfigurationManager>()));
+        }
+        services.AddSingleton<ReplJwtBearerEvents>();
+        // Bearer, configured by the key settings (and Authentication:Schemes:Bearer if present); another name, configured
+        // from Authentication:Schemes:<name> only, the standard section (Authority, ValidAudiences, SigningKeys, ...).
+        services.AddAuthentication(auth.SchemeName).AddJwtBearer(auth.SchemeName, _ => { });
+        // After AddJwtBearer, so it runs after ASP.NET Core's binding of Authentication:Schemes:<name>.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<JwtBearerOptions>, ConfigureJwtBearer>());
+    }
+
     /// <summary>First in the pipeline: the client's address and scheme from a trusted proxy's forwarded headers (<see cref="ProxyOptions"/>).</summary>
     public static void UseReplProxies(this WebApplication app)
     {
@@ -47,19 +79,24 @@ internal static class SecurityExtensions
     /// <summary>Next: request id, logging scope, responses by status class.</summary>
     public static void UseReplObservability(this WebApplication app) => app.UseMiddleware<RequestIdMiddleware>();
 
-    /// <summary>Just before the routes: CORS (subscribe policy on reads, publish policy on writes), then tokens and limits.</summary>
+    /// <summary>Just before the routes: CORS (subscribe policy on reads, publish policy on writes), authentication, authorization, limits.</summary>
     public static void UseReplSecurity(this WebApplication app)
     {
-        // Fail at start, not on the first request, when a key is unusable.
-        _ = app.Services.GetRequiredService<TokenValidator>();
+        // Fail at start, not on the first request, when a key, the key set URL or Auth:MetricsAllow is unusable.
+        var auth = app.Services.GetRequiredService<IOptions<AuthOptions>>().Value;
+        if (auth.Enabled) _ = app.Services.GetRequiredService<IOptionsMonitor<JwtBearerOptions>>().Get(auth.SchemeName);
+        _ = app.Services.GetRequiredService<MetricsRequirementHandler>();
         // Only cross-origin requests (with an Origin header) go through CORS: the middleware does nothing for the
         // others, but resolving its policy provider would open a service scope per request.
         app.UseWhen(context => IsCrossOrigin(context) && IsRead(context), branch => branch.UseCors(SubscribePolicy));
         app.UseWhen(context => IsCrossOrigin(context) && !IsRead(context), branch => branch.UseCors(PublishPolicy));
-        app.UseMiddleware<AccessMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseMiddleware<LimitsMiddleware>();
     }
 
-    public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes);
+    /// <summary><c>/metrics</c>, behind <see cref="ReplPolicies.Metrics"/> (declared on the group it is mapped in).</summary>
+    public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes.MapGroup("").RequireAuthorization(ReplPolicies.Metrics));
 
     private static bool IsCrossOrigin(HttpContext context) => context.Request.Headers.Origin.Count > 0;
 

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Repl.Host.Api;
+using Repl.Host.Metrics;
+using Repl.Host.Node;
+
+namespace Repl.Host.Security;
+
+/// <summary>
+/// Runs after authorization, for the routes that declare <see cref="TrafficMetadata"/>: the publish rate and publish
+/// latency on publishes; the open-stream limits and the token's expiry on streams.
+/// </summary>
+/// <remarks>
+/// Refusals are the API's JSON errors: 429 (rate or per-address stream limit, with <c>Retry-After</c> for the rate),
+/// 503 (the node's stream limit, <c>Retry-After: 5</c>).
+/// </remarks>
+internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limits, PublishRateLimiter rate, StreamsPerIp streamsPerIp,
+    ReplNode node, ReplMetrics metrics, IOptions<AuthOptions> auth)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() is not { } traffic)
+        {
+            await next(context);
+        }
+        else if (traffic.IsPublish)
+        {
+            await PublishAsync(context);
+        }
+        else
+        {
+            await StreamAsync(context);
+        }
+    }
+
+    private async Task PublishAsync(HttpContext context)
+    {
+        if (rate.Enabled)
+        {
+            string publisher = context.User.FindFirst("sub")?.Value is { } subject ? "sub:" + subject : "ip:" + Address(context);
+            if (!rate.TryAcquire(publisher, out var retryAfter))
+            {
+                metrics.Reject(Rejection.RateLimited);
+                int seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+                context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "rate limited",
+                    $"more than {limits.PublishPerSecond} publishes per second from this publisher (Limits:PublishPerSecond); retry after {seconds} s");
+                return;
+            }
+        }
+        long started = Stopwatch.GetTimestamp();
+        await next(context);
+        if (context.Response.StatusCode < 300) metrics.PublishLatency.Observe(Stopwatch.GetElapsedTime(started));
+    }
+
+    private async Task StreamAsync(HttpContext context)
+    {
+        if (limits.MaxStreams > 0 && node.Streams.Open >= limits.MaxStreams)
+        {
+            metrics.Reject(Rejection.MaxStreams);
+            context.Response.Headers.RetryAfter = "5";
+            await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many streams",
+                $"this node has {limits.MaxStreams} open streams, its limit (Limits:MaxStreams); retry later or on another node");
+            return;
+        }
+        string address = Address(context);
+        if (!streamsPerIp.TryEnter(address, limits.MaxStreamsPerIp))
+        {
+            metrics.Reject(Rejection.StreamsPerIp);
+            await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many streams",
+                $"this client address has {limits.MaxStreamsPerIp} open streams, the limit (Limits:MaxStreamsPerIp); close one or follow several topics in one stream (/sse?topic=a&topic=b)");
+            return;
+        }
+        try
+        {
+            if (auth.Value.Enabled && await ExpiresAsync(context) is { } expires)
+            {
+                // The stream ends when the token stops being accepted: its expiry, plus the clock skew validation allows.
+                context.Items[StreamEndpoints.StreamExpiry] = expires + auth.Value.ClockSkew;
+            }
+            await next(context);
+        }
+        finally
+        {
+            streamsPerIp.Exit(address);
+        }
+    }
+
+    /// <summary>
+    /// When the caller's credential expires: the authentication result's <c>ExpiresUtc</c> (JwtBearer sets it from
+    /// <c>exp</c>), else an <c>exp</c> claim; null for an anonymous caller or a token without expiry.
+    /// </summary>
+    private static async Task<DateTimeOffset?> ExpiresAsync(HttpContext context)
+    {
+        if (context.User.Identity?.IsAuthenticated != true) return null;
+        var result = await context.AuthenticateAsync();
+        if (result.Properties?.ExpiresUtc is { } expires) return expires;
+        return long.TryParse(context.User.FindFirst("exp")?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+    }
+
+    private static string Address(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+}

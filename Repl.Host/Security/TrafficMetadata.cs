@@ -1,0 +1,15 @@
+namespace Repl.Host.Security;
+
+/// <summary>Endpoint metadata: which limits of <see cref="LimitsMiddleware"/> apply to a route.</summary>
+internal sealed class TrafficMetadata
+{
+    private TrafficMetadata(bool isPublish) => IsPublish = isPublish;
+
+    /// <summary>A publish: the publish rate (<c>Limits:PublishPerSecond</c>) and its latency histogram.</summary>
+    public static TrafficMetadata Publish { get; } = new(isPublish: true);
+
+    /// <summary>A stream: the open-stream limits, and the end of the stream when the token expires.</summary>
+    public static TrafficMetadata Stream { get; } = new(isPublish: false);
+
+    public bool IsPublish { get; }
+}
