@@ -81,14 +81,14 @@ public sealed class EtcdLog : IAsyncDisposable
     public async ValueTask<long[]> AppendAsync(IReadOnlyList<PublishCommand> batch, CancellationToken cancellationToken)
     {
         var positions = new long[batch.Count];
-        var chunk = new List<(LogEntryKind, string, byte[], long)>();
+        var chunk = new List<(LogEntryKind, string, byte[], long, string?)>();
         int chunkStart = 0, chunkBytes = 0;
         var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             for (int i = 0; i <= batch.Count; i++)
             {
-                int size = i < batch.Count ? LogBatchCodec.SizeOf(batch[i].Topic, batch[i].Body.Length) : 0;
+                int size = i < batch.Count ? LogBatchCodec.SizeOf(batch[i].Topic, batch[i].Body.Length, batch[i].Key) : 0;
                 bool flush = i == batch.Count ? chunk.Count > 0 : chunk.Count > 0 && chunkBytes + size > _options.MaxTxnBytes;
                 if (flush)
                 {
@@ -99,7 +99,7 @@ public sealed class EtcdLog : IAsyncDisposable
                     chunkBytes = 0;
                 }
                 if (i == batch.Count) break;
-                chunk.Add((LogEntryKind.Publish, batch[i].Topic, batch[i].Body, batch[i].CreatedAtMs));
+                chunk.Add((LogEntryKind.Publish, batch[i].Topic, batch[i].Body, batch[i].CreatedAtMs, batch[i].Key));
                 chunkBytes += size;
             }
         }
@@ -119,7 +119,7 @@ public sealed class EtcdLog : IAsyncDisposable
     private async ValueTask<long> ChangeTopicAsync(LogEntryKind kind, string name, CancellationToken cancellationToken)
     {
         string key = _topicsPrefix + name;
-        var value = LogBatchCodec.Encode([(kind, name, [], _time.GetUtcNow().ToUnixTimeMilliseconds())]);
+        var value = LogBatchCodec.Encode([(kind, name, [], _time.GetUtcNow().ToUnixTimeMilliseconds(), null)]);
         TxnCompare guard = kind == LogEntryKind.CreateTopic
             ? TxnCompare.CreateRevision(key, CompareResult.Equal, 0)
             : TxnCompare.CreateRevision(key, CompareResult.Greater, 0);

@@ -7,7 +7,8 @@ namespace Repl.Actors.Cluster;
 
 /// <summary>
 /// The binary value of one log batch in etcd: <c>version:u8, count:varint, then per entry
-/// kind:u8, topic:(varint length, UTF-8), createdAtMs:i64 LE, body:(varint length, bytes)</c>.
+/// kind:u8, topic:(varint length, UTF-8), createdAtMs:i64 LE, body:(varint length, bytes)</c>, and from version 2
+/// <c>key:(varint length + 1, UTF-8; 0 = none)</c>, the publish's idempotency key. Version 1 values still decode.
 /// </summary>
 /// <remarks>
 /// Bodies are stored without their id (<see cref="PublishCommand.Body"/>): the id is the position, known only once
@@ -16,17 +17,18 @@ namespace Repl.Actors.Cluster;
 /// </remarks>
 internal static class LogBatchCodec
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
 
     /// <summary>Encoded size of one entry, for splitting batches by bytes.</summary>
-    public static int SizeOf(string topic, int bodyLength) => 1 + 5 + Encoding.UTF8.GetByteCount(topic) + 8 + 5 + bodyLength;
+    public static int SizeOf(string topic, int bodyLength, string? key = null) =>
+        1 + 5 + Encoding.UTF8.GetByteCount(topic) + 8 + 5 + bodyLength + 5 + (key is null ? 0 : Encoding.UTF8.GetByteCount(key));
 
-    public static byte[] Encode(IReadOnlyList<(LogEntryKind Kind, string Topic, byte[] Body, long CreatedAtMs)> entries)
+    public static byte[] Encode(IReadOnlyList<(LogEntryKind Kind, string Topic, byte[] Body, long CreatedAtMs, string? Key)> entries)
     {
-        var buffer = new ArrayBufferWriter<byte>(64 + entries.Sum(e => SizeOf(e.Topic, e.Body.Length)));
+        var buffer = new ArrayBufferWriter<byte>(64 + entries.Sum(e => SizeOf(e.Topic, e.Body.Length, e.Key)));
         buffer.Write([Version]);
         WriteVarint(buffer, (uint)entries.Count);
-        foreach (var (kind, topic, body, createdAtMs) in entries)
+        foreach (var (kind, topic, body, createdAtMs, key) in entries)
         {
             buffer.Write([(byte)kind]);
             var name = Encoding.UTF8.GetBytes(topic);
@@ -36,6 +38,9 @@ internal static class LogBatchCodec
             buffer.Advance(8);
             WriteVarint(buffer, (uint)body.Length);
             buffer.Write(body);
+            var keyBytes = key is null ? null : Encoding.UTF8.GetBytes(key);
+            WriteVarint(buffer, keyBytes is null ? 0 : (uint)keyBytes.Length + 1);
+            if (keyBytes is not null) buffer.Write(keyBytes);
         }
         return buffer.WrittenSpan.ToArray();
     }
@@ -43,7 +48,8 @@ internal static class LogBatchCodec
     /// <summary>Decodes the batch committed at <paramref name="revision"/>, keeping the entries after <paramref name="after"/>.</summary>
     public static void Decode(ReadOnlySpan<byte> value, long revision, long after, List<LogEntry> into)
     {
-        if (value.Length == 0 || value[0] != Version) throw new FormatException($"log batch at revision {revision} has an unknown format");
+        if (value.Length == 0 || value[0] is not (1 or Version)) throw new FormatException($"log batch at revision {revision} has an unknown format");
+        byte version = value[0];
         int offset = 1;
         uint count = ReadVarint(value, ref offset);
         for (uint i = 0; i < count; i++)
@@ -57,10 +63,16 @@ internal static class LogBatchCodec
             int bodyLength = (int)ReadVarint(value, ref offset);
             var body = value.Slice(offset, bodyLength);
             offset += bodyLength;
+            string? key = null;
+            if (version >= 2 && ReadVarint(value, ref offset) is var keyLength and > 0)
+            {
+                key = Encoding.UTF8.GetString(value.Slice(offset, (int)keyLength - 1));
+                offset += (int)keyLength - 1;
+            }
             long position = EtcdPositions.Of(revision, (int)i);
             if (position <= after) continue;
             byte[] message = kind == LogEntryKind.Publish ? Messages.MessageJson.WithId(position, body) : [];
-            into.Add(new LogEntry(position, kind, topic, message, createdAtMs));
+            into.Add(new LogEntry(position, kind, topic, message, createdAtMs, Key: key));
         }
     }
 

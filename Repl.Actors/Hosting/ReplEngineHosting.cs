@@ -27,10 +27,11 @@ public static class ReplEngineHosting
     /// <summary>The node's log reader (<see cref="LogReader"/>).</summary>
     /// <param name="replica">Cluster mode: the journal is etcd's local replica, written by the reader.</param>
     /// <param name="onRestart">Cluster mode: restarts the watch that feeds the reader from its watermark.</param>
-    public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder, bool replica, Action? onRestart = null) =>
+    /// <param name="keys">The idempotency window, which a replica's reader applies (cluster mode).</param>
+    public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder, bool replica, Action? onRestart = null, SequencerOptions? keys = null) =>
         builder.WithActors((system, registry, resolver) =>
         {
-            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart);
+            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys);
             registry.Register<LogReaderProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "log-reader"));
         });
 
@@ -41,7 +42,8 @@ public static class ReplEngineHosting
     public static AkkaConfigurationBuilder WithReplSequencer(this AkkaConfigurationBuilder builder, SequencerOptions options) =>
         builder.WithSingleton<SequencerProtocol.Key>("sequencer", (system, registry, resolver) =>
             {
-                var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>());
+                var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>(),
+                    options.IdempotencyWindow, options.MaxIdempotencyKeys);
                 var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>()).WithDispatcher(LogDispatcher);
                 return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
                     .WithFinalStopMessage(message => message is SequencerProtocol.Drain));

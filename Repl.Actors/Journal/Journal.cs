@@ -55,6 +55,11 @@ public sealed class Journal : IDisposable
             """);
         _lastPosition = MetaValue("last") ?? 0;
         if (MetaValue("schema") is null) Migrate();
+        // Schema 2 gained the publishes' idempotency keys after its first cut; a column added in place, nullable.
+        if (ReadScalar(_writer, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'key'") == 0)
+        {
+            Execute(_writer, null, "ALTER TABLE messages ADD COLUMN key TEXT");
+        }
     }
 
     /// <summary>The schema this build writes: 2 added <c>events</c> (topic changes kept for replay) and <c>snapshots</c>.</summary>
@@ -116,7 +121,7 @@ public sealed class Journal : IDisposable
         if (entries.Count == 0) return;
         using var _ = EnterWriteGate();
         using var transaction = _writer.BeginTransaction();
-        var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body) VALUES ($p, $t, $c, $b)", "$p", "$t", "$c", "$b");
+        var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body, key) VALUES ($p, $t, $c, $b, $k)", "$p", "$t", "$c", "$b", "$k");
         insert.Transaction = transaction;
         long last = _lastPosition;
         foreach (var entry in entries)
@@ -130,6 +135,7 @@ public sealed class Journal : IDisposable
                     insert.Parameters[1].Value = entry.Topic;
                     insert.Parameters[2].Value = entry.CreatedAtMs;
                     insert.Parameters[3].Value = entry.Message;
+                    insert.Parameters[4].Value = (object?)entry.Key ?? DBNull.Value;
                     insert.ExecuteNonQuery();
                     break;
                 case LogEntryKind.CreateTopic:
@@ -169,8 +175,8 @@ public sealed class Journal : IDisposable
         using var reader = OpenReader();
         using var command = reader.Connection.CreateCommand();
         command.CommandText = $"""
-            SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0 FROM messages WHERE pos > $a AND pos <= $b
-            UNION ALL SELECT pos, kind, topic, created, NULL, through FROM events WHERE pos > $a AND pos <= $b
+            SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0, key FROM messages WHERE pos > $a AND pos <= $b
+            UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
             ORDER BY 1 LIMIT $n
             """;
         command.Parameters.AddWithValue("$a", after);
@@ -181,9 +187,32 @@ public sealed class Journal : IDisposable
         while (rows.Read())
         {
             entries.Add(new LogEntry(rows.GetInt64(0), (LogEntryKind)rows.GetInt64(1), rows.GetString(2),
-                rows.IsDBNull(4) ? [] : (byte[])rows.GetValue(4), rows.GetInt64(3), rows.GetInt64(5)));
+                rows.IsDBNull(4) ? [] : (byte[])rows.GetValue(4), rows.GetInt64(3), rows.GetInt64(5), rows.IsDBNull(6) ? null : rows.GetString(6)));
         }
         return entries;
+    }
+
+    /// <summary>The stored message JSON at a position, or null when there is none (never was, or trimmed).</summary>
+    public byte[]? MessageAt(long position)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT body FROM messages WHERE pos = $p";
+        command.Parameters.AddWithValue("$p", position);
+        return command.ExecuteScalar() as byte[];
+    }
+
+    /// <summary>The idempotency keys of publishes created at or after <paramref name="sinceMs"/>, in position order.</summary>
+    public List<(string Topic, string Key, long Position, long CreatedAtMs)> KeysSince(long sinceMs)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = "SELECT topic, key, pos, created FROM messages WHERE key IS NOT NULL AND created >= $c ORDER BY pos";
+        command.Parameters.AddWithValue("$c", sinceMs);
+        using var rows = command.ExecuteReader();
+        var keys = new List<(string, string, long, long)>();
+        while (rows.Read()) keys.Add((rows.GetString(0), rows.GetString(1), rows.GetInt64(2), rows.GetInt64(3)));
+        return keys;
     }
 
     /// <summary>Stores a snapshot of a persistent actor's state (the snapshot store plugin's write).</summary>

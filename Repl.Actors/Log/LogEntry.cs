@@ -20,7 +20,8 @@ public enum LogEntryKind : byte
 /// <param name="Position">Increases along the log; the same on every node that applies it.</param>
 /// <param name="Message">For <see cref="LogEntryKind.Publish"/>: the message JSON, id included. Empty otherwise.</param>
 /// <param name="Through">For <see cref="LogEntryKind.Truncate"/>: the topic's history up to this position goes (0: up to the entry's own position).</param>
-public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs, long Through = 0)
+/// <param name="Key">For a publish: its idempotency key, if it had one.</param>
+public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs, long Through = 0, string? Key = null)
 {
     /// <summary>For a truncate: the last position whose history it removes.</summary>
     public long TruncatedThrough => Through > 0 ? Through : Position;

@@ -28,14 +28,23 @@ public sealed class LogReader : ReceiveActor
     private readonly bool _replica;
     private readonly Action? _onRestart;
     private readonly List<LogEntry> _accepted = [];
-    private readonly List<long> _skippedPublishes = [];
+    private readonly List<(long Position, long Answer)> _resolved = [];
+    private readonly IdempotencyWindow? _keys;
     private readonly HashSet<TopicActor> _touched = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
     /// <param name="onRestart">Called after a crash: cluster mode restarts the watch from the watermark.</param>
-    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart)
+    /// <param name="keys">Cluster mode, where nodes write to etcd without one sequencer to deduplicate: the idempotency
+    /// window, applied here instead. Every node applies the same log, so every node skips the same duplicates.</param>
+    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, SequencerOptions? keys = null)
     {
+        if (replica && keys is not null)
+        {
+            _keys = new IdempotencyWindow(keys.IdempotencyWindow, keys.MaxIdempotencyKeys);
+            long since = DateTimeOffset.UtcNow.Add(-keys.IdempotencyWindow).ToUnixTimeMilliseconds();
+            foreach (var (topic, key, position, created) in journal.KeysSince(since)) _keys.Add(new Sequencer.SequencerProtocol.IdempotencyKey(topic, key, position, created));
+        }
         _registry = registry;
         _options = options;
         _journal = journal;
@@ -61,8 +70,8 @@ public sealed class LogReader : ReceiveActor
         });
     }
 
-    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null) =>
-        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart));
+    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, SequencerOptions? keys = null) =>
+        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, keys));
 
     protected override void PostRestart(Exception reason)
     {
@@ -91,19 +100,23 @@ public sealed class LogReader : ReceiveActor
     {
         long before = _registry.AppliedPosition;
         _accepted.Clear();
-        _skippedPublishes.Clear();
+        _resolved.Clear();
         foreach (var entry in entries)
         {
             if (entry.Position <= before) continue; // already applied (a cluster watch may resend a window)
             switch (entry.Kind)
             {
+                case LogEntryKind.Publish when _keys is not null && entry.Key is { } key && _keys.TryGet(entry.Topic, key, out long first):
+                    _resolved.Add((entry.Position, first));
+                    break;
                 case LogEntryKind.Publish when _registry.TryGet(entry.Topic, out var topic):
+                    if (_keys is not null && entry.Key is { } newKey) _keys.Add(new Sequencer.SequencerProtocol.IdempotencyKey(entry.Topic, newKey, entry.Position, entry.CreatedAtMs));
                     topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, entry.Message)), before);
                     _touched.Add(topic);
                     _accepted.Add(entry);
                     break;
                 case LogEntryKind.Publish:
-                    _skippedPublishes.Add(entry.Position);
+                    _resolved.Add((entry.Position, 0));
                     break;
                 case LogEntryKind.CreateTopic when !_registry.TryGet(entry.Topic, out _):
                     _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
@@ -123,7 +136,7 @@ public sealed class LogReader : ReceiveActor
         }
         if (entries.Count == 0) return;
         if (_replica) _journal.Write(_accepted);
-        _registry.Advance(Math.Max(before, entries[^1].Position), _skippedPublishes);
+        _registry.Advance(Math.Max(before, entries[^1].Position), _resolved);
         foreach (var topic in _touched) topic.NotifySubscribers();
         _touched.Clear();
     }

@@ -14,4 +14,10 @@ public sealed class SequencerOptions
 
     /// <summary>The sequencer snapshots its state every this many positions; recovery replays at most that many.</summary>
     public int SnapshotEvery { get; set; } = 10_000;
+
+    /// <summary>A publish retried with the same <c>Idempotency-Key</c> on its topic within this window is committed once.</summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Most idempotency keys remembered (the oldest go first beyond it); they are part of the sequencer's snapshot.</summary>
+    public int MaxIdempotencyKeys { get; set; } = 1_000_000;
 }

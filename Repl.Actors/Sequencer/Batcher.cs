@@ -91,11 +91,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         foreach (long position in positions) last = Math.Max(last, position);
         _registry.WhenApplied(last, () =>
         {
-            // A publish the applier skipped gets 0, as if its topic had been gone when it was cut: in cluster mode the
-            // check before the append can race a delete on another node (the message is then in the log but on no topic).
+            // Cluster mode, where each node writes to etcd itself: a publish the reader skipped gets 0, as if its topic had
+            // been gone when it was cut (the check before the append can race a delete on another node), and a duplicate
+            // of an idempotency key gets the first one's position.
             for (int i = 0; i < positions.Length; i++)
             {
-                if (positions[i] > 0 && _registry.WasSkipped(positions[i])) positions[i] = 0;
+                if (positions[i] > 0) positions[i] = _registry.Resolve(positions[i]);
             }
             int offset = 0;
             foreach (var publish in batch.Publishes)

@@ -38,6 +38,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     private readonly TimeProvider _time;
     private readonly List<(IActorRef ReplyTo, object Command)> _queue = [];
     private HashSet<string> _topics = new(StringComparer.Ordinal);
+    private IdempotencyWindow _keys;
     private List<Cut>? _writing;
     private bool _draining;
     private long _snapshotAt;
@@ -46,12 +47,20 @@ public sealed class SequencerActor : ReceivePersistentActor
     {
         _settings = settings;
         _time = time;
+        _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
         Recover<SnapshotOffer>(offer =>
         {
-            _topics = new HashSet<string>(((SequencerProtocol.Snapshot)offer.Snapshot).Topics, StringComparer.Ordinal);
+            var snapshot = (SequencerProtocol.Snapshot)offer.Snapshot;
+            _topics = new HashSet<string>(snapshot.Topics, StringComparer.Ordinal);
+            _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
+            foreach (var key in snapshot.Keys) _keys.Add(key);
             _snapshotAt = offer.Metadata.SequenceNr;
         });
-        Recover<LogEvent>(e => { Decide(e); });
+        Recover<LogEvent>(e =>
+        {
+            Decide(e);
+            if (e.Key is { } key) _keys.Add(new SequencerProtocol.IdempotencyKey(e.Topic, key, LastSequenceNr, e.CreatedAtMs));
+        });
         Command<SequencerProtocol.Publish>(publish => Enqueue(publish));
         Command<SequencerProtocol.ChangeTopic>(change => Enqueue(change));
         Command<SequencerProtocol.Drain>(_ =>
@@ -90,6 +99,8 @@ public sealed class SequencerActor : ReceivePersistentActor
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var events = new List<LogEvent>();
             var cuts = new List<Cut>();
+            // Keys first seen in this cut: a second publish with one of them lands where the first does.
+            var cutKeys = new Dictionary<(string, string), int>();
             int taken = 0;
             while (taken < _queue.Count && events.Count < _settings.MaxBatch)
             {
@@ -101,13 +112,35 @@ public sealed class SequencerActor : ReceivePersistentActor
                         break;
                     case SequencerProtocol.Publish publish:
                         var indexes = new int[publish.Commands.Length];
+                        long[]? known = null;
                         for (int i = 0; i < indexes.Length; i++)
                         {
                             var c = publish.Commands[i];
-                            indexes[i] = _topics.Contains(c.Topic) ? events.Count : -1;
-                            if (indexes[i] >= 0) events.Add(new LogEvent(LogEntryKind.Publish, c.Topic, c.Body, c.CreatedAtMs));
+                            if (!_topics.Contains(c.Topic))
+                            {
+                                indexes[i] = NotLogged;
+                                continue;
+                            }
+                            if (c.Key is { } key)
+                            {
+                                // Committed before, within the window: answered with that position, nothing new is logged.
+                                if (_keys.TryGet(c.Topic, key, out long position))
+                                {
+                                    (known ??= new long[indexes.Length])[i] = position;
+                                    indexes[i] = Duplicate;
+                                    continue;
+                                }
+                                if (cutKeys.TryGetValue((c.Topic, key), out int first))
+                                {
+                                    indexes[i] = first;
+                                    continue;
+                                }
+                                cutKeys[(c.Topic, key)] = events.Count;
+                            }
+                            indexes[i] = events.Count;
+                            events.Add(new LogEvent(LogEntryKind.Publish, c.Topic, c.Body, c.CreatedAtMs, Key: c.Key));
                         }
-                        cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null));
+                        cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null, known));
                         break;
                     case SequencerProtocol.ChangeTopic change when change.DeadlineMs < now:
                         replyTo.Tell(new SequencerProtocol.Rejected(0, "the topic change waited past its deadline and was not committed"));
@@ -139,7 +172,7 @@ public sealed class SequencerActor : ReceivePersistentActor
             {
                 long position = LastSequenceNr;
                 entries[persisted++] = new LogEntry(position, e.Kind, e.Topic, e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [],
-                    e.CreatedAtMs, e.Through);
+                    e.CreatedAtMs, e.Through, e.Key);
             }, () => Written(after, entries, cuts, started));
         }
         StopWhenDrained();
@@ -152,12 +185,17 @@ public sealed class SequencerActor : ReceivePersistentActor
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
         // waits for that), and this message is already ahead of the answer on the reader's side.
         _settings.Reader?.Tell(new LogReaderProtocol.Apply(after, entries));
+        // Before the next cut, so a retry queued behind this write finds its key.
+        foreach (var entry in entries)
+        {
+            if (entry.Key is { } key) _keys.Add(new SequencerProtocol.IdempotencyKey(entry.Topic, key, entry.Position, entry.CreatedAtMs));
+        }
         Answer(cuts, entries);
         _writing = null;
         if (LastSequenceNr - _snapshotAt >= _settings.SnapshotEvery)
         {
             // The topic set now is the one at LastSequenceNr: nothing later has been cut yet.
-            SaveSnapshot(new SequencerProtocol.Snapshot([.. _topics]));
+            SaveSnapshot(new SequencerProtocol.Snapshot([.. _topics], _keys.ToArray()));
             _snapshotAt = LastSequenceNr;
         }
         Write();
@@ -173,7 +211,11 @@ public sealed class SequencerActor : ReceivePersistentActor
                 continue;
             }
             var positions = new long[cut.Indexes.Length];
-            for (int i = 0; i < positions.Length; i++) positions[i] = cut.Indexes[i] < 0 ? 0 : entries[cut.Indexes[i]].Position;
+            for (int i = 0; i < positions.Length; i++)
+            {
+                int index = cut.Indexes[i];
+                positions[i] = index >= 0 ? entries[index].Position : index == Duplicate ? cut.Known![i] : 0;
+            }
             cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions));
         }
     }
@@ -221,6 +263,12 @@ public sealed class SequencerActor : ReceivePersistentActor
         base.PostStop();
     }
 
-    /// <summary>One caller's share of a write: where each of its commands landed in the batch (-1: not logged).</summary>
-    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, string? Topic);
+    private const int NotLogged = -1;
+    private const int Duplicate = -2;
+
+    /// <summary>
+    /// One caller's share of a write: where each of its commands landed in the batch (<see cref="NotLogged"/>: its topic
+    /// does not exist; <see cref="Duplicate"/>: its idempotency key was committed before, at <c>Known[i]</c>).
+    /// </summary>
+    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, string? Topic, long[]? Known = null);
 }

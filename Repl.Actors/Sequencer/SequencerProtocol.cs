@@ -32,12 +32,17 @@ public static class SequencerProtocol
         public static readonly Drain Instance = new();
     }
 
-    /// <summary>The sequencer's state in a snapshot: the topics that exist at its sequence number.</summary>
-    public sealed record Snapshot(string[] Topics) : IReplMessage;
+    /// <summary>The sequencer's state in a snapshot: the topics that exist at its sequence number, and the idempotency keys still in their window.</summary>
+    public sealed record Snapshot(string[] Topics, IdempotencyKey[] Keys) : IReplMessage;
+
+    /// <summary>A publish's idempotency key as the window keeps it: topic and key, where it landed, when it was published.</summary>
+    public readonly record struct IdempotencyKey(string Topic, string Key, long Position, long CreatedAtMs);
 
     /// <summary>Typed key of the sequencer (the singleton proxy) in Akka.Hosting's actor registry.</summary>
     public sealed class Key;
 
     /// <summary>Where committed entries go on this node (standalone: the sequencer feeds its node's log reader).</summary>
-    public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader);
+    /// <param name="KeyWindow">How long an idempotency key is remembered, from its publish's time.</param>
+    /// <param name="MaxKeys">Most keys remembered; the oldest go first beyond it.</param>
+    public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader, TimeSpan KeyWindow, int MaxKeys);
 }

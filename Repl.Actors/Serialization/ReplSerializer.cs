@@ -23,14 +23,14 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override string Manifest(object o) => o switch
     {
-        SequencerProtocol.Publish => "SP1",
+        SequencerProtocol.Publish => "SP2",
         SequencerProtocol.Committed => "SC1",
         SequencerProtocol.Rejected => "SR1",
         SequencerProtocol.ChangeTopic => "ST1",
         SequencerProtocol.TopicChanged => "SD1",
         SequencerProtocol.Drain => "SX1",
-        SequencerProtocol.Snapshot => "SS1",
-        LogEvent => "LE1",
+        SequencerProtocol.Snapshot => "SS2",
+        LogEvent => "LE2",
         TopicProtocol.Create => "TC1",
         TopicProtocol.Delete => "TD1",
         TopicProtocol.Retain => "TR1",
@@ -53,6 +53,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                         w.Write(c.Topic);
                         WriteBytes(w, c.Body);
                         w.Write(c.CreatedAtMs);
+                        WriteOptional(w, c.Key);
                     }
                     break;
                 case SequencerProtocol.Committed c:
@@ -77,7 +78,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case SequencerProtocol.Drain:
                     break;
                 case SequencerProtocol.Snapshot s:
-                    WriteSnapshot(w, s.Topics);
+                    WriteSnapshot(w, s.Topics, s.Keys);
                     break;
                 case LogEvent e:
                     w.Write((byte)e.Kind);
@@ -85,6 +86,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     WriteBytes(w, e.Body);
                     w.Write(e.CreatedAtMs);
                     w.Write(e.Through);
+                    WriteOptional(w, e.Key);
                     break;
                 case TopicProtocol.ICommand t:
                     w.Write(t.Topic);
@@ -101,11 +103,14 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         using var r = new BinaryReader(new MemoryStream(bytes));
         switch (manifest)
         {
-            case "SP1":
+            case "SP1" or "SP2":
             {
                 long batch = r.ReadInt64(), deadline = r.ReadInt64();
                 var commands = new PublishCommand[r.ReadInt32()];
-                for (int i = 0; i < commands.Length; i++) commands[i] = new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64());
+                for (int i = 0; i < commands.Length; i++)
+                {
+                    commands[i] = new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64(), manifest == "SP2" ? ReadOptional(r) : null);
+                }
                 return new SequencerProtocol.Publish(batch, commands, deadline);
             }
             case "SC1":
@@ -119,13 +124,16 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "ST1": return new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
             case "SD1": return new SequencerProtocol.TopicChanged(r.ReadString(), r.ReadInt64());
             case "SX1": return SequencerProtocol.Drain.Instance;
-            case "SS1":
+            case "SS1" or "SS2":
             {
                 var topics = new string[r.ReadInt32()];
                 for (int i = 0; i < topics.Length; i++) topics[i] = r.ReadString();
-                return new SequencerProtocol.Snapshot(topics);
+                var keys = new SequencerProtocol.IdempotencyKey[manifest == "SS2" ? r.ReadInt32() : 0];
+                for (int i = 0; i < keys.Length; i++) keys[i] = new SequencerProtocol.IdempotencyKey(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
+                return new SequencerProtocol.Snapshot(topics, keys);
             }
             case "LE1": return new LogEvent((LogEntryKind)r.ReadByte(), r.ReadString(), ReadBytes(r), r.ReadInt64(), r.ReadInt64());
+            case "LE2": return new LogEvent((LogEntryKind)r.ReadByte(), r.ReadString(), ReadBytes(r), r.ReadInt64(), r.ReadInt64(), ReadOptional(r));
             case "TC1": return new TopicProtocol.Create(r.ReadString());
             case "TD1": return new TopicProtocol.Delete(r.ReadString());
             case "TR1": return new TopicProtocol.Retain(r.ReadString());
@@ -137,15 +145,31 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
     internal static (int Serializer, string Manifest, byte[] Payload) SnapshotOf(IReadOnlyCollection<string> topics)
     {
         using var stream = new MemoryStream();
-        using (var w = new BinaryWriter(stream)) WriteSnapshot(w, topics);
-        return (Id, "SS1", stream.ToArray());
+        using (var w = new BinaryWriter(stream)) WriteSnapshot(w, topics, []);
+        return (Id, "SS2", stream.ToArray());
     }
 
-    private static void WriteSnapshot(BinaryWriter w, IReadOnlyCollection<string> topics)
+    private static void WriteSnapshot(BinaryWriter w, IReadOnlyCollection<string> topics, SequencerProtocol.IdempotencyKey[] keys)
     {
         w.Write(topics.Count);
         foreach (var topic in topics) w.Write(topic);
+        w.Write(keys.Length);
+        foreach (var key in keys)
+        {
+            w.Write(key.Topic);
+            w.Write(key.Key);
+            w.Write(key.Position);
+            w.Write(key.CreatedAtMs);
+        }
     }
+
+    private static void WriteOptional(BinaryWriter w, string? value)
+    {
+        w.Write(value is not null);
+        if (value is not null) w.Write(value);
+    }
+
+    private static string? ReadOptional(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
 
     private static void WriteBytes(BinaryWriter w, byte[] bytes)
     {

@@ -24,17 +24,17 @@ public sealed class TopicRegistry
     private readonly PriorityQueue<Action, long> _waiters = new();
     private readonly List<Action> _due = [];
     private readonly Lock _waitersGate = new();
-    private readonly HashSet<long> _skipped = [];
-    private readonly Queue<long> _skippedOrder = new();
-    private int _anySkipped;
+    private readonly Dictionary<long, long> _resolved = [];
+    private readonly Queue<long> _resolvedOrder = new();
+    private int _anyResolved;
     private long _applied;
 
-    /// <summary>How many skipped publishes <see cref="WasSkipped"/> remembers, the most recent ones.</summary>
+    /// <summary>How many resolved publishes (skipped, or duplicates) <see cref="Resolve"/> remembers, the most recent ones.</summary>
     /// <remarks>
-    /// It is asked right after the skip is applied, so this only has to cover the moment between the apply and an
+    /// It is asked right after the publish is applied, so this only has to cover the moment between the apply and an
     /// acknowledgement; a flood of publishes to deleted topics that overran it would get 201 for its oldest skips.
     /// </remarks>
-    internal const int SkippedKept = 16_384;
+    internal const int ResolvedKept = 16_384;
 
     /// <summary>Position of the last entry applied on this node. Every frame at or before it is in place.</summary>
     public long AppliedPosition => Volatile.Read(ref _applied);
@@ -92,27 +92,28 @@ public sealed class TopicRegistry
     internal void Remove(string name) => _topics.TryRemove(name, out _);
 
     /// <summary>
-    /// Whether the publish at <paramref name="position"/> was skipped when applied: its topic did not exist at that
-    /// point in the log (deleted, or never created). Asked once the position has been applied.
+    /// The answer for the publish committed at <paramref name="position"/>: 0 when it was skipped (its topic did not
+    /// exist at that point in the log: deleted, or never created), the earlier position of the same idempotency key when
+    /// it was a duplicate, else the position itself. Asked once the position has been applied.
     /// </summary>
-    public bool WasSkipped(long position)
+    public long Resolve(long position)
     {
-        if (Volatile.Read(ref _anySkipped) == 0) return false;
-        lock (_waitersGate) return _skipped.Contains(position);
+        if (Volatile.Read(ref _anyResolved) == 0) return position;
+        lock (_waitersGate) return _resolved.TryGetValue(position, out long answer) ? answer : position;
     }
 
-    /// <summary>Log reader only: publishes the new watermark and the publishes it skipped, then runs the callbacks that waited for it.</summary>
-    internal void Advance(long position, IReadOnlyList<long> skipped)
+    /// <summary>Log reader only: publishes the new watermark and the publishes it skipped or deduplicated, then runs the callbacks that waited for it.</summary>
+    internal void Advance(long position, IReadOnlyList<(long Position, long Answer)> resolved)
     {
         lock (_waitersGate)
         {
-            for (int i = 0; i < skipped.Count; i++)
+            for (int i = 0; i < resolved.Count; i++)
             {
-                _skipped.Add(skipped[i]);
-                _skippedOrder.Enqueue(skipped[i]);
-                if (_skippedOrder.Count > SkippedKept) _skipped.Remove(_skippedOrder.Dequeue());
+                _resolved[resolved[i].Position] = resolved[i].Answer;
+                _resolvedOrder.Enqueue(resolved[i].Position);
+                if (_resolvedOrder.Count > ResolvedKept) _resolved.Remove(_resolvedOrder.Dequeue());
             }
-            if (skipped.Count > 0) Volatile.Write(ref _anySkipped, 1);
+            if (resolved.Count > 0) Volatile.Write(ref _anyResolved, 1);
             Volatile.Write(ref _applied, position);
             while (_waiters.TryPeek(out var callback, out long waitingFor) && waitingFor <= position)
             {

@@ -62,7 +62,7 @@ internal static class ReplActorSystem
                 .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
                 .WithActorSystemLivenessCheck()
                 .WithAkkaClusterReadinessCheck()
-                .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null);
+                .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null, keys: sequencer);
             if (isCluster) akka.WithReplEtcdWriter(provider.GetRequiredService<EtcdLog>, sequencer, cluster.MaxInFlightAppends);
             else akka.WithReplSequencer(sequencer);
             akka.WithReplBatcher(sequencer)
