@@ -1,3 +1,5 @@
+using Akka.Actor;
+using Akka.Configuration;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Journal;
@@ -55,10 +57,15 @@ public static class ReplHost
         services.Configure<Repl.Host.Cluster.ClusterOptions>(configuration.GetSection("Cluster"));
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<LimitsOptions>>().Value);
         services.AddSingleton(TimeProvider.System);
+        // TEMP(sse-graph): replaced by Akka.Hosting on merge
+        services.AddSingleton(_ => ActorSystem.Create("repl", ConfigurationFactory.ParseString(SseStreams.DefaultConfig)));
+        services.AddHostedService(provider => new TempActorSystemLifetime(provider.GetRequiredService<ActorSystem>())); // TEMP(sse-graph)
+        services.AddSingleton<SseCounters>();
+        services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        // NodeOptions.InlineScheduling: with it the fan-out thread (Repl.Sse.FanOut) does a stream's whole write round,
+        // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", new NodeOptions().InlineScheduling));
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -103,6 +110,14 @@ public static class ReplHost
             OperationCanceledException => ApiError.WriteAsync(context, 503, "shutting down", "the node is stopping; retry on another node"),
             _ => ApiError.WriteAsync(context, 500, "internal error", "the server failed to handle the request; it has been logged"),
         };
+    }
+
+    // TEMP(sse-graph): replaced by Akka.Hosting on merge. Starts the actor system with the host, terminates it on stop.
+    private sealed class TempActorSystemLifetime(ActorSystem system) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => system.Terminate();
     }
 
     /// <summary>Turns bare flags into settings: <c>--in-memory</c> → <c>--Journal:InMemory=true</c>.</summary>

@@ -27,7 +27,6 @@ public sealed class ReplNode : IHostedService
     private readonly IOptions<JournalOptions> _journalOptions;
     private readonly TopicsOptions _topicsOptions;
     private readonly SequencerOptions _sequencerOptions;
-    private readonly SseOptions _sseOptions;
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
@@ -39,11 +38,10 @@ public sealed class ReplNode : IHostedService
     private Task _pump = Task.CompletedTask;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics,
-        IOptions<SequencerOptions> sequencer, IOptions<SseOptions> sse, IOptions<ClusterOptions> cluster, ILoggerFactory loggers, TimeProvider time)
+        IOptions<SequencerOptions> sequencer, SseCounters streams, IOptions<ClusterOptions> cluster, ILoggerFactory loggers, TimeProvider time)
     {
         ClusterOptions = cluster.Value;
-        _sseOptions = sse.Value;
-        FanOut = new FanOut(_sseOptions);
+        Streams = streams;
         Options = node.Value;
         _journalOptions = journal;
         _topicsOptions = topics.Value;
@@ -72,10 +70,8 @@ public sealed class ReplNode : IHostedService
 
     public TopicRegistry Registry { get; } = new();
 
-    public SseCounters Streams { get; } = new();
-
-    /// <summary>Runs the streams' write rounds on one thread and batches those of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
-    public FanOut FanOut { get; }
+    /// <summary>The node's SSE streams' counters (the streams themselves are graphs, see <see cref="SseStreams"/>).</summary>
+    public SseCounters Streams { get; }
 
     public Journal Journal => _journal ?? throw NotStarted();
 
@@ -134,8 +130,6 @@ public sealed class ReplNode : IHostedService
         var retention = new Retention(_journal, Registry, _time, _loggers.CreateLogger<Retention>());
         _loops.Add(retention.RunAsync(Options.RetentionInterval, _stopping.Token));
         _loops.Add(SweepAsync(_stopping.Token));
-        _loops.Add(HeartbeatAsync(_stopping.Token));
-        _loops.Add(FanOut.RunAsync(_time, _stopping.Token));
         logger.LogInformation("Repl node {Node} started ({Mode}); journal at position {Position}, {Topics} topics",
             Options.Id, Mode, _journal.LastPosition, Registry.All.Count);
     }
@@ -151,22 +145,7 @@ public sealed class ReplNode : IHostedService
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (_applier is not null) await _applier.DisposeAsync();
-        FanOut.Dispose();
         _journal?.Dispose();
-    }
-
-    /// <summary>Timed work of streams (pings, token expiry), once a second or at half the ping interval if shorter.</summary>
-    private async Task HeartbeatAsync(CancellationToken cancellationToken)
-    {
-        var interval = TimeSpan.FromTicks(Math.Clamp(_sseOptions.PingInterval.Ticks / 2, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond));
-        using var timer = new PeriodicTimer(interval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken)) Registry.Heartbeat();
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 
     private async Task SweepAsync(CancellationToken cancellationToken)
