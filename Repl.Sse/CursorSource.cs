@@ -101,7 +101,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         public override void PreStart()
         {
-            _wake = GetAsyncCallback(Emit);
+            _wake = GetAsyncCallback(OnWake);
             _topicDeleted = GetAsyncCallback<TopicActor>(OnTopicDeleted);
             _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
             var stop = GetAsyncCallback(CompleteStage);
@@ -190,6 +190,12 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private void Close(byte[] closingEvent)
         {
             _closing ??= closingEvent;
+            Emit();
+        }
+
+        private void OnWake()
+        {
+            _stage._counters.Woken();
             Emit();
         }
 
