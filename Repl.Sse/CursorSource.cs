@@ -272,6 +272,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             Volatile.Write(ref _scheduled, 1);
             _lastPushMs = Environment.TickCount64;
             _windowEnded = false;
+            // Something else (a deletion, a ping) sent the round a held stream was waiting for.
+            if (IsTimerActive(WindowTimer)) CancelTimer(WindowTimer);
             Push(_stage.Out, round);
         }
 
