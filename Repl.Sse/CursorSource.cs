@@ -20,7 +20,7 @@ namespace Repl.Sse;
 /// read is pending), so a connection is woken at most once per batch or window however many batches arrive
 /// meanwhile, and the applier never blocks on it.</para>
 /// <para><b>Coalescing.</b> A stream that pushed less than <see cref="SseOptions.CoalesceWindow"/> ago waits for the
-/// window's end (a stage timer), then takes everything pending in one round: on loopback most of a round's cost is the
+/// window's next tick (<see cref="CoalescingWindow"/>: Akka's scheduler cannot time 5 ms), then takes everything pending in one round: on loopback most of a round's cost is the
 /// kernel's send, so fewer, fuller writes are the lever under load (bench/README.md: 480k → 1,167k deliveries/s in S2
 /// when coalescing came in). A quiet stream emits at once.</para>
 /// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
@@ -38,10 +38,13 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
     private readonly SseOptions _options;
     private readonly SseCounters _counters;
     private readonly CancellationToken _stop;
+    private readonly CoalescingWindow _window;
 
+    /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
     /// <param name="stop">Ends the stream without a closing event (the request was aborted, the host is stopping).</param>
-    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CancellationToken stop)
+    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, CancellationToken stop)
     {
+        _window = window;
         _connection = connection;
         _options = options;
         _counters = counters;
@@ -59,7 +62,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
     private sealed class Logic : TimerGraphStageLogic, ISubscriber
     {
-        private const string PingTimer = "ping", WindowTimer = "window", ExpiryTimer = "expiry";
+        private const string PingTimer = "ping", ExpiryTimer = "expiry";
         // The scheduler's longest comfortable delay; a token valid for longer is looked at again then.
         private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(12);
         private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
@@ -73,6 +76,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private Action _wake = static () => { };
         private Action<TopicActor> _topicDeleted = static _ => { };
         private Action<JournalPage> _journalRead = static _ => { };
+        private Action _windowEnd = static () => { };
         private List<TopicActor>? _deleted;
         // Only the journal read touches it, and one read is in flight at most.
         private Dictionary<string, long>? _gapsReported;
@@ -87,6 +91,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private bool _connected;
         private bool _reading;
         private bool _windowEnded;
+        private bool _held;
         private bool _pingDue;
 
         public Logic(CursorSource stage) : base(stage.Shape)
@@ -104,6 +109,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             _wake = GetAsyncCallback(OnWake);
             _topicDeleted = GetAsyncCallback<TopicActor>(OnTopicDeleted);
             _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
+            _windowEnd = GetAsyncCallback(OnWindowEnd);
             var stop = GetAsyncCallback(CompleteStage);
             var unavailable = GetAsyncCallback(() => Close(SseEvents.Closing("unavailable", _connection.UnavailableReason)));
             _stage._counters.Opened();
@@ -153,10 +159,6 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             switch (timerKey)
             {
-                case WindowTimer:
-                    _windowEnded = true;
-                    Emit();
-                    break;
                 case PingTimer:
                     long interval = (long)_options.PingInterval.TotalMilliseconds;
                     long idle = Environment.TickCount64 - _lastPushMs;
@@ -190,6 +192,13 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private void Close(byte[] closingEvent)
         {
             _closing ??= closingEvent;
+            Emit();
+        }
+
+        private void OnWindowEnd()
+        {
+            _held = false;
+            _windowEnded = true;
             Emit();
         }
 
@@ -241,15 +250,15 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
             {
-                if (!_windowEnded && round.IsEmpty && !_pingDue && _windowMs > 0)
+                if (!_windowEnded && round.IsEmpty && !_pingDue && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs)
                 {
-                    long sincePush = Environment.TickCount64 - _lastPushMs;
-                    if (sincePush < _windowMs)
+                    Volatile.Write(ref _scheduled, 1);
+                    if (!_held)
                     {
-                        Volatile.Write(ref _scheduled, 1);
-                        if (!IsTimerActive(WindowTimer)) ScheduleOnce(WindowTimer, TimeSpan.FromMilliseconds(_windowMs - sincePush));
-                        return;
+                        _held = true;
+                        _stage._window.Hold(_windowEnd);
                     }
+                    return;
                 }
                 _windowEnded = false;
                 if (!FromMemory(watermark, round.Frames))
@@ -272,8 +281,6 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             Volatile.Write(ref _scheduled, 1);
             _lastPushMs = Environment.TickCount64;
             _windowEnded = false;
-            // Something else (a deletion, a ping) sent the round a held stream was waiting for.
-            if (IsTimerActive(WindowTimer)) CancelTimer(WindowTimer);
             Push(_stage.Out, round);
         }
 

@@ -45,12 +45,14 @@ public sealed class SseStreams : IDisposable
 
     private static readonly Attributes OnDispatcher = ActorAttributes.CreateDispatcher(DispatcherId);
     private readonly ActorMaterializer _materializer;
+    private readonly CoalescingWindow _window;
 
     public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters)
     {
         Options = options.Value;
         Counters = counters;
         _materializer = system.Materializer(namePrefix: "sse");
+        _window = new CoalescingWindow(Options.CoalesceWindow);
     }
 
     public SseOptions Options { get; }
@@ -69,9 +71,13 @@ public sealed class SseStreams : IDisposable
 
     /// <summary>One connection's graph, not yet materialized.</summary>
     internal IRunnableGraph<Task> Graph(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        Source.FromGraph(new CursorSource(connection, Options, Counters, stop))
+        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, stop))
             .ToMaterialized(Sink.FromGraph(new SocketSink(writer, abort, Options, Counters, stop)), Keep.Right)
             .WithAttributes(OnDispatcher);
 
-    public void Dispose() => _materializer.Dispose();
+    public void Dispose()
+    {
+        _window.Dispose();
+        _materializer.Dispose();
+    }
 }

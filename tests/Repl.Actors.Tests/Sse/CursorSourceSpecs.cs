@@ -15,8 +15,23 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
 
     private ActorMaterializer Materializer { get; }
 
+    private readonly List<CoalescingWindow> _windows = [];
+
+    private CoalescingWindow Window(TimeSpan window)
+    {
+        var coalescing = new CoalescingWindow(window);
+        _windows.Add(coalescing);
+        return coalescing;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        foreach (var window in _windows) window.Dispose();
+        base.Dispose(disposing);
+    }
+
     private TestSubscriber.Probe<WriteRound> Run(SseGraphFixture fixture, SseConnection connection, SseOptions? options = null, CancellationToken stop = default) =>
-        Source.FromGraph(new CursorSource(connection, options ?? new SseOptions { CoalesceWindow = TimeSpan.Zero }, fixture.Counters, stop))
+        Source.FromGraph(new CursorSource(connection, options ??= new SseOptions { CoalesceWindow = TimeSpan.Zero }, fixture.Counters, Window(options.CoalesceWindow), stop))
             .WithAttributes(ActorAttributes.CreateDispatcher(SseStreams.DispatcherId))
             .RunWith(this.SinkProbe<WriteRound>(), Materializer);
 
