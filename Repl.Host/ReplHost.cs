@@ -55,10 +55,12 @@ public static class ReplHost
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<LimitsOptions>>().Value);
         services.AddSingleton(TimeProvider.System);
         services.AddReplActorSystem(configuration);
+        services.AddSingleton<SseCounters>();
+        services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        // NodeOptions.InlineScheduling: with it the fan-out thread (Repl.Sse.FanOut) does a stream's whole write round,
+        // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", new NodeOptions().InlineScheduling));
         builder.WebHost.ConfigureKestrel(kestrel => (configuration.GetSection("Limits").Get<LimitsOptions>() ?? new LimitsOptions()).ApplyTo(kestrel.Limits));

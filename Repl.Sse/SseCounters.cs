@@ -8,6 +8,7 @@ public sealed class SseCounters
     private long _writes;
     private long _cutOff;
     private long _gaps;
+    private long _wakes;
 
     public long Open => Volatile.Read(ref _open);
 
@@ -21,6 +22,11 @@ public sealed class SseCounters
 
     /// <summary>Gap events sent.</summary>
     public long Gaps => Volatile.Read(ref _gaps);
+
+    /// <summary>Times a stream was woken by a topic's notification (at most once per applied batch or coalescing window).</summary>
+    public long Wakes => Volatile.Read(ref _wakes);
+
+    internal void Woken() => Interlocked.Increment(ref _wakes);
 
     internal void Opened() => Interlocked.Increment(ref _open);
 

@@ -6,9 +6,6 @@ public interface ISubscriber
     /// <summary>New messages were applied to a topic the subscriber follows.</summary>
     void Notify();
 
-    /// <summary>Called about once a second by the node, for timed work (heartbeats, expiry).</summary>
-    void Heartbeat();
-
     /// <summary>A topic the subscriber follows was deleted.</summary>
     void OnTopicDeleted(TopicActor topic);
 }

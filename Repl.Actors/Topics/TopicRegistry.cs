@@ -78,15 +78,6 @@ public sealed class TopicRegistry
         callback();
     }
 
-    /// <summary>Gives every subscriber of every topic its <see cref="ISubscriber.Heartbeat"/>.</summary>
-    public void Heartbeat()
-    {
-        foreach (var topic in _topics.Values)
-        {
-            foreach (var subscriber in topic.Subscribers) subscriber.Heartbeat();
-        }
-    }
-
     internal void Add(TopicActor topic) => _topics[topic.Name] = topic;
 
     internal void Remove(string name) => _topics.TryRemove(name, out _);

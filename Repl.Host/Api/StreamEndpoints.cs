@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Options;
 using Repl.Actors.Topics;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -39,14 +38,20 @@ internal static class StreamEndpoints
 
         var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var sse = context.RequestServices.GetRequiredService<IOptions<SseOptions>>().Value;
-        var sink = new SseSink(topics, node.Registry, node.Journal, sse, node.Streams, cursor)
+        var streams = context.RequestServices.GetRequiredService<SseStreams>();
+        var connection = new SseConnection
         {
+            Topics = topics,
+            Registry = node.Registry,
+            Journal = node.Journal,
+            Node = node.Options.Id,
+            Cursor = cursor,
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = node.StreamsUnavailable,
-            FanOut = node.FanOut,
+            Time = context.RequestServices.GetRequiredService<TimeProvider>(),
         };
-        await sink.RunAsync(await BodyWriterAsync(context, node, sse), node.Options.Id, context.RequestServices.GetRequiredService<TimeProvider>(), context.Abort, stop.Token);
+        // One graph per connection (Repl.Sse.SseStreams); it ends itself on stop (aborted request, host stopping).
+        await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, stop.Token);
     }
 
     /// <summary>

@@ -8,6 +8,7 @@ using Repl.Actors.Hosting;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
+using Repl.Sse;
 using ReplClusterOptions = Repl.Host.Cluster.ClusterOptions;
 
 namespace Repl.Host.Node;
@@ -54,6 +55,7 @@ internal static class ReplActorSystem
             string hocon = Path.Combine(AppContext.BaseDirectory, "hocon");
             akka.AddHoconFile(Path.Combine(hocon, isCluster ? "broker.hocon" : "standalone.hocon"), HoconAddMode.Append)
                 .AddHoconFile(Path.Combine(hocon, "repl.hocon"), HoconAddMode.Append)
+                .AddHocon(SseStreams.DefaultConfig, HoconAddMode.Append)
                 .ConfigureLoggers(loggers => loggers.ClearLoggers().AddLoggerFactory())
                 // Loopback and a free port: every node, the test suite's many included, starts beside the others with no setting.
                 .WithRemoting("127.0.0.1", 0)

@@ -30,7 +30,6 @@ public sealed class ReplNode : IHostedService
     public const string CanaryTopic = "$canary";
 
     private readonly TopicsOptions _topicsOptions;
-    private readonly SseOptions _sseOptions;
     private readonly JournalOptions _journalOptions;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _actors;
@@ -46,12 +45,11 @@ public sealed class ReplNode : IHostedService
     private CancellationTokenSource? _watch;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
-        IOptions<SseOptions> sse, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
+        SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
         IHostApplicationLifetime lifetime, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
     {
         ClusterOptions = cluster.Value;
-        _sseOptions = sse.Value;
-        FanOut = new FanOut(_sseOptions);
+        Streams = streams;
         Options = node.Value;
         _journalOptions = journal.Value;
         _topicsOptions = topics.Value;
@@ -99,10 +97,8 @@ public sealed class ReplNode : IHostedService
 
     public TopicRegistry Registry { get; }
 
-    public SseCounters Streams { get; } = new();
-
-    /// <summary>Runs the streams' write rounds on one thread and batches those of busy streams (<see cref="SseOptions.CoalesceWindow"/>).</summary>
-    public FanOut FanOut { get; }
+    /// <summary>The node's SSE streams' counters (the streams themselves are graphs, see <see cref="SseStreams"/>).</summary>
+    public SseCounters Streams { get; }
 
     /// <summary>The node's journal: the log itself standalone, etcd's local replica in cluster mode. Read-only here.</summary>
     public Journal Journal { get; }
@@ -186,8 +182,6 @@ public sealed class ReplNode : IHostedService
 
         _loops.Add(EveryAsync(Options.RetentionInterval, () => _ = ApplyRetentionAsync()));
         _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
-        _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Clamp(_sseOptions.PingInterval.Ticks / 2, TimeSpan.TicksPerMillisecond * 50, TimeSpan.TicksPerSecond)), Registry.Heartbeat));
-        _loops.Add(FanOut.RunAsync(_time, _stopping.Token));
         logger.LogInformation("Repl node {Node} started ({Mode}) at {Address}; journal at position {Position}, {Topics} topics",
             Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, Journal.LastPosition, Registry.All.Count);
     }
@@ -227,7 +221,6 @@ public sealed class ReplNode : IHostedService
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (Membership is not null) await Membership.DisposeAsync();
         if (Etcd is not null) await Etcd.DisposeAsync();
-        FanOut.Dispose();
     }
 
     private async Task EveryAsync(TimeSpan interval, Action action)

@@ -1,0 +1,402 @@
+using Akka.Streams;
+using Akka.Streams.Stage;
+using Repl.Actors.Messages;
+using Repl.Actors.Topics;
+
+namespace Repl.Sse;
+
+/// <summary>
+/// The source of one SSE connection's graph: a cursor over the node's applied log for the connection's topics, whose
+/// element is a whole <see cref="WriteRound"/>.
+/// </summary>
+/// <remarks>
+/// <para><b>Order and resume.</b> The cursor is a log position. On each pull the source takes the node's applied
+/// watermark W and emits every frame of its topics in (cursor, W], in position order (up to
+/// <see cref="SseOptions.MaxWriteBytes"/>), then moves the cursor. Frames at or below W are all in place, so a stream
+/// over several topics is still in log order and one <c>Last-Event-ID</c> resumes it exactly.</para>
+/// <para><b>Waking.</b> The topics call <see cref="ISubscriber.Notify"/> from the applier's loop, once per applied
+/// batch. That call only flips an interlocked flag and, if it was clear, invokes the stage's one async callback: the
+/// flag stays set from a push until the next pull looks at the watermark (and while a coalescing window or a journal
+/// read is pending), so a connection is woken at most once per batch or window however many batches arrive
+/// meanwhile, and the applier never blocks on it.</para>
+/// <para><b>Coalescing.</b> A stream that pushed less than <see cref="SseOptions.CoalesceWindow"/> ago waits for the
+/// window's next tick (<see cref="CoalescingWindow"/>: Akka's scheduler cannot time 5 ms), then takes everything pending in one round: on loopback most of a round's cost is the
+/// kernel's send, so fewer, fuller writes are the lever under load (bench/README.md: 480k → 1,167k deliveries/s in S2
+/// when coalescing came in). A quiet stream emits at once.</para>
+/// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
+/// journal. A stream that fell behind its topics' rings reads the journal — blocking SQLite, so on the thread pool,
+/// with the result handed back through an async callback, never on the streams' one thread — and says <c>gap</c> for
+/// what retention removed.</para>
+/// <para><b>End.</b> Completes after <c>event: deleted</c> once every topic is deleted, after <c>event: expired</c> at
+/// <see cref="SseConnection.ExpiresAt"/>, after <c>event: unavailable</c> when <see cref="SseConnection.Unavailable"/>
+/// fires, and silently when the stop token fires (request aborted, host stopping) or the sink cancels. It unsubscribes
+/// from every topic in <c>PostStop</c>, which runs on every path, failure included.</para>
+/// </remarks>
+internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
+{
+    private readonly SseConnection _connection;
+    private readonly SseOptions _options;
+    private readonly SseCounters _counters;
+    private readonly CancellationToken _stop;
+    private readonly CoalescingWindow _window;
+
+    /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
+    /// <param name="stop">Ends the stream without a closing event (the request was aborted, the host is stopping).</param>
+    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, CancellationToken stop)
+    {
+        _window = window;
+        _connection = connection;
+        _options = options;
+        _counters = counters;
+        _stop = stop;
+        Shape = new SourceShape<WriteRound>(Out);
+    }
+
+    public Outlet<WriteRound> Out { get; } = new("sse.cursor.out");
+
+    public override SourceShape<WriteRound> Shape { get; }
+
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-cursor");
+
+    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+    private sealed class Logic : TimerGraphStageLogic, ISubscriber
+    {
+        private const string PingTimer = "ping", ExpiryTimer = "expiry";
+        // The scheduler's longest comfortable delay; a token valid for longer is looked at again then.
+        private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(12);
+        private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
+
+        private readonly CursorSource _stage;
+        private readonly SseConnection _connection;
+        private readonly SseOptions _options;
+        private readonly List<TopicActor> _topics;
+        private readonly WriteRound _round = new();
+        private readonly long _windowMs;
+        private Action _wake = static () => { };
+        private Action<TopicActor> _topicDeleted = static _ => { };
+        private Action<JournalPage> _journalRead = static _ => { };
+        private Action _windowEnd = static () => { };
+        private List<TopicActor>? _deleted;
+        // Only the journal read touches it, and one read is in flight at most.
+        private Dictionary<string, long>? _gapsReported;
+        private CancellationTokenRegistration _stopRegistration;
+        private CancellationTokenRegistration _unavailableRegistration;
+        private byte[]? _closing;
+        // 1: a Notify need not wake the stage (it will look at the watermark anyway). See the class remarks.
+        private int _scheduled = 1;
+        private long _cursor;
+        private long _lastPushMs;
+        private bool _opened;
+        private bool _connected;
+        private bool _reading;
+        private bool _windowEnded;
+        private bool _held;
+        private bool _pingDue;
+
+        public Logic(CursorSource stage) : base(stage.Shape)
+        {
+            _stage = stage;
+            _connection = stage._connection;
+            _options = stage._options;
+            _topics = [.. _connection.Topics];
+            _windowMs = (long)_options.CoalesceWindow.TotalMilliseconds;
+            SetHandler(stage.Out, onPull: Emit);
+        }
+
+        public override void PreStart()
+        {
+            _wake = GetAsyncCallback(OnWake);
+            _topicDeleted = GetAsyncCallback<TopicActor>(OnTopicDeleted);
+            _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
+            _windowEnd = GetAsyncCallback(OnWindowEnd);
+            var stop = GetAsyncCallback(CompleteStage);
+            var unavailable = GetAsyncCallback(() => Close(SseEvents.Closing("unavailable", _connection.UnavailableReason)));
+            _stage._counters.Opened();
+            _opened = true;
+
+            foreach (var topic in _connection.Topics)
+            {
+                if (!topic.Subscribe(this)) (_deleted ??= []).Add(topic);
+            }
+            // Subscribed first, then the watermark: anything applied after it wakes us.
+            _cursor = _connection.Cursor ?? _connection.Registry.AppliedPosition;
+            _lastPushMs = Environment.TickCount64;
+
+            ScheduleOnce(PingTimer, _options.PingInterval);
+            if (_connection.ExpiresAt is not null) CheckExpiry();
+            if (_stage._stop.IsCancellationRequested)
+            {
+                CompleteStage();
+                return;
+            }
+            if (_stage._stop.CanBeCanceled) _stopRegistration = _stage._stop.Register(static state => ((Action)state!)(), stop);
+            if (_connection.Unavailable.CanBeCanceled)
+            {
+                _unavailableRegistration = _connection.Unavailable.Register(static state => ((Action)state!)(), unavailable);
+            }
+        }
+
+        public override void PostStop()
+        {
+            // No wake-up may be sent to a stage that has stopped.
+            Volatile.Write(ref _scheduled, 1);
+            foreach (var topic in _connection.Topics) topic.Unsubscribe(this);
+            _stopRegistration.Dispose();
+            _unavailableRegistration.Dispose();
+            if (_opened) _stage._counters.Closed();
+            base.PostStop();
+        }
+
+        void ISubscriber.Notify()
+        {
+            if (Interlocked.Exchange(ref _scheduled, 1) == 0) _wake();
+        }
+
+        void ISubscriber.OnTopicDeleted(TopicActor topic) => _topicDeleted(topic);
+
+        protected override void OnTimer(object timerKey)
+        {
+            switch (timerKey)
+            {
+                case PingTimer:
+                    long interval = (long)_options.PingInterval.TotalMilliseconds;
+                    long idle = Environment.TickCount64 - _lastPushMs;
+                    if (idle < interval)
+                    {
+                        ScheduleOnce(PingTimer, TimeSpan.FromMilliseconds(interval - idle));
+                        break;
+                    }
+                    // A stream whose sink is still flushing is not idle: no ping to add behind it.
+                    _pingDue = IsAvailable(_stage.Out);
+                    Emit();
+                    ScheduleOnce(PingTimer, _options.PingInterval);
+                    break;
+                case ExpiryTimer:
+                    CheckExpiry();
+                    break;
+            }
+        }
+
+        private void CheckExpiry()
+        {
+            var left = _connection.ExpiresAt!.Value - _connection.Time.GetUtcNow();
+            if (left > TimeSpan.Zero)
+            {
+                ScheduleOnce(ExpiryTimer, left < LongestTimer ? left : LongestTimer);
+                return;
+            }
+            Close(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
+        }
+
+        private void Close(byte[] closingEvent)
+        {
+            _closing ??= closingEvent;
+            Emit();
+        }
+
+        private void OnWindowEnd()
+        {
+            _held = false;
+            _windowEnded = true;
+            Emit();
+        }
+
+        private void OnWake()
+        {
+            _stage._counters.Woken();
+            Emit();
+        }
+
+        private void OnTopicDeleted(TopicActor topic)
+        {
+            (_deleted ??= []).Add(topic);
+            Emit();
+        }
+
+        /// <summary>Pushes the next round if the sink has asked for one and there is something to send.</summary>
+        private void Emit()
+        {
+            if (_reading || !IsAvailable(_stage.Out)) return;
+            var round = _round;
+            round.Clear();
+            if (!_connected)
+            {
+                _connected = true;
+                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor));
+            }
+            if (_deleted is { Count: > 0 })
+            {
+                foreach (var topic in _deleted)
+                {
+                    if (_topics.Remove(topic)) round.AddTail(SseEvents.Deleted(topic.Name));
+                }
+                _deleted.Clear();
+                if (_topics.Count == 0)
+                {
+                    Finish(round);
+                    return;
+                }
+            }
+            if (_closing is { } closing)
+            {
+                round.AddTail(closing);
+                Finish(round);
+                return;
+            }
+
+            // From here until the next push (or hold), a Notify must wake us: clear the flag, then read the watermark.
+            Volatile.Write(ref _scheduled, 0);
+            long watermark = _connection.Registry.AppliedPosition;
+            if (watermark > _cursor)
+            {
+                if (!_windowEnded && round.IsEmpty && !_pingDue && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs)
+                {
+                    Volatile.Write(ref _scheduled, 1);
+                    if (!_held)
+                    {
+                        _held = true;
+                        _stage._window.Hold(_windowEnd);
+                    }
+                    return;
+                }
+                _windowEnded = false;
+                if (!FromMemory(watermark, round.Frames))
+                {
+                    Volatile.Write(ref _scheduled, 1);
+                    ReadJournal(watermark);
+                    return;
+                }
+            }
+            if (_pingDue)
+            {
+                _pingDue = false;
+                if (round.IsEmpty) round.AddTail(PingEvent);
+            }
+            if (!round.IsEmpty) Send(round);
+        }
+
+        private void Send(WriteRound round)
+        {
+            Volatile.Write(ref _scheduled, 1);
+            _lastPushMs = Environment.TickCount64;
+            _windowEnded = false;
+            Push(_stage.Out, round);
+        }
+
+        private void Finish(WriteRound round)
+        {
+            Send(round);
+            CompleteStage();
+        }
+
+        /// <summary>Reads the topics' rings into <paramref name="frames"/>; false, with nothing read, when one does not cover the cursor.</summary>
+        private bool FromMemory(long watermark, List<Frame> frames)
+        {
+            long reached = watermark;
+            int maxBytes = _options.MaxWriteBytes;
+            foreach (var topic in _topics)
+            {
+                int start = frames.Count;
+                if (!topic.TryRead(_cursor, watermark, frames, maxBytes))
+                {
+                    frames.Clear();
+                    return false;
+                }
+                long bytes = 0;
+                for (int i = start; i < frames.Count; i++) bytes += frames[i].Bytes.Length;
+                // This topic may have stopped at its byte budget: go no further than its last frame this round.
+                if (bytes >= maxBytes) reached = Math.Min(reached, frames[^1].Position);
+            }
+            if (_topics.Count > 1)
+            {
+                frames.Sort(static (a, b) => a.Position.CompareTo(b.Position));
+                if (reached < watermark) frames.RemoveAll(frame => frame.Position > reached);
+            }
+            _cursor = reached;
+            return true;
+        }
+
+        /// <summary>Behind the rings: reads a page from the journal on the pool and comes back through <see cref="OnJournalRead"/>.</summary>
+        private void ReadJournal(long watermark)
+        {
+            _reading = true;
+            var topics = _topics.ToArray();
+            long cursor = _cursor;
+            var gapsReported = _gapsReported ??= new(StringComparer.Ordinal);
+            var callback = _journalRead;
+            var connection = _connection;
+            var options = _options;
+            var counters = _stage._counters;
+            _ = Task.Run(() =>
+            {
+                JournalPage page;
+                try
+                {
+                    page = JournalPage.Read(connection.Journal, topics, cursor, watermark, gapsReported, options, counters);
+                }
+                catch (Exception error)
+                {
+                    page = new JournalPage([], [], cursor, error);
+                }
+                callback(page);
+            });
+        }
+
+        private void OnJournalRead(JournalPage page)
+        {
+            _reading = false;
+            if (page.Error is { } error)
+            {
+                FailStage(error);
+                return;
+            }
+            foreach (var gap in page.Gaps) _round.AddHead(gap);
+            _round.Frames.AddRange(page.Frames);
+            _cursor = page.Reached;
+            if (!_round.IsEmpty)
+            {
+                Send(_round);
+                return;
+            }
+            // Nothing there after all (e.g. the topic's newer messages were all removed): look again.
+            Emit();
+        }
+    }
+
+    /// <summary>A page read from the journal for a stream behind its topics' rings.</summary>
+    private sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, Exception? Error = null)
+    {
+        /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
+        public static JournalPage Read(Actors.Journal.Journal journal, TopicActor[] topics, long cursor, long watermark,
+            Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
+        {
+            var names = new List<string>(topics.Length);
+            var gaps = new List<byte[]>();
+            foreach (var topic in topics)
+            {
+                names.Add(topic.Name);
+                long trimmed = topic.TrimmedThrough;
+                if (cursor < trimmed && (!gapsReported.TryGetValue(topic.Name, out long reported) || reported < trimmed))
+                {
+                    gapsReported[topic.Name] = trimmed;
+                    long oldest = journal.Stats(topic.Name).FirstPosition;
+                    gaps.Add(SseEvents.Gap(topic.Name, cursor, oldest == 0 ? trimmed + 1 : oldest));
+                    counters.Gap();
+                }
+            }
+            // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
+            var stored = journal.Read(names, cursor, watermark, options.JournalPageSize, options.MaxWriteBytes);
+            var frames = new List<Frame>(stored.Count);
+            long bytes = 0;
+            foreach (var message in stored)
+            {
+                frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, message.Json)));
+                bytes += message.Json.Length;
+            }
+            // A page cut short by neither bound holds everything up to the watermark.
+            bool complete = stored.Count < options.JournalPageSize && bytes < options.MaxWriteBytes;
+            return new JournalPage(gaps, frames, complete ? watermark : stored[^1].Position);
+        }
+    }
+}

@@ -1,0 +1,194 @@
+using System.IO.Pipelines;
+using Akka.Streams;
+using Akka.Streams.Stage;
+
+namespace Repl.Sse;
+
+/// <summary>
+/// The sink of one SSE connection's graph: writes each <see cref="WriteRound"/> to the connection's
+/// <see cref="PipeWriter"/> and flushes it. Materializes a task that completes when the stream has ended.
+/// </summary>
+/// <remarks>
+/// <para><b>Inline.</b> A round is written and flushed in <c>OnPush</c>, with no await in between: with
+/// <see cref="ChunkedSocketWriter"/> (or Kestrel with inline scheduling) the flush is the socket's <c>send()</c>, on
+/// the streams' thread, and the writer's buffer is borrowed for that stretch only — an idle stream holds none.
+/// A flush that completes at once pulls the next round at once.</para>
+/// <para><b>Stalls.</b> A flush that does not complete (the socket is full) is awaited through an async callback, bounded
+/// by <see cref="SseOptions.StallTimeout"/>: then the connection is counted as cut off, aborted, and the stream ends.
+/// Meanwhile nothing is pulled, so the source reads nothing and nothing queues; the thread serves other streams.</para>
+/// <para>The task completes only once no flush is in flight (or the connection was aborted), so the request's handler
+/// never returns while one of our sends could still interleave with Kestrel's closing chunk.</para>
+/// </remarks>
+internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<WriteRound>, Task>
+{
+    private readonly PipeWriter _writer;
+    private readonly Action _abort;
+    private readonly SseOptions _options;
+    private readonly SseCounters _counters;
+    private readonly CancellationToken _stop;
+
+    /// <param name="abort">Drops the connection; called when the client stalls, or stops with a flush in flight.</param>
+    /// <param name="stop">The request's end or the host's: a flush still in flight then is abandoned (and the connection aborted).</param>
+    public SocketSink(PipeWriter writer, Action abort, SseOptions options, SseCounters counters, CancellationToken stop)
+    {
+        _writer = writer;
+        _abort = abort;
+        _options = options;
+        _counters = counters;
+        _stop = stop;
+        Shape = new SinkShape<WriteRound>(In);
+    }
+
+    public Inlet<WriteRound> In { get; } = new("sse.socket.in");
+
+    public override SinkShape<WriteRound> Shape { get; }
+
+    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-socket");
+
+    public override ILogicAndMaterializedValue<Task> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return new LogicAndMaterializedValue<Task>(new Logic(this, ended), ended.Task);
+    }
+
+    private sealed class Logic : TimerGraphStageLogic
+    {
+        private const string StallTimer = "stall";
+
+        private readonly SocketSink _stage;
+        private readonly TaskCompletionSource _ended;
+        private Action<bool> _flushed = static _ => { };
+        private Exception? _failure;
+        private int _inFlightMessages;
+        private bool _flushing;
+        private bool _upstreamDone;
+        private volatile bool _stopped;
+
+        public Logic(SocketSink stage, TaskCompletionSource ended) : base(stage.Shape)
+        {
+            _stage = stage;
+            _ended = ended;
+            SetHandler(stage.In, onPush: OnPush, onUpstreamFinish: () => OnUpstreamEnd(null), onUpstreamFailure: OnUpstreamEnd);
+        }
+
+        public override void PreStart()
+        {
+            _flushed = GetAsyncCallback<bool>(OnFlushed);
+            Pull(_stage.In);
+        }
+
+        public override void PostStop()
+        {
+            _stopped = true;
+            if (_failure is { } failure) _ended.TrySetException(failure);
+            else _ended.TrySetResult();
+            base.PostStop();
+        }
+
+        private void OnPush()
+        {
+            var round = Grab(_stage.In);
+            int messages = round.Messages;
+            ValueTask<FlushResult> flush;
+            try
+            {
+                round.WriteTo(_stage._writer);
+                flush = _stage._writer.FlushAsync();
+            }
+            catch (Exception error) when (error is IOException or InvalidOperationException or OperationCanceledException)
+            {
+                // The response is over (Kestrel completed or aborted it): the client is gone.
+                CompleteStage();
+                return;
+            }
+            if (flush.IsCompleted)
+            {
+                Flushed(IsOpen(flush), messages);
+                return;
+            }
+            _flushing = true;
+            _inFlightMessages = messages;
+            ScheduleOnce(StallTimer, _stage._options.StallTimeout);
+            _ = AwaitFlushAsync(flush);
+        }
+
+        private async Task AwaitFlushAsync(ValueTask<FlushResult> flush)
+        {
+            bool open;
+            try
+            {
+                var result = await flush.ConfigureAwait(false);
+                open = !result.IsCompleted && !result.IsCanceled;
+            }
+            catch (Exception)
+            {
+                open = false;
+            }
+            if (!_stopped) _flushed(open);
+        }
+
+        private void OnFlushed(bool open)
+        {
+            if (!_flushing) return;
+            _flushing = false;
+            CancelTimer(StallTimer);
+            Flushed(open, _inFlightMessages);
+        }
+
+        private void Flushed(bool open, int messages)
+        {
+            if (!open)
+            {
+                CompleteStage();
+                return;
+            }
+            if (messages > 0) _stage._counters.Deliver(messages);
+            if (_upstreamDone) End();
+            else if (!IsClosed(_stage.In)) Pull(_stage.In);
+        }
+
+        protected override void OnTimer(object timerKey)
+        {
+            if (!_flushing) return;
+            // The socket took nothing for the stall timeout: the client stopped reading. It may reconnect with its last id.
+            _stage._counters.CutOne();
+            _stage._abort();
+            CompleteStage();
+        }
+
+        private void OnUpstreamEnd(Exception? failure)
+        {
+            _failure = failure;
+            _upstreamDone = true;
+            if (!_flushing)
+            {
+                End();
+            }
+            else if (_stage._stop.IsCancellationRequested)
+            {
+                // Stopped with a send in flight: drop the connection rather than let Kestrel's closing chunk race it.
+                _stage._abort();
+                End();
+            }
+        }
+
+        private void End()
+        {
+            if (_failure is { } failure) FailStage(failure);
+            else CompleteStage();
+        }
+
+        private static bool IsOpen(ValueTask<FlushResult> flush)
+        {
+            try
+            {
+                var result = flush.Result;
+                return !result.IsCompleted && !result.IsCanceled;
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+using Repl.Actors.Journal;
+using Repl.Actors.Topics;
+
+namespace Repl.Sse;
+
+/// <summary>What one SSE connection follows and where it starts: the input of <see cref="SseStreams.RunAsync"/>.</summary>
+public sealed class SseConnection
+{
+    /// <summary>The topics, each once.</summary>
+    public required IReadOnlyList<TopicActor> Topics { get; init; }
+
+    /// <summary>The node's applied log: its watermark bounds every round.</summary>
+    public required TopicRegistry Registry { get; init; }
+
+    /// <summary>Where a stream behind the topics' rings catches up (and learns of gaps).</summary>
+    public required Journal Journal { get; init; }
+
+    /// <summary>This node's id, said in <c>event: connected</c>.</summary>
+    public required string Node { get; init; }
+
+    /// <summary>Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</summary>
+    public long? Cursor { get; init; }
+
+    /// <summary>When set, the stream ends at this time with <c>event: expired</c> (the subscriber's token ran out).</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>
+    /// When it fires, the stream ends with <c>event: unavailable</c> (<see cref="UnavailableReason"/>): the node lost
+    /// its log and the client should reconnect, with its <c>Last-Event-ID</c>, to another node.
+    /// </summary>
+    public CancellationToken Unavailable { get; init; }
+
+    public string UnavailableReason { get; init; } = "this node lost its connection to the cluster log; reconnect to another node";
+
+    /// <summary>The clock that <see cref="ExpiresAt"/> is read against.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
