@@ -4,6 +4,7 @@ using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
+using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 using Repl.Sse;
@@ -65,6 +66,7 @@ public static class ReplHost
             kestrel.Limits.MaxRequestBodySize = configuration.GetSection("Limits").Get<LimitsOptions>()?.MaxBodyBytes ?? new LimitsOptions().MaxBodyBytes);
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.AddReplSecurity();
+        builder.AddReplTelemetry();
 
         var app = builder.Build();
         app.UseReplProxies();

@@ -2,6 +2,7 @@ using System.Text;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
+using Repl.Host.Metrics;
 using Repl.Host.Node;
 
 namespace Repl.Host.Api;
@@ -11,12 +12,13 @@ namespace Repl.Host.Api;
 /// The handlers take the node's services from this instance, made once when the routes are mapped. Taken as handler
 /// parameters, they would be resolved per request, and that opens a service scope for every publish.
 /// </remarks>
-internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time)
+internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, ReplTracing tracing)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
-        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>());
+        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ReplTracing>());
         routes.MapGet("/topics", api.List);
         // Cast: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapPost("/topics", (Delegate)api.CreateAsync);
@@ -77,7 +79,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError) is not { } command) return parseError!;
-        long[] positions = await node.Sequencer.PublishAsync([command], context.RequestAborted);
+        using var activity = tracing.StartPublish(topic, 1);
+        long[] positions = await CommitAsync(activity, [command], context.RequestAborted);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
     }
@@ -88,11 +91,31 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits.MaxBodyBytes);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
-        long[] positions = await node.Sequencer.PublishAsync(commands, context.RequestAborted);
+        using var activity = tracing.StartPublish(topic, commands.Length);
+        long[] positions = await CommitAsync(activity, commands, context.RequestAborted);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         var messages = new byte[commands.Length][];
         for (int i = 0; i < commands.Length; i++) messages[i] = MessageJson.WithId(positions[i], commands[i].Body);
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8));
+    }
+
+    /// <summary>Sends the commands through the sequencer and notes the outcome on the publish span (null when tracing is off).</summary>
+    /// <remarks>The span covers the commit only: input that fails validation never reaches the log and gets no span.</remarks>
+    private async Task<long[]> CommitAsync(System.Diagnostics.Activity? activity, PublishCommand[] commands, CancellationToken cancellationToken)
+    {
+        if (activity is null) return await node.Sequencer.PublishAsync(commands, cancellationToken);
+        try
+        {
+            long[] positions = await node.Sequencer.PublishAsync(commands, cancellationToken);
+            if (positions[0] == 0) ReplTracing.Failed(activity, "topic deleted before the commit");
+            else ReplTracing.Committed(activity, positions[0], positions[^1]);
+            return positions;
+        }
+        catch (Exception exception)
+        {
+            ReplTracing.Failed(activity, exception.Message);
+            throw;
+        }
     }
 
     private IResult History(string topic, HttpContext context)

@@ -54,7 +54,7 @@ internal sealed class AccessMiddleware(RequestDelegate next, TokenValidator toke
         {
             long started = Stopwatch.GetTimestamp();
             await next(context);
-            if (context.Response.StatusCode < 300) metrics.PublishLatency.Observe(Stopwatch.GetElapsedTime(started));
+            if (context.Response.StatusCode < 300) metrics.Published(Stopwatch.GetElapsedTime(started));
             return;
         }
         await next(context);

@@ -6,7 +6,7 @@ using Repl.Host.Metrics;
 
 namespace Repl.Host.Security;
 
-/// <summary>Wires authorization, limits, CORS, request ids and metrics into a node (called from <see cref="ReplHost"/>).</summary>
+/// <summary>Wires authorization, limits, CORS and request ids into a node (called from <see cref="ReplHost"/>).</summary>
 internal static class SecurityExtensions
 {
     public const string SubscribePolicy = "repl-subscribe";
@@ -22,7 +22,6 @@ internal static class SecurityExtensions
         services.AddSingleton<TokenValidator>();
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<StreamsPerIp>();
-        services.AddSingleton<ReplMetrics>();
         services.AddCors();
         services.AddSingleton<IConfigureOptions<CorsOptions>>(provider => new ConfigureOptions<CorsOptions>(cors =>
         {
@@ -58,8 +57,6 @@ internal static class SecurityExtensions
         app.UseWhen(context => IsCrossOrigin(context) && !IsRead(context), branch => branch.UseCors(PublishPolicy));
         app.UseMiddleware<AccessMiddleware>();
     }
-
-    public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes);
 
     private static bool IsCrossOrigin(HttpContext context) => context.Request.Headers.Origin.Count > 0;
 
