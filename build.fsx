@@ -41,8 +41,9 @@ let installTestDependencies () =
     sh "scripts/install-etcd.sh"
     sh "scripts/install-chromium.sh"
     sh "scripts/install-docker-compose.sh"
-    // npm install, not npm ci: the lockfile holds rollup's native packages for Linux only, which npm ci rejects.
-    exec (Path.Combine(root, "clients/js")) "npm" "install --no-audit --no-fund"
+    // npm ci: exactly the lockfile's versions, and the lockfile is never rewritten (npm install would, leaving the
+    // checkout dirty). The lockfile lists every platform's optional native packages (rollup, esbuild), so it works anywhere.
+    exec (Path.Combine(root, "clients/js")) "npm" "ci --no-audit --no-fund"
 
 let test () =
     installTestDependencies ()
