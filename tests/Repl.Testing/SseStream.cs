@@ -1,9 +1,9 @@
-using Xunit;
 using System.Net.Http.Headers;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Threading.Channels;
 using Repl.Sse;
+using Xunit;
 
 namespace Repl.Testing;
 
