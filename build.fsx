@@ -2,6 +2,7 @@
 //   build    restore and build everything (Debug)
 //   test     install what the tests need (etcd, chromium, docker-compose, npm packages), build, run every test
 //   publish  dotnet publish Repl.Host (Release) into artifacts/repl
+//   pack     the repl CLI as a .NET tool package into artifacts/ (dotnet tool install --global --add-source ./artifacts repl)
 //   bench    run the fan-out benchmark (bench/README.md); bench --quick for a smoke run
 //   bench-micro  BenchmarkDotNet micro-benchmarks of the hot path
 open System
@@ -41,8 +42,9 @@ let installTestDependencies () =
     sh "scripts/install-etcd.sh"
     sh "scripts/install-chromium.sh"
     sh "scripts/install-docker-compose.sh"
-    // npm install, not npm ci: the lockfile holds rollup's native packages for Linux only, which npm ci rejects.
-    exec (Path.Combine(root, "clients/js")) "npm" "install --no-audit --no-fund"
+    // npm ci: exactly the lockfile's versions, and the lockfile is never rewritten (npm install would, leaving the
+    // checkout dirty). The lockfile lists every platform's optional native packages (rollup, esbuild), so it works anywhere.
+    exec (Path.Combine(root, "clients/js")) "npm" "ci --no-audit --no-fund"
 
 let test () =
     installTestDependencies ()
@@ -83,6 +85,8 @@ let test () =
 
 let publish () = exec root "dotnet" "publish Repl.Host -c Release -o artifacts/repl"
 
+let pack () = exec root "dotnet" "pack Repl.Cli -c Release -o artifacts"
+
 /// bench [--quick] [S1 ... S6] [--no-node]: the load scenarios (bench/README.md).
 let bench (args: string list) = sh ("bench/run.sh " + String.Join(" ", args))
 
@@ -92,8 +96,9 @@ match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] -> build ()
 | [ "test" ] -> test ()
 | [ "publish" ] -> publish ()
+| [ "pack" ] -> pack ()
 | "bench" :: rest -> bench rest
 | [ "bench-micro" ] -> benchMicro ()
 | args ->
-    eprintfn "usage: dotnet fsi build.fsx build|test|publish|bench [--quick] [S1..S6]|bench-micro (got %A)" args
+    eprintfn "usage: dotnet fsi build.fsx build|test|publish|pack|bench [--quick] [S1..S6]|bench-micro (got %A)" args
     exit 2

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using Repl.Cli.Api;
 using Repl.Cli.Commands;
 
@@ -7,6 +8,9 @@ namespace Repl.Cli;
 /// <summary>The <c>repl</c> command line: parses, runs one command, and maps every outcome to an <see cref="ExitCodes">exit code</see>.</summary>
 internal sealed class ReplCli
 {
+    /// <summary>The command's name in help and usage, as installed by <c>dotnet tool install</c> (<c>ToolCommandName</c>).</summary>
+    public const string CommandName = "repl";
+
     private readonly TextWriter _stdout;
     private readonly TextWriter _stderr;
     private readonly bool _plain;
@@ -45,9 +49,18 @@ internal sealed class ReplCli
         return await parsed.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
     }
 
-    internal RootCommand BuildRoot()
+    /// <remarks>
+    /// A <see cref="Command"/> named <see cref="CommandName"/> with the options a <see cref="RootCommand"/> would add, rather
+    /// than a <see cref="RootCommand"/>: that one is named after the running file, which is <c>Repl.Cli</c> under
+    /// <c>dotnet run</c> and inside the tool's package, so help would not say the name people type.
+    /// </remarks>
+    internal Command BuildRoot()
     {
-        var root = new RootCommand("repl: run a Repl node, publish, tail topics, list topics, inspect the cluster, benchmark.");
+        var root = new Command(CommandName, "repl: run a Repl node, publish, tail topics, list topics, inspect the cluster, benchmark.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+        };
         _global.AddTo(root);
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(PublishCommand.Create(this));

@@ -3,6 +3,7 @@ using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
+using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 using Repl.Sse;
@@ -66,6 +67,7 @@ public static class ReplHost
         builder.WebHost.ConfigureKestrel(kestrel => (configuration.GetSection("Limits").Get<LimitsOptions>() ?? new LimitsOptions()).ApplyTo(kestrel.Limits));
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.AddReplSecurity();
+        builder.AddReplTelemetry();
 
         var app = builder.Build();
         app.UseReplProxies();

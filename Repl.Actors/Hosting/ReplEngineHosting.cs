@@ -44,7 +44,7 @@ public static class ReplEngineHosting
             {
                 var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>(),
                     options.IdempotencyWindow, options.MaxIdempotencyKeys);
-                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>()).WithDispatcher(LogDispatcher);
+                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineMetrics>()).WithDispatcher(LogDispatcher);
                 return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
                     .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
             },

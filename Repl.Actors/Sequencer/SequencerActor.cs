@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Event;
 using LogEvent = Repl.Actors.Log.LogEvent;
@@ -30,12 +29,9 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>The log's persistence id: the only one the Repl journal keeps.</summary>
     public const string LogPersistenceId = "repl-log";
 
-    private static readonly Meter Meter = new("Repl.Actors");
-    private static readonly Histogram<double> CommitDuration = Meter.CreateHistogram<double>("repl.commit.duration", "s", "Time to append one batch to the log");
-    private static readonly Histogram<long> BatchSize = Meter.CreateHistogram<long>("repl.commit.batch", "{entry}", "Entries per log write");
-
     private readonly SequencerProtocol.Settings _settings;
     private readonly TimeProvider _time;
+    private readonly EngineMetrics? _metrics;
     private readonly List<(IActorRef ReplyTo, object Command)> _queue = [];
     private HashSet<string> _topics = new(StringComparer.Ordinal);
     private IdempotencyWindow _keys;
@@ -43,10 +39,11 @@ public sealed class SequencerActor : ReceivePersistentActor
     private bool _draining;
     private long _snapshotAt;
 
-    public SequencerActor(SequencerProtocol.Settings settings, TimeProvider time)
+    public SequencerActor(SequencerProtocol.Settings settings, TimeProvider time, EngineMetrics? metrics = null)
     {
         _settings = settings;
         _time = time;
+        _metrics = metrics;
         _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
         Recover<SnapshotOffer>(offer =>
         {
@@ -77,8 +74,8 @@ public sealed class SequencerActor : ReceivePersistentActor
     public override string PersistenceId => LogPersistenceId;
 
     /// <summary>The sequencer's props; the singleton wraps them in a backoff supervisor (<see cref="Hosting.ReplEngineHosting"/>).</summary>
-    public static Props Props(SequencerProtocol.Settings settings, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new SequencerActor(settings, time));
+    public static Props Props(SequencerProtocol.Settings settings, TimeProvider time, EngineMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new SequencerActor(settings, time, metrics));
 
     private void Enqueue(object command)
     {
@@ -180,8 +177,8 @@ public sealed class SequencerActor : ReceivePersistentActor
 
     private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started)
     {
-        CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        BatchSize.Record(entries.Length);
+        _metrics?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _metrics?.BatchSize.Record(entries.Length);
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
         // waits for that), and this message is already ahead of the answer on the reader's side.
         _settings.Reader?.Tell(new LogReaderProtocol.Apply(after, entries));

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Repl.Cli.Api;
-using Repl.Sse;
 using Spectre.Console;
 
 namespace Repl.Cli.Commands;
@@ -116,14 +116,14 @@ internal static class BenchCommand
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             var latencies = run.Latencies[index];
             int received = 0;
-            await foreach (var sse in SseReader.ReadAsync(stream, cancellationToken).ConfigureAwait(false))
+            await foreach (var sse in SseParser.Create(stream).EnumerateAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (sse.Type == "connected")
+                if (sse.EventType == "connected")
                 {
                     run.Connected[index].TrySetResult();
                     continue;
                 }
-                if (sse.Type != "message" || received == latencies.Length) continue;
+                if (sse.EventType != "message" || received == latencies.Length) continue;
                 long now = Stopwatch.GetTimestamp();
                 using var document = JsonDocument.Parse(sse.Data);
                 if (long.TryParse(document.RootElement.GetProperty("value").GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out long sent))

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Repl.Cli.Api;
-using Repl.Sse;
 using Spectre.Console;
 
 namespace Repl.Cli.Commands;
@@ -64,12 +64,12 @@ internal static class TailCommand
                     try
                     {
                         await using var stream = await response.Content.ReadAsStreamAsync(bound.Token).ConfigureAwait(false);
-                        await foreach (var sse in SseReader.ReadAsync(stream, bound.Token).ConfigureAwait(false))
+                        await foreach (var sse in SseParser.Create(stream).EnumerateAsync(bound.Token).ConfigureAwait(false))
                         {
-                            switch (sse.Type)
+                            switch (sse.EventType)
                             {
                                 case "message":
-                                    if (sse.Id is { } id && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long position)) last = position;
+                                    if (sse.EventId is { } id && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long position)) last = position;
                                     WriteMessage(output, sse.Data);
                                     backoff = TimeSpan.FromMilliseconds(250);
                                     if (++received == count) return ExitCodes.Ok;

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authorization;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
+using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
@@ -15,13 +16,13 @@ namespace Repl.Host.Api;
 /// Each route declares what a caller's token must grant (<see cref="ReplPolicies"/>); the limits it falls under are
 /// <see cref="TrafficMetadata"/>.
 /// </remarks>
-internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService authorization)
+internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService authorization, ReplTracing tracing)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
         var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<IAuthorizationService>());
+            services.GetRequiredService<IAuthorizationService>(), services.GetRequiredService<ReplTracing>());
         // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
@@ -88,7 +89,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
-        long[] positions = await node.PublishAsync([command]);
+        using var activity = tracing.StartPublish(topic, 1);
+        long[] positions = await CommitAsync(activity, [command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         if (valueMissing) context.Response.Headers[MissingValueWarning.Key] = MissingValueWarning.Value;
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
@@ -100,11 +102,31 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
-        long[] positions = await node.PublishAsync(commands);
+        using var activity = tracing.StartPublish(topic, commands.Length);
+        long[] positions = await CommitAsync(activity, commands);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         var messages = new byte[commands.Length][];
         for (int i = 0; i < commands.Length; i++) messages[i] = MessageJson.WithId(positions[i], commands[i].Body);
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8));
+    }
+
+    /// <summary>Sends the commands through the sequencer and notes the outcome on the publish span (null when tracing is off).</summary>
+    /// <remarks>The span covers the commit only: input that fails validation never reaches the log and gets no span.</remarks>
+    private async Task<long[]> CommitAsync(System.Diagnostics.Activity? activity, PublishCommand[] commands)
+    {
+        if (activity is null) return await node.PublishAsync(commands);
+        try
+        {
+            long[] positions = await node.PublishAsync(commands);
+            if (positions[0] == 0) ReplTracing.Failed(activity, "topic deleted before the commit");
+            else ReplTracing.Committed(activity, positions[0], positions[^1]);
+            return positions;
+        }
+        catch (Exception exception)
+        {
+            ReplTracing.Failed(activity, exception.Message);
+            throw;
+        }
     }
 
     private IResult History(string topic, HttpContext context)

@@ -2,82 +2,54 @@ using System.Diagnostics.Metrics;
 
 namespace Repl.Host.Metrics;
 
-/// <summary>The host's own measurements (the engine's counters are read from the node at scrape time).</summary>
-internal sealed class ReplMetrics : IDisposable
+/// <summary>The host's request-path instruments: responses by status class, refusals, publish latency.</summary>
+/// <remarks>
+/// Made from the host's <see cref="IMeterFactory"/>, so each node (several run in one test process) has its own meter;
+/// OpenTelemetry exports them at <c>/metrics</c> (see <see cref="TelemetryExtensions"/>). What the engine and the streams
+/// count is read from the node when scraped (<see cref="NodeInstruments"/>).
+/// </remarks>
+internal sealed class ReplMetrics
 {
-    /// <summary>The meter and instrument <c>Repl.Actors.Log.Sequencer</c> records its log appends on.</summary>
-    public const string SequencerMeter = "Repl.Actors";
-    public const string CommitInstrument = "repl.commit.duration";
+    // One tag array per value, made once: the request path adds to a counter without allocating.
+    private static readonly KeyValuePair<string, object?>[] StatusClasses =
+        [.. Enumerable.Range(0, 6).Select(index => new KeyValuePair<string, object?>("code", index == 0 ? "other" : $"{index}xx"))];
 
-    private readonly long[] _httpByClass = new long[6];
-    private readonly long[] _rejected = new long[Enum.GetValues<Rejection>().Length];
-    private readonly MeterListener _listener = new();
-    // Topics' Published counts as last seen, so deleting a topic does not make repl_published_total go down.
-    private readonly Lock _publishedGate = new();
-    private readonly Dictionary<object, long> _lastSeen = new(ReferenceEqualityComparer.Instance);
-    private long _retired;
+    private static readonly KeyValuePair<string, object?>[] Reasons = [.. Enum.GetValues<Rejection>().Select(reason => new KeyValuePair<string, object?>("reason", ReasonLabel(reason)))];
 
-    public ReplMetrics()
+    private readonly Counter<long> _responses;
+    private readonly Counter<long> _rejected;
+    private readonly Histogram<double> _publishDuration;
+
+    public ReplMetrics(IMeterFactory meters)
     {
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == SequencerMeter && instrument.Name == CommitInstrument) listener.EnableMeasurementEvents(instrument);
-        };
-        _listener.SetMeasurementEventCallback<double>((_, seconds, _, _) => CommitLatency.Observe(TimeSpan.FromSeconds(seconds)));
-        _listener.Start();
+        var meter = meters.Create(ReplTelemetry.Name);
+        _responses = meter.CreateCounter<long>("repl.http.requests", "{request}", "HTTP responses by status class.");
+        _rejected = meter.CreateCounter<long>("repl.rejected", "{request}", "Requests refused before their handler, by reason.");
+        _publishDuration = meter.CreateHistogram("repl.publish.duration", "s", "HTTP publish, from request to acknowledgement (committed and applied).",
+            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = ReplTelemetry.LatencyBuckets });
+        // Every status class and reason is a series from the start, at 0, so rate() and alerts see them before the first one.
+        for (int index = 1; index <= 5; index++) _responses.Add(0, StatusClasses[index]);
+        foreach (var reason in Reasons) _rejected.Add(0, reason);
     }
-
-    /// <summary>Log append time per batch (group commit), from the sequencer.</summary>
-    /// <remarks>Nodes in one process (tests) share the sequencer's meter, so each sees the others' commits.</remarks>
-    public LatencyHistogram CommitLatency { get; } = new();
-
-    /// <summary>HTTP publish request to acknowledgement.</summary>
-    public LatencyHistogram PublishLatency { get; } = new();
 
     public void CountResponse(int status)
     {
         int index = status / 100;
-        Interlocked.Increment(ref _httpByClass[index is >= 1 and <= 5 ? index : 0]);
+        _responses.Add(1, StatusClasses[index is >= 1 and <= 5 ? index : 0]);
     }
 
-    public long Responses(int statusClass) => Interlocked.Read(ref _httpByClass[statusClass]);
+    public void Reject(Rejection reason) => _rejected.Add(1, Reasons[(int)reason]);
 
-    public void Reject(Rejection reason) => Interlocked.Increment(ref _rejected[(int)reason]);
+    /// <summary>Records an acknowledged publish's time from request to acknowledgement.</summary>
+    public void Published(TimeSpan elapsed) => _publishDuration.Record(elapsed.TotalSeconds);
 
-    public long Rejected(Rejection reason) => Interlocked.Read(ref _rejected[(int)reason]);
-
-    /// <summary>Total published over the current topics plus what deleted topics had, as a counter that never falls.</summary>
-    public long Published(IEnumerable<Repl.Actors.Topics.TopicActor> topics)
+    private static string ReasonLabel(Rejection reason) => reason switch
     {
-        lock (_publishedGate)
-        {
-            long total = 0;
-            var current = new HashSet<object>(ReferenceEqualityComparer.Instance);
-            foreach (var topic in topics)
-            {
-                long published = topic.Published;
-                total += published;
-                current.Add(topic);
-                _lastSeen[topic] = published;
-            }
-            foreach (var gone in _lastSeen.Keys.Where(topic => !current.Contains(topic)).ToList())
-            {
-                _retired += _lastSeen[gone];
-                _lastSeen.Remove(gone);
-            }
-            return total + _retired;
-        }
-    }
-
-    public void Dispose() => _listener.Dispose();
-}
-
-/// <summary>Why a request was refused before its handler ran.</summary>
-internal enum Rejection
-{
-    Unauthorized,
-    Forbidden,
-    RateLimited,
-    StreamsPerIp,
-    MaxStreams,
+        Rejection.Unauthorized => "unauthorized",
+        Rejection.Forbidden => "forbidden",
+        Rejection.RateLimited => "rate_limited",
+        Rejection.StreamsPerIp => "streams_per_ip",
+        Rejection.MaxStreams => "max_streams",
+        _ => reason.ToString(),
+    };
 }

@@ -52,7 +52,7 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
         }
         long started = Stopwatch.GetTimestamp();
         await next(context);
-        if (context.Response.StatusCode < 300) metrics.PublishLatency.Observe(Stopwatch.GetElapsedTime(started));
+        if (context.Response.StatusCode < 300) metrics.Published(Stopwatch.GetElapsedTime(started));
     }
 
     private async Task StreamAsync(HttpContext context)

@@ -9,7 +9,7 @@ using Repl.Host.Metrics;
 
 namespace Repl.Host.Security;
 
-/// <summary>Wires authorization, limits, CORS, request ids and metrics into a node (called from <see cref="ReplHost"/>).</summary>
+/// <summary>Wires authorization, limits, CORS and request ids into a node (called from <see cref="ReplHost"/>).</summary>
 internal static class SecurityExtensions
 {
     public const string SubscribePolicy = "repl-subscribe";
@@ -25,7 +25,6 @@ internal static class SecurityExtensions
         services.AddReplAuth(configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<StreamsPerIp>();
-        services.AddSingleton<ReplMetrics>();
         services.AddCors();
         services.AddSingleton<IConfigureOptions<CorsOptions>>(provider => new ConfigureOptions<CorsOptions>(cors =>
         {
@@ -94,9 +93,6 @@ internal static class SecurityExtensions
         app.UseAuthorization();
         app.UseMiddleware<LimitsMiddleware>();
     }
-
-    /// <summary><c>/metrics</c>, behind <see cref="ReplPolicies.Metrics"/> (declared on the group it is mapped in).</summary>
-    public static void MapReplMetrics(this IEndpointRouteBuilder routes) => MetricsEndpoint.Map(routes.MapGroup("").RequireAuthorization(ReplPolicies.Metrics));
 
     private static bool IsCrossOrigin(HttpContext context) => context.Request.Headers.Origin.Count > 0;
 

@@ -1,8 +1,9 @@
-using Xunit;
 using System.Net.Http.Headers;
+using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Threading.Channels;
 using Repl.Sse;
+using Xunit;
 
 namespace Repl.Testing;
 
@@ -23,7 +24,7 @@ public sealed class SseStream : IAsyncDisposable
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(_stop.Token);
-                await foreach (var item in SseReader.ReadAsync(body, _stop.Token)) _events.Writer.TryWrite(item);
+                await foreach (var item in ReadAsync(body, _stop.Token)) _events.Writer.TryWrite(item);
                 _events.Writer.TryComplete();
             }
             catch (Exception error)
@@ -34,6 +35,16 @@ public sealed class SseStream : IAsyncDisposable
     }
 
     public HttpResponseMessage Response { get; }
+
+    /// <summary>The events of an SSE body, parsed by the runtime's <see cref="SseParser"/> (EventSource's rules).</summary>
+    /// <remarks>A test sees each event's own <c>id:</c> and <c>retry:</c> (null where the event had none).</remarks>
+    public static async IAsyncEnumerable<SseEvent> ReadAsync(Stream body, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var item in SseParser.Create(body).EnumerateAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return new SseEvent(item.EventType, item.EventId, item.Data, item.ReconnectionInterval is { } retry ? (int)retry.TotalMilliseconds : null);
+        }
+    }
 
     /// <summary>Opens a stream; throws if the server did not answer 200.</summary>
     public static async Task<SseStream> OpenAsync(Uri baseAddress, string pathAndQuery, string? lastEventId = null, IReadOnlyDictionary<string, string>? headers = null)

@@ -1,22 +1,22 @@
 using System.Globalization;
+using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
-using Repl.Sse;
 
 namespace Voting;
 
 /// <summary>Follows one Repl topic over SSE and never loses its place: after any disconnect it reconnects with
 /// <c>Last-Event-ID</c> set to the last message it handed out, so the caller sees every message once, in log order.</summary>
-/// <remarks>Control events (<c>connected</c>, <c>gap</c>, <c>deleted</c>) are passed through; pings are dropped.</remarks>
+/// <remarks>Control events (<c>connected</c>, <c>gap</c>, <c>deleted</c>) are passed through; pings are dropped. The stream is
+/// parsed by the runtime's <see cref="SseParser"/>, as EventSource parses it.</remarks>
 internal static class TopicStream
 {
-    public static async IAsyncEnumerable<SseEvent> FollowAsync(
+    public static async IAsyncEnumerable<SseItem<string>> FollowAsync(
         HttpClient client, string topic, long? after, Action<string>? log = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         long? last = after;
         var backoff = TimeSpan.FromMilliseconds(200);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var events = new List<SseEvent>();
             HttpResponseMessage? response = null;
             Stream? stream = null;
             try
@@ -42,12 +42,12 @@ internal static class TopicStream
             using (response)
             await using (stream)
             {
-                var reader = SseReader.ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+                var reader = SseParser.Create(stream).EnumerateAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
                 try
                 {
                     while (true)
                     {
-                        SseEvent next;
+                        SseItem<string> next;
                         try
                         {
                             if (!await reader.MoveNextAsync().ConfigureAwait(false)) break;
@@ -58,8 +58,8 @@ internal static class TopicStream
                             log?.Invoke($"{topic}: stream broke ({exception.Message}); resuming after {last}");
                             break;
                         }
-                        if (next.Type == "ping") continue;
-                        if (next.Type == "message" && long.TryParse(next.Id, NumberStyles.None, CultureInfo.InvariantCulture, out long position))
+                        if (next.EventType == "ping") continue;
+                        if (next.EventType == "message" && long.TryParse(next.EventId, NumberStyles.None, CultureInfo.InvariantCulture, out long position))
                         {
                             last = position;
                             backoff = TimeSpan.FromMilliseconds(200);

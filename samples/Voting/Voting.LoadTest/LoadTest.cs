@@ -141,8 +141,8 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         {
             await foreach (var sse in TopicStream.FollowAsync(client, topic, after, null, cancellationToken))
             {
-                if (sse.Type == "connected") connected.TrySetResult();
-                if (sse.Type != "message") continue;
+                if (sse.EventType == "connected") connected.TrySetResult();
+                if (sse.EventType != "message") continue;
                 using var message = JsonDocument.Parse(sse.Data);
                 using var result = JsonDocument.Parse(message.RootElement.GetProperty("value").GetString()!);
                 answers.Add(result.RootElement);

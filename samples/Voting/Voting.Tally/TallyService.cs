@@ -73,7 +73,7 @@ internal sealed class TallyService : BackgroundService
         var results = new List<TallyResult>(4);
         await foreach (var sse in TopicStream.FollowAsync(_client, _options.Votes, after: 0, message => _logger.LogWarning("{Message}", message), cancellationToken))
         {
-            switch (sse.Type)
+            switch (sse.EventType)
             {
                 case "connected":
                     // Subscribed: any vote published from now on reaches this stream.

@@ -86,10 +86,8 @@ internal sealed class SseGraphFixture : IAsyncDisposable
         round.WriteTo(writer);
         writer.FlushAsync().AsTask().Wait();
         stream.Position = 0;
-        var events = new List<SseEvent>();
-        var reading = SseReader.ReadAsync(stream).GetAsyncEnumerator();
-        while (reading.MoveNextAsync().AsTask().Result) events.Add(reading.Current);
-        return events;
+        return [.. System.Net.ServerSentEvents.SseParser.Create(stream).Enumerate()
+            .Select(item => new SseEvent(item.EventType, item.EventId, item.Data, item.ReconnectionInterval is { } retry ? (int)retry.TotalMilliseconds : null))];
     }
 
     public static async Task<(Socket Server, Socket Client)> ConnectedPairAsync(int receiveBuffer = 0, int sendBuffer = 0)

@@ -30,6 +30,9 @@ public sealed class ReplServer : IAsyncDisposable
 
     public ReplNode Node => _app.Services.GetRequiredService<ReplNode>();
 
+    /// <summary>The node's container, for what a test checks about its wiring.</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>Starts a node. Pass <paramref name="dataDir"/> to reopen an earlier node's journal.</summary>
     public static async Task<ReplServer> StartAsync(string? dataDir = null, params string[] settings)
     {

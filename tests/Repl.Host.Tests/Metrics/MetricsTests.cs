@@ -27,8 +27,9 @@ public sealed partial class MetricsTests
         Assert.Equal(1, after["repl_topic_subscribers{topic=\"watched\"}"]);
         Assert.True(after["repl_topics"] >= 2);
         Assert.True(after["repl_journal_bytes"] > 0);
-        Assert.True(after["repl_publish_duration_seconds_count"] >= before["repl_publish_duration_seconds_count"] + 5);
-        Assert.True(after["repl_commit_duration_seconds_count"] > before["repl_commit_duration_seconds_count"]);
+        // A histogram has no series before its first measurement.
+        Assert.True(after["repl_publish_duration_seconds_count"] >= before.GetValueOrDefault("repl_publish_duration_seconds_count") + 5);
+        Assert.True(after["repl_commit_duration_seconds_count"] > before.GetValueOrDefault("repl_commit_duration_seconds_count"));
         Assert.True(after["repl_http_requests_total{code=\"2xx\"}"] > before["repl_http_requests_total{code=\"2xx\"}"]);
         Assert.Equal(0, after["repl_subscribers_cut_off_total"]);
 
@@ -58,7 +59,7 @@ public sealed partial class MetricsTests
         }
         var samples = Parse(text);
         long previous = 0;
-        foreach (var bound in LatencyHistogram.Bounds.Select(bound => bound.ToString("R", CultureInfo.InvariantCulture)).Append("+Inf"))
+        foreach (var bound in ReplTelemetry.LatencyBuckets.Select(bound => bound.ToString("R", CultureInfo.InvariantCulture)).Append("+Inf"))
         {
             long count = (long)samples[$"repl_commit_duration_seconds_bucket{{le=\"{bound}\"}}"];
             Assert.True(count >= previous);
@@ -68,10 +69,19 @@ public sealed partial class MetricsTests
     }
 
     [Fact]
-    public void EscapeLabel_EscapesBackslashQuoteAndNewline()
+    public async Task Metrics_OfTwoNodesInOneProcess_AreEachNodesOwn()
     {
-        Assert.Equal("a\\\\b\\\"c\\nd", MetricsEndpoint.EscapeLabel("a\\b\"c\nd"));
-        Assert.Equal("comments:42", MetricsEndpoint.EscapeLabel("comments:42"));
+        // Each node's meter comes from its own IMeterFactory; another node's streams must not show in this node's scrape.
+        await using var watched = await ReplServer.StartAsync();
+        await using var quiet = await ReplServer.StartAsync();
+        await using var stream = await SseStream.OpenAsync(watched.BaseAddress, "/topics/demo/sse");
+        await watched.Client.PublishAsync("demo", "x");
+        await stream.MessagesAsync(1);
+
+        var samples = await ScrapeAsync(quiet);
+        Assert.Equal(0, samples["repl_streams_open"]);
+        Assert.Equal(0, samples["repl_topic_subscribers{topic=\"demo\"}"]);
+        Assert.Equal(1, (await ScrapeAsync(watched))["repl_streams_open"]);
     }
 
     [Fact]
@@ -96,11 +106,17 @@ public sealed partial class MetricsTests
 
     private static async Task<Dictionary<string, double>> ScrapeAsync(ReplServer server) => Parse(await server.Client.GetStringAsync("/metrics"));
 
+    /// <summary>Samples by series, without the <c>otel_scope_name</c> label the exporter puts on every one (and without <c>target_info</c>).</summary>
     private static Dictionary<string, double> Parse(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Where(line => !line.StartsWith('#'))
-            .Select(line => (Name: line[..line.LastIndexOf(' ')], Value: line[(line.LastIndexOf(' ') + 1)..]))
+            .Where(line => !line.StartsWith('#') && !line.StartsWith("target_info", StringComparison.Ordinal))
+            .Select(line => (Name: WithoutScope(line[..line.LastIndexOf(' ')]), Value: line[(line.LastIndexOf(' ') + 1)..]))
             .ToDictionary(sample => sample.Name, sample => sample.Value == "+Inf" ? double.PositiveInfinity : double.Parse(sample.Value, CultureInfo.InvariantCulture));
+
+    private static string WithoutScope(string series) => ScopeLabel().Replace(series, "").Replace("{}", "");
+
+    [GeneratedRegex("""otel_scope_name="[^"]*",?""")]
+    private static partial Regex ScopeLabel();
 
     [GeneratedRegex("""^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*\})? [-+0-9.eE]+$""")]
     private static partial Regex SampleLine();

@@ -31,7 +31,7 @@ public sealed class StreamTests
         var client = new HttpClient { BaseAddress = server.BaseAddress };
         using var response = await client.GetAsync("/topics/demo/sse", HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
-        var events = Repl.Sse.SseReader.ReadAsync(body).GetAsyncEnumerator();
+        var events = SseStream.ReadAsync(body).GetAsyncEnumerator();
         Assert.True(await events.MoveNextAsync());
         Assert.Equal(("connected", 1500), (events.Current.Type, events.Current.Retry));
         Assert.True(await events.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));

@@ -1,0 +1,53 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+using Repl.Host.Tests.Infrastructure;
+
+namespace Repl.Host.Tests.Metrics;
+
+public sealed class TracingTests
+{
+    [Fact]
+    public async Task Tracing_IsOff_ByDefault()
+    {
+        await using var server = await ReplServer.StartAsync();
+        Assert.Null(server.Services.GetService<TracerProvider>());
+    }
+
+    [Fact]
+    public async Task Tracing_WithTheConsoleExporter_HasATracerProvider()
+    {
+        await using var server = await ReplServer.StartAsync(null, "--Telemetry:Console", "true");
+        Assert.NotNull(server.Services.GetService<TracerProvider>());
+    }
+
+    [Fact]
+    public async Task Publish_WithTraceparent_MakesASpanInTheCallersTrace()
+    {
+        // A listener of our own (ActivityListener is process-wide): what a tracer provider would receive.
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Repl" or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var server = await ReplServer.StartAsync();
+        string topic = "traced-" + Guid.NewGuid().ToString("N")[..8];
+        await server.Client.CreateTopicAsync(topic);
+
+        var traceId = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/topics/{topic}/batch") { Content = new StringContent("""[{"value":"a"},{"value":"b"}]""") };
+        request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+        using var response = await server.Client.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+
+        var span = spans.Single(activity => activity.Source.Name == "Repl" && Equals(activity.GetTagItem("messaging.destination.name"), topic));
+        Assert.Equal("publish batch", span.DisplayName);
+        Assert.Equal(traceId, span.TraceId);
+        Assert.Equal(2, span.GetTagItem("messaging.batch.message_count"));
+        Assert.True((long)span.GetTagItem("repl.position.last")! > (long)span.GetTagItem("repl.position.first")!);
+    }
+}
