@@ -21,7 +21,9 @@ namespace Repl.Actors.Sequencer;
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
 /// <para><b>Failure.</b> A failed write stops a persistent actor; every caller of the batch is told it was not
 /// committed, and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
-/// the latest snapshot plus the journal's tail. <see cref="SequencerProtocol.Drain"/> (the singleton's termination
+/// the latest snapshot plus the journal's tail. A rejected write (the journal refused its events) stops it too: the
+/// topic set was already changed at the cut, and the position it took is spent, so only a recovery from what the
+/// journal holds is right again. <see cref="SequencerProtocol.Drain"/> (the singleton's termination
 /// message) commits what is queued, answers everyone, then stops.</para>
 /// </remarks>
 public sealed class SequencerActor : ReceivePersistentActor
@@ -177,6 +179,8 @@ public sealed class SequencerActor : ReceivePersistentActor
 
     private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started)
     {
+        // A write the journal rejected still completes here; its callers were told it was not committed.
+        if (!ReferenceEquals(_writing, cuts)) return;
         _metrics?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _metrics?.BatchSize.Record(entries.Length);
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
@@ -241,6 +245,9 @@ public sealed class SequencerActor : ReceivePersistentActor
     {
         Reject(cause, "the journal rejected the write");
         base.OnPersistRejected(cause, @event, sequenceNr);
+        // Unlike a failure, a rejection leaves the actor running, with the cut's topic changes applied to a set the
+        // journal does not have: stop, and let the backoff supervisor's next incarnation recover the journal's truth.
+        Context.Stop(Self);
     }
 
     private void Reject(Exception cause, string what)

@@ -44,5 +44,8 @@ public static class SequencerProtocol
     /// <summary>Where committed entries go on this node (standalone: the sequencer feeds its node's log reader).</summary>
     /// <param name="KeyWindow">How long an idempotency key is remembered, from its publish's time.</param>
     /// <param name="MaxKeys">Most keys remembered; the oldest go first beyond it.</param>
-    public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader, TimeSpan KeyWindow, int MaxKeys);
+    public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader, TimeSpan KeyWindow = default, int MaxKeys = 1_000_000)
+    {
+        public TimeSpan KeyWindow { get; init; } = KeyWindow == default ? TimeSpan.FromMinutes(10) : KeyWindow;
+    }
 }

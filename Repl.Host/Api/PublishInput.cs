@@ -135,18 +135,49 @@ internal static class PublishInput
         }
     }
 
+    /// <summary>The request's <c>Idempotency-Key</c> header: null when absent; an error when it is not a key.</summary>
+    public static (string? Key, IResult? Error) ReadKey(HttpContext context)
+    {
+        var values = context.Request.Headers[IdempotencyHeader];
+        if (values.Count == 0) return (null, null);
+        if (values.Count > 1) return (null, ApiError.BadRequest("invalid Idempotency-Key", "send one Idempotency-Key header"));
+        return IsKey(values[0]) ? (values[0], null) : (null, InvalidKey(IdempotencyHeader));
+    }
+
+    public const string IdempotencyHeader = "Idempotency-Key";
+
+    /// <summary>Longest idempotency key accepted.</summary>
+    public const int MaxKeyLength = 200;
+
+    // Visible ASCII only: a key travels in a header and in the log, and must compare the same everywhere.
+    private static bool IsKey(string? key) => key is { Length: > 0 and <= MaxKeyLength } && key.All(c => c is > ' ' and <= '~');
+
+    private static IResult InvalidKey(string where) =>
+        ApiError.BadRequest("invalid idempotency key", $"{where} must be 1–{MaxKeyLength} visible ASCII characters (a UUID is a good key)");
+
     /// <param name="valueMissing">Set when the value was absent or null: the message then holds <c>""</c>.</param>
     private static PublishCommand? ParseObject(string topic, ref Utf8JsonReader reader, DateTimeOffset now, out IResult? error, out bool valueMissing)
     {
         valueMissing = false;
         string? value = null;
+        string? key = null;
         List<KeyValuePair<string, string>> headers = [];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             bool isValue = reader.ValueTextEquals("value"u8);
             bool isHeaders = reader.ValueTextEquals("headers"u8);
+            bool isKey = reader.ValueTextEquals("idempotencyKey"u8);
             reader.Read();
-            if (isValue)
+            if (isKey)
+            {
+                key = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                if (!IsKey(key))
+                {
+                    error = InvalidKey("\"idempotencyKey\"");
+                    return null;
+                }
+            }
+            else if (isValue)
             {
                 value = reader.TokenType switch
                 {
@@ -165,14 +196,14 @@ internal static class PublishInput
                 }
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
-                    string key = reader.GetString()!;
+                    string name = reader.GetString()!;
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.String)
                     {
-                        error = ApiError.BadRequest("invalid headers", $"header '{key}' must be a string");
+                        error = ApiError.BadRequest("invalid headers", $"header '{name}' must be a string");
                         return null;
                     }
-                    headers.Add(new(key, reader.GetString()!));
+                    headers.Add(new(name, reader.GetString()!));
                 }
             }
             else
@@ -182,7 +213,7 @@ internal static class PublishInput
         }
         valueMissing = value is null;
         error = null;
-        return new PublishCommand(topic, MessageJson.EncodeBody(topic, value ?? "", headers, now), now.ToUnixTimeMilliseconds());
+        return new PublishCommand(topic, MessageJson.EncodeBody(topic, value ?? "", headers, now), now.ToUnixTimeMilliseconds(), key);
     }
 
     private static string RawText(ref Utf8JsonReader reader)

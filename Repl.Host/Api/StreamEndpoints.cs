@@ -37,7 +37,9 @@ internal static class StreamEndpoints
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        // The node stopping, or (cluster mode) cut off from the log: the stream ends with `event: unavailable`, so the
+        // client reconnects, with its Last-Event-ID, to a node that can serve it.
+        using var unavailable = CancellationTokenSource.CreateLinkedTokenSource(node.StreamsUnavailable, lifetime.ApplicationStopping);
         var streams = context.RequestServices.GetRequiredService<SseStreams>();
         var connection = new SseConnection
         {
@@ -47,11 +49,12 @@ internal static class StreamEndpoints
             Node = node.Options.Id,
             Cursor = cursor,
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
-            Unavailable = node.StreamsUnavailable,
+            Unavailable = unavailable.Token,
+            UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
             Time = context.RequestServices.GetRequiredService<TimeProvider>(),
         };
-        // One graph per connection (Repl.Sse.SseStreams); it ends itself on stop (aborted request, host stopping).
-        await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, stop.Token);
+        // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
+        await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
     }
 
     /// <summary>

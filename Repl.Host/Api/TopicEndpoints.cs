@@ -89,11 +89,14 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
+        var (key, keyError) = PublishInput.ReadKey(context);
+        if (keyError is not null) return keyError;
+        if (key is not null) command = command with { Key = key };
         using var activity = tracing.StartPublish(topic, 1);
         long[] positions = await CommitAsync(activity, [command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         if (valueMissing) context.Response.Headers[MissingValueWarning.Key] = MissingValueWarning.Value;
-        return new RawJson(StatusCodes.Status201Created, PublishedPrefix, MessageJson.WithId(positions[0], command.Body), ClosingBrace);
+        return new RawJson(StatusCodes.Status201Created, PublishedPrefix, Published(command, positions[0]), ClosingBrace);
     }
 
     private async Task<IResult> PublishBatchAsync(string topic, HttpContext context)
@@ -106,9 +109,16 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         long[] positions = await CommitAsync(activity, commands);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         var messages = new byte[commands.Length][];
-        for (int i = 0; i < commands.Length; i++) messages[i] = MessageJson.WithId(positions[i], commands[i].Body);
+        for (int i = 0; i < commands.Length; i++) messages[i] = Published(commands[i], positions[i]);
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8));
     }
+
+    /// <summary>
+    /// The message as committed at <paramref name="position"/>. A publish with an idempotency key may be a retry, answered
+    /// with the first publish's position: its message is the one stored there (same id, same createdAt), not this request's.
+    /// </summary>
+    private byte[] Published(PublishCommand command, long position) =>
+        command.Key is not null && node.Journal.MessageAt(position) is { } stored ? stored : MessageJson.WithId(position, command.Body);
 
     /// <summary>Sends the commands through the sequencer and notes the outcome on the publish span (null when tracing is off).</summary>
     /// <remarks>The span covers the commit only: input that fails validation never reaches the log and gets no span.</remarks>

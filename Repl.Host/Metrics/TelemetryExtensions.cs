@@ -32,8 +32,6 @@ internal static class TelemetryExtensions
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(ReplTelemetry.Name, ReplTelemetry.EngineMeter)
-                    // The engine's histogram is made without bucket advice: the bounds are the host's to choose.
-                    .AddView(ReplTelemetry.CommitInstrument, new ExplicitBucketHistogramConfiguration { Boundaries = ReplTelemetry.LatencyBuckets })
                     .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = Math.Max(0, options.ScrapeCacheMilliseconds));
                 if (push) metrics.AddOtlpExporter(otlpOptions => otlpOptions.Endpoint = new Uri(otlp!));
                 // OpenTelemetry picks meters by name alone: with several nodes in one process (the tests), each node's
@@ -41,7 +39,12 @@ internal static class TelemetryExtensions
                 ((IDeferredMeterProviderBuilder)metrics).Configure((provider, builder) =>
                 {
                     var own = provider.GetRequiredService<IMeterFactory>();
-                    builder.AddView(instrument => instrument.Meter.Scope is IMeterFactory factory && factory != own ? MetricStreamConfiguration.Drop : null);
+                    // One view for both concerns: when several views match, OpenTelemetry exports a stream for each.
+                    builder.AddView(instrument =>
+                        instrument.Meter.Scope is IMeterFactory factory && factory != own ? MetricStreamConfiguration.Drop
+                        // The engine's histogram is made without bucket advice: the bounds are the host's to choose.
+                        : instrument.Name == ReplTelemetry.CommitInstrument ? new ExplicitBucketHistogramConfiguration { Boundaries = ReplTelemetry.LatencyBuckets }
+                        : null);
                 });
             });
 
@@ -67,6 +70,8 @@ internal static class TelemetryExtensions
         _ = app.Services.GetRequiredService<MeterProvider>();
         _ = app.Services.GetRequiredService<ReplMetrics>();
         _ = app.Services.GetRequiredService<NodeInstruments>();
-        app.MapPrometheusScrapingEndpoint(ScrapePath).RequireAuthorization(Security.ReplPolicies.Metrics);
+        // The exporter maps every method; a scrape is a GET (anything else gets the usual 405 with Allow).
+        app.MapPrometheusScrapingEndpoint(ScrapePath).RequireAuthorization(Security.ReplPolicies.Metrics)
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get]));
     }
 }

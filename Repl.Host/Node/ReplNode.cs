@@ -36,7 +36,7 @@ public sealed class ReplNode : IHostedService
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly CancellationTokenSource _unavailable;
+    private readonly IHostApplicationLifetime _lifetime;
     private readonly List<Task> _loops = [];
     private readonly TimeSpan _askTimeout;
     private IActorRef _batcher = ActorRefs.Nobody;
@@ -60,7 +60,7 @@ public sealed class ReplNode : IHostedService
         _actors = actors;
         _loggers = loggers;
         _time = time;
-        _unavailable = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+        _lifetime = lifetime;
         if (IsCluster)
         {
             EtcdLog = services.GetRequiredService<EtcdLog>();
@@ -86,14 +86,11 @@ public sealed class ReplNode : IHostedService
     /// <summary>Cluster mode: membership, progress and the etcd probe.</summary>
     public ClusterMembership? Membership { get; private set; }
 
-    /// <summary>
-    /// Fires when streams should end and retry on another node: the node is stopping, or (cluster mode) etcd has been
-    /// unreachable for a while.
-    /// </summary>
-    public CancellationToken StreamsUnavailable => _unavailable.Token;
+    /// <summary>Cluster mode: fires when streams should end and retry on another node (etcd unreachable for a while); a new token after recovery.</summary>
+    public CancellationToken StreamsUnavailable => Membership?.StreamsUnavailable ?? CancellationToken.None;
 
     /// <summary>True once the host has begun to stop: readiness is off.</summary>
-    public bool Stopping => _unavailable.IsCancellationRequested;
+    public bool Stopping => _lifetime.ApplicationStopping.IsCancellationRequested;
 
     public TopicRegistry Registry { get; }
 
@@ -161,7 +158,6 @@ public sealed class ReplNode : IHostedService
         if (IsCluster)
         {
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
-            Membership.StreamsUnavailable.Register(() => _unavailable.Cancel());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
             // Positions come from etcd revisions: a journal ahead of etcd means etcd was reset under this node, and
             // the reader would silently skip everything until the revisions caught up.
@@ -215,7 +211,6 @@ public sealed class ReplNode : IHostedService
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _unavailable.CancelAsync();
         if (EtcdLog is not null) await EtcdLog.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));

@@ -1,0 +1,143 @@
+using System.Text;
+using Akka.Actor;
+using Akka.TestKit;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Tests.Specs;
+using Repl.Actors.Topics;
+using Xunit.Abstractions;
+
+namespace Repl.Actors.Tests.Sequencer;
+
+/// <summary>A node's batcher with a probe as the sequencer and a real registry advanced by a real log reader.</summary>
+public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private readonly SpecJournal _journal;
+    private readonly TopicRegistry _registry = new();
+    private readonly TestProbe _sequencer;
+    private readonly IActorRef _reader;
+
+    public BatcherSpec(ITestOutputHelper output) : this(SpecJournal.Create(), output)
+    {
+    }
+
+    private BatcherSpec(SpecJournal journal, ITestOutputHelper output)
+        : base(ReplSpec.Setup(journal.Journal, ReplSpec.Config(ReplSpec.LocalHocon)), "batcher-spec", output)
+    {
+        _journal = journal;
+        _sequencer = CreateTestProbe("sequencer");
+        _reader = Sys.ActorOf(LogReader.Props(_registry, new TopicsOptions(), journal.Journal, replica: false), "reader");
+    }
+
+    private IActorRef StartBatcher(TimeProvider? time = null, int maxInFlight = 1) =>
+        Sys.ActorOf(Batcher.Props(_sequencer, _registry, new Batcher.Options(MaxInFlight: maxInFlight, Deadline: TimeSpan.FromSeconds(1), AnswerGrace: TimeSpan.FromSeconds(1)),
+            time ?? TimeProvider.System));
+
+    private static PublishCommand Command(string topic) => new(topic, Encoding.UTF8.GetBytes("{}"), 0);
+
+    private static Batcher.Publish Publish(params PublishCommand[] commands) =>
+        new(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private static LogEntry Create(long position, string topic) => new(position, LogEntryKind.CreateTopic, topic, [], 0);
+
+    private static LogEntry Published(long position, string topic) => new(position, LogEntryKind.Publish, topic, Encoding.UTF8.GetBytes($"{{\"id\":\"{position}\"}}"), 0);
+
+    [Fact]
+    public async Task EverythingThatWaited_GoesAsOnePublish_AndIsAnsweredOnlyOnceApplied()
+    {
+        var batcher = StartBatcher();
+        var first = Publish(Command("a"));
+        batcher.Tell(first);
+        var sent = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        Assert.Single(sent.Commands);
+        Assert.True(sent.DeadlineMs > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+
+        // One batch in flight (MaxInFlight 1): these wait, then leave together.
+        var second = Publish(Command("a"), Command("b"));
+        var third = Publish(Command("a"));
+        batcher.Tell(second);
+        batcher.Tell(third);
+        batcher.Tell(new SequencerProtocol.Committed(sent.BatchId, [2]), _sequencer);
+        var next = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        Assert.Equal(["a", "b", "a"], next.Commands.Select(command => command.Topic));
+        Assert.NotEqual(sent.BatchId, next.BatchId);
+
+        // Committed at 2, but this node has not applied 2 yet: no answer.
+        Assert.False(first.Completion.Task.IsCompleted);
+        _reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "a")]));
+        Assert.Equal([2L], (await first.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+        Assert.Equal(2, _registry.AppliedPosition);
+
+        batcher.Tell(new SequencerProtocol.Committed(next.BatchId, [3, 0, 4]), _sequencer);
+        _reader.Tell(new LogReaderProtocol.Apply(2, [Published(3, "a"), Published(4, "a")]));
+        Assert.Equal([3L, 0L], (await second.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+        Assert.Equal([4L], (await third.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+    }
+
+    [Fact]
+    public async Task APublishTheReaderSkipped_IsAnsweredZero()
+    {
+        var batcher = StartBatcher();
+        var publish = Publish(Command("gone"), Command("a"));
+        batcher.Tell(publish);
+        var sent = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        batcher.Tell(new SequencerProtocol.Committed(sent.BatchId, [2, 3]), _sequencer);
+        // "gone" was deleted on the log before this batch was applied: the reader skips its message.
+        _reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "gone"), Published(3, "a")]));
+        Assert.Equal([0L, 3L], (await publish.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+    }
+
+    [Fact]
+    public async Task Rejected_FailsEveryPublishOfTheBatch_WithLogUnavailable()
+    {
+        var batcher = StartBatcher();
+        var first = Publish(Command("a"));
+        batcher.Tell(first);
+        var sent = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        var waiting = new[] { Publish(Command("a")), Publish(Command("b")) };
+        foreach (var publish in waiting) batcher.Tell(publish);
+        batcher.Tell(new SequencerProtocol.Rejected(sent.BatchId, "the log write failed"), _sequencer);
+        var error = await Assert.ThrowsAsync<LogUnavailableException>(() => first.Completion.Task.WaitAsync(Wait));
+        Assert.Contains("the log write failed", error.Message);
+
+        // The rejection freed the slot: the waiting ones go as the next batch, and fail with it.
+        var next = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        Assert.Equal(2, next.Commands.Length);
+        batcher.Tell(new SequencerProtocol.Rejected(next.BatchId, "stopping"), _sequencer);
+        foreach (var publish in waiting) await Assert.ThrowsAsync<LogUnavailableException>(() => publish.Completion.Task.WaitAsync(Wait));
+    }
+
+    [Fact]
+    public async Task ABatchTheSequencerNeverAnswers_FailsAfterItsDeadlineAndGrace()
+    {
+        var time = new ManualTime(DateTimeOffset.UtcNow);
+        var batcher = StartBatcher(time);
+        var publish = Publish(Command("a"));
+        batcher.Tell(publish);
+        _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        Assert.False(publish.Completion.Task.IsCompleted);
+        time.Now = time.Now.AddSeconds(3);
+        // The expiry timer ticks every second.
+        await Assert.ThrowsAsync<LogUnavailableException>(() => publish.Completion.Task.WaitAsync(Wait));
+
+        // A late answer for it changes nothing.
+        batcher.Tell(new SequencerProtocol.Committed(1, [5]), _sequencer);
+        var after = Publish(Command("a"));
+        batcher.Tell(after);
+        Assert.Single(_sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait).Commands);
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing) _journal.Dispose();
+    }
+}

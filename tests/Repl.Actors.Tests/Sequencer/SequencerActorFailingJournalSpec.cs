@@ -1,0 +1,150 @@
+using System.Text;
+using Akka.Actor;
+using Akka.Pattern;
+using Akka.Persistence;
+using Akka.Persistence.TestKit;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Tests.Specs;
+using Xunit.Abstractions;
+
+namespace Repl.Actors.Tests.Sequencer;
+
+/// <summary>
+/// The sequencer on Akka.Persistence.TestKit's journal, told to fail writes: what its callers hear, and how the
+/// backoff supervisor (as <see cref="Hosting.ReplEngineHosting.WithReplSequencer"/> builds it) brings a new one.
+/// </summary>
+public sealed class SequencerActorFailingJournalSpec : Akka.TestKit.Xunit2.TestKit
+{
+    // serialize-messages is off here, and only here: the journal's failure answers (WriteMessageFailure and its kin)
+    // carry the exception, which Akka's default JSON serializer cannot round-trip. Those messages never leave the node.
+    private const string TestPlugins = """
+        akka.actor.serialize-messages = off
+        akka.persistence {
+          journal {
+            plugin = "akka.persistence.journal.test"
+            test {
+              class = "Akka.Persistence.TestKit.TestJournal, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+          snapshot-store {
+            plugin = "akka.persistence.snapshot-store.test"
+            test {
+              class = "Akka.Persistence.TestKit.TestSnapshotStore, Akka.Persistence.TestKit"
+              plugin-dispatcher = "akka.actor.default-dispatcher"
+            }
+          }
+        }
+        """;
+
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+    private readonly SpecJournal _unused;
+
+    public SequencerActorFailingJournalSpec(ITestOutputHelper output) : this(SpecJournal.Create(), output)
+    {
+    }
+
+    private SequencerActorFailingJournalSpec(SpecJournal journal, ITestOutputHelper output)
+        : base(ReplSpec.Setup(journal.Journal, ReplSpec.Config(TestPlugins, ReplSpec.LocalHocon)), "failing-journal-spec", output)
+    {
+        _unused = journal;
+    }
+
+    private ITestJournal Journal => TestJournal.FromRef(Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(null));
+
+    private static long Future => DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds();
+
+    private static SequencerProtocol.Publish Publish(long batch, string topic) =>
+        new(batch, [new PublishCommand(topic, Encoding.UTF8.GetBytes("{}"), 0)], Future);
+
+    /// <summary>The props <see cref="Hosting.ReplEngineHosting.WithReplSequencer"/> gives the singleton.</summary>
+    private IActorRef StartSupervised()
+    {
+        var sequencer = SequencerActor.Props(new SequencerProtocol.Settings(4096, 10_000, null), TimeProvider.System);
+        return Sys.ActorOf(BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
+            .WithFinalStopMessage(message => message is SequencerProtocol.Drain)), "sequencer");
+    }
+
+    private IActorRef CurrentChild(IActorRef supervisor)
+    {
+        supervisor.Tell(BackoffSupervisor.GetCurrentChild.Instance);
+        return ExpectMsg<BackoffSupervisor.CurrentChild>(Wait).Ref;
+    }
+
+    [Fact]
+    public async Task FailedWrite_RejectsEveryCaller_AndANewIncarnationTakesLaterPublishes()
+    {
+        var supervisor = StartSupervised();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        Assert.Equal(1, ExpectMsg<SequencerProtocol.TopicChanged>(Wait).Position);
+        var first = CurrentChild(supervisor);
+        Watch(first);
+
+        await Journal.OnWrite.Fail();
+        var callers = Enumerable.Range(0, 3).Select(_ => CreateTestProbe()).ToArray();
+        for (int i = 0; i < callers.Length; i++) supervisor.Tell(Publish(10 + i, "a"), callers[i].Ref);
+        // The first publish's write fails; the others were queued behind it or cut into it: none is committed.
+        for (int i = 0; i < callers.Length; i++) Assert.Equal(10 + i, callers[i].ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+        ExpectTerminated(first, Wait);
+
+        await Journal.OnWrite.Pass();
+        IActorRef second = ActorRefs.Nobody;
+        AwaitAssert(() =>
+        {
+            second = CurrentChild(supervisor);
+            Assert.False(second.IsNobody());
+            Assert.NotEqual(first, second);
+        }, Wait, TimeSpan.FromMilliseconds(50));
+
+        // The new incarnation recovered the topic and the head: the failed write left no position behind.
+        supervisor.Tell(Publish(20, "a"));
+        var committed = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal(20, committed.BatchId);
+        Assert.Equal([2L], committed.Positions);
+    }
+
+    [Fact]
+    public async Task RejectedWrite_RejectsTheCallerOnce_AndANewIncarnationRecoversTheJournalsTruth()
+    {
+        var supervisor = StartSupervised();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+        var first = CurrentChild(supervisor);
+        Watch(first);
+
+        await Journal.OnWrite.Reject();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "b", 0, Future));
+        Assert.Equal(0, ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+        // One answer: the rejected write is not reported committed as well, before or after the incarnation stops.
+        ExpectTerminated(first, Wait);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        await Journal.OnWrite.Pass();
+        AwaitAssert(() => Assert.False(CurrentChild(supervisor).IsNobody()), Wait, TimeSpan.FromMilliseconds(50));
+        // "b" was never written: the new incarnation does not know it, and the rejected write spent no position.
+        supervisor.Tell(new SequencerProtocol.Publish(4, [new PublishCommand("b", Encoding.UTF8.GetBytes("{}"), 0), new PublishCommand("a", Encoding.UTF8.GetBytes("{}"), 0)], Future));
+        var committed = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal(4, committed.BatchId);
+        Assert.Equal([0L, 2L], committed.Positions);
+    }
+
+    [Fact]
+    public void Drain_ThroughTheSupervisor_StopsTheChildAndTheSupervisor()
+    {
+        var supervisor = StartSupervised();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+        Watch(supervisor);
+        supervisor.Tell(Publish(1, "a"));
+        supervisor.Tell(SequencerProtocol.Drain.Instance);
+        Assert.Equal([2L], ExpectMsg<SequencerProtocol.Committed>(Wait).Positions);
+        ExpectTerminated(supervisor, Wait);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing) _unused.Dispose();
+    }
+}
