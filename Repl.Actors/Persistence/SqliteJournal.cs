@@ -53,7 +53,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
                 var e = (LogEvent)persistent.Payload;
                 long position = persistent.SequenceNr;
                 var message = e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [];
-                entries.Add(new LogEntry(position, e.Kind, e.Topic, message, e.CreatedAtMs, e.Through));
+                entries.Add(new LogEntry(position, e.Kind, e.Topic, message, e.CreatedAtMs, e.Through, e.Key));
             }
         }
         // Synchronous on purpose: this actor runs on a dispatcher of its own, and SQLite has one writer anyway.
@@ -71,7 +71,7 @@ public sealed class SqliteJournal : AsyncWriteJournal
             var page = _journal.ReadLog(after, toSequenceNr, (int)Math.Min(left, ReplayPage), bodies: false);
             foreach (var entry in page)
             {
-                var e = new LogEvent(entry.Kind, entry.Topic, [], entry.CreatedAtMs, entry.Through);
+                var e = new LogEvent(entry.Kind, entry.Topic, [], entry.CreatedAtMs, entry.Through, entry.Key);
                 recoveryCallback(new Persistent(e, entry.Position, persistenceId, "", false, ActorRefs.NoSender, ReplayWriter));
             }
             if (page.Count < ReplayPage) break;
