@@ -223,7 +223,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (!_connected)
             {
                 _connected = true;
-                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor));
+                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text));
+                if (_connection.Reset is { } reset) round.AddHead(SseEvents.Reset(reset.Requested, reset.Reason, _connection.Registry.Epoch.Text, _cursor));
             }
             if (_deleted is { Count: > 0 })
             {
@@ -333,7 +334,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 JournalPage page;
                 try
                 {
-                    page = JournalPage.Read(connection.Journal, topics, cursor, watermark, gapsReported, options, counters);
+                    page = JournalPage.Read(connection.Journal, connection.Registry.Epoch.Utf8, topics, cursor, watermark, gapsReported, options, counters);
                 }
                 catch (Exception error)
                 {
@@ -368,7 +369,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
     private sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, Exception? Error = null)
     {
         /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
-        public static JournalPage Read(Actors.Journal.Journal journal, TopicActor[] topics, long cursor, long watermark,
+        public static JournalPage Read(Actors.Journal.Journal journal, byte[] epoch, TopicActor[] topics, long cursor, long watermark,
             Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
         {
             var names = new List<string>(topics.Length);
@@ -391,7 +392,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             long bytes = 0;
             foreach (var message in stored)
             {
-                frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, message.Json)));
+                frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, epoch, message.Json)));
                 bytes += message.Json.Length;
             }
             // A page cut short by neither bound holds everything up to the watermark.

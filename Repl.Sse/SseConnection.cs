@@ -21,6 +21,12 @@ public sealed class SseConnection
     /// <summary>Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</summary>
     public long? Cursor { get; init; }
 
+    /// <summary>
+    /// Set when the client's <c>Last-Event-ID</c> was never issued by this log: the stream says so with
+    /// <c>event: reset</c> right after <c>connected</c>, and starts at <see cref="Cursor"/> (0).
+    /// </summary>
+    public ResumeReset? Reset { get; init; }
+
     /// <summary>When set, the stream ends at this time with <c>event: expired</c> (the subscriber's token ran out).</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 

@@ -13,14 +13,29 @@ public static class SseEvents
     /// <summary><c>event: ping</c>, sent on idle.</summary>
     public static ReadOnlySpan<byte> Ping => "event: ping\ndata: {}\n\n"u8;
 
-    /// <summary><c>retry:</c> then <c>event: connected</c> with the topics, the node and its applied position.</summary>
-    public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position) =>
+    /// <summary><c>retry:</c> then <c>event: connected</c> with the topics, the node, the position the stream starts after and the log's epoch.</summary>
+    public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position, string epoch) =>
         Event($"retry: {(long)retry.TotalMilliseconds}\nevent: connected", writer =>
         {
             writer.WriteStartArray("topics"u8);
             foreach (var topic in topics) writer.WriteStringValue(topic);
             writer.WriteEndArray();
             writer.WriteString("node"u8, node);
+            writer.WriteNumber("position"u8, position);
+            writer.WriteString("epoch"u8, epoch);
+        });
+
+    /// <summary>
+    /// <c>event: reset</c>: the <c>Last-Event-ID</c> the client sent (<paramref name="requested"/>) was never issued by
+    /// this log — it is ahead of the log's head, or from another log (a wiped data directory, another cluster) — so
+    /// the stream starts over from <paramref name="position"/> of this log (0: all it retains, with a <c>gap</c> if trimmed).
+    /// </summary>
+    public static byte[] Reset(string requested, string reason, string epoch, long position) =>
+        Event("event: reset", writer =>
+        {
+            writer.WriteString("requested"u8, requested);
+            writer.WriteString("reason"u8, reason);
+            writer.WriteString("epoch"u8, epoch);
             writer.WriteNumber("position"u8, position);
         });
 

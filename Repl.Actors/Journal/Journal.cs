@@ -55,6 +55,15 @@ public sealed class Journal : IDisposable
             """);
         _lastPosition = MetaValue("last") ?? 0;
         if (MetaValue("schema") is null) Migrate();
+        // The log's identity, drawn once (a data directory from before epochs gets one the first time it opens: ids a
+        // client holds from it carry none, and are checked against the head only).
+        if (MetaValue("epoch") is not { } epoch)
+        {
+            var drawn = Messages.LogEpoch.New();
+            epoch = uint.Parse(drawn.Text, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture);
+            Execute(_writer, null, "INSERT INTO meta(key, value) VALUES ('epoch', $v)", ("$v", epoch));
+        }
+        Epoch = Messages.LogEpoch.Of((uint)epoch);
         // Schema 2 gained the publishes' idempotency keys after its first cut; a column added in place, nullable.
         if (ReadScalar(_writer, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'key'") == 0)
         {
@@ -103,6 +112,9 @@ public sealed class Journal : IDisposable
 
     /// <summary>Opens (or creates) the journal.</summary>
     public static Journal Open(JournalOptions options) => new(options);
+
+    /// <summary>The identity of the log this journal holds (standalone); in cluster mode the log's is etcd's.</summary>
+    public Messages.LogEpoch Epoch { get; }
 
     /// <summary>The options it was opened with.</summary>
     public JournalOptions Options => _options;

@@ -111,7 +111,7 @@ public sealed class LogReader : ReceiveActor
                     break;
                 case LogEntryKind.Publish when _registry.TryGet(entry.Topic, out var topic):
                     if (_keys is not null && entry.Key is { } newKey) _keys.Add(new Sequencer.SequencerProtocol.IdempotencyKey(entry.Topic, newKey, entry.Position, entry.CreatedAtMs));
-                    topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, entry.Message)), before);
+                    topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, _registry.Epoch.Utf8, entry.Message)), before);
                     _touched.Add(topic);
                     _accepted.Add(entry);
                     break;

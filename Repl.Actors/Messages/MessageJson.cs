@@ -56,17 +56,24 @@ public static class MessageJson
         return json;
     }
 
-    /// <summary>The SSE event for a message: <c>id: position\ndata: json\n\n</c>.</summary>
-    public static byte[] Frame(long position, ReadOnlySpan<byte> json)
+    /// <summary>The SSE event for a message: <c>id: position@epoch\ndata: json\n\n</c>.</summary>
+    /// <remarks>
+    /// The id carries the log's epoch (<see cref="LogEpoch"/>) after the position, so that the <c>Last-Event-ID</c> an
+    /// EventSource sends back by itself says which log it came from; the message JSON's <c>id</c> stays the position.
+    /// </remarks>
+    public static byte[] Frame(long position, ReadOnlySpan<byte> epoch, ReadOnlySpan<byte> json)
     {
         Span<byte> digits = stackalloc byte[20];
         Utf8Formatter.TryFormat(position, digits, out int length);
-        var frame = new byte[4 + length + 7 + json.Length + 2];
+        int id = length + 1 + epoch.Length;
+        var frame = new byte[4 + id + 7 + json.Length + 2];
         "id: "u8.CopyTo(frame);
         digits[..length].CopyTo(frame.AsSpan(4));
-        "\ndata: "u8.CopyTo(frame.AsSpan(4 + length));
-        json.CopyTo(frame.AsSpan(11 + length));
-        "\n\n"u8.CopyTo(frame.AsSpan(11 + length + json.Length));
+        frame[4 + length] = (byte)'@';
+        epoch.CopyTo(frame.AsSpan(5 + length));
+        "\ndata: "u8.CopyTo(frame.AsSpan(4 + id));
+        json.CopyTo(frame.AsSpan(11 + id));
+        "\n\n"u8.CopyTo(frame.AsSpan(11 + id + json.Length));
         return frame;
     }
 }

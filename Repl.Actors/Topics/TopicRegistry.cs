@@ -11,7 +11,7 @@ public sealed class TopicRegistry
     /// <summary>The registry as the journal left it: its topics, applied up to its last position.</summary>
     public static TopicRegistry Load(Journal.Journal journal, TopicsOptions options)
     {
-        var registry = new TopicRegistry();
+        var registry = new TopicRegistry { Epoch = journal.Epoch };
         foreach (var topic in journal.LoadTopics())
         {
             registry.Add(new TopicActor(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition));
@@ -35,6 +35,15 @@ public sealed class TopicRegistry
     /// acknowledgement; a flood of publishes to deleted topics that overran it would get 201 for its oldest skips.
     /// </remarks>
     internal const int ResolvedKept = 16_384;
+
+    /// <summary>
+    /// The identity of the log this node applies, in every stream id. Standalone: the journal's. Cluster mode: etcd's,
+    /// set by the node before its reader applies anything (<see cref="UseEpoch"/>).
+    /// </summary>
+    public Messages.LogEpoch Epoch { get; private set; } = Messages.LogEpoch.Of(0);
+
+    /// <summary>Cluster mode: the log's epoch as etcd holds it; called before the first entry is applied.</summary>
+    public void UseEpoch(Messages.LogEpoch epoch) => Epoch = epoch;
 
     /// <summary>Position of the last entry applied on this node. Every frame at or before it is in place.</summary>
     public long AppliedPosition => Volatile.Read(ref _applied);

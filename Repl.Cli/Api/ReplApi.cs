@@ -57,11 +57,11 @@ internal sealed class ReplApi : IDisposable
 
     /// <summary>Opens <paramref name="path"/> as an event stream, resuming after <paramref name="lastEventId"/> when given.</summary>
     /// <returns>The response, whose body is the stream; the caller disposes it.</returns>
-    public async Task<HttpResponseMessage> OpenStreamAsync(string path, long? lastEventId, CancellationToken cancellationToken)
+    public async Task<HttpResponseMessage> OpenStreamAsync(string path, string? lastEventId, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.ParseAdd("text/event-stream");
-        if (lastEventId is { } id) request.Headers.Add("Last-Event-ID", id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (lastEventId is { } id) request.Headers.Add("Last-Event-ID", id);
         HttpResponseMessage response;
         try
         {

@@ -38,7 +38,8 @@ internal static class TailCommand
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         if (timeoutSeconds is { } seconds) bound.CancelAfter(TimeSpan.FromSeconds(seconds));
         var output = context.Output;
-        long? last = from;
+        // The last stream id seen, sent back as it came (position@epoch), so the node can tell a log that was replaced.
+        string? last = from?.ToString(CultureInfo.InvariantCulture);
         int received = 0;
         bool everConnected = false;
         var backoff = TimeSpan.FromMilliseconds(250);
@@ -69,7 +70,7 @@ internal static class TailCommand
                             switch (sse.EventType)
                             {
                                 case "message":
-                                    if (sse.EventId is { } id && long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out long position)) last = position;
+                                    if (!string.IsNullOrEmpty(sse.EventId)) last = sse.EventId;
                                     WriteMessage(output, sse.Data);
                                     backoff = TimeSpan.FromMilliseconds(250);
                                     if (++received == count) return ExitCodes.Ok;
@@ -94,7 +95,7 @@ internal static class TailCommand
                     {
                     }
                 }
-                output.Note($"[yellow]stream closed[/]; resuming after #{last?.ToString(CultureInfo.InvariantCulture) ?? "(start)"}");
+                output.Note($"[yellow]stream closed[/]; resuming after #{last ?? "(start)"}");
                 await Task.Delay(backoff, bound.Token).ConfigureAwait(false);
             }
         }

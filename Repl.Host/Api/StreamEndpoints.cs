@@ -1,3 +1,4 @@
+using Repl.Actors.Messages;
 using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Topics;
 using Repl.Host.Node;
@@ -25,10 +26,24 @@ internal static class StreamEndpoints
     {
         var node = context.RequestServices.GetRequiredService<ReplNode>();
         var limits = context.RequestServices.GetRequiredService<LimitsOptions>();
-        if (Resolve(context, node, limits, names, out var topics, out long? cursor) is { } error)
+        if (Resolve(context, node, limits, names, out var topics, out long? cursor, out var epoch, out string? requested) is { } error)
         {
             await error.ExecuteAsync(context);
             return;
+        }
+        // A resume point this log never issued is said, not swallowed: the stream starts over from the log's beginning.
+        ResumeReset? reset = null;
+        if (cursor is { } position)
+        {
+            if (epoch is { } other && other != node.Registry.Epoch)
+            {
+                reset = new ResumeReset(requested!, $"this id is from another log (epoch {other}); this log (epoch {node.Registry.Epoch}) starts over from its beginning");
+            }
+            else if (await node.IsAheadOfLogAsync(position, context.RequestAborted))
+            {
+                reset = new ResumeReset(requested!, $"position {position} is ahead of this log's head: this log never issued it (a wiped or replaced log?); it starts over from its beginning");
+            }
+            if (reset is not null) cursor = 0;
         }
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -48,6 +63,7 @@ internal static class StreamEndpoints
             Journal = node.Journal,
             Node = node.Options.Id,
             Cursor = cursor,
+            Reset = reset,
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = unavailable.Token,
             UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
@@ -79,10 +95,13 @@ internal static class StreamEndpoints
     /// <summary><c>HttpContext.Items</c> key under which <see cref="LimitsMiddleware"/> leaves the token's expiry for the stream.</summary>
     public const string StreamExpiry = "repl.stream-expiry";
 
-    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicActor> topics, out long? cursor)
+    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicActor> topics,
+        out long? cursor, out LogEpoch? epoch, out string? requested)
     {
         topics = [];
         cursor = null;
+        epoch = null;
+        requested = null;
         if (names.Length == 0) return ApiError.BadRequest("no topic", "name at least one topic: /sse?topic=a&topic=b");
         if (names.Length > limits.MaxTopicsPerStream)
             return ApiError.BadRequest("too many topics", $"a stream follows at most {limits.MaxTopicsPerStream} topics (Limits:MaxTopicsPerStream)");
@@ -96,9 +115,18 @@ internal static class StreamEndpoints
         if (lastEventId.Count == 0 || string.IsNullOrEmpty(lastEventId[0])) lastEventId = context.Request.Query["lastEventId"];
         if (lastEventId.Count > 0 && !string.IsNullOrEmpty(lastEventId[0]))
         {
-            if (!TopicEndpoints.TryReadLong(lastEventId, 0, out long position))
-                return ApiError.BadRequest("invalid Last-Event-ID", "Last-Event-ID must be a position (a whole number ≥ 0) taken from a message's id");
+            // "position@epoch" as streams send it, or a bare position (history reads, older streams, hand-made).
+            requested = lastEventId[0]!;
+            int at = requested.IndexOf('@');
+            LogEpoch parsed = default;
+            if (at == 0 || !TopicEndpoints.TryReadLong(at < 0 ? requested : requested[..at], 0, out long position)
+                || (at >= 0 && !LogEpoch.TryParse(requested.AsSpan(at + 1), out parsed)))
+            {
+                return ApiError.BadRequest("invalid Last-Event-ID",
+                    "Last-Event-ID must be a stream id (position@epoch) or a position (a whole number ≥ 0) taken from a message's id");
+            }
             cursor = position;
+            if (at >= 0) epoch = parsed;
         }
         return null;
     }

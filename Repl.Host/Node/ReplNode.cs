@@ -5,6 +5,7 @@ using Repl.Actors.Cluster;
 using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
+using Repl.Actors.Messages;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
@@ -118,6 +119,26 @@ public sealed class ReplNode : IHostedService
     /// <summary>Deletes a topic through its entity; returns the position of the deletion once applied here, 0 when there was none.</summary>
     public Task<long> DeleteTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Delete(name));
 
+    /// <summary>
+    /// Whether <paramref name="position"/> is past the head of the log: never issued by it. Standalone the journal's last
+    /// position is the head; in cluster mode a position past this node's watermark may just not be applied here yet,
+    /// so etcd's current revision decides (when etcd cannot be asked, the position is given the benefit of the doubt).
+    /// </summary>
+    public async Task<bool> IsAheadOfLogAsync(long position, CancellationToken cancellationToken)
+    {
+        if (position <= Registry.AppliedPosition) return false;
+        if (!IsCluster) return position > Journal.LastPosition;
+        try
+        {
+            var head = await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken);
+            return EtcdPositions.RevisionOf(position) > head.Header.Revision;
+        }
+        catch (EtcdException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Runs retention over every topic now (the node does so every <see cref="NodeOptions.RetentionInterval"/>).</summary>
     public Task ApplyRetentionAsync() =>
         Task.WhenAll(Registry.All.Where(topic => !topic.IsDeleted).Select(topic => ChangeTopicAsync(new TopicProtocol.Retain(topic.Name))));
@@ -168,6 +189,7 @@ public sealed class ReplNode : IHostedService
                     $"this node's journal (etcd revision {EtcdPositions.RevisionOf(Journal.LastPosition)}) is ahead of etcd (revision {revision}): " +
                     $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.DataDir}').");
             }
+            Registry.UseEpoch(await UntilEtcdAnswersAsync(() => ClusterEpochAsync(cancellationToken), logger, cancellationToken));
             _loops.Add(WatchAsync(logger));
         }
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
@@ -180,6 +202,20 @@ public sealed class ReplNode : IHostedService
         _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
         logger.LogInformation("Repl node {Node} started ({Mode}) at {Address}; journal at position {Position}, {Topics} topics",
             Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, Journal.LastPosition, Registry.All.Count);
+    }
+
+    /// <summary>
+    /// Cluster mode: the log's epoch, kept in etcd beside the log (<c>{prefix}/epoch</c>); the first node to start draws
+    /// it, every later one reads it, so every node frames the same ids.
+    /// </summary>
+    private async Task<LogEpoch> ClusterEpochAsync(CancellationToken cancellationToken)
+    {
+        string key = ClusterOptions.Prefix.TrimEnd('/') + "/epoch";
+        var drawn = LogEpoch.New();
+        var result = await Etcd!.TxnAsync([TxnCompare.CreateRevision(key, CompareResult.Equal, 0)], [TxnOp.Put(key, drawn.Text)], [TxnOp.Range(key)], cancellationToken);
+        if (result.Succeeded) return drawn;
+        string held = result.Responses[0].Range!.Kvs[0].ValueString;
+        return LogEpoch.TryParse(held, out var epoch) ? epoch : throw new InvalidOperationException($"etcd key {key} holds '{held}', not a log epoch");
     }
 
     /// <summary>Cluster mode: the etcd watch feeds the log reader; a reader that crashed restarts it from its watermark.</summary>
@@ -231,6 +267,13 @@ public sealed class ReplNode : IHostedService
     }
 
     /// <summary>Cluster mode: a node started while etcd has no quorum waits for it rather than failing to start.</summary>
+    private static async Task<T> UntilEtcdAnswersAsync<T>(Func<Task<T>> call, ILogger logger, CancellationToken cancellationToken)
+    {
+        T result = default!;
+        await UntilEtcdAnswersAsync(async () => { result = await call(); }, logger, cancellationToken);
+        return result;
+    }
+
     private static async Task UntilEtcdAnswersAsync(Func<Task> call, ILogger logger, CancellationToken cancellationToken)
     {
         while (true)

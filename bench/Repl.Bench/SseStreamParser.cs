@@ -163,6 +163,7 @@ internal sealed class SseStreamParser(bool chunked)
         {
             var value = line[3..];
             if (!value.IsEmpty && value[0] == (byte)' ') value = value[1..];
+            // position@epoch: the position is what the load program checks (order, loss).
             _hasId = Utf8Parser.TryParse(value, out _id, out _);
         }
         else if (line.StartsWith("event:"u8))

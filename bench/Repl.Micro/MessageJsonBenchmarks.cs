@@ -36,7 +36,7 @@ public class MessageJsonBenchmarks
     public byte[] WithId() => MessageJson.WithId(123_456_789, _body);
 
     [Benchmark]
-    public byte[] Frame() => MessageJson.Frame(123_456_789, _json);
+    public byte[] Frame() => MessageJson.Frame(123_456_789, "9f3a1c0b"u8, _json);
 
     /// <summary>All three, as the server does once per published message.</summary>
     [Benchmark]
@@ -44,6 +44,6 @@ public class MessageJsonBenchmarks
     {
         var body = MessageJson.EncodeBody("bench", _value, _headers, CreatedAt);
         var json = MessageJson.WithId(123_456_789, body);
-        return MessageJson.Frame(123_456_789, json);
+        return MessageJson.Frame(123_456_789, "9f3a1c0b"u8, json);
     }
 }

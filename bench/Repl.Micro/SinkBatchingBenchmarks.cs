@@ -24,7 +24,7 @@ public class SinkBatchingBenchmarks
     public void Setup()
     {
         var body = MessageJson.EncodeBody("bench", "1234567890123456789-" + new string('x', 40), [], DateTimeOffset.UnixEpoch);
-        _frames = [.. Enumerable.Range(1, BatchSize).Select(i => new Frame(i, "bench", MessageJson.Frame(i, MessageJson.WithId(i, body))))];
+        _frames = [.. Enumerable.Range(1, BatchSize).Select(i => new Frame(i, "bench", MessageJson.Frame(i, "9f3a1c0b"u8, MessageJson.WithId(i, body))))];
         // Writes never wait on the reader here: the benchmark measures copying and flushing, not backpressure.
         _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
     }

@@ -36,6 +36,9 @@ public sealed class SseStream : IAsyncDisposable
 
     public HttpResponseMessage Response { get; }
 
+    /// <summary>The stream's <c>event: connected</c>, read when it was opened.</summary>
+    public SseEvent Connected { get; private set; }
+
     /// <summary>The events of an SSE body, parsed by the runtime's <see cref="SseParser"/> (EventSource's rules).</summary>
     /// <remarks>A test sees each event's own <c>id:</c> and <c>retry:</c> (null where the event had none).</remarks>
     public static async IAsyncEnumerable<SseEvent> ReadAsync(Stream body, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -60,8 +63,8 @@ public sealed class SseStream : IAsyncDisposable
             throw new InvalidOperationException($"stream answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         }
         var stream = new SseStream(client, response);
-        var connected = await stream.NextAsync();
-        Assert.Equal("connected", connected.Type);
+        stream.Connected = await stream.NextAsync();
+        Assert.Equal("connected", stream.Connected.Type);
         return stream;
     }
 
@@ -90,6 +93,12 @@ public sealed class SseStream : IAsyncDisposable
     }
 
     /// <summary>The next <paramref name="count"/> message events, as parsed JSON (pings skipped; any other event fails).</summary>
+    /// <summary>The position in a stream id (<c>position@epoch</c>).</summary>
+    public static long Position(string id) => long.Parse(id.AsSpan(0, id.IndexOf('@') is var at and >= 0 ? at : id.Length), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The epoch in a stream id (<c>position@epoch</c>).</summary>
+    public static string Epoch(string id) => id[(id.IndexOf('@') + 1)..];
+
     public async Task<List<(long Id, JsonElement Message)>> MessagesAsync(int count, TimeSpan? timeout = null)
     {
         var messages = new List<(long, JsonElement)>(count);
@@ -98,8 +107,9 @@ public sealed class SseStream : IAsyncDisposable
             var item = await NextNonPingAsync(timeout);
             Assert.Equal("message", item.Type);
             var json = JsonDocument.Parse(item.Data).RootElement.Clone();
-            Assert.Equal(item.Id, json.GetProperty("id").GetString());
-            messages.Add((long.Parse(item.Id!), json));
+            long position = Position(item.Id!);
+            Assert.Equal(position.ToString(System.Globalization.CultureInfo.InvariantCulture), json.GetProperty("id").GetString());
+            messages.Add((position, json));
         }
         return messages;
     }

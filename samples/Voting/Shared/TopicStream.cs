@@ -13,7 +13,8 @@ internal static class TopicStream
     public static async IAsyncEnumerable<SseItem<string>> FollowAsync(
         HttpClient client, string topic, long? after, Action<string>? log = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        long? last = after;
+        // The last stream id handed out, sent back as it came (position@epoch).
+        string? last = after?.ToString(CultureInfo.InvariantCulture);
         var backoff = TimeSpan.FromMilliseconds(200);
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -22,7 +23,7 @@ internal static class TopicStream
             try
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"/topics/{Uri.EscapeDataString(topic)}/sse");
-                if (last is { } id) request.Headers.Add("Last-Event-ID", id.ToString(CultureInfo.InvariantCulture));
+                if (last is { } id) request.Headers.Add("Last-Event-ID", id);
                 response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
                 if (!response.IsSuccessStatusCode)
                 {
@@ -59,9 +60,9 @@ internal static class TopicStream
                             break;
                         }
                         if (next.EventType == "ping") continue;
-                        if (next.EventType == "message" && long.TryParse(next.EventId, NumberStyles.None, CultureInfo.InvariantCulture, out long position))
+                        if (next.EventType == "message" && !string.IsNullOrEmpty(next.EventId))
                         {
-                            last = position;
+                            last = next.EventId;
                             backoff = TimeSpan.FromMilliseconds(200);
                         }
                         yield return next;

@@ -16,12 +16,12 @@ public sealed class MessageJsonTests
     {
         var body = MessageJson.EncodeBody("comments:42", value, [new("h\n", "v\r")], DateTimeOffset.UnixEpoch);
         var json = MessageJson.WithId(42, body);
-        var frame = Encoding.UTF8.GetString(MessageJson.Frame(42, json));
+        var frame = Encoding.UTF8.GetString(MessageJson.Frame(42, "0000abcd"u8, json));
 
         // Exactly two lines then the blank line: the value can never start a new field or event.
         var lines = frame.Split('\n');
         Assert.Equal(4, lines.Length);
-        Assert.Equal("id: 42", lines[0]);
+        Assert.Equal("id: 42@0000abcd", lines[0]);
         Assert.StartsWith("data: ", lines[1]);
         Assert.DoesNotContain('\r', frame);
         Assert.Equal(["", ""], lines[2..]);

@@ -114,7 +114,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         var gap = JsonDocument.Parse(events[1].Data).RootElement;
         Assert.Equal(first, gap.GetProperty("requested").GetInt64());
         Assert.True(gap.GetProperty("oldest").GetInt64() > trimmed);
-        Assert.Equal(Enumerable.Range((int)from, 30).Select(p => p.ToString()), events.Where(e => e.Type == "message").Select(e => e.Id));
+        Assert.Equal(Enumerable.Range((int)from, 30).Select(p => $"{p}@{fixture.Registry.Epoch}"), events.Where(e => e.Type == "message").Select(e => e.Id));
         Assert.Equal(1, fixture.Counters.Gaps);
     }
 

@@ -84,7 +84,7 @@ public sealed class SocketSinkSpecs : Akka.TestKit.Xunit2.TestKit
         var ended = streams.RunAsync(fixture.Connection(null, "a"), ChunkedSocketWriter.Over(server), () => { }, stop.Token);
         Assert.Contains("event: connected", await ReceiveUntilAsync(client, "event: connected"));
         fixture.Publish(5, "a");
-        Assert.Contains($"id: {fixture.Position}\n", await ReceiveUntilAsync(client, $"id: {fixture.Position}\n"));
+        Assert.Contains($"id: {fixture.Position}@", await ReceiveUntilAsync(client, $"id: {fixture.Position}@"));
 
         stop.Cancel();
         await ended.WaitAsync(Wait);

@@ -154,7 +154,7 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
                     continue;
                 }
                 Assert.Equal("message", item.Type);
-                received.Add(long.Parse(item.Id!));
+                received.Add(SseStream.Position(item.Id!));
             }
         }
         finally

@@ -67,7 +67,7 @@ public sealed class SlowSubscriberTests
         {
             var item = await reader.NextNonPingAsync(TimeSpan.FromSeconds(20));
             Assert.Equal("message", item.Type);
-            long id = long.Parse(item.Id!);
+            long id = SseStream.Position(item.Id!);
             Assert.True(id > last, "messages out of order");
             last = id;
             using var json = JsonDocument.Parse(item.Data);
