@@ -64,7 +64,8 @@ public static class ReplEngineHosting
         builder.WithActors((system, registry, resolver) =>
         {
             var batcherOptions = new Batcher.Options(options.MaxBatch, MaxInFlight: Math.Max(1, options.MaxInFlight), Deadline: options.Deadline);
-            var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>(), batcherOptions, resolver.GetService<TimeProvider>());
+            var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>(), batcherOptions, resolver.GetService<TimeProvider>(),
+                resolver.GetService<PublishQueue>());
             registry.Register<Batcher.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "batcher"));
         });
 

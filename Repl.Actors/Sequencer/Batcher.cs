@@ -21,19 +21,28 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     private readonly TopicRegistry _registry;
     private readonly Options _options;
     private readonly TimeProvider _time;
-    private readonly List<Publish> _waiting = [];
+    private readonly PublishQueue _queue;
     private readonly Dictionary<long, InFlight> _inFlight = [];
     private long _nextBatch;
 
-    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time)
+    /// <param name="queue">Where the node's handlers leave publishes (<see cref="PublishQueue"/>); a <see cref="Publish"/> message works too.</param>
+    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null)
     {
         _sequencer = sequencer;
         _registry = registry;
         _options = options;
         _time = time;
+        _queue = queue ?? new PublishQueue();
+        _queue.Attach(Self);
+        Receive<Look>(_ =>
+        {
+            _queue.Looking();
+            Send();
+        });
         Receive<Publish>(publish =>
         {
-            _waiting.Add(publish);
+            _queue.Looking();
+            _queue.PublishAsyncFrom(publish);
             Send();
         });
         Receive<SequencerProtocol.Committed>(Committed);
@@ -49,26 +58,32 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time));
+    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null) =>
+        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time, queue));
 
-    protected override void PreStart() => Timers.StartPeriodicTimer("expire", Expire.Instance, TimeSpan.FromSeconds(1));
+    protected override void PreStart()
+    {
+        Timers.StartPeriodicTimer("expire", Expire.Instance, TimeSpan.FromSeconds(1));
+        // Publishes queued before this batcher existed (or while a predecessor restarted) are not left waiting.
+        Self.Tell(Look.Instance);
+    }
 
     private void Send()
     {
-        while (_waiting.Count > 0 && _inFlight.Count < _options.MaxInFlight)
+        while (_inFlight.Count < _options.MaxInFlight && _queue.TryPeek(out _))
         {
-            int count = 0, commands = 0;
+            var publishes = new List<Publish>();
+            int commands = 0;
             long bytes = 0;
             // Bounded by commands and bytes, so a batch stays well under remoting's frame size; one publish always goes.
-            while (count < _waiting.Count && (count == 0 || (commands + _waiting[count].Commands.Length <= _options.MaxBatch && bytes < _options.MaxBatchBytes)))
+            while (_queue.TryPeek(out var next)
+                && (publishes.Count == 0 || (commands + next.Commands.Length <= _options.MaxBatch && bytes < _options.MaxBatchBytes))
+                && _queue.TryTake(out next))
             {
-                foreach (var command in _waiting[count].Commands) bytes += command.Body.Length;
-                commands += _waiting[count].Commands.Length;
-                count++;
+                foreach (var command in next.Commands) bytes += command.Body.Length;
+                commands += next.Commands.Length;
+                publishes.Add(next);
             }
-            var publishes = _waiting.GetRange(0, count);
-            _waiting.RemoveRange(0, count);
             var all = new PublishCommand[commands];
             int offset = 0;
             foreach (var publish in publishes)
@@ -128,6 +143,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     /// <summary>A publish from this node's HTTP handlers. Never leaves the node.</summary>
     public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion) : INoSerializationVerificationNeeded;
+
+    /// <summary>The <see cref="PublishQueue"/> has publishes: take what the in-flight bound allows.</summary>
+    public sealed record Look : INoSerializationVerificationNeeded
+    {
+        public static readonly Look Instance = new();
+    }
 
     /// <summary>How the batcher cuts and waits.</summary>
     /// <param name="MaxInFlight">Batches sent and not yet answered. Two keeps the sequencer's queue from running dry while an answer travels back.</param>

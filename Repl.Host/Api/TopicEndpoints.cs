@@ -16,13 +16,13 @@ namespace Repl.Host.Api;
 /// Each route declares what a caller's token must grant (<see cref="ReplPolicies"/>); the limits it falls under are
 /// <see cref="TrafficMetadata"/>.
 /// </remarks>
-internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService authorization, ReplTracing tracing)
+internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService? authorization, ReplTracing tracing)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
         var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<IAuthorizationService>(), services.GetRequiredService<ReplTracing>());
+            services.GetService<IAuthorizationService>(), services.GetRequiredService<ReplTracing>());
         // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
@@ -40,7 +40,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
         foreach (var name in node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal))
         {
             // Resource-based: the same policy the stream route declares, asked about each topic.
-            if ((await authorization.AuthorizeAsync(context.User, name, ReplPolicies.Subscribe)).Succeeded) visible.Add(name);
+            // No authorization service: auth is off, and every topic is visible.
+            if (authorization is null || (await authorization.AuthorizeAsync(context.User, name, ReplPolicies.Subscribe)).Succeeded) visible.Add(name);
         }
         return TypedResults.Json(visible.ToArray(), ApiJsonContext.Default.StringArray);
     }

@@ -31,6 +31,7 @@ internal static class ReplActorSystem
         services.AddSingleton(provider => TopicRegistry.Load(provider.GetRequiredService<Journal>(), provider.GetRequiredService<TopicsOptions>()));
         services.AddHealthChecks();
         services.AddSingleton<EngineMetrics>();
+        services.AddSingleton<Repl.Actors.Sequencer.PublishQueue>();
 
         var cluster = configuration.GetSection("Cluster").Get<ReplClusterOptions>() ?? new ReplClusterOptions();
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();

@@ -38,17 +38,18 @@ public sealed class ReplNode : IHostedService
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly IHostApplicationLifetime _lifetime;
+    private readonly PublishQueue _publishes;
     private readonly List<Task> _loops = [];
     private readonly TimeSpan _askTimeout;
-    private IActorRef _batcher = ActorRefs.Nobody;
     private IActorRef _topics = ActorRefs.Nobody;
     private IActorRef _reader = ActorRefs.Nobody;
     private CancellationTokenSource? _watch;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
         SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
-        IHostApplicationLifetime lifetime, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
+        IHostApplicationLifetime lifetime, PublishQueue publishes, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
     {
+        _publishes = publishes;
         ClusterOptions = cluster.Value;
         Streams = streams;
         Options = node.Value;
@@ -106,12 +107,7 @@ public sealed class ReplNode : IHostedService
     /// is committed and applied on this node.
     /// </summary>
     /// <exception cref="LogUnavailableException">Nothing of it was committed (or, after a lost answer, it cannot be told).</exception>
-    public Task<long[]> PublishAsync(PublishCommand[] commands)
-    {
-        var completion = new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _batcher.Tell(new Batcher.Publish(commands, completion));
-        return completion.Task;
-    }
+    public Task<long[]> PublishAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands);
 
     /// <summary>Creates a topic through its entity; returns the position of the creation once applied here, 0 when it exists.</summary>
     public Task<long> CreateTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Create(name));
@@ -169,7 +165,7 @@ public sealed class ReplNode : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = _loggers.CreateLogger<ReplNode>();
-        _batcher = await _actors.GetAsync<Batcher.Key>(cancellationToken);
+        await _actors.GetAsync<Batcher.Key>(cancellationToken);
         _topics = await _actors.GetAsync<TopicProtocol.Key>(cancellationToken);
         _reader = await _actors.GetAsync<LogReaderProtocol.Key>(cancellationToken);
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -22,7 +22,11 @@ internal static class SecurityExtensions
         services.Configure<AuthOptions>(configuration.GetSection("Auth"));
         services.Configure<CorsOriginsOptions>(configuration.GetSection("Cors"));
         services.Configure<ProxyOptions>(configuration.GetSection("Proxy"));
-        services.AddReplAuth(configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions());
+        var auth = configuration.GetSection("Auth").Get<AuthOptions>() ?? new AuthOptions();
+        services.AddReplAuth(auth);
+        // Auth off: the authentication and authorization middlewares are left out (UseReplSecurity), so the endpoints'
+        // policies are never evaluated; routing must not take that for a forgotten middleware.
+        if (!auth.Enabled) services.Configure<Microsoft.AspNetCore.Routing.RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
         services.AddSingleton<PublishRateLimiter>();
         services.AddSingleton<StreamsPerIp>();
         services.AddCors();
@@ -50,12 +54,11 @@ internal static class SecurityExtensions
         services.AddSingleton<MetricsRequirementHandler>();
         services.AddSingleton<IAuthorizationHandler>(provider => provider.GetRequiredService<MetricsRequirementHandler>());
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, AuthorizationResultWriter>();
+        // Auth off: no authentication or authorization services at all. WebApplication adds both middlewares by itself
+        // when their services are registered, and they would then decide "allowed" on every request (~8 µs of a
+        // publish, 11 % of its CPU, in a bench S5 profile). The routes' policies stay declared, and unused.
+        if (!auth.Enabled) return;
         services.AddAuthorization(ReplPolicies.Add);
-        if (!auth.Enabled)
-        {
-            services.AddAuthentication();
-            return;
-        }
         if (!string.IsNullOrEmpty(auth.JwksUrl))
         {
             services.AddSingleton(provider => new JwksConfigurationManager(auth.JwksUrl, auth.JwksRefresh,
@@ -89,8 +92,13 @@ internal static class SecurityExtensions
         // others, but resolving its policy provider would open a service scope per request.
         app.UseWhen(context => IsCrossOrigin(context) && IsRead(context), branch => branch.UseCors(SubscribePolicy));
         app.UseWhen(context => IsCrossOrigin(context) && !IsRead(context), branch => branch.UseCors(PublishPolicy));
-        app.UseAuthentication();
-        app.UseAuthorization();
+        // Auth off means every route is open: the two middlewares would only find that out again on every request
+        // (~8 µs of a publish in a bench S5 profile, 11 % of its CPU).
+        if (auth.Enabled)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
         app.UseMiddleware<LimitsMiddleware>();
     }
 
