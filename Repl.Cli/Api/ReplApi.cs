@@ -23,21 +23,28 @@ internal sealed class ReplApi : IDisposable
 
     public Uri BaseAddress { get; }
 
+    public const string IdempotencyHeader = "Idempotency-Key";
+
     public static string TopicPath(string topic, string suffix = "") => "topics/" + Uri.EscapeDataString(topic) + suffix;
 
     public Task<string> GetAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Get, path, null, cancellationToken);
 
     public Task<string> PostJsonAsync(string path, string json, CancellationToken cancellationToken) => SendAsync(HttpMethod.Post, path, json, cancellationToken);
 
+    /// <summary>A publish: with an <paramref name="idempotencyKey"/>, a retry with the same key is committed once and answered as the first.</summary>
+    public Task<string> PublishAsync(string path, string json, string? idempotencyKey, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, path, json, cancellationToken, idempotencyKey);
+
     public Task<string> DeleteAsync(string path, CancellationToken cancellationToken) => SendAsync(HttpMethod.Delete, path, null, cancellationToken);
 
     /// <summary>Sends a request and returns the body of a 2xx answer.</summary>
-    public async Task<string> SendAsync(HttpMethod method, string path, string? json, CancellationToken cancellationToken)
+    public async Task<string> SendAsync(HttpMethod method, string path, string? json, CancellationToken cancellationToken, string? idempotencyKey = null)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
         using var request = new HttpRequestMessage(method, path);
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        if (idempotencyKey is not null) request.Headers.Add(IdempotencyHeader, idempotencyKey);
         try
         {
             using var response = await _client.SendAsync(request, timeout.Token).ConfigureAwait(false);

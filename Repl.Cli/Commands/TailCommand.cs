@@ -10,8 +10,9 @@ namespace Repl.Cli.Commands;
 /// <summary><c>repl tail TOPIC [--from ID] [--count N] [--timeout S]</c>: follows a topic's stream until Ctrl+C or a bound.</summary>
 /// <remarks>
 /// Resumes with <c>Last-Event-ID</c> after a dropped connection or a node restart, so nothing is skipped or shown twice;
-/// a resume point the node no longer holds is shown as a gap. With <c>--json</c> every line is one JSON document:
-/// the message as the node sent it, or <c>{"event":"gap"|"deleted",...}</c>.
+/// a resume point the node no longer holds is shown as a gap, one its log never issued (a wiped or replaced log, or
+/// <c>--from</c> ahead of the head) as a reset, after which the log is shown from its beginning. With <c>--json</c>
+/// every line is one JSON document: the message as the node sent it, or <c>{"event":"gap"|"reset"|"deleted",...}</c>.
 /// </remarks>
 internal static class TailCommand
 {
@@ -78,6 +79,11 @@ internal static class TailCommand
                                 case "gap":
                                     WriteControl(output, "gap", sse.Data);
                                     break;
+                                case "reset":
+                                    WriteControl(output, "reset", sse.Data);
+                                    // Where the stream starts over, so a reconnect before the next message does not meet the reset again.
+                                    last = ResetResumePoint(sse.Data) ?? last;
+                                    break;
                                 case "deleted":
                                     WriteControl(output, "deleted", sse.Data);
                                     return ExitCodes.ServerError;
@@ -129,6 +135,15 @@ internal static class TailCommand
         output.Console.MarkupLine($"[grey]#{Markup.Escape(id)}[/] [blue]{at}[/] {Markup.Escape(value)}{(headers.Length > 0 ? " [grey]" + Markup.Escape(headers) + "[/]" : "")}");
     }
 
+    /// <summary>The stream id <c>position@epoch</c> a reset starts over from, or null when the event does not say.</summary>
+    private static string? ResetResumePoint(string data)
+    {
+        using var document = JsonDocument.Parse(data);
+        var reset = document.RootElement;
+        return reset.TryGetProperty("position", out var position) && reset.TryGetProperty("epoch", out var epoch)
+            ? $"{position.GetRawText()}@{epoch.GetString()}" : null;
+    }
+
     private static void WriteControl(CliOutput output, string type, string data)
     {
         if (output.Json)
@@ -143,6 +158,13 @@ internal static class TailCommand
             var gap = document.RootElement;
             output.Console.MarkupLine(
                 $"[black on yellow] GAP [/] [yellow]messages after #{Markup.Escape(gap.GetProperty("requested").ToString())} before #{Markup.Escape(gap.GetProperty("oldest").ToString())} are no longer retained; continuing from there[/]");
+        }
+        else if (type == "reset")
+        {
+            using var document = JsonDocument.Parse(data);
+            var reset = document.RootElement;
+            output.Console.MarkupLine(
+                $"[black on yellow] RESET [/] [yellow]resume point #{Markup.Escape(reset.GetProperty("requested").ToString())}: {Markup.Escape(reset.GetProperty("reason").ToString())}[/]");
         }
         else
         {

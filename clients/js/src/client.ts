@@ -1,5 +1,6 @@
-import { openConnection, type Connection, type ConnectionHandlers } from './connection.js';
+import { backoffDelay, openConnection, type Connection, type ConnectionHandlers } from './connection.js';
 import { errorFromResponse, ReplError } from './errors.js';
+import { randomUuid } from './random.js';
 import { shareSubscription, type BroadcastChannelConstructor, type LockManagerLike } from './tab-share.js';
 import type {
   ClientOptions,
@@ -9,14 +10,18 @@ import type {
   HistoryPage,
   Message,
   Position,
+  PublishOptions,
+  ResetEvent,
   SubscribeOptions,
   TopicInfo,
 } from './types.js';
-import { historyUrl, normalizeBase, positionString, topicsUrl, topicUrl } from './urls.js';
+import { historyUrl, normalizeBase, positionString, streamIdString, topicsUrl, topicUrl } from './urls.js';
 
 export interface PublishInput {
   value: string | object;
   headers?: Headers;
+  /** This item's idempotency key (see `PublishOptions.idempotencyKey`); default: a random UUID when retries are on. */
+  idempotencyKey?: string;
 }
 
 export interface HistoryOptions {
@@ -34,8 +39,12 @@ export interface ReplClient {
     onMessage: (m: Message<T>) => void,
     options?: SubscribeOptions,
   ): () => void;
-  /** Publish one message; an object value is sent as its JSON text. */
-  publish(topic: string, value: string | object, headers?: Headers): Promise<Message>;
+  /**
+   * Publish one message; an object value is sent as its JSON text. Answered 503 or failed on the
+   * network, it is retried (`publishRetry`) with the same `Idempotency-Key`, so it is committed once.
+   */
+  publish(topic: string, value: string | object, headers?: Headers, options?: PublishOptions): Promise<Message>;
+  /** Publish several messages in one commit; each item has its own idempotency key, retried as `publish`. */
   publishBatch(topic: string, messages: PublishInput[]): Promise<Message[]>;
   createTopic(name: string): Promise<void>;
   deleteTopic(name: string): Promise<void>;
@@ -59,6 +68,23 @@ function encodeValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Checked here, not only by the server: a key fetch cannot send would fail as a (retried) network error. */
+function checkKey(key: string | undefined): string | undefined {
+  if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) {
+    throw new TypeError('publish: idempotencyKey must be 1–200 visible ASCII characters');
+  }
+  return key;
+}
+
+const DEFAULT_PUBLISH_RETRY = { retries: 2, initialDelay: 250, maxDelay: 5000 };
+
+function encodeInput(m: PublishInput, key: string | undefined) {
+  const item: { value: string; headers?: Headers; idempotencyKey?: string } = { value: encodeValue(m.value) };
+  if (m.headers) item.headers = m.headers;
+  if (key !== undefined) item.idempotencyKey = key;
+  return item;
+}
+
 export function createClient(options: ClientOptions): ReplClient {
   const urls = (Array.isArray(options.url) ? options.url : [options.url]).map(normalizeBase);
   if (urls.length === 0) throw new TypeError('createClient: url is required');
@@ -77,8 +103,8 @@ export function createClient(options: ClientOptions): ReplClient {
     return v || undefined;
   };
 
-  async function request<R>(method: string, url: string, body?: unknown): Promise<R> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  async function request<R>(method: string, url: string, body?: unknown, extraHeaders?: Record<string, string>): Promise<R> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const token = await getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -104,6 +130,25 @@ export function createClient(options: ClientOptions): ReplClient {
     }
   }
 
+  const publishRetry = options.publishRetry === false ? null : { ...DEFAULT_PUBLISH_RETRY, ...options.publishRetry };
+  // With retries on, every publish carries a key: the first attempt may have been committed before its answer was lost.
+  const keyFor = (given: string | undefined) => checkKey(given) ?? (publishRetry ? randomUuid() : undefined);
+
+  /** POST a publish; a 503 or a network failure is retried with the same body (and so the same keys). */
+  async function publishRequest<R>(url: string, body: unknown, headers?: Record<string, string>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request<R>('POST', url, body, headers);
+      } catch (err) {
+        const retryable = err instanceof ReplError && (err.status === 0 || err.status === 503);
+        if (!publishRetry || !retryable || attempt > publishRetry.retries) throw err;
+        const { initialDelay, maxDelay } = publishRetry;
+        const delay = Math.min(maxDelay, Math.max(backoffDelay(attempt, { initialDelay, maxDelay }), (err.retryAfter ?? 0) * 1000));
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
   const shareName =
     typeof options.shareAcrossTabs === 'string' ? options.shareAcrossTabs : options.shareAcrossTabs ? 'repl-client' : null;
 
@@ -115,23 +160,24 @@ export function createClient(options: ClientOptions): ReplClient {
     const topics = typeof topicOrTopics === 'string' ? [topicOrTopics] : [...topicOrTopics];
     if (topics.length === 0) throw new TypeError('subscribe: at least one topic is required');
     for (const t of topics) if (typeof t !== 'string' || t === '') throw new TypeError('subscribe: invalid topic name');
-    const lastEventId = positionString(subOptions.lastEventId);
+    const lastEventId = streamIdString(subOptions.lastEventId);
+
+    // A gap or a reset goes to its callback, else to onError (an Error carrying it), else to the console: never hidden.
+    const surface = <E>(kind: 'gap' | 'reset', event: E, callback: ((e: E) => void) | undefined, text: string) => {
+      if (callback) callback(event);
+      else if (subOptions.onError) subOptions.onError(Object.assign(new Error(text), { [kind]: event }));
+      else console.warn(`[repl-client] ${kind}`, event);
+    };
 
     const handlers: ConnectionHandlers = {
       message: (m) => {
         const out = subOptions.parseJson ? { ...m, value: parseValue(m.value) } : m;
         onMessage(out as Message<T>);
       },
-      gap: (g: GapEvent) => {
-        if (subOptions.onGap) subOptions.onGap(g);
-        else if (subOptions.onError) {
-          const err = new Error(`gap on topic ${g.topic}: requested ${g.requested}, oldest retained ${g.oldest}`);
-          (err as Error & { gap?: GapEvent }).gap = g;
-          subOptions.onError(err);
-        } else {
-          console.warn('[repl-client] gap', g);
-        }
-      },
+      gap: (g: GapEvent) =>
+        surface('gap', g, subOptions.onGap, `gap on topic ${g.topic}: requested ${g.requested}, oldest retained ${g.oldest}`),
+      reset: (r: ResetEvent) =>
+        surface('reset', r, subOptions.onReset, `reset: ${r.requested} was not issued by this log (epoch ${r.epoch}): ${r.reason}`),
       status: (s, d) => subOptions.onStatus?.(s, d),
       error: (e) => subOptions.onError?.(e),
     };
@@ -170,20 +216,16 @@ export function createClient(options: ClientOptions): ReplClient {
   return {
     subscribe,
 
-    async publish(topic, value, headers) {
-      const body: { value: string; headers?: Headers } = { value: encodeValue(value) };
-      if (headers) body.headers = headers;
-      const res = await request<{ data: Message }>('POST', topicUrl(base, topic), body);
+    async publish(topic, value, headers, publishOptions = {}) {
+      const body = encodeInput({ value, headers }, undefined); // the key goes in the header
+      const key = keyFor(publishOptions.idempotencyKey);
+      const res = await publishRequest<{ data: Message }>(topicUrl(base, topic), body, key ? { 'Idempotency-Key': key } : undefined);
       return res.data;
     },
 
     async publishBatch(topic, messages) {
-      const body = messages.map((m) => {
-        const item: { value: string; headers?: Headers } = { value: encodeValue(m.value) };
-        if (m.headers) item.headers = m.headers;
-        return item;
-      });
-      const res = await request<{ data: Message[] }>('POST', topicUrl(base, topic, '/batch'), body);
+      const body = messages.map((m) => encodeInput(m, keyFor(m.idempotencyKey)));
+      const res = await publishRequest<{ data: Message[] }>(topicUrl(base, topic, '/batch'), body);
       return res.data;
     },
 

@@ -6,15 +6,21 @@ import type {
   GapEvent,
   Message,
   ReconnectOptions,
+  ResetEvent,
   StatusDetail,
   SubscriptionStatus,
 } from './types.js';
-import { positionString, sseUrl, toBigInt } from './urls.js';
+import { formatStreamId, parseStreamId, positionString, sseUrl, toBigInt } from './urls.js';
 
 export interface ConnectionHandlers {
-  /** Raw message (value as the server sent it). Called only for ids greater than the last seen. */
-  message: (m: Message<string>) => void;
+  /**
+   * Raw message (value as the server sent it), with the epoch of the log it came from when known.
+   * Called only for ids greater than the last seen.
+   */
+  message: (m: Message<string>, epoch?: string) => void;
   gap: (g: GapEvent) => void;
+  /** The resume point was not issued by the server's log: positions start over (see `ResetEvent`). */
+  reset: (r: ResetEvent) => void;
   status: (s: SubscriptionStatus, detail?: StatusDetail) => void;
   error: (e: Error) => void;
 }
@@ -22,6 +28,7 @@ export interface ConnectionHandlers {
 export interface ConnectionOptions {
   urls: string[];
   topics: string[];
+  /** A position, or a stream id `position@epoch`. */
   lastEventId?: string;
   getToken: () => Promise<string | undefined>;
   /** A native (or user-supplied) EventSource: token and resume id go in the query. */
@@ -35,7 +42,7 @@ export interface ConnectionOptions {
 
 export interface Connection {
   close(): void;
-  /** Last position delivered (decimal string), if any. */
+  /** The resume point: last position delivered, as `position@epoch` once the log's epoch is known. */
   readonly lastEventId: string | undefined;
 }
 
@@ -58,14 +65,22 @@ function parseJsonObject(data: string): Record<string, unknown> | null {
 }
 
 /**
- * One SSE stream for a set of topics, kept alive: tracks the last id seen, reconnects on any
- * disconnect with capped exponential backoff (resuming with `?lastEventId=`), drops duplicates,
- * surfaces `gap`, stops for good on `deleted` / `expired`.
+ * One SSE stream for a set of topics, kept alive: tracks the last id seen and the epoch of its log,
+ * reconnects on any disconnect with capped exponential backoff (resuming with
+ * `?lastEventId=<position>@<epoch>`), drops duplicates, surfaces `gap` and `reset`, stops for good on
+ * `deleted` / `expired`.
  */
 export function openConnection(opts: ConnectionOptions): Connection {
   const { handlers } = opts;
   const topics = [...opts.topics];
-  let lastId: bigint | null = toBigInt(opts.lastEventId);
+  const resumeFrom = parseStreamId(opts.lastEventId);
+  let lastId: bigint | null = resumeFrom?.position ?? null;
+  // The epoch of the log `lastId` belongs to: sent back with it, so a node whose log was replaced says `reset`.
+  let epoch: string | null = resumeFrom?.epoch ?? null;
+  // The epoch the current connection's `connected` announced. It becomes `epoch` only once the server has
+  // accepted our cursor (its first message, ping or gap; a `reset` comes before any of them), so a stream
+  // dropped between `connected` and `reset` cannot pair an old position with the new log's epoch.
+  let offeredEpoch: string | null = null;
   let es: EventSourceLike | null = null;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
@@ -108,11 +123,14 @@ export function openConnection(opts: ConnectionOptions): Connection {
       handlers.error(new Error(`invalid message data: ${ev.data.slice(0, 200)}`));
       return;
     }
-    const idStr = obj.id != null ? String(obj.id) : ev.lastEventId;
+    const streamId = parseStreamId(ev.lastEventId);
+    const idStr = obj.id != null ? String(obj.id) : streamId?.position.toString();
     const id = toBigInt(idStr);
+    const from = streamId?.epoch ?? offeredEpoch ?? undefined;
     if (id !== null) {
       if (lastId !== null && id <= lastId) return; // duplicate (or replay): drop
       lastId = id;
+      if (from) epoch = from;
     }
     attempt = 0; // the stream works
     const headers = obj.headers && typeof obj.headers === 'object' ? (obj.headers as Record<string, string>) : {};
@@ -124,15 +142,20 @@ export function openConnection(opts: ConnectionOptions): Connection {
       createdAt: typeof obj.createdAt === 'string' ? obj.createdAt : '',
     };
     try {
-      handlers.message(msg);
+      handlers.message(msg, from);
     } catch (err) {
       handlers.error(err instanceof Error ? err : new Error(String(err)));
     }
   };
 
+  const acceptOfferedEpoch = () => {
+    if (offeredEpoch) epoch = offeredEpoch;
+  };
+
   const connect = async () => {
     if (closed) return;
     const gen = ++generation;
+    offeredEpoch = null;
     let token: string | undefined;
     try {
       token = await opts.getToken();
@@ -144,7 +167,7 @@ export function openConnection(opts: ConnectionOptions): Connection {
     }
     if (closed || gen !== generation) return;
     const base = opts.urls[urlIndex]!;
-    const lastEventId = lastId !== null ? lastId.toString() : undefined;
+    const lastEventId = lastId !== null ? formatStreamId(lastId, epoch) : undefined;
     let source: EventSourceLike;
     try {
       if (native) {
@@ -184,15 +207,37 @@ export function openConnection(opts: ConnectionOptions): Connection {
       const detail: StatusDetail = {};
       if (data && Array.isArray(data.topics)) detail.topics = data.topics.map(String);
       if (data && typeof data.node === 'string') detail.node = data.node;
+      if (data && typeof data.epoch === 'string' && data.epoch) {
+        detail.epoch = data.epoch;
+        offeredEpoch = data.epoch;
+        if (lastId === null) epoch = data.epoch; // no cursor to vouch for
+      }
       reportOpen(detail);
     });
     source.addEventListener('ping', () => {
       if (!current()) return;
       reportOpen();
+      acceptOfferedEpoch();
       attempt = 0;
+    });
+    source.addEventListener('reset', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      const reset: ResetEvent = {
+        requested: data?.requested != null ? String(data.requested) : (lastEventId ?? ''),
+        reason: typeof data?.reason === 'string' ? data.reason : '',
+        epoch: typeof data?.epoch === 'string' ? data.epoch : (offeredEpoch ?? ''),
+        position: Number(data?.position ?? 0),
+      };
+      // The stream starts over on another log: its positions may be lower than the last one seen, so the
+      // cursor (what counts as a duplicate) restarts there.
+      lastId = toBigInt(data?.position as string | number | undefined) ?? 0n;
+      epoch = reset.epoch || null;
+      handlers.reset(reset);
     });
     source.addEventListener('gap', (ev) => {
       if (!current()) return;
+      acceptOfferedEpoch();
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
       const gap: GapEvent = {
         topic: typeof data?.topic === 'string' ? data.topic : topics.length === 1 ? topics[0]! : '',
@@ -252,7 +297,7 @@ export function openConnection(opts: ConnectionOptions): Connection {
       terminate({ reason: 'unsubscribed' });
     },
     get lastEventId() {
-      return lastId !== null ? lastId.toString() : undefined;
+      return lastId !== null ? formatStreamId(lastId, epoch) : undefined;
     },
   };
 }

@@ -5,7 +5,8 @@ export { SseParser, parseSse } from './sse-parser.js';
 export type { SseEvent, SseParserHandlers } from './sse-parser.js';
 export { FetchEventSource } from './fetch-event-source.js';
 export type { FetchEventSourceInit, FetchSourceEvent } from './fetch-event-source.js';
-export { sseUrl, topicUrl, topicsUrl, historyUrl } from './urls.js';
+export { sseUrl, topicUrl, topicsUrl, historyUrl, parseStreamId, formatStreamId } from './urls.js';
+export type { StreamId } from './urls.js';
 export { backoffDelay } from './connection.js';
 export type {
   ClientOptions,
@@ -17,7 +18,10 @@ export type {
   HistoryPage,
   Message,
   Position,
+  PublishOptions,
+  PublishRetryOptions,
   ReconnectOptions,
+  ResetEvent,
   StatusDetail,
   SubscribeOptions,
   SubscriptionStatus,

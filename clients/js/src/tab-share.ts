@@ -1,6 +1,7 @@
 import type { Connection, ConnectionHandlers } from './connection.js';
-import type { GapEvent, Message, StatusDetail, SubscriptionStatus } from './types.js';
-import { toBigInt } from './urls.js';
+import { randomUuid } from './random.js';
+import type { GapEvent, Message, ResetEvent, StatusDetail, SubscriptionStatus } from './types.js';
+import { formatStreamId, parseStreamId, toBigInt } from './urls.js';
 
 /** The part of BroadcastChannel used here. */
 export interface BroadcastChannelLike {
@@ -44,17 +45,12 @@ type Wire =
   | { k: string; from: string; kind: 'hello' }
   | { k: string; from: string; kind: 'hb' }
   | { k: string; from: string; kind: 'resign' }
-  | { k: string; from: string; kind: 'msg'; m: Message<string> }
+  | { k: string; from: string; kind: 'msg'; m: Message<string>; e?: string }
   | { k: string; from: string; kind: 'gap'; g: GapEvent }
+  | { k: string; from: string; kind: 'reset'; r: ResetEvent }
   | { k: string; from: string; kind: 'status'; s: SubscriptionStatus; d?: StatusDetail; cursor?: string };
 
 const TERMINAL = new Set(['deleted', 'expired', 'not_found', 'unauthorized']);
-
-function randomId(): string {
-  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
-  if (c?.randomUUID) return c.randomUUID();
-  return Math.random().toString(36).slice(2) + Date.now().toString(36);
-}
 
 interface Election {
   start(): void;
@@ -189,9 +185,13 @@ export interface SharedSubscription {
  */
 export function shareSubscription(opts: ShareOptions): SharedSubscription {
   const { handlers, key } = opts;
-  const myId = opts.id ?? randomId();
+  const myId = opts.id ?? randomUuid();
   const channel = new opts.BroadcastChannel(opts.channelName);
-  let lastId: bigint | null = toBigInt(opts.lastEventId);
+  const resumeFrom = parseStreamId(opts.lastEventId);
+  let lastId: bigint | null = resumeFrom?.position ?? null;
+  // The epoch of the log `lastId` belongs to, so that a new leader resumes with `position@epoch`.
+  let epoch: string | null = resumeFrom?.epoch ?? null;
+  const cursor = () => (lastId !== null ? formatStreamId(lastId, epoch) : undefined);
   let closed = false;
   let leader = false;
   let conn: Connection | null = null;
@@ -216,11 +216,12 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
     handlers.status(s, { ...d, leader });
   };
 
-  const deliver = (m: Message<string>): boolean => {
+  const deliver = (m: Message<string>, from?: string): boolean => {
     const id = toBigInt(m.id);
     if (id !== null) {
       if (lastId !== null && id <= lastId) return false;
       lastId = id;
+      if (from) epoch = from;
     }
     try {
       handlers.message(m);
@@ -228,6 +229,13 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
       handlers.error(err instanceof Error ? err : new Error(String(err)));
     }
     return true;
+  };
+
+  // The stream started over on another log: positions restart, so does what counts as a duplicate.
+  const reset = (r: ResetEvent) => {
+    lastId = toBigInt(r.position) ?? 0n;
+    epoch = r.epoch || null;
+    handlers.reset(r);
   };
 
   const finish = (s: SubscriptionStatus, d: StatusDetail) => {
@@ -250,15 +258,20 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
     const term = {};
     currentTerm = term;
     const active = () => leader && !closed && currentTerm === term;
-    const c = opts.open(lastId !== null ? lastId.toString() : undefined, {
-      message: (m) => {
+    const c = opts.open(cursor(), {
+      message: (m, e) => {
         if (!active()) return;
-        if (deliver(m)) post({ kind: 'msg', m });
+        if (deliver(m, e)) post({ kind: 'msg', m, e });
       },
       gap: (g) => {
         if (!active()) return;
         handlers.gap(g);
         post({ kind: 'gap', g });
+      },
+      reset: (r) => {
+        if (!active()) return;
+        reset(r);
+        post({ kind: 'reset', r });
       },
       status: (s, d) => {
         if (!active()) return;
@@ -270,7 +283,7 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
           return;
         }
         leaderStatus = d ? { s, d } : { s };
-        post({ kind: 'status', s, d, cursor: lastId?.toString() });
+        post({ kind: 'status', s, d, cursor: cursor() });
         reportStatus(s, d);
       },
       error: (e) => {
@@ -297,17 +310,24 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
     electionRef?.receive?.(msg);
     switch (msg.kind) {
       case 'hello':
-        if (leader) post({ kind: 'status', s: leaderStatus.s, d: leaderStatus.d, cursor: lastId?.toString() });
+        if (leader) post({ kind: 'status', s: leaderStatus.s, d: leaderStatus.d, cursor: cursor() });
         break;
       case 'msg':
-        if (!leader) deliver(msg.m);
+        if (!leader) deliver(msg.m, msg.e);
         break;
       case 'gap':
         if (!leader) handlers.gap(msg.g);
         break;
+      case 'reset':
+        if (!leader) reset(msg.r);
+        break;
       case 'status':
         if (leader) break;
-        if (lastId === null && msg.cursor) lastId = toBigInt(msg.cursor);
+        if (lastId === null && msg.cursor) {
+          const leaderCursor = parseStreamId(msg.cursor);
+          lastId = leaderCursor?.position ?? null;
+          epoch = leaderCursor?.epoch ?? null;
+        }
         if (msg.s === 'closed') {
           if (msg.d?.reason && TERMINAL.has(msg.d.reason)) finish('closed', msg.d);
         } else {
@@ -340,7 +360,7 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
       return leader;
     },
     get lastEventId() {
-      return lastId !== null ? lastId.toString() : undefined;
+      return cursor();
     },
   };
 }

@@ -30,6 +30,22 @@ export interface GapEvent {
   oldest: number;
 }
 
+/**
+ * Sent by the server when the resume point was never issued by its log: an id from another log (a wiped
+ * or replaced data directory, another cluster), or a position ahead of the log's head. The stream then
+ * starts over from `position` (0: the beginning) of the log whose epoch is `epoch`.
+ */
+export interface ResetEvent {
+  /** The resume point the client sent (`position@epoch`, or a bare position). */
+  requested: string;
+  /** The server's explanation. */
+  reason: string;
+  /** The epoch (identity) of the log the stream now follows. */
+  epoch: string;
+  /** Where the stream starts over: messages after this position are delivered (0: everything retained). */
+  position: number;
+}
+
 export interface TopicInfo {
   name: string;
   subscribers: number;
@@ -64,6 +80,8 @@ export interface StatusDetail {
   topics?: string[];
   /** Node name from the `connected` event (for `open`). */
   node?: string;
+  /** The log's epoch (its identity) from the `connected` event (for `open`). */
+  epoch?: string;
   /** Reconnection attempt number (for `reconnecting`). */
   attempt?: number;
   /** Delay in ms before the next attempt (for `reconnecting`). */
@@ -84,12 +102,20 @@ export interface ReconnectOptions {
 }
 
 export interface SubscribeOptions {
-  /** Resume after this position (exclusive): messages with a greater id are delivered. */
+  /**
+   * Resume after this position (exclusive): messages with a greater id are delivered. A stream id
+   * `position@epoch` (see `StatusDetail.epoch`) also lets the server tell that the log was replaced.
+   */
   lastEventId?: Position;
   /** Parse each message value with JSON.parse (falls back to the raw string if invalid). */
   parseJson?: boolean;
   /** Called when the server reports that part of the requested history is gone. */
   onGap?: (gap: GapEvent) => void;
+  /**
+   * Called when the server did not issue the resume point (another log, or ahead of its head): the
+   * stream starts over from the beginning of the server's log, and positions may be lower than before.
+   */
+  onReset?: (reset: ResetEvent) => void;
   onStatus?: (status: SubscriptionStatus, detail?: StatusDetail) => void;
   onError?: (error: Error) => void;
   /** Overrides the client's reconnect policy. */
@@ -132,4 +158,28 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Passed to EventSource (cookies on cross-origin streams). */
   withCredentials?: boolean;
+  /**
+   * Retries of `publish` / `publishBatch` answered 503 or failed on the network, with the same idempotency
+   * key (the server commits such a retry once). Default `{ retries: 2, initialDelay: 250, maxDelay: 5000 }`;
+   * `false`: no retry (and no automatic key).
+   */
+  publishRetry?: PublishRetryOptions | false;
+}
+
+export interface PublishRetryOptions {
+  /** Retries after the first attempt (default 2). */
+  retries?: number;
+  /** First delay in ms, doubled at each retry, jittered; a longer `Retry-After` wins (default 250). */
+  initialDelay?: number;
+  /** Cap in ms (default 5000). */
+  maxDelay?: number;
+}
+
+export interface PublishOptions {
+  /**
+   * The publish's `Idempotency-Key` (1–200 visible ASCII characters): a publish retried with the same key
+   * within the server's window is committed once and answered with the first message. Default: a random
+   * UUID per call when retries are on.
+   */
+  idempotencyKey?: string;
 }

@@ -73,3 +73,39 @@ export function toBigInt(p: string | number | bigint | undefined | null): bigint
     return null;
   }
 }
+
+/**
+ * A resume point: a position, and the epoch of the log that issued it when known. Streams send ids
+ * as `position@epoch` (the epoch is the log's identity, 8 hex digits), so a node can tell an id from a
+ * wiped or replaced log; a bare position is still accepted.
+ */
+export interface StreamId {
+  position: bigint;
+  epoch?: string;
+}
+
+/** Parse `position` or `position@epoch`; null when absent or invalid. */
+export function parseStreamId(id: string | number | bigint | undefined | null): StreamId | null {
+  if (typeof id === 'string' && id.includes('@')) {
+    const at = id.indexOf('@');
+    const position = toBigInt(id.slice(0, at));
+    const epoch = id.slice(at + 1).trim();
+    return position !== null && /^[0-9a-fA-F]{1,16}$/.test(epoch) ? { position, epoch } : null;
+  }
+  const position = toBigInt(id);
+  return position === null ? null : { position };
+}
+
+/** `position@epoch`, or the bare position when the epoch is not known. */
+export function formatStreamId(position: bigint, epoch: string | null | undefined): string {
+  return epoch ? `${position}@${epoch}` : position.toString();
+}
+
+/** Normalise a resume point given by the caller (a position or a stream id), or undefined; throws on anything else. */
+export function streamIdString(p: string | number | bigint | undefined | null): string | undefined {
+  if (p === undefined || p === null || p === '') return undefined;
+  if (typeof p !== 'string' || !p.includes('@')) return positionString(p);
+  const id = parseStreamId(p);
+  if (!id) throw new TypeError(`invalid stream id: ${p}`);
+  return formatStreamId(id.position, id.epoch);
+}

@@ -50,11 +50,18 @@ export class FakeEventSource implements EventSourceLike {
     if (type === 'message') this.onmessage?.(ev);
     for (const l of this.listeners.get(type) ?? []) l(ev);
   }
-  connected(topics: string[] = ['t'], node = 'n1') {
-    this.event('connected', { topics, node });
+  /** `epoch`: the log's identity, as a Repl node announces it. */
+  connected(topics: string[] = ['t'], node = 'n1', epoch?: string) {
+    this.event('connected', epoch === undefined ? { topics, node } : { topics, node, epoch });
   }
-  message(id: number | string, value = `v${id}`, topic = 't') {
-    this.event('message', { id: String(id), topic, value, headers: {}, createdAt: '2024-01-01T00:00:00Z' }, String(id));
+  /** With `epoch`, the event id is `id@epoch` as a Repl node sends it; the JSON id stays the position. */
+  message(id: number | string, value = `v${id}`, topic = 't', epoch?: string) {
+    const data = { id: String(id), topic, value, headers: {}, createdAt: '2024-01-01T00:00:00Z' };
+    this.event('message', data, epoch === undefined ? String(id) : `${id}@${epoch}`);
+  }
+  /** `event: reset` as a Repl node sends it: the stream starts over from the beginning of the log `epoch`. */
+  reset(requested: string, epoch: string) {
+    this.event('reset', { requested, reason: 'this id is from another log', epoch, position: 0 });
   }
   fail(readyState: 0 | 2 = 2) {
     this.readyState = readyState;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient, ReplError } from '../src/index.js';
 import { parseRetryAfter } from '../src/errors.js';
 import { fakeFetch, jsonResponse } from './helpers.js';
@@ -82,6 +82,93 @@ describe('HTTP API', () => {
     expect(f.calls[1]!.headers.authorization).toBe('Bearer tok1');
     await createClient({ url: 'http://h', fetch: f }).topics();
     expect(f.calls[2]!.headers.authorization).toBeUndefined();
+  });
+});
+
+describe('idempotent publish', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it('publish sends a fresh random Idempotency-Key per call', async () => {
+    const f = fakeFetch(() => jsonResponse(201, { message: 'message published', data: msg('1') }));
+    const c = createClient({ url: 'http://h', fetch: f });
+    await c.publish('t', 'a');
+    await c.publish('t', 'a');
+    const keys = f.calls.map((r) => r.headers['idempotency-key']!);
+    expect(keys[0]).toMatch(uuid);
+    expect(keys[1]).toMatch(uuid);
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(f.calls[0]!.body).toEqual({ value: 'a' });
+  });
+
+  it('a 503 and a network failure are retried with the same key and body; Retry-After is honoured', async () => {
+    vi.useFakeTimers();
+    let n = 0;
+    const f = fakeFetch(() => {
+      n++;
+      if (n === 1) return jsonResponse(503, { error: 'log unavailable', cause: 'no quorum' }, { 'Retry-After': '1' });
+      if (n === 2) throw new TypeError('fetch failed');
+      return jsonResponse(201, { message: 'message published', data: msg('9', 'paid') });
+    });
+    const c = createClient({ url: 'http://h', fetch: f, publishRetry: { retries: 2, initialDelay: 100, maxDelay: 5000 } });
+    const published = c.publish('t', 'paid', undefined, { idempotencyKey: 'order-17' });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(f.calls).toHaveLength(1); // Retry-After: 1 s beats the 100 ms backoff
+    await vi.advanceTimersByTimeAsync(1);
+    expect(f.calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await published).toEqual(msg('9', 'paid'));
+    expect(f.calls.map((r) => r.headers['idempotency-key'])).toEqual(['order-17', 'order-17', 'order-17']);
+    expect(f.calls.every((r) => JSON.stringify(r.body) === '{"value":"paid"}')).toBe(true);
+  });
+
+  it('gives up after the bounded retries; 4xx and other 5xx are not retried', async () => {
+    const unavailable = fakeFetch(() => jsonResponse(503, { error: 'log unavailable', cause: '' }));
+    const c = createClient({ url: 'http://h', fetch: unavailable, publishRetry: { retries: 2, initialDelay: 1, maxDelay: 1 } });
+    await expect(c.publish('t', 'x')).rejects.toMatchObject({ status: 503 });
+    expect(unavailable.calls).toHaveLength(3);
+    expect(new Set(unavailable.calls.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+    for (const status of [400, 404, 500]) {
+      const f = fakeFetch(() => jsonResponse(status, { error: 'no', cause: '' }));
+      await expect(createClient({ url: 'http://h', fetch: f }).publish('t', 'x')).rejects.toMatchObject({ status });
+      expect(f.calls).toHaveLength(1);
+    }
+  });
+
+  it('publishRetry: false sends no automatic key and does not retry; a given key is still sent', async () => {
+    const f = fakeFetch(() => jsonResponse(503, { error: 'log unavailable', cause: '' }));
+    const c = createClient({ url: 'http://h', fetch: f, publishRetry: false });
+    await expect(c.publish('t', 'x')).rejects.toBeInstanceOf(ReplError);
+    await expect(c.publish('t', 'x', undefined, { idempotencyKey: 'mine' })).rejects.toBeInstanceOf(ReplError);
+    expect(f.calls.map((r) => r.headers['idempotency-key'])).toEqual([undefined, 'mine']);
+  });
+
+  it('publishBatch gives each item its own key (or the one given) and retries the same items', async () => {
+    let n = 0;
+    const f = fakeFetch(() =>
+      ++n === 1
+        ? jsonResponse(503, { error: 'log unavailable', cause: '' })
+        : jsonResponse(201, { message: 'messages published', data: [msg('1', 'a'), msg('2', 'b')] }),
+    );
+    const c = createClient({ url: 'http://h', fetch: f, publishRetry: { initialDelay: 1, maxDelay: 1 } });
+    await c.publishBatch('t', [{ value: 'a' }, { value: 'b', idempotencyKey: 'b-1' }]);
+    const [first, retry] = f.calls.map((r) => r.body as { value: string; idempotencyKey: string }[]);
+    expect(first![0]!.idempotencyKey).toMatch(uuid);
+    expect(first![1]!.idempotencyKey).toBe('b-1');
+    expect(retry).toEqual(first);
+    expect(f.calls[0]!.headers['idempotency-key']).toBeUndefined(); // batches key their items, not the request
+  });
+
+  it('rejects a key the server would refuse before sending anything', async () => {
+    const f = fakeFetch(() => jsonResponse(201, {}));
+    const c = createClient({ url: 'http://h', fetch: f });
+    for (const key of ['', 'has space', 'é', 'x'.repeat(201)]) {
+      await expect(c.publish('t', 'x', undefined, { idempotencyKey: key })).rejects.toBeInstanceOf(TypeError);
+    }
+    await expect(c.publishBatch('t', [{ value: 'x', idempotencyKey: 'a b' }])).rejects.toBeInstanceOf(TypeError);
+    expect(f.calls).toHaveLength(0);
   });
 });
 

@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, createClient, type GapEvent, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import {
+  backoffDelay,
+  createClient,
+  type GapEvent,
+  type Message,
+  type ResetEvent,
+  type StatusDetail,
+  type SubscriptionStatus,
+} from '../src/index.js';
 import { FakeEventSource, flushMicrotasks } from './helpers.js';
 
 const noJitter = { initialDelay: 100, maxDelay: 1000, jitter: false };
@@ -8,16 +16,25 @@ function setup(opts: { token?: string | (() => Promise<string>); url?: string | 
   const client = createClient({ url: opts.url ?? 'http://h', EventSource: FakeEventSource, token: opts.token, reconnect: noJitter });
   const messages: Message<any>[] = [];
   const gaps: GapEvent[] = [];
+  const resets: ResetEvent[] = [];
   const statuses: [SubscriptionStatus, StatusDetail | undefined][] = [];
   const errors: Error[] = [];
   const sub = (topics: string | string[], extra: Record<string, unknown> = {}) =>
     client.subscribe(topics, (m) => messages.push(m), {
       onGap: (g) => gaps.push(g),
+      onReset: (r) => resets.push(r),
       onStatus: (s, d) => statuses.push([s, d]),
       onError: (e) => errors.push(e),
       ...extra,
     });
-  return { client, messages, gaps, statuses, errors, sub };
+  return { client, messages, gaps, resets, statuses, errors, sub };
+}
+
+/** Fails the current stream; the resume point (`?lastEventId=`) of the reconnection `delay` ms later. */
+async function resumePointAfterFailure(delay = 100): Promise<string | null> {
+  FakeEventSource.last.fail();
+  await vi.advanceTimersByTimeAsync(delay);
+  return FakeEventSource.last.query.get('lastEventId');
 }
 
 beforeEach(() => {
@@ -213,6 +230,80 @@ describe('subscribe', () => {
     FakeEventSource.last.event('gap', { topic: 't', requested: 1, oldest: 50 });
     expect(warn).toHaveBeenCalledOnce();
     warn.mockRestore();
+  });
+
+  it('carries the epoch from connected: reconnects resume with position@epoch', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.open();
+    FakeEventSource.last.connected(['t'], 'n1', '9f3a1c0b');
+    FakeEventSource.last.message(7, 'x', 't', '9f3a1c0b');
+    expect(t.statuses.at(-1)).toEqual(['open', { topics: ['t'], node: 'n1', epoch: '9f3a1c0b' }]);
+    expect(t.messages.map((m) => m.id)).toEqual(['7']); // the message's id stays the position
+    expect(await resumePointAfterFailure()).toBe('7@9f3a1c0b');
+    // and again after the client's own reconnects, so a log replaced meanwhile is still detected
+    FakeEventSource.last.connected(['t'], 'n1', '9f3a1c0b');
+    expect(await resumePointAfterFailure(200)).toBe('7@9f3a1c0b');
+  });
+
+  it('accepts a stream id as lastEventId and rejects a malformed one', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: '41@9f3a1c0b' });
+    await flushMicrotasks();
+    expect(FakeEventSource.last.query.get('lastEventId')).toBe('41@9f3a1c0b');
+    expect(() => t.sub('t', { lastEventId: '41@not-hex' })).toThrow(TypeError);
+    expect(() => t.sub('t', { lastEventId: '@9f3a1c0b' })).toThrow(TypeError);
+  });
+
+  it('reset → onReset; the cursor restarts on the new log, so its lower positions are delivered', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: '41@0000aaaa' });
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.open();
+    es.connected(['t'], 'n1', '0000bbbb');
+    es.reset('41@0000aaaa', '0000bbbb');
+    es.message(1, 'a', 't', '0000bbbb');
+    es.message(2, 'b', 't', '0000bbbb');
+    es.message(2, 'b', 't', '0000bbbb'); // still deduplicated on the new log
+    expect(t.resets).toEqual([{ requested: '41@0000aaaa', reason: 'this id is from another log', epoch: '0000bbbb', position: 0 }]);
+    expect(t.messages.map((m) => m.id)).toEqual(['1', '2']);
+    expect(await resumePointAfterFailure()).toBe('2@0000bbbb');
+  });
+
+  it('a reconnect right after a reset, before any message, resumes at the start of the new log', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: 41 });
+    await flushMicrotasks();
+    FakeEventSource.last.connected(['t'], 'n1', '0000bbbb');
+    FakeEventSource.last.reset('41', '0000bbbb');
+    expect(await resumePointAfterFailure()).toBe('0@0000bbbb');
+  });
+
+  it('the epoch of connected is not paired with a cursor the server has not accepted yet', async () => {
+    const t = setup();
+    t.sub('t', { lastEventId: '41@0000aaaa' });
+    await flushMicrotasks();
+    // dropped between connected and what follows it (a reset would have come next): resume as before
+    FakeEventSource.last.connected(['t'], 'n1', '0000bbbb');
+    expect(await resumePointAfterFailure()).toBe('41@0000aaaa');
+    // a bare position the server accepted (a ping after connected, no reset) takes the log's epoch
+    t.sub('u', { lastEventId: 5 });
+    await flushMicrotasks();
+    FakeEventSource.last.connected(['u'], 'n1', '0000bbbb');
+    FakeEventSource.last.event('ping', {});
+    expect(await resumePointAfterFailure()).toBe('5@0000bbbb');
+  });
+
+  it('without onReset the reset goes to onError (never hidden)', async () => {
+    const client = createClient({ url: 'http://h', EventSource: FakeEventSource });
+    const errors: Error[] = [];
+    client.subscribe('t', () => {}, { lastEventId: 41, onError: (e) => errors.push(e) });
+    await flushMicrotasks();
+    FakeEventSource.last.reset('41', '0000bbbb');
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error & { reset: ResetEvent }).reset).toMatchObject({ requested: '41', epoch: '0000bbbb', position: 0 });
   });
 
   it.each([

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createClient, type GapEvent, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import { createClient, type GapEvent, type Message, type ResetEvent, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
 import type { Connection, ConnectionHandlers } from '../src/connection.js';
 import { shareSubscription } from '../src/tab-share.js';
 import { FakeBroadcastHub, FakeEventSource, FakeLocks, flushMicrotasks } from './helpers.js';
@@ -7,6 +7,7 @@ import { FakeBroadcastHub, FakeEventSource, FakeLocks, flushMicrotasks } from '.
 interface Tab {
   messages: Message<any>[];
   gaps: GapEvent[];
+  resets: ResetEvent[];
   statuses: [SubscriptionStatus, StatusDetail | undefined][];
   unsubscribe: () => void;
 }
@@ -18,9 +19,10 @@ function openTab(topics: string | string[], extra: Record<string, unknown> = {},
     shareAcrossTabs: share,
     reconnect: { initialDelay: 100, jitter: false },
   });
-  const tab: Tab = { messages: [], gaps: [], statuses: [], unsubscribe: () => {} };
+  const tab: Tab = { messages: [], gaps: [], resets: [], statuses: [], unsubscribe: () => {} };
   tab.unsubscribe = client.subscribe(topics, (m) => tab.messages.push(m), {
     onGap: (g) => tab.gaps.push(g),
+    onReset: (r) => tab.resets.push(r),
     onStatus: (s, d) => tab.statuses.push([s, d]),
     ...extra,
   });
@@ -152,6 +154,26 @@ describe('shareAcrossTabs with Web Locks', () => {
     expect(b.gaps).toEqual([{ topic: 't', requested: 3, oldest: 50 }]);
   });
 
+  it('reset is surfaced in every tab; all restart their cursor on the new log, and a new leader resumes there', async () => {
+    const a = openTab('t');
+    const b = openTab('t');
+    await flushMicrotasks();
+    const first = FakeEventSource.last;
+    first.connected(['t'], 'n1', '0000aaaa');
+    first.message(10, 'x', 't', '0000aaaa');
+    // the leader's connection meets a replaced log (e.g. after its own reconnect)
+    first.connected(['t'], 'n1', '0000bbbb');
+    first.reset('10@0000aaaa', '0000bbbb');
+    first.message(1, 'y', 't', '0000bbbb');
+    for (const t of [a, b]) {
+      expect(ids(t)).toEqual(['10', '1']);
+      expect(t.resets.map((r) => r.epoch)).toEqual(['0000bbbb']);
+    }
+    a.unsubscribe();
+    await flushMicrotasks();
+    expect(FakeEventSource.last.query.get('lastEventId')).toBe('1@0000bbbb');
+  });
+
   it('deleted closes every tab with the reason; nobody reconnects', async () => {
     const a = openTab('t');
     const b = openTab('t');
@@ -235,6 +257,7 @@ describe('shareAcrossTabs with the heartbeat election (no Web Locks)', () => {
       handlers: {
         message: (m) => t.messages.push(m.id),
         gap: () => {},
+        reset: (r) => t.messages.push(`reset to ${r.epoch}`),
         status: (s, d) => t.statuses.push(d?.reason ? `${s}:${d.reason}` : s),
         error: () => {},
       },
@@ -242,8 +265,8 @@ describe('shareAcrossTabs with the heartbeat election (no Web Locks)', () => {
     return t;
   }
   const live = (t: HTab) => t.opened.filter((o) => !o.closed);
-  const send = (t: HTab, id: number) =>
-    live(t)[0]!.handlers.message({ id: String(id), topic: 't', value: '', headers: {}, createdAt: '' });
+  const send = (t: HTab, id: number, epoch?: string) =>
+    live(t)[0]!.handlers.message({ id: String(id), topic: 't', value: '', headers: {}, createdAt: '' }, epoch);
 
   it('the first tab claims after the hello timeout; the next one follows', async () => {
     const a = tab('a');
@@ -269,6 +292,19 @@ describe('shareAcrossTabs with the heartbeat election (no Web Locks)', () => {
     expect(live(a)).toHaveLength(0);
     expect(live(b)).toHaveLength(1);
     expect(live(b)[0]!.lastEventId).toBe('7');
+  });
+
+  it('a new leader resumes with the epoch of the last message, or of a reset', async () => {
+    const a = tab('a');
+    await vi.advanceTimersByTimeAsync(250);
+    const b = tab('b');
+    await vi.advanceTimersByTimeAsync(100);
+    send(a, 7, '0000aaaa');
+    live(a)[0]!.handlers.reset({ requested: '7@0000aaaa', reason: 'replaced', epoch: '0000bbbb', position: 0 });
+    send(a, 2, '0000bbbb');
+    expect(b.messages).toEqual(['7', 'reset to 0000bbbb', '2']);
+    a.sub.close();
+    expect(live(b)[0]!.lastEventId).toBe('2@0000bbbb');
   });
 
   it('a leader that vanishes silently (crashed tab) is replaced after the leader timeout', async () => {

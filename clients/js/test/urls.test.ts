@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { historyUrl, positionString, sseUrl, toBigInt, topicUrl, topicsUrl } from '../src/urls.js';
+import {
+  formatStreamId,
+  historyUrl,
+  parseStreamId,
+  positionString,
+  sseUrl,
+  streamIdString,
+  toBigInt,
+  topicUrl,
+  topicsUrl,
+} from '../src/urls.js';
 
 describe('URL building', () => {
   it('builds topic URLs and strips trailing slashes from the base', () => {
@@ -73,5 +83,17 @@ describe('positions', () => {
     const b = toBigInt('9007199254740992')!;
     expect(a > b).toBe(true);
     expect(toBigInt('x')).toBeNull();
+  });
+
+  it('parses and formats stream ids (position@epoch), a bare position still being one', () => {
+    expect(parseStreamId('42@9f3a1c0b')).toEqual({ position: 42n, epoch: '9f3a1c0b' });
+    expect(parseStreamId('42')).toEqual({ position: 42n });
+    expect(parseStreamId(7)).toEqual({ position: 7n });
+    for (const bad of ['42@', '@9f3a1c0b', '42@xyz', 'x@9f3a1c0b', undefined]) expect(parseStreamId(bad)).toBeNull();
+    expect(formatStreamId(42n, '9f3a1c0b')).toBe('42@9f3a1c0b');
+    expect(formatStreamId(42n, null)).toBe('42');
+    expect(streamIdString(' 042@9f3a1c0b')).toBe('42@9f3a1c0b');
+    expect(streamIdString(41)).toBe('41');
+    expect(() => streamIdString('41@zz')).toThrow(TypeError);
   });
 });

@@ -51,6 +51,51 @@ public sealed class CommandTests(NodeFixture node) : IClassFixture<NodeFixture>
     }
 
     [Fact]
+    public async Task Publish_SameIdempotencyKey_CommittedOnceAndAnsweredWithTheFirstMessage()
+    {
+        string topic = await NewTopicAsync();
+        string key = "order-" + Guid.NewGuid().ToString("N");
+        var first = await CliRunner.RunAsync(["publish", topic, "paid", "--idempotency-key", key, "--url", node.Url, "--json"]);
+        var retry = await CliRunner.RunAsync(["publish", topic, "paid", "--idempotency-key", key, "--url", node.Url, "--json"]);
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(0, retry.ExitCode);
+        using var one = JsonDocument.Parse(first.Out);
+        using var two = JsonDocument.Parse(retry.Out);
+        Assert.Equal(one.RootElement.GetProperty("id").GetString(), two.RootElement.GetProperty("id").GetString());
+        Assert.Equal(one.RootElement.GetProperty("createdAt").GetString(), two.RootElement.GetProperty("createdAt").GetString());
+
+        var other = await CliRunner.RunAsync(["publish", topic, "paid", "--idempotency-key", key + "-2", "--url", node.Url, "--json"]);
+        Assert.Equal(0, other.ExitCode);
+        var topics = await CliRunner.RunAsync(["topics", "--url", node.Url, "--json"]);
+        using var list = JsonDocument.Parse(topics.Out);
+        Assert.Equal(2, list.RootElement.EnumerateArray().Single(t => t.GetProperty("name").GetString() == topic).GetProperty("messages").GetInt64());
+    }
+
+    [Fact]
+    public async Task Tail_FromAheadOfTheHead_ShowsResetThenTheTopicFromItsBeginning()
+    {
+        string topic = await NewTopicAsync();
+        foreach (var value in (string[])["a", "b"]) Assert.Equal(0, (await CliRunner.RunAsync(["publish", topic, value, "--url", node.Url])).ExitCode);
+
+        var tail = await CliRunner.RunAsync(["tail", topic, "--from", "999999999", "--count", "2", "--timeout", "20", "--url", node.Url, "--json"]);
+        Assert.Equal(0, tail.ExitCode);
+        Assert.Equal(3, tail.Lines.Length);
+        using (var reset = JsonDocument.Parse(tail.Lines[0]))
+        {
+            Assert.Equal("reset", reset.RootElement.GetProperty("event").GetString());
+            Assert.Equal("999999999", reset.RootElement.GetProperty("requested").GetString());
+            Assert.Equal(0, reset.RootElement.GetProperty("position").GetInt64());
+            Assert.Matches("^[0-9a-f]{8}$", reset.RootElement.GetProperty("epoch").GetString());
+        }
+        Assert.Equal(["a", "b"], tail.Lines[1..].Select(line => JsonDocument.Parse(line).RootElement.GetProperty("value").GetString()!));
+
+        var human = await CliRunner.RunAsync(["tail", topic, "--from", "999999999", "--count", "2", "--timeout", "20", "--url", node.Url]);
+        Assert.Equal(0, human.ExitCode);
+        Assert.Contains("RESET", human.Out);
+        Assert.Contains("resume point #999999999", human.Out);
+    }
+
+    [Fact]
     public async Task Topics_Human_PrintsTableWithoutColours()
     {
         string topic = await NewTopicAsync();
@@ -139,6 +184,7 @@ public sealed class CommandTests(NodeFixture node) : IClassFixture<NodeFixture>
     [InlineData("nonsense")]
     [InlineData("tail", "demo", "--from", "abc")]
     [InlineData("publish", "demo", "x", "--header", "no-equals-sign")]
+    [InlineData("publish", "demo", "x", "--idempotency-key", "has space")]
     [InlineData("topics", "--url", "ftp://example")]
     public async Task BadCommandLine_Exits2(params string[] args)
     {

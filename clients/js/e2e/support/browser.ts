@@ -3,7 +3,7 @@ import os from 'node:os';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import type * as ReplModule from '../../src/index.js';
-import type { GapEvent, ReconnectOptions, StatusDetail } from '../../src/types.js';
+import type { GapEvent, ReconnectOptions, ResetEvent, StatusDetail } from '../../src/types.js';
 import { ReplServer, type ServerOptions } from './server.js';
 
 /** Debian's chromium (scripts/install-chromium.sh); override with CHROMIUM_PATH. */
@@ -34,6 +34,7 @@ declare global {
     got: Received[];
     statuses: { s: string; d?: StatusDetail }[];
     gaps: GapEvent[];
+    resets: ResetEvent[];
     errors: string[];
   }
 }
@@ -47,7 +48,7 @@ const HARNESS = `<!doctype html>
 <meta charset="utf-8"><title>repl e2e</title>
 <script type="module">
   import * as repl from '/client/repl-client.js';
-  Object.assign(window, { repl, got: [], statuses: [], gaps: [], errors: [] });
+  Object.assign(window, { repl, got: [], statuses: [], gaps: [], resets: [], errors: [] });
   window.replReady = true;
 </script>`;
 
@@ -105,7 +106,7 @@ export interface PageSubscribeOptions {
   reconnect?: ReconnectOptions;
 }
 
-/** Subscribes in the page with the served client; messages, statuses and gaps land in window.got/statuses/gaps. */
+/** Subscribes in the page with the served client; messages, statuses, gaps and resets land in window.got/statuses/gaps/resets. */
 export async function subscribeInPage(page: Page, topic: string, options: PageSubscribeOptions = {}): Promise<void> {
   await page.evaluate(
     ({ topic, options }) => {
@@ -118,6 +119,7 @@ export async function subscribeInPage(page: Page, topic: string, options: PageSu
         lastEventId: options.lastEventId,
         onStatus: (s, d) => window.statuses.push({ s, d }),
         onGap: (g) => window.gaps.push(g),
+        onReset: (r) => window.resets.push(r),
         onError: (e) => window.errors.push(String(e)),
       });
     },

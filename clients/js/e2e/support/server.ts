@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { hostDll, repoRoot } from './paths.js';
@@ -110,6 +110,13 @@ export class ReplServer {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await gone;
     clearTimeout(timer);
+  }
+
+  /** Empties the data directory of a stopped server: the next `start()` creates a new log (a new epoch). */
+  wipe(): void {
+    if (this.child) throw new Error('stop the server before wiping its data directory');
+    rmSync(this.dataDir, { recursive: true, force: true });
+    mkdirSync(this.dataDir);
   }
 
   /** Stops the process gracefully and removes its data directory. */
