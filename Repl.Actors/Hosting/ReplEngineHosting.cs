@@ -31,7 +31,8 @@ public static class ReplEngineHosting
     public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder, bool replica, Action? onRestart = null, SequencerOptions? keys = null) =>
         builder.WithActors((system, registry, resolver) =>
         {
-            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys);
+            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys,
+                resolver.GetService<EngineTelemetry>());
             registry.Register<LogReaderProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "log-reader"));
         });
 
@@ -44,7 +45,7 @@ public static class ReplEngineHosting
             {
                 var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>(),
                     options.IdempotencyWindow, options.MaxIdempotencyKeys);
-                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineMetrics>()).WithDispatcher(LogDispatcher);
+                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
                 return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
                     .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
             },

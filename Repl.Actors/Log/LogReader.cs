@@ -30,6 +30,7 @@ public sealed class LogReader : ReceiveActor
     private readonly List<LogEntry> _accepted = [];
     private readonly List<(long Position, long Answer)> _resolved = [];
     private readonly IdempotencyWindow? _keys;
+    private readonly EngineTelemetry? _telemetry;
     private readonly HashSet<TopicActor> _touched = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -37,8 +38,10 @@ public sealed class LogReader : ReceiveActor
     /// <param name="onRestart">Called after a crash: cluster mode restarts the watch from the watermark.</param>
     /// <param name="keys">Cluster mode, where nodes write to etcd without one sequencer to deduplicate: the idempotency
     /// window, applied here instead. Every node applies the same log, so every node skips the same duplicates.</param>
-    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, SequencerOptions? keys = null)
+    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, SequencerOptions? keys = null,
+        EngineTelemetry? telemetry = null)
     {
+        _telemetry = telemetry;
         if (replica && keys is not null)
         {
             _keys = new IdempotencyWindow(keys.IdempotencyWindow, keys.MaxIdempotencyKeys);
@@ -52,6 +55,8 @@ public sealed class LogReader : ReceiveActor
         _onRestart = onRestart;
         Receive<LogReaderProtocol.Apply>(apply =>
         {
+            using var span = _telemetry?.StartLinked("apply", [], apply.Commit == default ? null : [apply.Commit]);
+            span?.SetTag("repl.log.entries", apply.Entries.Count);
             if (apply.After > _registry.AppliedPosition && !_replica) CatchUp(apply.After);
             Apply(apply.Entries);
         });
@@ -70,8 +75,9 @@ public sealed class LogReader : ReceiveActor
         });
     }
 
-    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, SequencerOptions? keys = null) =>
-        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, keys));
+    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, SequencerOptions? keys = null,
+        EngineTelemetry? telemetry = null) =>
+        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, keys, telemetry));
 
     protected override void PostRestart(Exception reason)
     {

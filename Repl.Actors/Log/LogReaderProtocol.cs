@@ -10,7 +10,8 @@ public static class LogReaderProtocol
     /// follows (-1: unknown, cluster mode's watch, which never skips). Never crosses a process: each node's reader is fed
     /// on its node (standalone: by the sequencer's persist callback; cluster: by etcd's watch).
     /// </summary>
-    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries) : INoSerializationVerificationNeeded;
+    /// <param name="Commit">The span of the log write that committed the batch, when tracing is on.</param>
+    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default) : INoSerializationVerificationNeeded;
 
     /// <summary>Cluster mode: retention of this node's replica (see <see cref="Cluster.EtcdWriter"/>).</summary>
     public sealed record TrimReplica(string Topic, long Through) : INoSerializationVerificationNeeded;

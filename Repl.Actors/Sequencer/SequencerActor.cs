@@ -33,7 +33,7 @@ public sealed class SequencerActor : ReceivePersistentActor
 
     private readonly SequencerProtocol.Settings _settings;
     private readonly TimeProvider _time;
-    private readonly EngineMetrics? _metrics;
+    private readonly EngineTelemetry? _telemetry;
     private readonly List<(IActorRef ReplyTo, object Command)> _queue = [];
     private HashSet<string> _topics = new(StringComparer.Ordinal);
     private IdempotencyWindow _keys;
@@ -41,11 +41,11 @@ public sealed class SequencerActor : ReceivePersistentActor
     private bool _draining;
     private long _snapshotAt;
 
-    public SequencerActor(SequencerProtocol.Settings settings, TimeProvider time, EngineMetrics? metrics = null)
+    public SequencerActor(SequencerProtocol.Settings settings, TimeProvider time, EngineTelemetry? metrics = null)
     {
         _settings = settings;
         _time = time;
-        _metrics = metrics;
+        _telemetry = metrics;
         _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
         Recover<SnapshotOffer>(offer =>
         {
@@ -76,7 +76,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     public override string PersistenceId => LogPersistenceId;
 
     /// <summary>The sequencer's props; the singleton wraps them in a backoff supervisor (<see cref="Hosting.ReplEngineHosting"/>).</summary>
-    public static Props Props(SequencerProtocol.Settings settings, TimeProvider time, EngineMetrics? metrics = null) =>
+    public static Props Props(SequencerProtocol.Settings settings, TimeProvider time, EngineTelemetry? metrics = null) =>
         Akka.Actor.Props.Create(() => new SequencerActor(settings, time, metrics));
 
     private void Enqueue(object command)
@@ -100,6 +100,8 @@ public sealed class SequencerActor : ReceivePersistentActor
             var cuts = new List<Cut>();
             // Keys first seen in this cut: a second publish with one of them lands where the first does.
             var cutKeys = new Dictionary<(string, string), int>();
+            // The publishers' traces, when tracing is on: the write's span links to each.
+            List<string?>? parents = _telemetry?.Source.HasListeners() == true ? [] : null;
             int taken = 0;
             while (taken < _queue.Count && events.Count < _settings.MaxBatch)
             {
@@ -115,6 +117,7 @@ public sealed class SequencerActor : ReceivePersistentActor
                         for (int i = 0; i < indexes.Length; i++)
                         {
                             var c = publish.Commands[i];
+                            parents?.Add(c.TraceParent);
                             if (!_topics.Contains(c.Topic))
                             {
                                 indexes[i] = NotLogged;
@@ -167,25 +170,28 @@ public sealed class SequencerActor : ReceivePersistentActor
             long started = Stopwatch.GetTimestamp();
             var entries = new LogEntry[events.Count];
             int persisted = 0;
+            var span = parents is null ? null : _telemetry!.StartLinked("commit", parents.Distinct());
+            span?.SetTag("repl.log.entries", events.Count);
             PersistAllAsync(events, e =>
             {
                 long position = LastSequenceNr;
                 entries[persisted++] = new LogEntry(position, e.Kind, e.Topic, e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [],
                     e.CreatedAtMs, e.Through, e.Key);
-            }, () => Written(after, entries, cuts, started));
+            }, () => Written(after, entries, cuts, started, span));
         }
         StopWhenDrained();
     }
 
-    private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started)
+    private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started, Activity? span)
     {
+        span?.SetTag("repl.log.first", entries[0].Position).SetTag("repl.log.last", entries[^1].Position).Stop();
         // A write the journal rejected still completes here; its callers were told it was not committed.
         if (!ReferenceEquals(_writing, cuts)) return;
-        _metrics?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        _metrics?.BatchSize.Record(entries.Length);
+        _telemetry?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _telemetry?.BatchSize.Record(entries.Length);
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
         // waits for that), and this message is already ahead of the answer on the reader's side.
-        _settings.Reader?.Tell(new LogReaderProtocol.Apply(after, entries));
+        _settings.Reader?.Tell(new LogReaderProtocol.Apply(after, entries, span?.Context ?? default));
         // Before the next cut, so a retry queued behind this write finds its key.
         foreach (var entry in entries)
         {

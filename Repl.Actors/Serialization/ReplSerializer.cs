@@ -54,6 +54,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                         WriteBytes(w, c.Body);
                         w.Write(c.CreatedAtMs);
                         WriteOptional(w, c.Key);
+                        WriteOptional(w, c.TraceParent);
                     }
                     break;
                 case SequencerProtocol.Committed c:
@@ -109,7 +110,9 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 var commands = new PublishCommand[r.ReadInt32()];
                 for (int i = 0; i < commands.Length; i++)
                 {
-                    commands[i] = new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64(), manifest == "SP2" ? ReadOptional(r) : null);
+                    commands[i] = manifest == "SP2"
+                        ? new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64(), ReadOptional(r), ReadOptional(r))
+                        : new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64());
                 }
                 return new SequencerProtocol.Publish(batch, commands, deadline);
             }

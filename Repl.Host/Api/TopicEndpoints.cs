@@ -126,6 +126,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     private async Task<long[]> CommitAsync(System.Diagnostics.Activity? activity, PublishCommand[] commands)
     {
         if (activity is null) return await node.PublishAsync(commands);
+        // The trace goes on inside the commands: the engine's commit and apply spans link to it.
+        for (int i = 0; i < commands.Length; i++) commands[i] = commands[i] with { TraceParent = activity.Id };
         try
         {
             long[] positions = await node.PublishAsync(commands);

@@ -6,8 +6,8 @@ internal static class ReplTelemetry
     /// <summary>The host's meter (made by <see cref="System.Diagnostics.Metrics.IMeterFactory"/>) and activity source.</summary>
     public const string Name = "Repl";
 
-    /// <summary>The engine's meter (<see cref="Repl.Actors.Log.EngineMetrics"/>, from the node's <see cref="System.Diagnostics.Metrics.IMeterFactory"/> too).</summary>
-    public const string EngineMeter = Repl.Actors.Log.EngineMetrics.MeterName;
+    /// <summary>The engine's meter (<see cref="Repl.Actors.Log.EngineTelemetry"/>, from the node's <see cref="System.Diagnostics.Metrics.IMeterFactory"/> too).</summary>
+    public const string EngineMeter = Repl.Actors.Log.EngineTelemetry.MeterName;
 
     public const string CommitInstrument = "repl.commit.duration";
 

@@ -10,11 +10,9 @@ namespace Repl.Host.Metrics;
 /// is set: with tracing off a publish pays one listener check.</para>
 /// <para>With tracing on, ASP.NET Core's request activity is listened to as well, so a caller's W3C
 /// <c>traceparent</c> becomes the publish span's parent.</para>
-/// <para>The trace stops at the host today. The seam to carry it on (commit and delivery, across actor hops): capture
-/// <see cref="Activity.Current"/>'s <see cref="ActivityContext"/> into each publish command where
-/// <c>Repl.Host.Api.PublishInput</c> builds it; the sequencer starts one span per batch with a link to every
-/// command's context (a batch has many parents, so links rather than a parent), and the applier/fan-out one
-/// span per applied batch linked to that commit span — batch-level, off the per-subscriber loop.</para>
+/// <para>The trace goes on through the engine inside the publish commands (<c>PublishCommand.TraceParent</c>): the
+/// sequencer's <c>commit</c> span links to every publish span of its write, each node's <c>apply</c> span to the commit
+/// (<see cref="Repl.Actors.Log.EngineTelemetry"/>).</para>
 /// </remarks>
 internal sealed class ReplTracing : IDisposable
 {

@@ -53,7 +53,7 @@ internal static class TelemetryExtensions
         telemetry.WithTracing(tracing =>
         {
             // ASP.NET Core's request activity carries the caller's traceparent; the publish span becomes its child.
-            tracing.AddSource(ReplTelemetry.Name, "Microsoft.AspNetCore");
+            tracing.AddSource(ReplTelemetry.Name, ReplTelemetry.EngineMeter, "Microsoft.AspNetCore");
             if (push) tracing.AddOtlpExporter(otlpOptions => otlpOptions.Endpoint = new Uri(otlp!));
             if (options.Console) tracing.AddConsoleExporter();
         });

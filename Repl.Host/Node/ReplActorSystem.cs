@@ -30,7 +30,7 @@ internal static class ReplActorSystem
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<TopicsOptions>>().Value);
         services.AddSingleton(provider => TopicRegistry.Load(provider.GetRequiredService<Journal>(), provider.GetRequiredService<TopicsOptions>()));
         services.AddHealthChecks();
-        services.AddSingleton<EngineMetrics>();
+        services.AddSingleton<EngineTelemetry>();
         services.AddSingleton<Repl.Actors.Sequencer.PublishQueue>();
 
         var cluster = configuration.GetSection("Cluster").Get<ReplClusterOptions>() ?? new ReplClusterOptions();
