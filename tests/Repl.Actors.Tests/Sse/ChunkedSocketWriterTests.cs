@@ -12,7 +12,7 @@ public sealed class ChunkedSocketWriterTests
     [Fact]
     public async Task EachFlush_IsOneChunk_AndAnEmptyFlushSendsNothing()
     {
-        var (server, client) = await ConnectedPairAsync();
+        var (server, client) = await SseGraphFixture.ConnectedPairAsync();
         using var _ = server;
         using var __ = client;
         var writer = ChunkedSocketWriter.Over(server);
@@ -31,7 +31,7 @@ public sealed class ChunkedSocketWriterTests
     [Fact]
     public async Task AChunkLargerThanTheSocketTakes_ArrivesWhole_OnceTheReaderDrains()
     {
-        var (server, client) = await ConnectedPairAsync(sendBuffer: 8 * 1024, receiveBuffer: 8 * 1024);
+        var (server, client) = await SseGraphFixture.ConnectedPairAsync(sendBuffer: 8 * 1024, receiveBuffer: 8 * 1024);
         using var _ = server;
         using var __ = client;
         var writer = ChunkedSocketWriter.Over(server);
@@ -53,7 +53,7 @@ public sealed class ChunkedSocketWriterTests
     [Fact]
     public async Task APeerThatHasGone_CompletesTheFlush_InsteadOfThrowing()
     {
-        var (server, client) = await ConnectedPairAsync();
+        var (server, client) = await SseGraphFixture.ConnectedPairAsync();
         using var _ = server;
         client.LingerState = new LingerOption(true, 0); // close with a reset
         client.Dispose();
@@ -87,18 +87,5 @@ public sealed class ChunkedSocketWriterTests
             received += read;
         }
         return Encoding.ASCII.GetString(buffer, 0, received);
-    }
-
-    private static async Task<(Socket Server, Socket Client)> ConnectedPairAsync(int sendBuffer = 0, int receiveBuffer = 0)
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        if (receiveBuffer > 0) client.ReceiveBufferSize = receiveBuffer;
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
-        if (sendBuffer > 0) server.SendBufferSize = sendBuffer;
-        return (server, client);
     }
 }
