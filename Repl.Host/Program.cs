@@ -15,5 +15,14 @@ if (args is ["--probe", var url])
     }
 }
 
-await ReplHost.Build(args).RunAsync();
-return 0;
+try
+{
+    await ReplHost.Build(args).RunAsync();
+    return 0;
+}
+catch (Repl.Actors.Journal.JournalDamagedException damaged)
+{
+    // One clear line, not a stack trace; a distinct exit code, so a supervisor can be told not to restart in a loop.
+    Console.Error.WriteLine("repl: cannot start: " + damaged.Message);
+    return 3;
+}

@@ -111,7 +111,19 @@ public sealed class Journal : IDisposable
     }
 
     /// <summary>Opens (or creates) the journal.</summary>
-    public static Journal Open(JournalOptions options) => new(options);
+    /// <exception cref="JournalDamagedException">The file is damaged or not a database (SQLite's NOTADB or CORRUPT).</exception>
+    public static Journal Open(JournalOptions options)
+    {
+        try
+        {
+            return new Journal(options);
+        }
+        catch (SqliteException error) when (error.SqliteErrorCode is 26 or 11 && !options.InMemory)
+        {
+            SqliteConnection.ClearAllPools();
+            throw new JournalDamagedException(System.IO.Path.Combine(options.DataDir, "repl.db"), error);
+        }
+    }
 
     /// <summary>The identity of the log this journal holds (standalone); in cluster mode the log's is etcd's.</summary>
     public Messages.LogEpoch Epoch { get; }
