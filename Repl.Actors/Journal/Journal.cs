@@ -79,27 +79,16 @@ public sealed class Journal : IDisposable
     /// changes are not in <c>events</c>: the log's writer (the sequencer) could not rebuild its topic set by replay.
     /// The topic table is exactly that set at <see cref="LastPosition"/>, so it becomes the first snapshot.
     /// </summary>
+    /// <remarks>The schema mark goes last: interrupted before it, the next open writes the same snapshot again.</remarks>
     private void Migrate()
     {
-        using var _ = EnterWriteGate();
-        using var transaction = _writer.BeginTransaction();
         if (_lastPosition > 0)
         {
-            var topics = new List<string>();
-            using (var command = _writer.CreateCommand())
-            {
-                command.Transaction = transaction;
-                command.CommandText = "SELECT name FROM topics ORDER BY name";
-                using var rows = command.ExecuteReader();
-                while (rows.Read()) topics.Add(rows.GetString(0));
-            }
-            var (serializer, manifest, payload) = Serialization.ReplSerializer.SnapshotOf(topics);
-            Execute(_writer, transaction, "INSERT OR REPLACE INTO snapshots(pid, seq, created, serializer, manifest, payload) VALUES ($i, $s, $c, $z, $m, $p)",
-                ("$i", Sequencer.SequencerActor.LogPersistenceId), ("$s", _lastPosition), ("$c", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), ("$z", serializer),
-                ("$m", manifest), ("$p", payload));
+            var (serializer, manifest, payload) = Serialization.ReplSerializer.SnapshotOf([.. LoadTopics().Select(topic => topic.Name)]);
+            SaveSnapshot(Sequencer.SequencerActor.LogPersistenceId, _lastPosition, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), serializer, manifest, payload);
         }
-        Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('schema', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$v", SchemaVersion));
-        transaction.Commit();
+        using var _ = EnterWriteGate();
+        Execute(_writer, null, "INSERT INTO meta(key, value) VALUES ('schema', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$v", SchemaVersion));
     }
 
     private long? MetaValue(string key)

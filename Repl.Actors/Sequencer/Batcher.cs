@@ -41,8 +41,7 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         });
         Receive<Publish>(publish =>
         {
-            _queue.Looking();
-            _queue.PublishAsyncFrom(publish);
+            _queue.Enqueue(publish);
             Send();
         });
         Receive<SequencerProtocol.Committed>(Committed);

@@ -29,7 +29,7 @@ public sealed class PublishQueue
     }
 
     /// <summary>A publish handed to the batcher as a message (specs, and anything outside the node's handlers).</summary>
-    internal void PublishAsyncFrom(Batcher.Publish publish) => _queue.Enqueue(publish);
+    internal void Enqueue(Batcher.Publish publish) => _queue.Enqueue(publish);
 
     /// <summary>The batcher that drains this queue; publishes queued before it was attached are drained when it starts.</summary>
     internal void Attach(IActorRef batcher) => _batcher = batcher;

@@ -126,14 +126,17 @@ public sealed class ReplNode : IHostedService
         if (!IsCluster) return position > Journal.LastPosition;
         try
         {
-            var head = await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken);
-            return EtcdPositions.RevisionOf(position) > head.Header.Revision;
+            return EtcdPositions.RevisionOf(position) > await LogRevisionAsync(cancellationToken);
         }
         catch (EtcdException)
         {
             return false;
         }
     }
+
+    /// <summary>Cluster mode: etcd's current revision, which no committed position is past.</summary>
+    private async Task<long> LogRevisionAsync(CancellationToken cancellationToken) =>
+        (await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken)).Header.Revision;
 
     /// <summary>Runs retention over every topic now (the node does so every <see cref="NodeOptions.RetentionInterval"/>).</summary>
     public Task ApplyRetentionAsync() =>
@@ -178,7 +181,7 @@ public sealed class ReplNode : IHostedService
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
             // Positions come from etcd revisions: a journal ahead of etcd means etcd was reset under this node, and
             // the reader would silently skip everything until the revisions caught up.
-            long revision = (await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken)).Header.Revision;
+            long revision = await LogRevisionAsync(cancellationToken);
             if (revision < EtcdPositions.RevisionOf(Journal.LastPosition))
             {
                 throw new InvalidOperationException(
