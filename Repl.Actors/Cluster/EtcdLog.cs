@@ -9,32 +9,22 @@ using Repl.Actors.Log;
 namespace Repl.Actors.Cluster;
 
 /// <summary>
-/// The cluster log: every batch is one etcd transaction that puts the batch at the single key <c>{prefix}/log</c>.
-/// etcd's Raft leader orders the transactions; its MVCC history of that key is the log; every node reads it with
-/// a watch, in revision order.
+/// The cluster log as a node reads it: etcd's watch of the single key <c>{prefix}/log</c>, whose versions are the
+/// batches the sequencer committed (<see cref="Persistence.EtcdJournal"/>), in revision order.
 /// </summary>
 /// <remarks>
 /// <para><b>Keys.</b> <c>{prefix}/log</c>: the batch (see <see cref="LogBatchCodec"/>), one version per batch.
-/// <c>{prefix}/topics/{name}</c>: exists while the topic does; created and deleted in the same transaction as the
-/// log entry that says so, so a create of an existing topic fails its compare and answers 0 (409).
-/// <c>{prefix}/writers/{node}/{slot}</c>: the token of the last transaction of one of this node's writer slots
-/// (see exactly-once below).</para>
-/// <para><b>Positions</b> are <see cref="EtcdPositions"/>: revision and index in the batch, the same on every node.</para>
-/// <para><b>Exactly once.</b> The etcd client retries a transaction on another endpoint after a timeout, and the
-/// first attempt may have been applied. Each transaction therefore compares the node's writer key's mod revision
-/// with the one it last wrote and puts a fresh token there; a replay fails the compare, and the failure branch reads
-/// the writer key: if it holds this call's token, the earlier attempt committed at that key's mod revision, and
-/// those are the positions returned. The log itself never holds a duplicate batch, so readers need no dedup.
-/// A node has <see cref="EtcdLogOptions.WriterSlots"/> writer keys, each serialising its own transactions, so that
-/// many batches can be in flight at once (etcd then commits them with one disk sync); the chunks of one batch go
-/// through one slot, in order.</para>
-/// <para><b>Failures.</b> etcd unreachable or without quorum for a whole request timeout → <see cref="LogUnavailableException"/>
-/// (503): the batch may or may not have committed (it will then be applied and delivered as usual). Every outcome
-/// is reported to <see cref="Health"/>. The reading watch retries until disposed.</para>
+/// <c>{prefix}/topics/{name}</c>: exists while the topic does, written in the same transaction as the batch that
+/// creates or deletes it; read here only to resynchronise after a compaction.</para>
+/// <para><b>Positions</b> come with each batch (its sequence numbers), the same on every node. A reader resumes from
+/// an etcd revision (<see cref="ReadAsync"/>'s <c>fromRevision</c>, which the node's replica remembers with its entries)
+/// and skips what it already applied.</para>
+/// <para><b>Failures.</b> Every outcome is reported to <see cref="Health"/>; the watch retries until disposed.</para>
 /// <para><b>Compaction.</b> etcd keeps a window of revisions. A node that resumes from a compacted revision cannot
 /// get what it missed: it reads the topic set as of the compaction point, synthesises the creates and deletes that
 /// bring its topics there, and a <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range
-/// get a gap; then it continues from the compaction point.</para>
+/// get a gap; then it continues from the compaction point. The synthesised entries take the last positions of the
+/// lost range (see <see cref="ResyncAsync"/>).</para>
 /// </remarks>
 public sealed class EtcdLog : IAsyncDisposable
 {
@@ -43,14 +33,10 @@ public sealed class EtcdLog : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly byte[] _logKey;
-    private readonly Channel<WriterSlot> _slots;
     private readonly string _topicsPrefix;
-    private readonly string _incarnation = Guid.NewGuid().ToString("N")[..12];
     private readonly CancellationTokenSource _disposed = new();
     // What the reader has handed out: topic → position that created it (for the compaction resync).
     private readonly Dictionary<string, long> _topics;
-    private long _sequence;
-    private long _lastWritten;
     private long _lastDelivered;
 
     /// <param name="topics">The topics as of the position the first <see cref="ReadAsync"/> will start after (the replica journal's).</param>
@@ -63,8 +49,6 @@ public sealed class EtcdLog : IAsyncDisposable
         Health = health;
         string prefix = options.Prefix.TrimEnd('/');
         _logKey = EtcdKeys.Utf8(LogKey(prefix));
-        _slots = Channel.CreateUnbounded<WriterSlot>();
-        for (int i = 0; i < Math.Max(1, options.WriterSlots); i++) _slots.Writer.TryWrite(new WriterSlot($"{prefix}/writers/{options.NodeId}/{i}"));
         _topicsPrefix = $"{prefix}/topics/";
         _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
     }
@@ -75,132 +59,32 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <summary>The etcd revision of the last batch this node's reader delivered.</summary>
     public long DeliveredRevision => Volatile.Read(ref _lastDelivered);
 
+    /// <summary>The position of the log's last entry (0: empty); a linearizable read.</summary>
+    public async Task<long> HeadAsync(CancellationToken cancellationToken)
+    {
+        var head = await _client.RangeAsync(HeadKey(_options.Prefix), cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (head.Kvs.FirstOrDefault() is { } mark) return ParseHead(mark.Value);
+        // A log written before the sequencer kept its head apart: the last batch says.
+        var log = await _client.RangeAsync(_logKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return log.Kvs.FirstOrDefault() is { } kv ? LogBatchCodec.LastPosition(kv.Value, kv.ModRevision) : 0;
+    }
+
+    /// <summary>The key of the log's last position (written with every batch, <see cref="Persistence.EtcdStore.HeadKey"/>).</summary>
+    public static string HeadKey(string prefix) => prefix.TrimEnd('/') + "/head";
+
+    /// <summary>The head key's value.</summary>
+    public static long ParseHead(ReadOnlySpan<byte> value) =>
+        long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position) ? position : 0;
+
     /// <summary>The key the log lives at.</summary>
     public static string LogKey(string prefix) => prefix.TrimEnd('/') + "/log";
 
-    public async ValueTask<long[]> AppendAsync(IReadOnlyList<PublishCommand> batch, CancellationToken cancellationToken)
-    {
-        var positions = new long[batch.Count];
-        var chunk = new List<(LogEntryKind, string, byte[], long, string?)>();
-        int chunkStart = 0, chunkBytes = 0;
-        var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            for (int i = 0; i <= batch.Count; i++)
-            {
-                int size = i < batch.Count ? LogBatchCodec.SizeOf(batch[i].Topic, batch[i].Body.Length, batch[i].Key) : 0;
-                bool flush = i == batch.Count ? chunk.Count > 0 : chunk.Count > 0 && chunkBytes + size > _options.MaxTxnBytes;
-                if (flush)
-                {
-                    long revision = await CommitAsync(slot, LogBatchCodec.Encode(chunk), [], [], cancellationToken).ConfigureAwait(false);
-                    for (int j = 0; j < chunk.Count; j++) positions[chunkStart + j] = EtcdPositions.Of(revision, j);
-                    chunk.Clear();
-                    chunkStart = i;
-                    chunkBytes = 0;
-                }
-                if (i == batch.Count) break;
-                chunk.Add((LogEntryKind.Publish, batch[i].Topic, batch[i].Body, batch[i].CreatedAtMs, batch[i].Key));
-                chunkBytes += size;
-            }
-        }
-        finally
-        {
-            _slots.Writer.TryWrite(slot);
-        }
-        return positions;
-    }
-
-    public ValueTask<long> CreateTopicAsync(string name, CancellationToken cancellationToken) =>
-        ChangeTopicAsync(LogEntryKind.CreateTopic, name, cancellationToken);
-
-    public ValueTask<long> DeleteTopicAsync(string name, CancellationToken cancellationToken) =>
-        ChangeTopicAsync(LogEntryKind.DeleteTopic, name, cancellationToken);
-
-    private async ValueTask<long> ChangeTopicAsync(LogEntryKind kind, string name, CancellationToken cancellationToken)
-    {
-        string key = _topicsPrefix + name;
-        var value = LogBatchCodec.Encode([(kind, name, [], _time.GetUtcNow().ToUnixTimeMilliseconds(), null)]);
-        TxnCompare guard = kind == LogEntryKind.CreateTopic
-            ? TxnCompare.CreateRevision(key, CompareResult.Equal, 0)
-            : TxnCompare.CreateRevision(key, CompareResult.Greater, 0);
-        TxnOp change = kind == LogEntryKind.CreateTopic ? TxnOp.Put(key, _options.NodeId) : TxnOp.DeleteRange(key);
-        var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            long revision = await CommitAsync(slot, value, [guard], [change], cancellationToken).ConfigureAwait(false);
-            return revision == 0 ? 0 : EtcdPositions.Of(revision, 0);
-        }
-        finally
-        {
-            _slots.Writer.TryWrite(slot);
-        }
-    }
-
-    /// <summary>Commits one batch value; returns its revision, or 0 when one of <paramref name="guards"/> failed.</summary>
-    private async Task<long> CommitAsync(WriterSlot slot, byte[] value, TxnCompare[] guards, TxnOp[] ops, CancellationToken cancellationToken)
-    {
-        long started = _time.GetTimestamp();
-        try
-        {
-            if (slot.ModRevision < 0)
-            {
-                slot.ModRevision = (await _client.GetAsync(slot.Key, cancellationToken).ConfigureAwait(false))?.ModRevision ?? 0;
-            }
-            for (int attempt = 0; ; attempt++)
-            {
-                var token = Encoding.UTF8.GetBytes($"{_incarnation}:{Interlocked.Increment(ref _sequence)}");
-                var result = await _client.TxnAsync(
-                    [TxnCompare.ModRevision(slot.Key, CompareResult.Equal, slot.ModRevision), .. guards],
-                    [TxnOp.Put(_logKey, value), TxnOp.Put(slot.Key, token), .. ops],
-                    [TxnOp.Range(slot.Key)],
-                    cancellationToken).ConfigureAwait(false);
-                Health.ReportSuccess();
-                long revision;
-                if (result.Succeeded)
-                {
-                    revision = result.Header.Revision;
-                }
-                else
-                {
-                    var writer = result.Responses.Count > 0 ? result.Responses[0].Range?.Kvs.FirstOrDefault() : null;
-                    long actual = writer?.ModRevision ?? 0;
-                    if (writer is not null && writer.Value.AsSpan().SequenceEqual(token))
-                    {
-                        // A timed-out attempt of this very transaction was applied; this one is its replay.
-                        revision = actual;
-                    }
-                    else if (actual != slot.ModRevision)
-                    {
-                        // An earlier call's outcome was unknown (it failed after maybe committing), or another process
-                        // writes with this node id. Learn the writer key's revision and try again.
-                        slot.ModRevision = actual;
-                        if (attempt < 3) continue;
-                        throw new LogUnavailableException($"another process keeps writing as node '{_options.NodeId}'; node ids must be unique");
-                    }
-                    else
-                    {
-                        return 0;
-                    }
-                }
-                slot.ModRevision = revision;
-                InterlockedMax(ref _lastWritten, revision);
-                return revision;
-            }
-        }
-        catch (EtcdException error) when (error is not EtcdCompactedException)
-        {
-            // The outcome is unknown: the next write learns the writer key's revision again.
-            slot.ModRevision = -1;
-            Health.ReportFailure(error, started);
-            throw new LogUnavailableException("the cluster log (etcd) is unavailable: " + error.Message, error);
-        }
-    }
-
-    public async IAsyncEnumerable<IReadOnlyList<LogEntry>> ReadAsync(long after, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on, each with its revision.</summary>
+    /// <param name="fromRevision">The revision of the last batch applied (re-read, its entries up to <paramref name="after"/> skipped), or earlier; 0: the start.</param>
+    public async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
-        // Re-read the revision of the last applied entry: it may hold more entries after it.
-        long next = Math.Max(1, EtcdPositions.RevisionOf(after));
+        long next = Math.Max(1, fromRevision);
         IAsyncEnumerator<WatchBatch>? watch = null;
         try
         {
@@ -211,9 +95,10 @@ public sealed class EtcdLog : IAsyncDisposable
                 if (step.Batch is { } batch)
                 {
                     var entries = new List<LogEntry>();
+                    long revision = next;
                     foreach (var change in batch.Events)
                     {
-                        long revision = change.Kv.ModRevision;
+                        revision = change.Kv.ModRevision;
                         next = revision + 1;
                         if (change.Type != WatchEventType.Put) continue;
                         LogBatchCodec.Decode(change.Kv.Value, revision, after, entries);
@@ -223,7 +108,7 @@ public sealed class EtcdLog : IAsyncDisposable
                     {
                         Track(entries);
                         after = entries[^1].Position;
-                        yield return entries;
+                        yield return new LogBatch(entries, revision);
                     }
                     Volatile.Write(ref _lastDelivered, next - 1);
                     continue;
@@ -240,7 +125,7 @@ public sealed class EtcdLog : IAsyncDisposable
                     {
                         Track(resync.Value.Entries);
                         after = resync.Value.Entries[^1].Position;
-                        yield return resync.Value.Entries;
+                        yield return new LogBatch(resync.Value.Entries, resync.Value.Revision);
                     }
                     continue;
                 }
@@ -312,31 +197,57 @@ public sealed class EtcdLog : IAsyncDisposable
             return null;
         }
 
+        // Everything up to the compaction point is lost to this node: the batch there holds the last lost position.
+        long lost;
+        try
+        {
+            var head = await _client.RangeAsync(_logKey, revision: revision, cancellationToken: stop).ConfigureAwait(false);
+            lost = head.Kvs.FirstOrDefault() is { } kv ? LogBatchCodec.LastPosition(kv.Value, kv.ModRevision) : 0;
+        }
+        catch (Exception error) when (error is EtcdException or OperationCanceledException)
+        {
+            if (error is EtcdException) Health.ReportFailure(error, started);
+            return null;
+        }
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var entries = new List<LogEntry>();
-        long position = Math.Max(after, EtcdPositions.Of(revision, EtcdPositions.SyntheticBase - 1));
-        var current = snapshot.Kvs.ToDictionary(kv => kv.KeyString[_topicsPrefix.Length..], kv => kv.CreateRevision, StringComparer.Ordinal);
+        var changes = new List<(LogEntryKind Kind, string Topic)>();
+        var current = snapshot.Kvs.ToDictionary(kv => kv.KeyString[_topicsPrefix.Length..], CreatedAt, StringComparer.Ordinal);
         var local = new Dictionary<string, long>(_topics, StringComparer.Ordinal);
         foreach (var (name, created) in _topics)
         {
             // Gone, or deleted and created again while this node was away.
-            if (!current.TryGetValue(name, out long createRevision) || createRevision > EtcdPositions.RevisionOf(created))
+            if (!current.TryGetValue(name, out long createdThere) || createdThere > created)
             {
-                entries.Add(new LogEntry(++position, LogEntryKind.DeleteTopic, name, [], now));
+                changes.Add((LogEntryKind.DeleteTopic, name));
                 local.Remove(name);
             }
         }
-        foreach (var name in current.Keys.Where(name => !local.ContainsKey(name)))
+        changes.AddRange(current.Keys.Where(name => !local.ContainsKey(name)).Select(name => (LogEntryKind.CreateTopic, name)));
+        changes.AddRange(current.Keys.Select(name => (LogEntryKind.Truncate, name)));
+        // The synthesised entries take the last positions of the lost range, so the log's own go on after them. Each
+        // create and delete took a position there, so those fit; in a lost range shorter than the topic count some
+        // truncates may not, and the topics they name then get no gap for it (said in the log).
+        var entries = new List<LogEntry>();
+        long position = Math.Max(after, lost - changes.Count);
+        foreach (var (kind, name) in changes)
         {
-            entries.Add(new LogEntry(++position, LogEntryKind.CreateTopic, name, [], now));
+            if (position >= lost) break;
+            entries.Add(new LogEntry(++position, kind, name, [], now));
         }
-        foreach (var name in current.Keys)
+        if (entries.Count < changes.Count)
         {
-            entries.Add(new LogEntry(++position, LogEntryKind.Truncate, name, [], now));
+            _logger.LogError("Resynchronising after a compaction: {Missing} of {Count} topics get no gap event for the lost range (it is shorter than the topic count)",
+                changes.Count - entries.Count, changes.Count);
         }
         _logger.LogWarning("Resynchronised with the cluster log at revision {Revision}: {Topics} topics, history before it incomplete on this node", revision, current.Count);
         return (entries, revision);
     }
+
+    /// <summary>The position of a topic key's create: its value (written by the sequencer's journal), or from its revision (written before).</summary>
+    private static long CreatedAt(EtcdKeyValue kv) =>
+        long.TryParse(kv.ValueString, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position)
+            ? position
+            : EtcdPositions.Of(kv.CreateRevision, 0);
 
     private void Track(List<LogEntry> entries)
     {
@@ -350,33 +261,11 @@ public sealed class EtcdLog : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_disposed.IsCancellationRequested) return;
-        // Let the reader deliver this node's own last commits, so publishes already acknowledged by etcd are applied.
-        long deadline = _time.GetTimestamp();
-        while (Volatile.Read(ref _lastDelivered) < Volatile.Read(ref _lastWritten) && _time.GetElapsedTime(deadline) < _options.DrainTimeout)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), _time).ConfigureAwait(false);
-        }
         await _disposed.CancelAsync().ConfigureAwait(false);
     }
 
-    private static void InterlockedMax(ref long target, long value)
-    {
-        long seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            long found = Interlocked.CompareExchange(ref target, value, seen);
-            if (found == seen) return;
-            seen = found;
-        }
-    }
-
-    /// <summary>One writer key and the mod revision this node last gave it (-1: unknown, read it first).</summary>
-    private sealed class WriterSlot(string key)
-    {
-        public string Key { get; } = key;
-
-        public long ModRevision { get; set; } = -1;
-    }
+    /// <summary>One committed batch as read, and the etcd revision it was committed at.</summary>
+    public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Revision);
 
     private readonly record struct Step(WatchBatch? Batch, EtcdCompactedException? Compacted, bool Stopped);
 }

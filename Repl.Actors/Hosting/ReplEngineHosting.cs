@@ -4,7 +4,6 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Akka.Pattern;
 using Microsoft.Extensions.DependencyInjection;
-using Repl.Actors.Cluster;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
@@ -37,28 +36,32 @@ public static class ReplEngineHosting
         });
 
     /// <summary>
-    /// The sequencer: a cluster singleton (role <c>broker</c>) under a backoff supervisor, fed to this node's log reader.
-    /// Its termination message drains (<see cref="SequencerProtocol.Drain"/>), and also stops the supervisor.
+    /// The sequencer: a cluster singleton (role <c>broker</c>) under a backoff supervisor. Its termination message drains
+    /// (<see cref="SequencerProtocol.Drain"/>), and also stops the supervisor.
     /// </summary>
-    public static AkkaConfigurationBuilder WithReplSequencer(this AkkaConfigurationBuilder builder, SequencerOptions options) =>
+    /// <param name="feedsReader">
+    /// Standalone: the sequencer hands each committed batch to its node's log reader. In cluster mode every node's
+    /// reader, the sequencer's included, follows etcd's watch instead.
+    /// </param>
+    /// <param name="lease">Cluster mode: the lease the singleton holds while it runs (<see cref="Persistence.EtcdLeaseOption.Sequencer"/>), which fences its writes.</param>
+    public static AkkaConfigurationBuilder WithReplSequencer(this AkkaConfigurationBuilder builder, SequencerOptions options, bool feedsReader = true,
+        Akka.Hosting.Coordination.LeaseOptionBase? lease = null) =>
         builder.WithSingleton<SequencerProtocol.Key>("sequencer", (system, registry, resolver) =>
             {
-                var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, registry.Get<LogReaderProtocol.Key>(),
+                var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, feedsReader ? registry.Get<LogReaderProtocol.Key>() : null,
                     options.IdempotencyWindow, options.MaxIdempotencyKeys);
                 var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
                 return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
                     .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
             },
-            new ClusterSingletonOptions { Role = "broker", TerminationMessage = SequencerProtocol.Drain.Instance },
+            new ClusterSingletonOptions
+            {
+                Role = "broker",
+                TerminationMessage = SequencerProtocol.Drain.Instance,
+                LeaseImplementation = lease,
+                LeaseRetryInterval = lease is null ? null : TimeSpan.FromSeconds(1),
+            },
             createProxyToo: true);
-
-    /// <summary>Cluster mode, until the sequencer's journal moves onto etcd: the node writes its batches to etcd itself (<see cref="EtcdWriter"/>).</summary>
-    public static AkkaConfigurationBuilder WithReplEtcdWriter(this AkkaConfigurationBuilder builder, Func<EtcdLog> log, SequencerOptions options, int maxInFlight) =>
-        builder.WithActors((system, registry) =>
-        {
-            var props = EtcdWriter.Props(log(), new EtcdWriter.Settings(options.MaxBatch, Math.Max(1, maxInFlight)), registry.Get<LogReaderProtocol.Key>());
-            registry.Register<SequencerProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "etcd-writer"));
-        });
 
     /// <summary>The node's batcher (<see cref="Batcher"/>), in front of whichever writer the node has.</summary>
     public static AkkaConfigurationBuilder WithReplBatcher(this AkkaConfigurationBuilder builder, SequencerOptions options) =>

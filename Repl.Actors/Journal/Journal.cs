@@ -22,6 +22,7 @@ public sealed class Journal : IDisposable
     private readonly Lock _gate = new();
     private SqliteCommand? _insertMessage;
     private long _lastPosition;
+    private long _replicaRevision;
 
     private Journal(JournalOptions options)
     {
@@ -54,6 +55,7 @@ public sealed class Journal : IDisposable
                 manifest TEXT NOT NULL, payload BLOB NOT NULL, PRIMARY KEY(pid, seq)) WITHOUT ROWID;
             """);
         _lastPosition = MetaValue("last") ?? 0;
+        _replicaRevision = MetaValue("revision") ?? 0;
         if (MetaValue("schema") is null) Migrate();
         // The log's identity, drawn once (a data directory from before epochs gets one the first time it opens: ids a
         // client holds from it carry none, and are checked against the head only).
@@ -129,9 +131,11 @@ public sealed class Journal : IDisposable
     /// </summary>
     /// <remarks>Entries must come in position order, after <see cref="LastPosition"/>; older ones are skipped,
     /// so a cluster replica can re-apply a window it has already seen.</remarks>
-    public void Write(IReadOnlyList<LogEntry> entries)
+    /// <param name="through">Cluster mode: the batch's last position, which the entries kept need not reach (the reader skipped some).</param>
+    /// <param name="revision">Cluster mode: the etcd revision of the batch, where the node's watch resumes (<see cref="ReplicaRevision"/>).</param>
+    public void Write(IReadOnlyList<LogEntry> entries, long through = 0, long revision = 0)
     {
-        if (entries.Count == 0) return;
+        if (entries.Count == 0 && through <= _lastPosition && revision == 0) return;
         using var _ = EnterWriteGate();
         using var transaction = _writer.BeginTransaction();
         var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body, key) VALUES ($p, $t, $c, $b, $k)", "$p", "$t", "$c", "$b", "$k");
@@ -167,10 +171,19 @@ public sealed class Journal : IDisposable
                     break;
             }
         }
+        last = Math.Max(last, through);
         Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('last', $p) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$p", last));
+        if (revision > 0)
+        {
+            Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('revision', $r) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$r", revision));
+            Volatile.Write(ref _replicaRevision, revision);
+        }
         transaction.Commit();
         Volatile.Write(ref _lastPosition, last);
     }
+
+    /// <summary>Cluster mode: the etcd revision of the last batch written to this replica (0: none recorded), where the node's watch resumes.</summary>
+    public long ReplicaRevision => Volatile.Read(ref _replicaRevision);
 
     // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (publishes replay from messages).
     private void KeepEvent(SqliteTransaction transaction, LogEntry entry) =>
@@ -335,19 +348,6 @@ public sealed class Journal : IDisposable
             cut = Math.Max(cut, ReadScalar(reader.Connection, "SELECT coalesce(max(pos), 0) FROM messages WHERE topic = $t AND created < $c", ("$t", topic), ("$c", oldest)));
         }
         return cut;
-    }
-
-    /// <summary>
-    /// Cluster mode: drops a topic's history up to <paramref name="through"/> from this node's replica (retention of the
-    /// replica, which is this node's own; etcd's window is compacted separately). Called by the log reader only.
-    /// </summary>
-    public void TruncateReplica(string topic, long through)
-    {
-        using var _ = EnterWriteGate();
-        using var transaction = _writer.BeginTransaction();
-        Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", topic), ("$p", through));
-        Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", topic), ("$p", through));
-        transaction.Commit();
     }
 
     /// <summary>Size of the database file in bytes.</summary>

@@ -58,13 +58,7 @@ public sealed class LogReader : ReceiveActor
             using var span = _telemetry?.StartLinked("apply", [], apply.Commit == default ? null : [apply.Commit]);
             span?.SetTag("repl.log.entries", apply.Entries.Count);
             if (apply.After > _registry.AppliedPosition && !_replica) CatchUp(apply.After);
-            Apply(apply.Entries);
-        });
-        Receive<LogReaderProtocol.TrimReplica>(trim =>
-        {
-            if (!_registry.TryGet(trim.Topic, out var topic) || trim.Through <= topic.TrimmedThrough) return;
-            _journal.TruncateReplica(trim.Topic, trim.Through);
-            topic.Truncate(trim.Through, lost: false);
+            Apply(apply.Entries, apply.Revision);
         });
         Receive<LogReaderProtocol.Sweep>(_ =>
         {
@@ -102,7 +96,7 @@ public sealed class LogReader : ReceiveActor
         }
     }
 
-    private void Apply(IReadOnlyList<LogEntry> entries)
+    private void Apply(IReadOnlyList<LogEntry> entries, long revision = 0)
     {
         long before = _registry.AppliedPosition;
         _accepted.Clear();
@@ -141,7 +135,7 @@ public sealed class LogReader : ReceiveActor
             }
         }
         if (entries.Count == 0) return;
-        if (_replica) _journal.Write(_accepted);
+        if (_replica) _journal.Write(_accepted, entries[^1].Position, revision);
         _registry.Advance(Math.Max(before, entries[^1].Position), _resolved);
         foreach (var topic in _touched) topic.NotifySubscribers();
         _touched.Clear();

@@ -11,10 +11,9 @@ public static class LogReaderProtocol
     /// on its node (standalone: by the sequencer's persist callback; cluster: by etcd's watch).
     /// </summary>
     /// <param name="Commit">The span of the log write that committed the batch, when tracing is on.</param>
-    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default) : INoSerializationVerificationNeeded;
-
-    /// <summary>Cluster mode: retention of this node's replica (see <see cref="Cluster.EtcdWriter"/>).</summary>
-    public sealed record TrimReplica(string Topic, long Through) : INoSerializationVerificationNeeded;
+    /// <param name="Revision">Cluster mode: the etcd revision the batch was committed at, kept with the replica so the watch resumes there.</param>
+    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default, long Revision = 0)
+        : INoSerializationVerificationNeeded;
 
     /// <summary>Passivate idle topic hubs.</summary>
     public sealed record Sweep : INoSerializationVerificationNeeded

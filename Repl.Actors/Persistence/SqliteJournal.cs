@@ -64,11 +64,19 @@ public sealed class SqliteJournal : AsyncWriteJournal
     public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback)
     {
+        Replay(_journal, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Replays the log's events from Repl's SQLite schema: this journal's, and in cluster mode the node's replica of etcd's log (<see cref="EtcdJournal"/>).</summary>
+    internal static void Replay(Journal.Journal journal, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+        Action<IPersistentRepresentation> recoveryCallback)
+    {
         long after = fromSequenceNr - 1;
         long left = max;
         while (left > 0)
         {
-            var page = _journal.ReadLog(after, toSequenceNr, (int)Math.Min(left, ReplayPage), bodies: false);
+            var page = journal.ReadLog(after, toSequenceNr, (int)Math.Min(left, ReplayPage), bodies: false);
             foreach (var entry in page)
             {
                 var e = new LogEvent(entry.Kind, entry.Topic, [], entry.CreatedAtMs, entry.Through, entry.Key);
@@ -78,7 +86,6 @@ public sealed class SqliteJournal : AsyncWriteJournal
             after = page[^1].Position;
             left -= page.Count;
         }
-        return Task.CompletedTask;
     }
 
     public override Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken) =>

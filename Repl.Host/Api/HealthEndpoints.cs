@@ -55,9 +55,9 @@ internal static class HealthEndpoints
     {
         if (await FailedAsync(checks, "ready", cancellationToken) is { } failed) return ApiError.Unavailable("not ready: " + failed);
         // Cluster mode: a node far behind the log would serve stale streams; let the balancer skip it until it catches up.
-        if (node.Membership is { } membership && membership.LagRevisions > node.ClusterOptions.MaxLagRevisions)
+        if (node.Membership is { } membership && membership.Lag > node.ClusterOptions.MaxLag)
         {
-            return ApiError.Unavailable($"not ready: applied position is {membership.LagRevisions} etcd revisions behind the log (Cluster:MaxLagRevisions {node.ClusterOptions.MaxLagRevisions})");
+            return ApiError.Unavailable($"not ready: applied position is {membership.Lag} entries behind the log (Cluster:MaxLag {node.ClusterOptions.MaxLag})");
         }
         try
         {

@@ -22,10 +22,10 @@ internal static class ClusterEndpoints
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
             var self = new ClusterMemberView(node.Options.Id, "", "up", applied, 0, null, Self: true);
-            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, 0, 0, "up", [self], null), ClusterJsonContext.Default.ClusterView);
+            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, applied, "up", [self], null), ClusterJsonContext.Default.ClusterView);
         }
 
-        long logRevision = membership.LogRevision;
+        long head = membership.LogHead;
         var members = new List<ClusterMemberView>();
         string status = membership.Health.UnavailableFor is null ? "up" : "cut off from etcd";
         try
@@ -41,8 +41,8 @@ internal static class ClusterEndpoints
                 if (record is null) continue;
                 bool self = record.Id == node.Options.Id;
                 long memberApplied = self ? applied : positions.GetValueOrDefault(record.Id);
-                long lag = Math.Max(0, logRevision - EtcdPositions.RevisionOf(memberApplied));
-                members.Add(new ClusterMemberView(record.Id, record.Url, lag > node.ClusterOptions.MaxLagRevisions ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
+                long lag = Math.Max(0, head - memberApplied);
+                members.Add(new ClusterMemberView(record.Id, record.Url, lag > node.ClusterOptions.MaxLag ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
             }
         }
         catch (Exception error) when (error is EtcdException || (error is OperationCanceledException && !requestAborted.IsCancellationRequested))
@@ -51,10 +51,10 @@ internal static class ClusterEndpoints
         }
         if (!members.Any(member => member.Self))
         {
-            members.Add(new ClusterMemberView(node.Options.Id, node.ClusterOptions.AdvertiseUrl ?? "", status, applied, membership.LagRevisions, null, Self: true));
+            members.Add(new ClusterMemberView(node.Options.Id, node.ClusterOptions.AdvertiseUrl ?? "", status, applied, membership.Lag, null, Self: true));
         }
         return TypedResults.Json(
-            new ClusterView(node.Mode, node.Options.Id, applied, EtcdPositions.RevisionOf(applied), logRevision, status, members, await EtcdViewAsync(etcd, cancellationToken)),
+            new ClusterView(node.Mode, node.Options.Id, applied, head, status, members, await EtcdViewAsync(etcd, cancellationToken)),
             ClusterJsonContext.Default.ClusterView);
     }
 

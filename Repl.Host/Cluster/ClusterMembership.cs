@@ -39,7 +39,7 @@ public sealed class ClusterMembership : IAsyncDisposable
     private LeaseKeeper? _lease;
     private bool _joined;
     private long _publishedApplied = -1;
-    private long _logRevision;
+    private long _logHead;
     private long _compactedTo;
 
     public ClusterMembership(EtcdClient client, ClusterOptions options, string nodeId, TopicRegistry registry, LogHealth health, TimeProvider time, ILogger logger)
@@ -57,11 +57,11 @@ public sealed class ClusterMembership : IAsyncDisposable
 
     public LogHealth Health { get; }
 
-    /// <summary>The log key's revision at the last successful probe: how far the cluster's log has got.</summary>
-    public long LogRevision => Volatile.Read(ref _logRevision);
+    /// <summary>The log's last position at the last successful probe: how far the cluster's log has got.</summary>
+    public long LogHead => Volatile.Read(ref _logHead);
 
-    /// <summary>Revisions this node's applier is behind the log (as of the last probe).</summary>
-    public long LagRevisions => Math.Max(0, LogRevision - EtcdPositions.RevisionOf(_registry.AppliedPosition));
+    /// <summary>Entries this node's reader is behind the log (as of the last probe).</summary>
+    public long Lag => Math.Max(0, LogHead - _registry.AppliedPosition);
 
     /// <summary>Fires when the node has been cut off from etcd for longer than <see cref="ClusterOptions.UnavailableAfter"/>; a new token after recovery.</summary>
     public CancellationToken StreamsUnavailable
@@ -115,8 +115,8 @@ public sealed class ClusterMembership : IAsyncDisposable
             try
             {
                 if (!_joined || _lease is null || _lease.IsLost) await JoinAsync(bound.Token);
-                var log = await _client.RangeAsync(EtcdLog.LogKey(_prefix), keysOnly: true, cancellationToken: bound.Token);
-                Volatile.Write(ref _logRevision, log.Kvs.Count > 0 ? log.Kvs[0].ModRevision : 0);
+                var head = await _client.RangeAsync(EtcdLog.HeadKey(_prefix), cancellationToken: bound.Token);
+                Volatile.Write(ref _logHead, head.Kvs.Count > 0 ? EtcdLog.ParseHead(head.Kvs[0].Value) : 0);
                 long applied = _registry.AppliedPosition;
                 if (applied != _publishedApplied)
                 {

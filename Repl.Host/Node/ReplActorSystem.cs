@@ -7,6 +7,7 @@ using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Hosting;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
+using Repl.Actors.Persistence;
 using Repl.Actors.Topics;
 using Repl.Sse;
 using ReplClusterOptions = Repl.Host.Cluster.ClusterOptions;
@@ -47,9 +48,11 @@ internal static class ReplActorSystem
                 var time = provider.GetRequiredService<TimeProvider>();
                 var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
                 return new EtcdLog(provider.GetRequiredService<EtcdClient>(),
-                    new EtcdLogOptions { Prefix = cluster.Prefix, NodeId = node.Id, WriterSlots = cluster.MaxInFlightAppends },
+                    new EtcdLogOptions { Prefix = cluster.Prefix, NodeId = node.Id },
                     provider.GetRequiredService<Journal>().LoadTopics(), new LogHealth(time), time, provider.GetRequiredService<ILogger<EtcdLog>>());
             });
+            // The sequencer's journal, snapshot store and lease (hocon/broker.hocon) talk to etcd through this.
+            services.AddSingleton(_ => new EtcdStore(new dotnet_etcd.EtcdClient(cluster.Etcd!), cluster.Prefix, cluster.RequestTimeout));
         }
 
         return services.AddAkka("repl", (akka, provider) =>
@@ -67,8 +70,7 @@ internal static class ReplActorSystem
                 .WithActorSystemLivenessCheck()
                 .WithAkkaClusterReadinessCheck()
                 .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null, keys: sequencer);
-            if (isCluster) akka.WithReplEtcdWriter(provider.GetRequiredService<EtcdLog>, sequencer, cluster.MaxInFlightAppends);
-            else akka.WithReplSequencer(sequencer);
+            akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
                 .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline);
             if (configuration.GetSection("akka").Exists()) akka.AddHocon(configuration.GetSection("akka"), HoconAddMode.Prepend);

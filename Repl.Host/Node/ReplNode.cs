@@ -118,7 +118,7 @@ public sealed class ReplNode : IHostedService
     /// <summary>
     /// Whether <paramref name="position"/> is past the head of the log: never issued by it. Standalone the journal's last
     /// position is the head; in cluster mode a position past this node's watermark may just not be applied here yet,
-    /// so etcd's current revision decides (when etcd cannot be asked, the position is given the benefit of the doubt).
+    /// so etcd's head decides (when etcd cannot be asked, the position is given the benefit of the doubt).
     /// </summary>
     public async Task<bool> IsAheadOfLogAsync(long position, CancellationToken cancellationToken)
     {
@@ -126,17 +126,13 @@ public sealed class ReplNode : IHostedService
         if (!IsCluster) return position > Journal.LastPosition;
         try
         {
-            return EtcdPositions.RevisionOf(position) > await LogRevisionAsync(cancellationToken);
+            return position > await EtcdLog!.HeadAsync(cancellationToken);
         }
         catch (EtcdException)
         {
             return false;
         }
     }
-
-    /// <summary>Cluster mode: etcd's current revision, which no committed position is past.</summary>
-    private async Task<long> LogRevisionAsync(CancellationToken cancellationToken) =>
-        (await Etcd!.RangeAsync(EtcdLog.LogKey(ClusterOptions.Prefix), keysOnly: true, cancellationToken: cancellationToken)).Header.Revision;
 
     /// <summary>Runs retention over every topic now (the node does so every <see cref="NodeOptions.RetentionInterval"/>).</summary>
     public Task ApplyRetentionAsync() =>
@@ -179,13 +175,13 @@ public sealed class ReplNode : IHostedService
         {
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
-            // Positions come from etcd revisions: a journal ahead of etcd means etcd was reset under this node, and
-            // the reader would silently skip everything until the revisions caught up.
-            long revision = await LogRevisionAsync(cancellationToken);
-            if (revision < EtcdPositions.RevisionOf(Journal.LastPosition))
+            // A journal ahead of etcd's log means etcd was reset under this node, and the reader would silently skip
+            // everything until the positions caught up.
+            long head = await EtcdLog!.HeadAsync(cancellationToken);
+            if (head < Journal.LastPosition)
             {
                 throw new InvalidOperationException(
-                    $"this node's journal (etcd revision {EtcdPositions.RevisionOf(Journal.LastPosition)}) is ahead of etcd (revision {revision}): " +
+                    $"this node's journal (position {Journal.LastPosition}) is ahead of etcd's log (position {head}): " +
                     $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.DataDir}').");
             }
             Registry.UseEpoch(await UntilEtcdAnswersAsync(() => ClusterEpochAsync(cancellationToken), logger, cancellationToken));
@@ -226,9 +222,12 @@ public sealed class ReplNode : IHostedService
             Volatile.Write(ref _watch, watch);
             try
             {
-                await foreach (var batch in EtcdLog!.ReadAsync(Registry.AppliedPosition, watch.Token))
+                // The replica remembers the revision of the last batch it wrote; one from before it did is older than that.
+                long after = Registry.AppliedPosition;
+                long from = Journal.ReplicaRevision > 0 ? Journal.ReplicaRevision : EtcdPositions.RevisionOf(after);
+                await foreach (var batch in EtcdLog!.ReadAsync(after, from, watch.Token))
                 {
-                    _reader.Tell(new LogReaderProtocol.Apply(-1, batch));
+                    _reader.Tell(new LogReaderProtocol.Apply(-1, batch.Entries, Revision: batch.Revision));
                 }
             }
             catch (OperationCanceledException)

@@ -125,30 +125,15 @@ public sealed class LogReaderSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
-    public async Task TrimReplica_DropsTheTopicsHistoryFromTheReplica_AndMovesItsTrimmedMark()
+    public async Task AReplicaReader_WritesWhatItApplied_ThroughTheBatchsEnd_WithItsRevision()
     {
         var reader = StartReader(replica: true);
-        reader.Tell(new LogReaderProtocol.Apply(-1, [Create(1, "a"), Published(2, "a"), Published(3, "a"), Published(4, "a")]));
-        await Applied(4);
-        // The replica reader wrote what it applied.
-        Assert.Equal(4, _journal.Journal.LastPosition);
-        Assert.Equal(3, _journal.Journal.Stats("a").Messages);
-
-        reader.Tell(new LogReaderProtocol.TrimReplica("a", 3));
-        AwaitAssert(() =>
-        {
-            Assert.True(_registry.TryGet("a", out var a));
-            Assert.Equal(3, a.TrimmedThrough);
-        }, Wait);
-        Assert.Equal([4L], _journal.Journal.Read(["a"], 0, long.MaxValue, 10).Select(message => message.Position));
-        Assert.Equal(3, _journal.Journal.LoadTopics().Single().TrimmedThrough);
-
-        // An older mark changes nothing.
-        reader.Tell(new LogReaderProtocol.TrimReplica("a", 2));
-        reader.Tell(new LogReaderProtocol.Apply(-1, [Published(5, "a")]));
-        await Applied(5);
-        _registry.TryGet("a", out var hub);
-        Assert.Equal(3, hub.TrimmedThrough);
+        // Position 3's topic does not exist here: it is not kept, but the replica is through the batch all the same.
+        reader.Tell(new LogReaderProtocol.Apply(-1, [Create(1, "a"), Published(2, "a"), Published(3, "b")], Revision: 7));
+        await Applied(3);
+        Assert.Equal(3, _journal.Journal.LastPosition);
+        Assert.Equal(7, _journal.Journal.ReplicaRevision);
+        Assert.Equal(1, _journal.Journal.Stats("a").Messages);
     }
 
     private sealed class CountingSubscriber : ISubscriber

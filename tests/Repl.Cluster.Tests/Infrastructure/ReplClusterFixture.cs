@@ -11,8 +11,6 @@ public sealed class ReplClusterFixture : IAsyncLifetime
     [
         "--Cluster:UnavailableAfter", "00:00:03",
         "--Cluster:LeaseTtl", "00:00:05",
-        // Not the default (1): keeps concurrent appends through several writer keys under test.
-        "--Cluster:MaxInFlightAppends", "4",
     ];
 
     private EtcdCluster? _etcd;

@@ -1,0 +1,183 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Persistence;
+using Akka.Persistence.Journal;
+using Etcdserverpb;
+using Google.Protobuf;
+using Repl.Actors.Cluster;
+using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+
+namespace Repl.Actors.Persistence;
+
+/// <summary>
+/// The cluster log's Akka.Persistence journal: the sequencer's events committed to etcd, one transaction per batch
+/// (etcd's Raft orders and replicates it), at the single key <c>{prefix}/log</c> whose revision history is the log.
+/// </summary>
+/// <remarks>
+/// <para><b>One write in flight.</b> The sequencer hands its journal one write at a time (<c>PersistAllAsync</c> over
+/// its own queue), so every node's publishes that arrive meanwhile go into the next transaction together. A write
+/// larger than <see cref="MaxTxnBytes"/> or <see cref="MaxTopicOps"/> topic changes is split, in order.</para>
+/// <para><b>Fencing.</b> Each transaction compares the log key's mod revision with the one this journal last
+/// wrote or read at recovery (the log's head), and the sequencer's lease key with the token this node put there
+/// (<see cref="EtcdStore.Fence"/>): a sequencer whose lease expired, or a zombie after a partition, cannot commit,
+/// and neither can a second sequencer that started from an older head.</para>
+/// <para><b>Exactly once.</b> The client may resend a transaction whose answer was lost, and the first attempt may
+/// have committed; the resend then fails its compare. Each transaction therefore also puts a fresh token at
+/// <c>{prefix}/writer</c>, and a failed compare reads it back first: if it holds this call's token, the write did
+/// commit. Any other failure leaves the head unknown, and the sequencer must recover (it stops, and its backoff
+/// supervisor's next incarnation reads the head again) before it writes again.</para>
+/// <para><b>Positions</b> are the events' sequence numbers, stored in the batch (<see cref="LogBatchCodec"/> version 3).
+/// Recovery continues after the last position in etcd, including one from a batch written before the cluster had a
+/// sequencer (positions from revisions).</para>
+/// <para><b>Replay</b> reads the node's local replica of the log (Repl's SQLite schema, written by its log reader from
+/// etcd's watch), once the replica has caught up with the head: etcd keeps only a window of revisions, the replica all
+/// that retention keeps. Recovery starts from the snapshot in etcd (<see cref="EtcdSnapshotStore"/>), so the replay is
+/// the short tail after it.</para>
+/// </remarks>
+public sealed class EtcdJournal : AsyncWriteJournal
+{
+    /// <summary>Most bytes of entries in one transaction (etcd refuses requests over <c>--max-request-bytes</c>, 1.5 MiB by default).</summary>
+    public const int MaxTxnBytes = 1 << 20;
+
+    /// <summary>Most topic creates and deletes in one transaction (etcd's <c>--max-txn-ops</c> is 128 by default; three more ops go with each).</summary>
+    public const int MaxTopicOps = 100;
+
+    private readonly EtcdStore _store;
+    private readonly Journal.Journal _replica;
+    private readonly TimeSpan _replayWait;
+    private readonly string _incarnation = Guid.NewGuid().ToString("N")[..12];
+    private long _sequence;
+    // The log key's mod revision as of this journal's last write or read; -1: unknown, recover first.
+    private long _head = -1;
+
+    public EtcdJournal(Akka.Configuration.Config config)
+    {
+        _store = EtcdStore.Of(Context.System);
+        _replica = SqliteJournal.JournalOf(Context.System);
+        _replayWait = config.GetTimeSpan("replay-wait", TimeSpan.FromSeconds(15));
+    }
+
+    protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
+    {
+        var events = new List<(long SequenceNr, LogEvent Event)>();
+        foreach (var write in messages)
+        {
+            foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
+            {
+                if (persistent.PersistenceId != SequencerActor.LogPersistenceId)
+                    throw new InvalidOperationException($"the Repl journal keeps the log only, not '{persistent.PersistenceId}'");
+                events.Add((persistent.SequenceNr, (LogEvent)persistent.Payload));
+            }
+        }
+        int start = 0, bytes = 0, topicOps = 0;
+        for (int i = 0; i <= events.Count; i++)
+        {
+            if (i < events.Count)
+            {
+                var e = events[i].Event;
+                int size = LogBatchCodec.SizeOf(e.Topic, e.Body.Length, e.Key);
+                bool topicOp = e.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic;
+                if (i == start || (bytes + size <= MaxTxnBytes && topicOps + (topicOp ? 1 : 0) <= MaxTopicOps))
+                {
+                    bytes += size;
+                    topicOps += topicOp ? 1 : 0;
+                    continue;
+                }
+            }
+            await CommitAsync(events.GetRange(start, i - start), cancellationToken).ConfigureAwait(false);
+            if (i == events.Count) break;
+            start = i;
+            bytes = 0;
+            topicOps = 0;
+            i--;
+        }
+        return null!;
+    }
+
+    private async Task CommitAsync(List<(long SequenceNr, LogEvent Event)> chunk, CancellationToken cancellationToken)
+    {
+        long head = Interlocked.Read(ref _head);
+        if (head < 0) throw new LogUnavailableException("the cluster log's head is unknown to this sequencer since a failed write; it recovers before it writes again");
+        var fence = _store.Fence ?? throw new LogUnavailableException("this node does not hold the sequencer's lease; nothing was committed");
+        var token = ByteString.CopyFromUtf8($"{_incarnation}:{++_sequence}");
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = _store.LogKey, Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = head });
+        txn.Compare.Add(new Compare { Key = fence.Key, Target = Compare.Types.CompareTarget.Value, Result = Compare.Types.CompareResult.Equal, Value = fence.Token });
+        var value = LogBatchCodec.Encode(chunk[0].SequenceNr, chunk.ConvertAll(c => c.Event));
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.LogKey, Value = UnsafeByteOperations.UnsafeWrap(value) } });
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.WriterKey, Value = token } });
+        long last = chunk[^1].SequenceNr;
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.HeadKey, Value = ByteString.CopyFromUtf8(last.ToString(System.Globalization.CultureInfo.InvariantCulture)) } });
+        foreach (var (position, e) in chunk)
+        {
+            // The create's position: a node resynchronising after a compaction tells a topic created again from the one it knew.
+            if (e.Kind == LogEntryKind.CreateTopic)
+                txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.TopicKey(e.Topic), Value = ByteString.CopyFromUtf8(position.ToString(System.Globalization.CultureInfo.InvariantCulture)) } });
+            else if (e.Kind == LogEntryKind.DeleteTopic) txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = _store.TopicKey(e.Topic) } });
+        }
+        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = _store.WriterKey } });
+        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = fence.Key, KeysOnly = true } });
+        Interlocked.Exchange(ref _head, -1);
+        TxnResponse result;
+        try
+        {
+            result = await _store.Client.TransactionAsync(txn, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        {
+            throw EtcdStore.Unavailable(error);
+        }
+        if (result.Succeeded)
+        {
+            Interlocked.Exchange(ref _head, result.Header.Revision);
+            return;
+        }
+        var writer = result.Responses[0].ResponseRange.Kvs.FirstOrDefault();
+        if (writer is not null && writer.Value == token)
+        {
+            // A resent attempt of this very transaction: the first one committed.
+            Interlocked.Exchange(ref _head, writer.ModRevision);
+            return;
+        }
+        bool leaseHeld = result.Responses[1].ResponseRange.Kvs.Count > 0;
+        throw new LogUnavailableException(leaseHeld
+            ? "the cluster log moved on under this sequencer (another sequencer wrote, or the lease passed on); nothing was committed"
+            : "this node's sequencer lease expired in etcd; nothing was committed");
+    }
+
+    public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
+    {
+        RangeResponse range;
+        try
+        {
+            range = await _store.Client.GetAsync(new RangeRequest { Key = _store.LogKey }, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        {
+            throw EtcdStore.Unavailable(error);
+        }
+        var log = range.Kvs.FirstOrDefault();
+        Interlocked.Exchange(ref _head, log?.ModRevision ?? 0);
+        return log is null ? 0 : LogBatchCodec.LastPosition(log.Value.Span, log.ModRevision);
+    }
+
+    public override async Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+        Action<IPersistentRepresentation> recoveryCallback)
+    {
+        if (fromSequenceNr > toSequenceNr || max <= 0) return;
+        // The replica is written by this node's log reader from etcd's watch; a node that just started may be behind.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (_replica.LastPosition < toSequenceNr)
+        {
+            if (waited.Elapsed > _replayWait)
+                throw new TimeoutException($"this node's replica of the log is at {_replica.LastPosition}, the log at {toSequenceNr}: it did not catch up within {_replayWait.TotalSeconds:0} s");
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        SqliteJournal.Replay(_replica, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
+    }
+
+    /// <summary>The log is trimmed per topic by retention (truncate entries) and in etcd by compaction, never by the writer deleting its own events.</summary>
+    protected override Task DeleteMessagesToAsync(string persistenceId, long toSequenceNr, CancellationToken cancellationToken) =>
+        Task.FromException(new NotSupportedException("the Repl log is trimmed by retention (truncate entries), not by deleting events"));
+}

@@ -1,0 +1,85 @@
+using System.Buffers.Binary;
+using System.Text;
+using Akka.Persistence;
+using Akka.Persistence.Snapshot;
+using Etcdserverpb;
+using Google.Protobuf;
+using Repl.Actors.Log;
+
+namespace Repl.Actors.Persistence;
+
+/// <summary>
+/// The cluster's shared snapshot store: the latest snapshot of each persistence id at <c>{prefix}/snapshots/{id}</c> in
+/// etcd, so whichever node runs the sequencer next recovers from it. One snapshot per id: a newer one replaces the older.
+/// </summary>
+/// <remarks>
+/// <para>Value: <c>sequenceNr:i64, createdMs:i64, serializer:i32, manifest length:i32, manifest (UTF-8), payload</c>, little-endian;
+/// the payload is serialized by the serializer bound to the snapshot's type (Repl's own, <c>ReplSerializer</c>).</para>
+/// <para>A save is fenced like a log write (<see cref="EtcdStore.Fence"/>): only the lease's holder writes snapshots.</para>
+/// </remarks>
+public sealed class EtcdSnapshotStore : SnapshotStore
+{
+    private const int Header = 8 + 8 + 4 + 4;
+
+    private readonly EtcdStore _store = EtcdStore.Of(Context.System);
+    // Captured here: after an await there is no actor context to take it from.
+    private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
+
+    protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
+    {
+        RangeResponse range;
+        try
+        {
+            range = await _store.Client.GetAsync(new RangeRequest { Key = _store.SnapshotKey(persistenceId) }, deadline: _store.Deadline, cancellationToken: cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        {
+            throw EtcdStore.Unavailable(error);
+        }
+        if (range.Kvs.FirstOrDefault() is not { } kv) return null;
+        var value = kv.Value.Span;
+        long sequenceNr = BinaryPrimitives.ReadInt64LittleEndian(value);
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(value[8..])).UtcDateTime;
+        if (sequenceNr > criteria.MaxSequenceNr || sequenceNr < criteria.MinSequenceNr || created > criteria.MaxTimeStamp) return null;
+        int serializer = BinaryPrimitives.ReadInt32LittleEndian(value[16..]);
+        int manifestLength = BinaryPrimitives.ReadInt32LittleEndian(value[20..]);
+        string manifest = Encoding.UTF8.GetString(value.Slice(Header, manifestLength));
+        var snapshot = _serialization.Deserialize(value[(Header + manifestLength)..].ToArray(), serializer, manifest);
+        return new SelectedSnapshot(new SnapshotMetadata(persistenceId, sequenceNr, created), snapshot);
+    }
+
+    protected override async Task SaveAsync(SnapshotMetadata metadata, object snapshot, CancellationToken cancellationToken)
+    {
+        var fence = _store.Fence ?? throw new LogUnavailableException("this node does not hold the sequencer's lease; the snapshot was not saved");
+        var serializer = _serialization.FindSerializerFor(snapshot);
+        var manifest = Encoding.UTF8.GetBytes(Akka.Serialization.Serialization.ManifestFor(serializer, snapshot));
+        var payload = serializer.ToBinary(snapshot);
+        var value = new byte[Header + manifest.Length + payload.Length];
+        BinaryPrimitives.WriteInt64LittleEndian(value, metadata.SequenceNr);
+        BinaryPrimitives.WriteInt64LittleEndian(value.AsSpan(8), new DateTimeOffset(DateTime.SpecifyKind(metadata.Timestamp, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
+        BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(16), serializer.Identifier);
+        BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(20), manifest.Length);
+        manifest.CopyTo(value.AsSpan(Header));
+        payload.CopyTo(value.AsSpan(Header + manifest.Length));
+        var txn = new TxnRequest();
+        txn.Compare.Add(new Compare { Key = fence.Key, Target = Compare.Types.CompareTarget.Value, Result = Compare.Types.CompareResult.Equal, Value = fence.Token });
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.SnapshotKey(metadata.PersistenceId), Value = UnsafeByteOperations.UnsafeWrap(value) } });
+        TxnResponse result;
+        try
+        {
+            result = await _store.Client.TransactionAsync(txn, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        {
+            throw EtcdStore.Unavailable(error);
+        }
+        if (!result.Succeeded) throw new LogUnavailableException("this node no longer holds the sequencer's lease; the snapshot was not saved");
+    }
+
+    /// <summary>Only the latest snapshot is kept: deleting older ones has nothing to do.</summary>
+    protected override Task DeleteAsync(SnapshotMetadata metadata, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc cref="DeleteAsync(SnapshotMetadata, CancellationToken)"/>
+    protected override Task DeleteAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using Akka.DependencyInjection;
+using dotnet_etcd;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Repl.Actors.Log;
+
+namespace Repl.Actors.Persistence;
+
+/// <summary>
+/// Where a Repl cluster keeps its log in etcd, and the one etcd client its persistence plugins and lease share: the
+/// sequencer's journal (<see cref="EtcdJournal"/>), its snapshots (<see cref="EtcdSnapshotStore"/>) and its lease
+/// (<see cref="EtcdLease"/>).
+/// </summary>
+/// <remarks>
+/// Keys under <see cref="Prefix"/>: <c>log</c> (one version per batch, <see cref="Cluster.LogBatchCodec"/>),
+/// <c>head</c> (the log's last position), <c>writer</c> (the token of the last log transaction), <c>topics/{name}</c> (while the topic exists),
+/// <c>snapshots/{persistence id}</c>, <c>leases/{name}</c> (held under an etcd lease by the lease's owner).
+/// </remarks>
+public sealed class EtcdStore(EtcdClient client, string prefix, TimeSpan requestTimeout)
+{
+    private EtcdFence? _fence;
+
+    public EtcdClient Client { get; } = client;
+
+    /// <summary>Key prefix of this Repl cluster (several may share one etcd), without a trailing slash.</summary>
+    public string Prefix { get; } = prefix.TrimEnd('/');
+
+    /// <summary>Bound on one etcd call; a call that cannot reach a quorum fails within it.</summary>
+    public TimeSpan RequestTimeout { get; } = requestTimeout;
+
+    /// <summary>The deadline of a call started now.</summary>
+    public DateTime Deadline => DateTime.UtcNow + RequestTimeout;
+
+    public ByteString LogKey => Key("log");
+
+    public ByteString WriterKey => Key("writer");
+
+    /// <summary>The log's last position, as decimal text: what readiness and <c>/cluster</c> measure lag against without reading a whole batch.</summary>
+    public ByteString HeadKey => Key("head");
+
+    public ByteString TopicKey(string name) => Key("topics/" + name);
+
+    public ByteString SnapshotKey(string persistenceId) => Key("snapshots/" + persistenceId);
+
+    public ByteString LeaseKey(string leaseName) => Key("leases/" + leaseName);
+
+    /// <summary>
+    /// The sequencer's lease as this node holds it, or null: every log and snapshot write compares the lease key with
+    /// it, so a node that lost the lease (or a zombie after a partition) cannot commit.
+    /// </summary>
+    public EtcdFence? Fence
+    {
+        get => Volatile.Read(ref _fence);
+        set => Volatile.Write(ref _fence, value);
+    }
+
+    private ByteString Key(string name) => ByteString.CopyFromUtf8($"{Prefix}/{name}");
+
+    /// <summary>The node's store, from the actor system's services (Akka.Hosting puts the host's provider there).</summary>
+    internal static EtcdStore Of(ActorSystem system) =>
+        DependencyResolver.For(system).Resolver.GetService<EtcdStore>()
+        ?? throw new InvalidOperationException("no EtcdStore among the actor system's services (cluster mode sets it)");
+
+    /// <summary>Whether an etcd call failed for want of etcd (unreachable, no quorum, timed out): the outcome of a write is then unknown.</summary>
+    public static bool IsUnavailable(Exception error) => error is RpcException { StatusCode: StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Internal or StatusCode.Unknown or StatusCode.ResourceExhausted }
+        or HttpRequestException or IOException;
+
+    /// <summary>The 503 for a call that failed for want of etcd.</summary>
+    public static LogUnavailableException Unavailable(Exception error) =>
+        new("the cluster log (etcd) is unavailable: " + (error is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : error.Message), error);
+}
+
+/// <summary>The sequencer's lease key and the value this node put there when it acquired it.</summary>
+public sealed record EtcdFence(ByteString Key, ByteString Token);
