@@ -17,7 +17,7 @@
 # BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C2 are always disk).
 # Cluster (C1–C2): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
 # BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
-# BENCH_IN_FLIGHT (Cluster:MaxInFlightAppends, default: the node's), BENCH_ETCD_ARGS (extra etcd flags),
+# BENCH_ETCD_ARGS (extra etcd flags),
 # BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
 # BENCH_C1_PUBLISHERS (96).
 set -euo pipefail
@@ -149,7 +149,6 @@ trap 'exit 143' TERM
 start_cluster() {
   cluster_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench-cluster.XXXXXX")"
   local node_args="--Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000"
-  [[ -n "${BENCH_IN_FLIGHT:-}" ]] && node_args+=" --Cluster:MaxInFlightAppends $BENCH_IN_FLIGHT"
   node_args+=" ${BENCH_NODE_ARGS:-}"
   if ! cluster_env REPL_ETCD_ARGS="${BENCH_ETCD_ARGS:-}" REPL_NODE_ARGS="$node_args" "$root/scripts/cluster-up.sh" >"$runs/$1-cluster-up.log" 2>&1; then
     cat "$runs/$1-cluster-up.log" >&2
