@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Threading.Channels;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
 
@@ -20,29 +21,32 @@ namespace Repl.Actors.Cluster;
 /// <c>{prefix}/writers/{node}/{slot}</c>: the token of the last transaction of one of this node's writer slots
 /// (see exactly-once below).</para>
 /// <para><b>Positions</b> are <see cref="EtcdPositions"/>: revision and index in the batch, the same on every node.</para>
-/// <para><b>Exactly once.</b> The etcd client retries a transaction on another endpoint after a timeout, and the
-/// first attempt may have been applied. Each transaction therefore compares the node's writer key's mod revision
-/// with the one it last wrote and puts a fresh token there; a replay fails the compare, and the failure branch reads
-/// the writer key: if it holds this call's token, the earlier attempt committed at that key's mod revision, and
-/// those are the positions returned. The log itself never holds a duplicate batch, so readers need no dedup.
-/// A node has <see cref="EtcdLogOptions.WriterSlots"/> writer keys, each serialising its own transactions, so that
-/// many batches can be in flight at once (etcd then commits them with one disk sync); the chunks of one batch go
-/// through one slot, in order.</para>
+/// <para><b>Exactly once.</b> The gRPC channel (dotnet-etcd's retry policy) sends a transaction again, to another
+/// member, after an <c>Unavailable</c> answer, and the first attempt may have been applied. Each transaction
+/// therefore compares the node's writer key's mod revision with the one it last wrote and puts a fresh token there; a
+/// replay fails the compare, and the failure branch reads the writer key: if it holds this call's token, the earlier
+/// attempt committed at that key's mod revision, and those are the positions returned. The log itself never holds a
+/// duplicate batch, so readers need no dedup. A node has <see cref="EtcdLogOptions.WriterSlots"/> writer keys, each
+/// serialising its own transactions, so that many batches can be in flight at once (etcd then commits them with one
+/// disk sync); the chunks of one batch go through one slot, in order.</para>
 /// <para><b>Failures.</b> etcd unreachable or without quorum for a whole request timeout → <see cref="LogUnavailableException"/>
 /// (503): the batch may or may not have committed (it will then be applied and delivered as usual). Every outcome
-/// is reported to <see cref="Health"/>. The reading watch retries until disposed.</para>
+/// is reported to <see cref="Health"/>. The reading watch (etcd's <c>Watch</c> stream, opened with <c>hasleader</c> so
+/// a member that loses its leader ends it) is opened again, on whichever member the channel picks, from the revision
+/// after the last one delivered, until disposed: no gap, no duplicate.</para>
 /// <para><b>Compaction.</b> etcd keeps a window of revisions. A node that resumes from a compacted revision cannot
-/// get what it missed: it reads the topic set as of the compaction point, synthesises the creates and deletes that
-/// bring its topics there, and a <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range
-/// get a gap; then it continues from the compaction point.</para>
+/// get what it missed (etcd answers the watch with its compaction revision and cancels it): it reads the topic set as
+/// of the compaction point, synthesises the creates and deletes that bring its topics there, and a
+/// <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range get a gap; then it continues
+/// from the compaction point.</para>
 /// </remarks>
 public sealed class EtcdLog : IAsyncDisposable
 {
-    private readonly EtcdClient _client;
+    private readonly EtcdConnection _etcd;
     private readonly EtcdLogOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly byte[] _logKey;
+    private readonly ByteString _logKey;
     private readonly Channel<WriterSlot> _slots;
     private readonly string _topicsPrefix;
     private readonly string _incarnation = Guid.NewGuid().ToString("N")[..12];
@@ -54,15 +58,15 @@ public sealed class EtcdLog : IAsyncDisposable
     private long _lastDelivered;
 
     /// <param name="topics">The topics as of the position the first <see cref="ReadAsync"/> will start after (the replica journal's).</param>
-    public EtcdLog(EtcdClient client, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
+    public EtcdLog(EtcdConnection etcd, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
     {
-        _client = client;
+        _etcd = etcd;
         _options = options;
         _time = time;
         _logger = logger;
         Health = health;
         string prefix = options.Prefix.TrimEnd('/');
-        _logKey = EtcdKeys.Utf8(LogKey(prefix));
+        _logKey = EtcdConnection.Key(LogKey(prefix));
         _slots = Channel.CreateUnbounded<WriterSlot>();
         for (int i = 0; i < Math.Max(1, options.WriterSlots); i++) _slots.Writer.TryWrite(new WriterSlot($"{prefix}/writers/{options.NodeId}/{i}"));
         _topicsPrefix = $"{prefix}/topics/";
@@ -120,10 +124,16 @@ public sealed class EtcdLog : IAsyncDisposable
     {
         string key = _topicsPrefix + name;
         var value = LogBatchCodec.Encode([(kind, name, [], _time.GetUtcNow().ToUnixTimeMilliseconds(), null)]);
-        TxnCompare guard = kind == LogEntryKind.CreateTopic
-            ? TxnCompare.CreateRevision(key, CompareResult.Equal, 0)
-            : TxnCompare.CreateRevision(key, CompareResult.Greater, 0);
-        TxnOp change = kind == LogEntryKind.CreateTopic ? TxnOp.Put(key, _options.NodeId) : TxnOp.DeleteRange(key);
+        var guard = new Compare
+        {
+            Key = EtcdConnection.Key(key),
+            Target = Compare.Types.CompareTarget.Create,
+            Result = kind == LogEntryKind.CreateTopic ? Compare.Types.CompareResult.Equal : Compare.Types.CompareResult.Greater,
+            CreateRevision = 0,
+        };
+        var change = kind == LogEntryKind.CreateTopic
+            ? new RequestOp { RequestPut = new PutRequest { Key = EtcdConnection.Key(key), Value = ByteString.CopyFromUtf8(_options.NodeId) } }
+            : new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = EtcdConnection.Key(key) } };
         var slot = await _slots.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -137,23 +147,32 @@ public sealed class EtcdLog : IAsyncDisposable
     }
 
     /// <summary>Commits one batch value; returns its revision, or 0 when one of <paramref name="guards"/> failed.</summary>
-    private async Task<long> CommitAsync(WriterSlot slot, byte[] value, TxnCompare[] guards, TxnOp[] ops, CancellationToken cancellationToken)
+    private async Task<long> CommitAsync(WriterSlot slot, byte[] value, Compare[] guards, RequestOp[] ops, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         try
         {
             if (slot.ModRevision < 0)
             {
-                slot.ModRevision = (await _client.GetAsync(slot.Key, cancellationToken).ConfigureAwait(false))?.ModRevision ?? 0;
+                slot.ModRevision = (await _etcd.GetAsync(slot.Key, cancellationToken).ConfigureAwait(false))?.ModRevision ?? 0;
             }
+            var writerKey = EtcdConnection.Key(slot.Key);
+            var batch = ByteString.CopyFrom(value);
             for (int attempt = 0; ; attempt++)
             {
-                var token = Encoding.UTF8.GetBytes($"{_incarnation}:{Interlocked.Increment(ref _sequence)}");
-                var result = await _client.TxnAsync(
-                    [TxnCompare.ModRevision(slot.Key, CompareResult.Equal, slot.ModRevision), .. guards],
-                    [TxnOp.Put(_logKey, value), TxnOp.Put(slot.Key, token), .. ops],
-                    [TxnOp.Range(slot.Key)],
-                    cancellationToken).ConfigureAwait(false);
+                var token = ByteString.CopyFromUtf8($"{_incarnation}:{Interlocked.Increment(ref _sequence)}");
+                var txn = new TxnRequest
+                {
+                    Compare = { new Compare { Key = writerKey, Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = slot.ModRevision }, guards },
+                    Success =
+                    {
+                        new RequestOp { RequestPut = new PutRequest { Key = _logKey, Value = batch } },
+                        new RequestOp { RequestPut = new PutRequest { Key = writerKey, Value = token } },
+                        ops,
+                    },
+                    Failure = { new RequestOp { RequestRange = new RangeRequest { Key = writerKey } } },
+                };
+                var result = await _etcd.Client.TransactionAsync(txn, deadline: _etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
                 Health.ReportSuccess();
                 long revision;
                 if (result.Succeeded)
@@ -162,9 +181,9 @@ public sealed class EtcdLog : IAsyncDisposable
                 }
                 else
                 {
-                    var writer = result.Responses.Count > 0 ? result.Responses[0].Range?.Kvs.FirstOrDefault() : null;
+                    var writer = result.Responses.Count > 0 ? result.Responses[0].ResponseRange?.Kvs.FirstOrDefault() : null;
                     long actual = writer?.ModRevision ?? 0;
-                    if (writer is not null && writer.Value.AsSpan().SequenceEqual(token))
+                    if (writer is not null && writer.Value.Equals(token))
                     {
                         // A timed-out attempt of this very transaction was applied; this one is its replay.
                         revision = actual;
@@ -187,7 +206,7 @@ public sealed class EtcdLog : IAsyncDisposable
                 return revision;
             }
         }
-        catch (EtcdException error) when (error is not EtcdCompactedException)
+        catch (RpcException error)
         {
             // The outcome is unknown: the next write learns the writer key's revision again.
             slot.ModRevision = -1;
@@ -201,22 +220,22 @@ public sealed class EtcdLog : IAsyncDisposable
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
         // Re-read the revision of the last applied entry: it may hold more entries after it.
         long next = Math.Max(1, EtcdPositions.RevisionOf(after));
-        IAsyncEnumerator<WatchBatch>? watch = null;
+        LogWatch? watch = null;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                watch ??= _client.WatchAsync(_logKey, null, next, progressNotify: false, stop.Token).GetAsyncEnumerator(stop.Token);
+                watch ??= new LogWatch(_etcd, _logKey, next, stop.Token);
                 var step = await StepAsync(watch, stop.Token).ConfigureAwait(false);
-                if (step.Batch is { } batch)
+                if (step.Events is { } events)
                 {
                     var entries = new List<LogEntry>();
-                    foreach (var change in batch.Events)
+                    foreach (var change in events)
                     {
                         long revision = change.Kv.ModRevision;
                         next = revision + 1;
-                        if (change.Type != WatchEventType.Put) continue;
-                        LogBatchCodec.Decode(change.Kv.Value, revision, after, entries);
+                        if (change.Type != Mvccpb.Event.Types.EventType.Put) continue;
+                        LogBatchCodec.Decode(change.Kv.Value.Span, revision, after, entries);
                     }
                     Health.ReportSuccess();
                     if (entries.Count > 0)
@@ -228,10 +247,10 @@ public sealed class EtcdLog : IAsyncDisposable
                     Volatile.Write(ref _lastDelivered, next - 1);
                     continue;
                 }
-                if (watch is not null) await watch.DisposeAsync().ConfigureAwait(false);
+                watch.Dispose();
                 watch = null;
                 if (step.Stopped) yield break;
-                if (step.Compacted is { } compacted)
+                if (step.CompactRevision is { } compacted)
                 {
                     var resync = await ResyncAsync(compacted, after, stop.Token).ConfigureAwait(false);
                     if (resync is null) continue; // etcd went away meanwhile: try again
@@ -256,28 +275,49 @@ public sealed class EtcdLog : IAsyncDisposable
         }
         finally
         {
-            if (watch is not null) await watch.DisposeAsync().ConfigureAwait(false);
+            watch?.Dispose();
         }
     }
 
-    private async Task<Step> StepAsync(IAsyncEnumerator<WatchBatch> watch, CancellationToken stop)
+    /// <summary>Waits for the watch's next events, its compaction, or its end.</summary>
+    private async Task<Step> StepAsync(LogWatch watch, CancellationToken stop)
     {
         long started = _time.GetTimestamp();
         try
         {
-            if (!await watch.MoveNextAsync().ConfigureAwait(false)) return new Step(null, null, Stopped: stop.IsCancellationRequested);
-            return new Step(watch.Current, null, false);
+            while (true)
+            {
+                var response = await watch.NextAsync(stop).ConfigureAwait(false);
+                if (response is null)
+                {
+                    if (stop.IsCancellationRequested) return new Step(null, null, Stopped: true);
+                    throw new RpcException(new Status(StatusCode.Unavailable, "etcd ended the watch"));
+                }
+                if (response.CompactRevision > 0)
+                {
+                    _logger.LogWarning("The cluster log was compacted past this node's position (etcd keeps revisions from {Revision} on); resynchronising from the compaction point, readers of the lost range get a gap", response.CompactRevision);
+                    return new Step(null, response.CompactRevision, false);
+                }
+                if (response.Canceled) throw new RpcException(new Status(StatusCode.Cancelled, "etcd cancelled the watch: " + response.CancelReason));
+                if (response.Created)
+                {
+                    // A member with a leader took the watch: etcd answers again.
+                    Health.ReportSuccess();
+                    continue;
+                }
+                if (response.Events.Count > 0) return new Step(response.Events, null, false);
+                // An empty answer (progress notification): nothing to deliver.
+            }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return new Step(null, null, Stopped: true);
         }
-        catch (EtcdCompactedException compacted)
+        catch (RpcException error) when (stop.IsCancellationRequested && error.StatusCode == StatusCode.Cancelled)
         {
-            _logger.LogWarning("The cluster log was compacted past this node's position ({Message}); resynchronising from the compaction point, readers of the lost range get a gap", compacted.Message);
-            return new Step(null, compacted, false);
+            return new Step(null, null, Stopped: true);
         }
-        catch (Exception error) when (error is EtcdException or IOException or HttpRequestException)
+        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
         {
             Health.ReportFailure(error, started);
             _logger.LogWarning("Watching the cluster log failed, retrying: {Message}", error.Message);
@@ -286,36 +326,38 @@ public sealed class EtcdLog : IAsyncDisposable
     }
 
     /// <summary>Synthesises the entries that bring this node from <paramref name="after"/> to the compaction point.</summary>
-    private async Task<(List<LogEntry> Entries, long Revision)?> ResyncAsync(EtcdCompactedException compacted, long after, CancellationToken stop)
+    /// <param name="compactRevision">The compaction point etcd reported with the watch's cancellation.</param>
+    /// <param name="after">The last position this node delivered.</param>
+    /// <param name="stop">Ends the attempt.</param>
+    private async Task<(List<LogEntry> Entries, long Revision)?> ResyncAsync(long compactRevision, long after, CancellationToken stop)
     {
         long started = _time.GetTimestamp();
-        RangeResult snapshot;
+        RangeResponse snapshot;
         long revision;
         try
         {
             try
             {
-                revision = compacted.CompactRevision;
-                if (revision <= 0) throw new EtcdCompactedException(0, 0);
-                snapshot = await _client.GetPrefixAsync(_topicsPrefix, revision: revision, cancellationToken: stop).ConfigureAwait(false);
+                revision = compactRevision;
+                snapshot = await _etcd.GetPrefixAsync(_topicsPrefix, revision, stop).ConfigureAwait(false);
             }
-            catch (EtcdCompactedException)
+            catch (RpcException compacted) when (EtcdConnection.IsCompacted(compacted))
             {
-                // Compacted again meanwhile, or the point is unknown: take the current state.
-                snapshot = await _client.GetPrefixAsync(_topicsPrefix, cancellationToken: stop).ConfigureAwait(false);
+                // Compacted again meanwhile: take the current state.
+                snapshot = await _etcd.GetPrefixAsync(_topicsPrefix, 0, stop).ConfigureAwait(false);
                 revision = snapshot.Header.Revision;
             }
         }
-        catch (Exception error) when (error is EtcdException or OperationCanceledException)
+        catch (Exception error) when (error is RpcException or OperationCanceledException)
         {
-            if (error is EtcdException) Health.ReportFailure(error, started);
+            if (error is RpcException) Health.ReportFailure(error, started);
             return null;
         }
 
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var entries = new List<LogEntry>();
         long position = Math.Max(after, EtcdPositions.Of(revision, EtcdPositions.SyntheticBase - 1));
-        var current = snapshot.Kvs.ToDictionary(kv => kv.KeyString[_topicsPrefix.Length..], kv => kv.CreateRevision, StringComparer.Ordinal);
+        var current = snapshot.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_topicsPrefix.Length..], kv => kv.CreateRevision, StringComparer.Ordinal);
         var local = new Dictionary<string, long>(_topics, StringComparer.Ordinal);
         foreach (var (name, created) in _topics)
         {
@@ -378,5 +420,35 @@ public sealed class EtcdLog : IAsyncDisposable
         public long ModRevision { get; set; } = -1;
     }
 
-    private readonly record struct Step(WatchBatch? Batch, EtcdCompactedException? Compacted, bool Stopped);
+    /// <param name="Events">The changes of one watch answer, in revision order.</param>
+    /// <param name="CompactRevision">Set when etcd cancelled the watch because its start had been compacted: the compaction point.</param>
+    /// <param name="Stopped">The reader was cancelled.</param>
+    private readonly record struct Step(IReadOnlyList<Mvccpb.Event>? Events, long? CompactRevision, bool Stopped);
+
+    /// <summary>One <c>Watch</c> stream on the log key from a revision; the create request goes out with the first read.</summary>
+    /// <remarks>
+    /// etcd's stream itself rather than dotnet-etcd's <c>WatchAsync</c> callbacks: the log needs the compaction answer
+    /// (<see cref="WatchResponse.CompactRevision"/>) and decides itself where to resume from, which the callbacks hide.
+    /// </remarks>
+    private sealed class LogWatch(EtcdConnection etcd, ByteString key, long startRevision, CancellationToken stop) : IDisposable
+    {
+        // "hasleader": etcd ends the stream when the member serving it loses its leader, instead of leaving a watch
+        // open on a member cut off from the quorum (clientv3's WithRequireLeader).
+        private readonly AsyncDuplexStreamingCall<WatchRequest, WatchResponse> _call =
+            etcd.Client.GetConnection().WatchClient.Watch(new Metadata { { "hasleader", "true" } }, cancellationToken: stop);
+        private bool _created;
+
+        public async Task<WatchResponse?> NextAsync(CancellationToken cancellationToken)
+        {
+            if (!_created)
+            {
+                await _call.RequestStream.WriteAsync(
+                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, StartRevision = startRevision } }, cancellationToken).ConfigureAwait(false);
+                _created = true;
+            }
+            return await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false) ? _call.ResponseStream.Current : null;
+        }
+
+        public void Dispose() => _call.Dispose();
+    }
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Cluster;
 using Repl.Actors.Log;
-using Repl.Actors.Messages;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests;
@@ -12,9 +11,6 @@ public sealed class EtcdLogTests(SingleNodeEtcdFixture etcd)
 {
     private EtcdLog NewLog(string prefix, string node = "n1", int maxTxnBytes = 1 << 20) =>
         new(etcd.Client, new EtcdLogOptions { Prefix = prefix, NodeId = node, MaxTxnBytes = maxTxnBytes }, [], new LogHealth(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
-
-    private static PublishCommand Command(string topic, string value) =>
-        new(topic, MessageJson.EncodeBody(topic, value, [], DateTimeOffset.UtcNow), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
 
     private static async Task<List<LogEntry>> ReadAsync(EtcdLog log, int count)
     {
@@ -49,7 +45,7 @@ public sealed class EtcdLogTests(SingleNodeEtcdFixture etcd)
     {
         await using var log = NewLog(SingleNodeEtcdFixture.UniquePrefix(), maxTxnBytes: 600);
         await log.CreateTopicAsync("t", default);
-        var commands = Enumerable.Range(0, 20).Select(i => Command("t", new string('x', 50) + i)).ToArray();
+        var commands = Enumerable.Range(0, 20).Select(i => LogCommands.Publish("t", new string('x', 50) + i)).ToArray();
 
         long[] positions = await log.AppendAsync(commands, default);
         var read = await ReadAsync(log, 21);
@@ -73,9 +69,9 @@ public sealed class EtcdLogTests(SingleNodeEtcdFixture etcd)
         await using var second = NewLog(prefix);
         await first.CreateTopicAsync("t", default);
 
-        long a = (await first.AppendAsync([Command("t", "a")], default))[0];
-        long b = (await second.AppendAsync([Command("t", "b")], default))[0];
-        long c = (await first.AppendAsync([Command("t", "c")], default))[0];
+        long a = (await first.AppendAsync([LogCommands.Publish("t", "a")], default))[0];
+        long b = (await second.AppendAsync([LogCommands.Publish("t", "b")], default))[0];
+        long c = (await first.AppendAsync([LogCommands.Publish("t", "c")], default))[0];
 
         var read = await ReadAsync(first, 4);
         Assert.Equal([a, b, c], read.Skip(1).Select(entry => entry.Position));

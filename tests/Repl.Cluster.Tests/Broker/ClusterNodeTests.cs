@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Repl.Actors.Cluster;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests.Broker;
@@ -267,10 +268,10 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
         await WaitAppliedAsync(N3, before[^1]);
         N3.Kill();
         for (int i = 0; i < 5; i++) await N1.Client.PublishAsync(topic, $"lost-on-n3-{i}");
-        await using (var etcd = cluster.Etcd.CreateClient())
+        using (var etcd = cluster.Etcd.CreateClient())
         {
-            var now = await etcd.RangeAsync("/repl/log", keysOnly: true);
-            await etcd.CompactAsync(now.Header.Revision);
+            var now = await etcd.Client.GetAsync(new Etcdserverpb.RangeRequest { Key = EtcdConnection.Key("/repl/log"), KeysOnly = true }, deadline: etcd.Deadline());
+            await etcd.Client.CompactAsync(new Etcdserverpb.CompactionRequest { Revision = now.Header.Revision }, deadline: etcd.Deadline());
         }
 
         await N3.RestartAsync();
