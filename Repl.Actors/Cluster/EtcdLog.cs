@@ -282,7 +282,6 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <summary>Waits for the watch's next events, its compaction, or its end.</summary>
     private async Task<Step> StepAsync(LogWatch watch, CancellationToken stop)
     {
-        long started = _time.GetTimestamp();
         try
         {
             while (true)
@@ -319,7 +318,10 @@ public sealed class EtcdLog : IAsyncDisposable
         }
         catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
         {
-            Health.ReportFailure(error, started);
+            // Cut off since now, not since the wait began: the stream was alive (HTTP/2 pings) until it broke, and a
+            // watch idle for minutes must not look like minutes without etcd (that would end every stream at once
+            // when one member goes away).
+            Health.ReportFailure(error, _time.GetTimestamp());
             _logger.LogWarning("Watching the cluster log failed, retrying: {Message}", error.Message);
             return new Step(null, null, false);
         }
