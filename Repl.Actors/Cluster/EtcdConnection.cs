@@ -48,6 +48,9 @@ public sealed class EtcdConnection : IDisposable
         // dotnet-etcd accepts the comma-separated list itself (ConnectionStringParser); trailing slashes are normalised away.
         Client = new EtcdClient(string.Join(',', Endpoints.Select(url => url.GetLeftPart(UriPartial.Authority))), configureChannelOptions: options =>
         {
+            // etcd answers a watch that is behind with up to 1,000 revisions at once, and a log batch may be 1 MiB:
+            // gRPC's default 4 MB limit on a received message would fail such an answer on every retry.
+            options.MaxReceiveMessageSize = null;
             if (options.HttpHandler is SocketsHttpHandler handler)
             {
                 // dotnet-etcd's defaults (30 s pings, no connect timeout) would hold a call on a dead host past its deadline.

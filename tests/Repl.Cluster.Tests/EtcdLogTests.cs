@@ -77,4 +77,19 @@ public sealed class EtcdLogTests(SingleNodeEtcdFixture etcd)
         Assert.Equal([a, b, c], read.Skip(1).Select(entry => entry.Position));
         Assert.Equal(["a", "b", "c"], read.Skip(1).Select(entry => JsonDocument.Parse(entry.Message).RootElement.GetProperty("value").GetString()));
     }
+
+    [Fact]
+    public async Task ReaderFarBehind_GetsBatchesLargerTogetherThanOneGrpcMessage()
+    {
+        // etcd sends a lagging watch up to 1,000 revisions in one answer: here 8 × ~900 KB, over gRPC's default 4 MB.
+        await using var log = NewLog(SingleNodeEtcdFixture.UniquePrefix());
+        await log.CreateTopicAsync("big", default);
+        var body = new string('x', 900_000);
+        var positions = new List<long>();
+        for (int i = 0; i < 8; i++) positions.AddRange(await log.AppendAsync([LogCommands.Publish("big", body + i)], default));
+
+        var read = await ReadAsync(log, 9);
+
+        Assert.Equal(positions, read.Skip(1).Select(entry => entry.Position));
+    }
 }
