@@ -51,6 +51,9 @@ public sealed class EtcdConnection : IDisposable
             // etcd answers a watch that is behind with up to 1,000 revisions at once, and a log batch may be 1 MiB:
             // gRPC's default 4 MB limit on a received message would fail such an answer on every retry.
             options.MaxReceiveMessageSize = null;
+            // The channel retries only a call it could buffer (1 MB by default): room for the largest request etcd
+            // takes (--max-request-bytes, 1.5 MiB), so a full log batch fails over like any other call.
+            options.MaxRetryBufferPerCallSize = 2 << 20;
             if (options.HttpHandler is SocketsHttpHandler handler)
             {
                 // dotnet-etcd's defaults (30 s pings, no connect timeout) would hold a call on a dead host past its deadline.
