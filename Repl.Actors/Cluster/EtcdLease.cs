@@ -104,8 +104,9 @@ public sealed class EtcdLease : IAsyncDisposable
                 await Task.Delay(delay < untilExpiry ? delay : (untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero), _time, stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception error) when (stop.IsCancellationRequested && error is OperationCanceledException or RpcException or IOException)
         {
+            // Stopping: the stream was aborted under a read (gRPC may report that as Unavailable rather than cancelled).
         }
         finally
         {

@@ -308,12 +308,9 @@ public sealed class EtcdLog : IAsyncDisposable
                 // An empty answer (progress notification): nothing to deliver.
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception error) when (stop.IsCancellationRequested && error is OperationCanceledException or RpcException or IOException)
         {
-            return new Step(null, null, Stopped: true);
-        }
-        catch (RpcException error) when (stop.IsCancellationRequested && error.StatusCode == StatusCode.Cancelled)
-        {
+            // Stopping: the stream was aborted under a read (gRPC may report that as Unavailable rather than cancelled).
             return new Step(null, null, Stopped: true);
         }
         catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
