@@ -67,10 +67,13 @@ public sealed class EtcdLease : IAsyncDisposable
             {
                 long sentAt = _time.GetTimestamp();
                 TimeSpan delay;
-                // One renewal's round trip is bounded like any call; the stream itself lives on.
+                // One renewal's round trip is bounded like any call, and an answer is worth waiting for until the lease
+                // may be gone; the stream itself lives on.
                 using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop))
                 {
-                    attempt.CancelAfter(_etcd.RequestTimeout < interval ? _etcd.RequestTimeout : interval);
+                    var left = _time.GetElapsedTime(sentAt, expiresAt);
+                    var bound = _etcd.RequestTimeout < left ? _etcd.RequestTimeout : left;
+                    attempt.CancelAfter(bound > retry ? bound : retry);
                     try
                     {
                         stream ??= _etcd.Client.GetConnection().LeaseClient.LeaseKeepAlive(cancellationToken: stop);

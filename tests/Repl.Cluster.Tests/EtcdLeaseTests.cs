@@ -14,11 +14,11 @@ public sealed class EtcdLeaseTests(SingleNodeEtcdFixture etcd)
     [Fact]
     public async Task Lease_KeptAlivePastItsTtl()
     {
-        await using var lease = await EtcdLease.GrantAsync(_etcd, TimeSpan.FromSeconds(2), TimeProvider.System, default);
+        await using var lease = await EtcdLease.GrantAsync(_etcd, TimeSpan.FromSeconds(3), TimeProvider.System, default);
         await PutAsync(_prefix + "alive", lease.Id);
 
-        // Long enough for etcd to have expired an unrenewed 2 s lease.
-        var lost = await Task.WhenAny(lease.Lost, Task.Delay(TimeSpan.FromSeconds(4)));
+        // Long enough for etcd to have expired an unrenewed 3 s lease.
+        var lost = await Task.WhenAny(lease.Lost, Task.Delay(TimeSpan.FromSeconds(5)));
 
         Assert.NotSame(lease.Lost, lost);
         Assert.NotNull(await _etcd.GetAsync(_prefix + "alive", default));
