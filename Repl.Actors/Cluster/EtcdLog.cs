@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
-using System.Text;
-using System.Threading.Channels;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
 
@@ -14,25 +14,28 @@ namespace Repl.Actors.Cluster;
 /// </summary>
 /// <remarks>
 /// <para><b>Keys.</b> <c>{prefix}/log</c>: the batch (see <see cref="LogBatchCodec"/>), one version per batch.
-/// <c>{prefix}/topics/{name}</c>: exists while the topic does, written in the same transaction as the batch that
-/// creates or deletes it; read here only to resynchronise after a compaction.</para>
+/// <c>{prefix}/head</c>: the log's last position. <c>{prefix}/topics/{name}</c>: exists while the topic does, written
+/// in the same transaction as the batch that creates or deletes it; read here only to resynchronise after a
+/// compaction.</para>
 /// <para><b>Positions</b> come with each batch (its sequence numbers), the same on every node. A reader resumes from
-/// an etcd revision (<see cref="ReadAsync"/>'s <c>fromRevision</c>, which the node's replica remembers with its entries)
+/// an etcd revision (<see cref="ReadAsync"/>'s <c>fromRevision</c>, which the node's replica keeps with its entries)
 /// and skips what it already applied.</para>
-/// <para><b>Failures.</b> Every outcome is reported to <see cref="Health"/>; the watch retries until disposed.</para>
+/// <para><b>Failures.</b> Every outcome is reported to <see cref="Health"/>. The watch (etcd's <c>Watch</c> stream,
+/// opened with <c>hasleader</c> so a member that loses its leader ends it) is opened again, on whichever member the
+/// channel picks, from the revision after the last one delivered, until disposed: no gap, no duplicate.</para>
 /// <para><b>Compaction.</b> etcd keeps a window of revisions. A node that resumes from a compacted revision cannot
-/// get what it missed: it reads the topic set as of the compaction point, synthesises the creates and deletes that
-/// bring its topics there, and a <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range
-/// get a gap; then it continues from the compaction point. The synthesised entries take the last positions of the
-/// lost range (see <see cref="ResyncAsync"/>).</para>
+/// get what it missed (etcd answers the watch with its compaction revision and cancels it): it reads the topic set as
+/// of the compaction point, synthesises the creates and deletes that bring its topics there, and a
+/// <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range get a gap; then it continues
+/// from the compaction point. The synthesised entries take the last positions of the lost range.</para>
 /// </remarks>
 public sealed class EtcdLog : IAsyncDisposable
 {
-    private readonly EtcdClient _client;
+    private readonly EtcdConnection _etcd;
     private readonly EtcdLogOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly byte[] _logKey;
+    private readonly ByteString _logKey;
     private readonly string _topicsPrefix;
     private readonly CancellationTokenSource _disposed = new();
     // What the reader has handed out: topic → position that created it (for the compaction resync).
@@ -40,15 +43,15 @@ public sealed class EtcdLog : IAsyncDisposable
     private long _lastDelivered;
 
     /// <param name="topics">The topics as of the position the first <see cref="ReadAsync"/> will start after (the replica journal's).</param>
-    public EtcdLog(EtcdClient client, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
+    public EtcdLog(EtcdConnection etcd, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
     {
-        _client = client;
+        _etcd = etcd;
         _options = options;
         _time = time;
         _logger = logger;
         Health = health;
         string prefix = options.Prefix.TrimEnd('/');
-        _logKey = EtcdKeys.Utf8(LogKey(prefix));
+        _logKey = EtcdConnection.Key(LogKey(prefix));
         _topicsPrefix = $"{prefix}/topics/";
         _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
     }
@@ -59,14 +62,16 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <summary>The etcd revision of the last batch this node's reader delivered.</summary>
     public long DeliveredRevision => Volatile.Read(ref _lastDelivered);
 
+    /// <summary>The key the log lives at.</summary>
+    public static string LogKey(string prefix) => prefix.TrimEnd('/') + "/log";
+
     /// <summary>The position of the log's last entry (0: empty); a linearizable read.</summary>
     public async Task<long> HeadAsync(CancellationToken cancellationToken)
     {
-        var head = await _client.RangeAsync(HeadKey(_options.Prefix), cancellationToken: cancellationToken).ConfigureAwait(false);
-        if (head.Kvs.FirstOrDefault() is { } mark) return ParseHead(mark.Value);
+        if (await _etcd.GetAsync(HeadKey(_options.Prefix), cancellationToken).ConfigureAwait(false) is { } mark) return ParseHead(mark.Value.Span);
         // A log written before the sequencer kept its head apart: the last batch says.
-        var log = await _client.RangeAsync(_logKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return log.Kvs.FirstOrDefault() is { } kv ? LogBatchCodec.LastPosition(kv.Value, kv.ModRevision) : 0;
+        var log = await _etcd.GetAsync(LogKey(_options.Prefix), cancellationToken).ConfigureAwait(false);
+        return log is null ? 0 : LogBatchCodec.LastPosition(log.Value.Span, log.ModRevision);
     }
 
     /// <summary>The key of the log's last position (written with every batch, <see cref="Persistence.EtcdStore.HeadKey"/>).</summary>
@@ -76,32 +81,29 @@ public sealed class EtcdLog : IAsyncDisposable
     public static long ParseHead(ReadOnlySpan<byte> value) =>
         long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position) ? position : 0;
 
-    /// <summary>The key the log lives at.</summary>
-    public static string LogKey(string prefix) => prefix.TrimEnd('/') + "/log";
-
     /// <summary>The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on, each with its revision.</summary>
     /// <param name="fromRevision">The revision of the last batch applied (re-read, its entries up to <paramref name="after"/> skipped), or earlier; 0: the start.</param>
     public async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
         long next = Math.Max(1, fromRevision);
-        IAsyncEnumerator<WatchBatch>? watch = null;
+        LogWatch? watch = null;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                watch ??= _client.WatchAsync(_logKey, null, next, progressNotify: false, stop.Token).GetAsyncEnumerator(stop.Token);
+                watch ??= new LogWatch(_etcd, _logKey, next, stop.Token);
                 var step = await StepAsync(watch, stop.Token).ConfigureAwait(false);
-                if (step.Batch is { } batch)
+                if (step.Events is { } events)
                 {
                     var entries = new List<LogEntry>();
                     long revision = next;
-                    foreach (var change in batch.Events)
+                    foreach (var change in events)
                     {
                         revision = change.Kv.ModRevision;
                         next = revision + 1;
-                        if (change.Type != WatchEventType.Put) continue;
-                        LogBatchCodec.Decode(change.Kv.Value, revision, after, entries);
+                        if (change.Type != Mvccpb.Event.Types.EventType.Put) continue;
+                        LogBatchCodec.Decode(change.Kv.Value.Span, revision, after, entries);
                     }
                     Health.ReportSuccess();
                     if (entries.Count > 0)
@@ -113,10 +115,10 @@ public sealed class EtcdLog : IAsyncDisposable
                     Volatile.Write(ref _lastDelivered, next - 1);
                     continue;
                 }
-                if (watch is not null) await watch.DisposeAsync().ConfigureAwait(false);
+                watch.Dispose();
                 watch = null;
                 if (step.Stopped) yield break;
-                if (step.Compacted is { } compacted)
+                if (step.CompactRevision is { } compacted)
                 {
                     var resync = await ResyncAsync(compacted, after, stop.Token).ConfigureAwait(false);
                     if (resync is null) continue; // etcd went away meanwhile: try again
@@ -141,59 +143,81 @@ public sealed class EtcdLog : IAsyncDisposable
         }
         finally
         {
-            if (watch is not null) await watch.DisposeAsync().ConfigureAwait(false);
+            watch?.Dispose();
         }
     }
 
-    private async Task<Step> StepAsync(IAsyncEnumerator<WatchBatch> watch, CancellationToken stop)
+    /// <summary>Waits for the watch's next events, its compaction, or its end.</summary>
+    private async Task<Step> StepAsync(LogWatch watch, CancellationToken stop)
     {
-        long started = _time.GetTimestamp();
         try
         {
-            if (!await watch.MoveNextAsync().ConfigureAwait(false)) return new Step(null, null, Stopped: stop.IsCancellationRequested);
-            return new Step(watch.Current, null, false);
+            while (true)
+            {
+                var response = await watch.NextAsync(stop).ConfigureAwait(false);
+                if (response is null)
+                {
+                    if (stop.IsCancellationRequested) return new Step(null, null, Stopped: true);
+                    throw new RpcException(new Status(StatusCode.Unavailable, "etcd ended the watch"));
+                }
+                if (response.CompactRevision > 0)
+                {
+                    _logger.LogWarning("The cluster log was compacted past this node's position (etcd keeps revisions from {Revision} on); resynchronising from the compaction point, readers of the lost range get a gap", response.CompactRevision);
+                    return new Step(null, response.CompactRevision, false);
+                }
+                if (response.Canceled) throw new RpcException(new Status(StatusCode.Cancelled, "etcd cancelled the watch: " + response.CancelReason));
+                if (response.Created)
+                {
+                    // A member with a leader took the watch: etcd answers again.
+                    Health.ReportSuccess();
+                    continue;
+                }
+                if (response.Events.Count > 0) return new Step(response.Events, null, false);
+                // An empty answer (progress notification): nothing to deliver.
+            }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (Exception error) when (stop.IsCancellationRequested && error is OperationCanceledException or RpcException or IOException)
         {
+            // Stopping: the stream was aborted under a read (gRPC may report that as Unavailable rather than cancelled).
             return new Step(null, null, Stopped: true);
         }
-        catch (EtcdCompactedException compacted)
+        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
         {
-            _logger.LogWarning("The cluster log was compacted past this node's position ({Message}); resynchronising from the compaction point, readers of the lost range get a gap", compacted.Message);
-            return new Step(null, compacted, false);
-        }
-        catch (Exception error) when (error is EtcdException or IOException or HttpRequestException)
-        {
-            Health.ReportFailure(error, started);
+            // Cut off since now, not since the wait began: the stream was alive (HTTP/2 pings) until it broke, and a
+            // watch idle for minutes must not look like minutes without etcd (that would end every stream at once
+            // when one member goes away).
+            Health.ReportFailure(error, _time.GetTimestamp());
             _logger.LogWarning("Watching the cluster log failed, retrying: {Message}", error.Message);
             return new Step(null, null, false);
         }
     }
 
     /// <summary>Synthesises the entries that bring this node from <paramref name="after"/> to the compaction point.</summary>
-    private async Task<(List<LogEntry> Entries, long Revision)?> ResyncAsync(EtcdCompactedException compacted, long after, CancellationToken stop)
+    /// <param name="compactRevision">The compaction point etcd reported with the watch's cancellation.</param>
+    /// <param name="after">The last position this node delivered.</param>
+    /// <param name="stop">Ends the attempt.</param>
+    private async Task<(List<LogEntry> Entries, long Revision)?> ResyncAsync(long compactRevision, long after, CancellationToken stop)
     {
         long started = _time.GetTimestamp();
-        RangeResult snapshot;
+        RangeResponse snapshot;
         long revision;
         try
         {
             try
             {
-                revision = compacted.CompactRevision;
-                if (revision <= 0) throw new EtcdCompactedException(0, 0);
-                snapshot = await _client.GetPrefixAsync(_topicsPrefix, revision: revision, cancellationToken: stop).ConfigureAwait(false);
+                revision = compactRevision;
+                snapshot = await _etcd.GetPrefixAsync(_topicsPrefix, revision, stop).ConfigureAwait(false);
             }
-            catch (EtcdCompactedException)
+            catch (RpcException compacted) when (EtcdConnection.IsCompacted(compacted))
             {
-                // Compacted again meanwhile, or the point is unknown: take the current state.
-                snapshot = await _client.GetPrefixAsync(_topicsPrefix, cancellationToken: stop).ConfigureAwait(false);
+                // Compacted again meanwhile: take the current state.
+                snapshot = await _etcd.GetPrefixAsync(_topicsPrefix, 0, stop).ConfigureAwait(false);
                 revision = snapshot.Header.Revision;
             }
         }
-        catch (Exception error) when (error is EtcdException or OperationCanceledException)
+        catch (Exception error) when (error is RpcException or OperationCanceledException)
         {
-            if (error is EtcdException) Health.ReportFailure(error, started);
+            if (error is RpcException) Health.ReportFailure(error, started);
             return null;
         }
 
@@ -201,17 +225,18 @@ public sealed class EtcdLog : IAsyncDisposable
         long lost;
         try
         {
-            var head = await _client.RangeAsync(_logKey, revision: revision, cancellationToken: stop).ConfigureAwait(false);
-            lost = head.Kvs.FirstOrDefault() is { } kv ? LogBatchCodec.LastPosition(kv.Value, kv.ModRevision) : 0;
+            var head = await _etcd.Client.GetAsync(new RangeRequest { Key = _logKey, Revision = revision }, deadline: _etcd.Deadline(), cancellationToken: stop)
+                .ConfigureAwait(false);
+            lost = head.Kvs.FirstOrDefault() is { } kv ? LogBatchCodec.LastPosition(kv.Value.Span, kv.ModRevision) : 0;
         }
-        catch (Exception error) when (error is EtcdException or OperationCanceledException)
+        catch (Exception error) when (error is RpcException or OperationCanceledException)
         {
-            if (error is EtcdException) Health.ReportFailure(error, started);
+            if (error is RpcException) Health.ReportFailure(error, started);
             return null;
         }
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var changes = new List<(LogEntryKind Kind, string Topic)>();
-        var current = snapshot.Kvs.ToDictionary(kv => kv.KeyString[_topicsPrefix.Length..], CreatedAt, StringComparer.Ordinal);
+        var current = snapshot.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_topicsPrefix.Length..], CreatedAt, StringComparer.Ordinal);
         var local = new Dictionary<string, long>(_topics, StringComparer.Ordinal);
         foreach (var (name, created) in _topics)
         {
@@ -244,8 +269,8 @@ public sealed class EtcdLog : IAsyncDisposable
     }
 
     /// <summary>The position of a topic key's create: its value (written by the sequencer's journal), or from its revision (written before).</summary>
-    private static long CreatedAt(EtcdKeyValue kv) =>
-        long.TryParse(kv.ValueString, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position)
+    private static long CreatedAt(Mvccpb.KeyValue kv) =>
+        long.TryParse(kv.Value.Span, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position)
             ? position
             : EtcdPositions.Of(kv.CreateRevision, 0);
 
@@ -267,5 +292,35 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <summary>One committed batch as read, and the etcd revision it was committed at.</summary>
     public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Revision);
 
-    private readonly record struct Step(WatchBatch? Batch, EtcdCompactedException? Compacted, bool Stopped);
+    /// <param name="Events">The changes of one watch answer, in revision order.</param>
+    /// <param name="CompactRevision">Set when etcd cancelled the watch because its start had been compacted: the compaction point.</param>
+    /// <param name="Stopped">The reader was cancelled.</param>
+    private readonly record struct Step(IReadOnlyList<Mvccpb.Event>? Events, long? CompactRevision, bool Stopped);
+
+    /// <summary>One <c>Watch</c> stream on the log key from a revision; the create request goes out with the first read.</summary>
+    /// <remarks>
+    /// etcd's stream itself rather than dotnet-etcd's <c>WatchAsync</c> callbacks: the log needs the compaction answer
+    /// (<see cref="WatchResponse.CompactRevision"/>) and decides itself where to resume from, which the callbacks hide.
+    /// </remarks>
+    private sealed class LogWatch(EtcdConnection etcd, ByteString key, long startRevision, CancellationToken stop) : IDisposable
+    {
+        // "hasleader": etcd ends the stream when the member serving it loses its leader, instead of leaving a watch
+        // open on a member cut off from the quorum (clientv3's WithRequireLeader).
+        private readonly AsyncDuplexStreamingCall<WatchRequest, WatchResponse> _call =
+            etcd.Client.GetConnection().WatchClient.Watch(new Metadata { { "hasleader", "true" } }, cancellationToken: stop);
+        private bool _created;
+
+        public async Task<WatchResponse?> NextAsync(CancellationToken cancellationToken)
+        {
+            if (!_created)
+            {
+                await _call.RequestStream.WriteAsync(
+                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, StartRevision = startRevision } }, cancellationToken).ConfigureAwait(false);
+                _created = true;
+            }
+            return await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false) ? _call.ResponseStream.Current : null;
+        }
+
+        public void Dispose() => _call.Dispose();
+    }
 }

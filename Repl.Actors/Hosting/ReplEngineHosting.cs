@@ -50,9 +50,7 @@ public static class ReplEngineHosting
             {
                 var settings = new SequencerProtocol.Settings(options.MaxBatch, options.SnapshotEvery, feedsReader ? registry.Get<LogReaderProtocol.Key>() : null,
                     options.IdempotencyWindow, options.MaxIdempotencyKeys);
-                var sequencer = SequencerActor.Props(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
-                return BackoffSupervisor.Props(Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
-                    .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
+                return SequencerActor.SupervisedProps(settings, resolver.GetService<TimeProvider>(), resolver.GetService<EngineTelemetry>(), LogDispatcher);
             },
             new ClusterSingletonOptions
             {

@@ -122,7 +122,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         TxnResponse result;
         try
         {
-            result = await _store.Client.TransactionAsync(txn, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+            result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (EtcdStore.IsUnavailable(error))
         {
@@ -151,7 +151,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         RangeResponse range;
         try
         {
-            range = await _store.Client.GetAsync(new RangeRequest { Key = _store.LogKey }, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+            range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.LogKey }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (EtcdStore.IsUnavailable(error))
         {

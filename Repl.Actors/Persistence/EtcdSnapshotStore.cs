@@ -30,7 +30,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         RangeResponse range;
         try
         {
-            range = await _store.Client.GetAsync(new RangeRequest { Key = _store.SnapshotKey(persistenceId) }, deadline: _store.Deadline, cancellationToken: cancellationToken)
+            range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.SnapshotKey(persistenceId) }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (Exception error) when (EtcdStore.IsUnavailable(error))
@@ -68,7 +68,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         TxnResponse result;
         try
         {
-            result = await _store.Client.TransactionAsync(txn, deadline: _store.Deadline, cancellationToken: cancellationToken).ConfigureAwait(false);
+            result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (Exception error) when (EtcdStore.IsUnavailable(error))
         {

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Akka.DependencyInjection;
-using dotnet_etcd;
+using Repl.Actors.Cluster;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,27 +11,22 @@ namespace Repl.Actors.Persistence;
 /// <summary>
 /// Where a Repl cluster keeps its log in etcd, and the one etcd client its persistence plugins and lease share: the
 /// sequencer's journal (<see cref="EtcdJournal"/>), its snapshots (<see cref="EtcdSnapshotStore"/>) and its lease
-/// (<see cref="EtcdLease"/>).
+/// (<see cref="EtcdCoordinationLease"/>).
 /// </summary>
 /// <remarks>
 /// Keys under <see cref="Prefix"/>: <c>log</c> (one version per batch, <see cref="Cluster.LogBatchCodec"/>),
 /// <c>head</c> (the log's last position), <c>writer</c> (the token of the last log transaction), <c>topics/{name}</c> (while the topic exists),
 /// <c>snapshots/{persistence id}</c>, <c>leases/{name}</c> (held under an etcd lease by the lease's owner).
 /// </remarks>
-public sealed class EtcdStore(EtcdClient client, string prefix, TimeSpan requestTimeout)
+public sealed class EtcdStore(EtcdConnection etcd, string prefix)
 {
     private EtcdFence? _fence;
 
-    public EtcdClient Client { get; } = client;
+    /// <summary>The node's connection to etcd (its deadlines bound every call).</summary>
+    public EtcdConnection Etcd { get; } = etcd;
 
     /// <summary>Key prefix of this Repl cluster (several may share one etcd), without a trailing slash.</summary>
     public string Prefix { get; } = prefix.TrimEnd('/');
-
-    /// <summary>Bound on one etcd call; a call that cannot reach a quorum fails within it.</summary>
-    public TimeSpan RequestTimeout { get; } = requestTimeout;
-
-    /// <summary>The deadline of a call started now.</summary>
-    public DateTime Deadline => DateTime.UtcNow + RequestTimeout;
 
     public ByteString LogKey => Key("log");
 

@@ -79,6 +79,18 @@ public sealed class SequencerActor : ReceivePersistentActor
     public static Props Props(SequencerProtocol.Settings settings, TimeProvider time, EngineTelemetry? metrics = null) =>
         Akka.Actor.Props.Create(() => new SequencerActor(settings, time, metrics));
 
+    /// <summary>
+    /// The sequencer under the backoff supervisor it always runs under: a persistent actor stops on a failed write, and a
+    /// singleton that stopped is not started again until its node leaves. <see cref="SequencerProtocol.Drain"/> stops both.
+    /// </summary>
+    public static Props SupervisedProps(SequencerProtocol.Settings settings, TimeProvider time, EngineTelemetry? metrics = null, string? dispatcher = null)
+    {
+        var sequencer = Props(settings, time, metrics);
+        if (dispatcher is not null) sequencer = sequencer.WithDispatcher(dispatcher);
+        return Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(sequencer, "log", TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 0.2, -1)
+            .WithFinalStopMessage(message => message is SequencerProtocol.Drain));
+    }
+
     private void Enqueue(object command)
     {
         if (_draining)

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Etcdserverpb;
+using Grpc.Core;
 using Repl.Actors.Cluster;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
@@ -30,14 +31,14 @@ internal static class ClusterEndpoints
         string status = membership.Health.UnavailableFor is null ? "up" : "cut off from etcd";
         try
         {
-            var listed = etcd.GetPrefixAsync(membership.MembersPrefix, cancellationToken: cancellationToken);
-            var progress = etcd.GetPrefixAsync(membership.ProgressPrefix, cancellationToken: cancellationToken);
+            var listed = etcd.GetPrefixAsync(membership.MembersPrefix, 0, cancellationToken);
+            var progress = etcd.GetPrefixAsync(membership.ProgressPrefix, 0, cancellationToken);
             var positions = (await progress).Kvs.ToDictionary(
-                kv => kv.KeyString[membership.ProgressPrefix.Length..],
-                kv => long.TryParse(kv.ValueString, NumberStyles.None, CultureInfo.InvariantCulture, out long p) ? p : 0);
+                kv => kv.Key.ToStringUtf8()[membership.ProgressPrefix.Length..],
+                kv => long.TryParse(kv.Value.ToStringUtf8(), NumberStyles.None, CultureInfo.InvariantCulture, out long p) ? p : 0);
             foreach (var kv in (await listed).Kvs)
             {
-                var record = JsonSerializer.Deserialize(kv.Value, ClusterJsonContext.Default.ClusterMemberRecord);
+                var record = JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.ClusterMemberRecord);
                 if (record is null) continue;
                 bool self = record.Id == node.Options.Id;
                 long memberApplied = self ? applied : positions.GetValueOrDefault(record.Id);
@@ -45,9 +46,9 @@ internal static class ClusterEndpoints
                 members.Add(new ClusterMemberView(record.Id, record.Url, lag > node.ClusterOptions.MaxLag ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
             }
         }
-        catch (Exception error) when (error is EtcdException || (error is OperationCanceledException && !requestAborted.IsCancellationRequested))
+        catch (Exception error) when (error is RpcException || (error is OperationCanceledException && !requestAborted.IsCancellationRequested))
         {
-            status = "cut off from etcd: " + (error is EtcdException ? error.Message : "no answer within 3 s");
+            status = "cut off from etcd: " + (error is RpcException rpc ? rpc.Status.Detail : "no answer within 3 s");
         }
         if (!members.Any(member => member.Self))
         {
@@ -58,39 +59,39 @@ internal static class ClusterEndpoints
             ClusterJsonContext.Default.ClusterView);
     }
 
-    private static async Task<EtcdView> EtcdViewAsync(EtcdClient etcd, CancellationToken cancellationToken)
+    private static async Task<EtcdView> EtcdViewAsync(EtcdConnection etcd, CancellationToken cancellationToken)
     {
-        IReadOnlyList<EtcdMember> members = [];
+        IReadOnlyList<Member> members = [];
         string? error = null;
         try
         {
-            members = await etcd.MemberListAsync(cancellationToken);
+            members = (await etcd.Client.MemberListAsync(new MemberListRequest(), deadline: etcd.Deadline(), cancellationToken: cancellationToken)).Members;
         }
-        catch (Exception failure) when (failure is EtcdException or OperationCanceledException)
+        catch (Exception failure) when (failure is RpcException or OperationCanceledException)
         {
-            error = failure is EtcdException ? failure.Message : "no answer in time";
+            error = failure is RpcException rpc ? rpc.Status.Detail : "no answer in time";
         }
         // Every configured endpoint plus any member's URL, each asked directly (no failover: the answer is about it).
-        var urls = etcd.Endpoints.Concat(members.SelectMany(member => member.ClientUrls)).DistinctBy(url => url.AbsoluteUri).ToList();
+        var urls = etcd.Endpoints.Concat(members.SelectMany(member => member.ClientURLs).Select(url => new Uri(url))).DistinctBy(url => url.AbsoluteUri).ToList();
         var statuses = await Task.WhenAll(urls.Select(async url =>
         {
             try
             {
-                return (url, (EtcdStatus?)await etcd.StatusAsync(url, cancellationToken), (string?)null);
+                return (url, (StatusResponse?)await etcd.StatusOfAsync(url, cancellationToken), (string?)null);
             }
-            catch (Exception failure) when (failure is EtcdException or OperationCanceledException)
+            catch (Exception failure) when (failure is RpcException or OperationCanceledException)
             {
-                return (url, null, failure is EtcdException ? failure.Message : "no answer in time");
+                return (url, null, failure is RpcException rpc ? rpc.Status.Detail : "no answer in time");
             }
         }));
         ulong leader = statuses.Select(s => s.Item2?.Leader ?? 0).FirstOrDefault(id => id != 0);
-        string? leaderName = members.FirstOrDefault(member => member.Id == leader)?.Name ?? (leader == 0 ? null : leader.ToString("x", CultureInfo.InvariantCulture));
+        string? leaderName = members.FirstOrDefault(member => member.ID == leader)?.Name ?? (leader == 0 ? null : leader.ToString("x", CultureInfo.InvariantCulture));
         return new EtcdView(
             leaderName,
-            [.. members.Select(member => new EtcdMemberView(member.Id.ToString("x", CultureInfo.InvariantCulture), member.Name,
-                [.. member.ClientUrls.Select(url => url.ToString().TrimEnd('/'))], member.Id == leader))],
+            [.. members.Select(member => new EtcdMemberView(member.ID.ToString("x", CultureInfo.InvariantCulture), member.Name,
+                [.. member.ClientURLs.Select(url => url.TrimEnd('/'))], member.ID == leader))],
             [.. statuses.Select(s => new EtcdEndpointView(s.url.ToString().TrimEnd('/'), s.Item2 is null ? "down" : s.Item2.Leader == 0 ? "no leader" : "up",
-                s.Item2?.Version, s.Item2?.IsLeader ?? false, (long?)s.Item2?.RaftIndex, s.Item2?.DbSize, s.Item3))],
+                s.Item2?.Version, s.Item2 is { Leader: not 0 } answer && answer.Leader == answer.Header.MemberId, (long?)s.Item2?.RaftIndex, s.Item2?.DbSize, s.Item3))],
             error);
     }
 }

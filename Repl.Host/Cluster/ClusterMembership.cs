@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
 using Repl.Actors.Cluster;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Topics;
 
 namespace Repl.Host.Cluster;
@@ -11,7 +13,7 @@ namespace Repl.Host.Cluster;
 /// stream cut-off, and (on one node at a time) etcd compaction.
 /// </summary>
 /// <remarks>
-/// <para>Keys, under one lease kept alive by a <see cref="LeaseKeeper"/>: <c>{prefix}/members/{id}</c> =
+/// <para>Keys, under one lease kept alive by an <see cref="EtcdLease"/>: <c>{prefix}/members/{id}</c> =
 /// <c>{"id","url","startedAt"}</c> and <c>{prefix}/progress/{id}</c> = the applied position (written at most once
 /// per <see cref="ClusterOptions.ProgressInterval"/>, only when it moved). A lost lease is granted again and the keys
 /// re-put.</para>
@@ -24,7 +26,7 @@ namespace Repl.Host.Cluster;
 /// </remarks>
 public sealed class ClusterMembership : IAsyncDisposable
 {
-    private readonly EtcdClient _client;
+    private readonly EtcdConnection _etcd;
     private readonly ClusterOptions _options;
     private readonly string _nodeId;
     private readonly TopicRegistry _registry;
@@ -36,15 +38,15 @@ public sealed class ClusterMembership : IAsyncDisposable
     private readonly DateTimeOffset _startedAt;
     private readonly Lock _unavailableGate = new();
     private CancellationTokenSource _unavailable = new();
-    private LeaseKeeper? _lease;
+    private EtcdLease? _lease;
     private bool _joined;
     private long _publishedApplied = -1;
     private long _logHead;
     private long _compactedTo;
 
-    public ClusterMembership(EtcdClient client, ClusterOptions options, string nodeId, TopicRegistry registry, LogHealth health, TimeProvider time, ILogger logger)
+    public ClusterMembership(EtcdConnection etcd, ClusterOptions options, string nodeId, TopicRegistry registry, LogHealth health, TimeProvider time, ILogger logger)
     {
-        _client = client;
+        _etcd = etcd;
         _options = options;
         _nodeId = nodeId;
         _registry = registry;
@@ -93,14 +95,14 @@ public sealed class ClusterMembership : IAsyncDisposable
             await _lease.DisposeAsync();
             _lease = null;
         }
-        _lease ??= await _client.StartLeaseAsync(_options.LeaseTtl, cancellationToken);
+        _lease ??= await EtcdLease.GrantAsync(_etcd, _options.LeaseTtl, _time, cancellationToken);
         var member = JsonSerializer.SerializeToUtf8Bytes(
             new ClusterMemberRecord(_nodeId, _options.AdvertiseUrl ?? "", _startedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)),
             ClusterJsonContext.Default.ClusterMemberRecord);
-        await _client.PutAsync(System.Text.Encoding.UTF8.GetBytes(MembersPrefix + _nodeId), member, _lease.LeaseId, cancellationToken: cancellationToken);
+        await _etcd.PutAsync(MembersPrefix + _nodeId, ByteString.CopyFrom(member), _lease.Id, cancellationToken);
         _publishedApplied = -1;
         _joined = true;
-        _logger.LogInformation("Joined the cluster as {Node} (lease {Lease:x})", _nodeId, _lease.LeaseId);
+        _logger.LogInformation("Joined the cluster as {Node} (lease {Lease:x})", _nodeId, _lease.Id);
     }
 
     private async Task ProbeLoopAsync(CancellationToken stop)
@@ -115,17 +117,16 @@ public sealed class ClusterMembership : IAsyncDisposable
             try
             {
                 if (!_joined || _lease is null || _lease.IsLost) await JoinAsync(bound.Token);
-                var head = await _client.RangeAsync(EtcdLog.HeadKey(_prefix), cancellationToken: bound.Token);
-                Volatile.Write(ref _logHead, head.Kvs.Count > 0 ? EtcdLog.ParseHead(head.Kvs[0].Value) : 0);
+                if (await _etcd.GetAsync(EtcdLog.HeadKey(_prefix), bound.Token) is { } head) Volatile.Write(ref _logHead, EtcdLog.ParseHead(head.Value.Span));
                 long applied = _registry.AppliedPosition;
                 if (applied != _publishedApplied)
                 {
-                    await _client.PutAsync(ProgressPrefix + _nodeId, applied.ToString(CultureInfo.InvariantCulture), _lease!.LeaseId, cancellationToken: bound.Token);
+                    await _etcd.PutAsync(ProgressPrefix + _nodeId, ByteString.CopyFromUtf8(applied.ToString(CultureInfo.InvariantCulture)), _lease!.Id, bound.Token);
                     _publishedApplied = applied;
                 }
                 Health.ReportSuccess();
             }
-            catch (Exception error) when (!stop.IsCancellationRequested && error is EtcdException or OperationCanceledException)
+            catch (Exception error) when (!stop.IsCancellationRequested && error is RpcException or OperationCanceledException)
             {
                 Health.ReportFailure(error is OperationCanceledException ? new TimeoutException("etcd did not answer the probe in time") : error, started);
             }
@@ -162,20 +163,20 @@ public sealed class ClusterMembership : IAsyncDisposable
         {
             try
             {
-                var members = await _client.GetPrefixAsync(MembersPrefix, cancellationToken: stop);
-                string? lowest = members.Kvs.Select(kv => kv.KeyString[MembersPrefix.Length..]).Order(StringComparer.Ordinal).FirstOrDefault();
+                var members = await _etcd.GetPrefixAsync(MembersPrefix, 0, stop);
+                string? lowest = members.Kvs.Select(kv => kv.Key.ToStringUtf8()[MembersPrefix.Length..]).Order(StringComparer.Ordinal).FirstOrDefault();
                 if (lowest != _nodeId) continue;
                 long target = members.Header.Revision - _options.WindowRevisions;
                 if (target <= _compactedTo) continue;
-                await _client.CompactAsync(target, cancellationToken: stop);
+                await _etcd.Client.CompactAsync(new CompactionRequest { Revision = target }, deadline: _etcd.Deadline(), cancellationToken: stop);
                 _compactedTo = target;
                 _logger.LogInformation("Compacted etcd up to revision {Revision}", target);
             }
-            catch (EtcdCompactedException)
+            catch (RpcException error) when (EtcdConnection.IsCompacted(error))
             {
                 // Another node got there first.
             }
-            catch (Exception error) when (!stop.IsCancellationRequested && error is EtcdException)
+            catch (RpcException error) when (!stop.IsCancellationRequested)
             {
                 _logger.LogWarning("Compacting etcd failed: {Message}", error.Message);
             }

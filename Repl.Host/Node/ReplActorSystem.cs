@@ -3,7 +3,6 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Hosting;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
@@ -40,19 +39,17 @@ internal static class ReplActorSystem
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
         if (isCluster)
         {
-            services.AddSingleton(provider =>
-                new EtcdClient(new EtcdOptions { Endpoints = EtcdOptions.FromEndpoints(cluster.Etcd!).Endpoints, RequestTimeout = cluster.RequestTimeout,
-                    TimeProvider = provider.GetRequiredService<TimeProvider>() }));
+            services.AddSingleton(provider => new EtcdConnection(cluster.Etcd!, cluster.RequestTimeout, provider.GetRequiredService<TimeProvider>()));
             services.AddSingleton(provider =>
             {
                 var time = provider.GetRequiredService<TimeProvider>();
                 var node = provider.GetRequiredService<IOptions<NodeOptions>>().Value;
-                return new EtcdLog(provider.GetRequiredService<EtcdClient>(),
+                return new EtcdLog(provider.GetRequiredService<EtcdConnection>(),
                     new EtcdLogOptions { Prefix = cluster.Prefix, NodeId = node.Id },
                     provider.GetRequiredService<Journal>().LoadTopics(), new LogHealth(time), time, provider.GetRequiredService<ILogger<EtcdLog>>());
             });
             // The sequencer's journal, snapshot store and lease (hocon/broker.hocon) talk to etcd through this.
-            services.AddSingleton(_ => new EtcdStore(new dotnet_etcd.EtcdClient(cluster.Etcd!), cluster.Prefix, cluster.RequestTimeout));
+            services.AddSingleton(provider => new EtcdStore(provider.GetRequiredService<EtcdConnection>(), cluster.Prefix));
         }
 
         return services.AddAkka("repl", (akka, provider) =>

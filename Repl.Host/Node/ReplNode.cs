@@ -1,8 +1,10 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Etcdserverpb;
+using Google.Protobuf;
+using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
-using Repl.Actors.Cluster.Etcd;
 using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
@@ -66,7 +68,7 @@ public sealed class ReplNode : IHostedService
         if (IsCluster)
         {
             EtcdLog = services.GetRequiredService<EtcdLog>();
-            Etcd = services.GetRequiredService<EtcdClient>();
+            Etcd = services.GetRequiredService<EtcdConnection>();
         }
     }
 
@@ -79,8 +81,8 @@ public sealed class ReplNode : IHostedService
 
     public bool IsCluster => !string.IsNullOrWhiteSpace(ClusterOptions.Etcd);
 
-    /// <summary>Cluster mode: the etcd client.</summary>
-    public EtcdClient? Etcd { get; }
+    /// <summary>Cluster mode: the connection to etcd.</summary>
+    public EtcdConnection? Etcd { get; }
 
     /// <summary>Cluster mode: the etcd log the node writes to and reads from.</summary>
     public EtcdLog? EtcdLog { get; }
@@ -128,7 +130,7 @@ public sealed class ReplNode : IHostedService
         {
             return position > await EtcdLog!.HeadAsync(cancellationToken);
         }
-        catch (EtcdException)
+        catch (RpcException)
         {
             return false;
         }
@@ -207,9 +209,15 @@ public sealed class ReplNode : IHostedService
     {
         string key = ClusterOptions.Prefix.TrimEnd('/') + "/epoch";
         var drawn = LogEpoch.New();
-        var result = await Etcd!.TxnAsync([TxnCompare.CreateRevision(key, CompareResult.Equal, 0)], [TxnOp.Put(key, drawn.Text)], [TxnOp.Range(key)], cancellationToken);
+        var txn = new TxnRequest
+        {
+            Compare = { new Compare { Key = EtcdConnection.Key(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 } },
+            Success = { new RequestOp { RequestPut = new PutRequest { Key = EtcdConnection.Key(key), Value = ByteString.CopyFromUtf8(drawn.Text) } } },
+            Failure = { new RequestOp { RequestRange = new RangeRequest { Key = EtcdConnection.Key(key) } } },
+        };
+        var result = await Etcd!.Client.TransactionAsync(txn, deadline: Etcd.Deadline(), cancellationToken: cancellationToken);
         if (result.Succeeded) return drawn;
-        string held = result.Responses[0].Range!.Kvs[0].ValueString;
+        string held = result.Responses[0].ResponseRange.Kvs[0].Value.ToStringUtf8();
         return LogEpoch.TryParse(held, out var epoch) ? epoch : throw new InvalidOperationException($"etcd key {key} holds '{held}', not a log epoch");
     }
 
@@ -249,7 +257,7 @@ public sealed class ReplNode : IHostedService
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (Membership is not null) await Membership.DisposeAsync();
-        if (Etcd is not null) await Etcd.DisposeAsync();
+        Etcd?.Dispose();
     }
 
     private async Task EveryAsync(TimeSpan interval, Action action)
@@ -281,7 +289,7 @@ public sealed class ReplNode : IHostedService
                 await call();
                 return;
             }
-            catch (Exception error) when (error is LogUnavailableException or EtcdException && !cancellationToken.IsCancellationRequested)
+            catch (Exception error) when (error is LogUnavailableException or RpcException && !cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning("Waiting for the log: {Message}", error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);

@@ -1,4 +1,9 @@
-using Repl.Actors.Cluster.Etcd;
+using Etcdserverpb;
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Repl.Actors.Cluster;
+using Repl.Actors.Journal;
+using Repl.Actors.Log;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests;
@@ -7,66 +12,80 @@ namespace Repl.Cluster.Tests;
 public sealed class CompactionTests : IAsyncLifetime
 {
     private EtcdCluster _cluster = null!;
-    private EtcdClient _client = null!;
+    private EtcdConnection _etcd = null!;
 
     public async Task InitializeAsync()
     {
         _cluster = await EtcdCluster.StartAsync(members: 1);
-        _client = _cluster.CreateClient();
+        _etcd = _cluster.CreateClient();
     }
 
     public async Task DisposeAsync()
     {
-        await _client.DisposeAsync();
+        _etcd.Dispose();
         await _cluster.DisposeAsync();
     }
 
     [Fact]
-    public async Task Watch_FromCompactedRevision_ThrowsEtcdCompactedException()
+    public async Task Range_AtCompactedRevision_IsCompacted()
     {
-        var first = await _client.PutAsync("/c/k", "1");
-        await _client.PutAsync("/c/k", "2");
-        var third = await _client.PutAsync("/c/k", "3");
-        await _client.CompactAsync(third.Header.Revision);
+        var first = await PutAsync("/c/r", "1");
+        var second = await PutAsync("/c/r", "2");
+        await CompactAsync(second.Header.Revision);
 
-        var error = await Assert.ThrowsAsync<EtcdCompactedException>(
-            () => WatchCollector.CollectAsync(_client.WatchAsync("/c/k", null, first.Header.Revision), count: 1));
+        var error = await Assert.ThrowsAsync<RpcException>(() => _etcd.GetPrefixAsync("/c/", first.Header.Revision, default));
 
-        Assert.Equal(first.Header.Revision, error.RequestedRevision);
-        Assert.Equal(third.Header.Revision, error.CompactRevision);
+        Assert.True(EtcdConnection.IsCompacted(error), error.ToString());
     }
 
     [Fact]
-    public async Task Watch_AtCompactionPoint_StillReplays()
+    public async Task Compact_AlreadyCompactedRevision_IsCompacted()
     {
-        await _client.PutAsync("/c/k", "1");
-        var second = await _client.PutAsync("/c/k", "2");
-        await _client.CompactAsync(second.Header.Revision);
+        await PutAsync("/c/x", "1");
+        var second = await PutAsync("/c/x", "2");
+        await CompactAsync(second.Header.Revision);
 
-        var events = await WatchCollector.CollectAsync(_client.WatchAsync("/c/k", null, second.Header.Revision), count: 1);
+        var error = await Assert.ThrowsAsync<RpcException>(() => CompactAsync(second.Header.Revision - 1));
 
-        Assert.Equal("2", events[0].Kv.ValueString);
+        Assert.True(EtcdConnection.IsCompacted(error), error.ToString());
     }
 
     [Fact]
-    public async Task Range_AtCompactedRevision_ThrowsEtcdCompactedException()
+    public async Task LogRead_FromCompactedRevision_ResynchronisesWithCreatesAndTruncates_AtTheLastLostPositions()
     {
-        var first = await _client.PutAsync("/c/r", "1");
-        var second = await _client.PutAsync("/c/r", "2");
-        await _client.CompactAsync(second.Header.Revision);
+        // A node that knew topic "gone" and nothing else comes back after the log was compacted past it.
+        using var writer = new SequencerNode("n1", "/c/repl", _cluster.ClientUrlList);
+        var sequencer = await writer.StartSequencerAsync();
+        long gone = await writer.CreateAsync(sequencer, "gone");
+        await writer.CreateAsync(sequencer, "kept");
+        await writer.PublishAsync(sequencer, "kept", "lost");
+        long last = await writer.DeleteAsync(sequencer, "gone");
+        var head = await PutAsync("/c/head", "x");
+        await CompactAsync(head.Header.Revision);
+        await using var reader = NewLog("n2", [new TopicRecord("gone", gone, 0)]);
 
-        var error = await Assert.ThrowsAsync<EtcdCompactedException>(() => _client.RangeAsync("/c/r", revision: first.Header.Revision));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        EtcdLog.LogBatch? resync = null;
+        await foreach (var batch in reader.ReadAsync(gone, 0, timeout.Token))
+        {
+            resync = batch;
+            break;
+        }
 
-        Assert.Equal(first.Header.Revision, error.RequestedRevision);
+        Assert.NotNull(resync);
+        Assert.Equal(
+            [(LogEntryKind.DeleteTopic, "gone"), (LogEntryKind.CreateTopic, "kept"), (LogEntryKind.Truncate, "kept")],
+            resync.Entries.Select(entry => (entry.Kind, entry.Topic)));
+        // The positions the node lost, ending at the last one, so the log's own go on after them.
+        Assert.Equal([last - 2, last - 1, last], resync.Entries.Select(entry => entry.Position));
+        Assert.Equal(head.Header.Revision, resync.Revision);
     }
 
-    [Fact]
-    public async Task Compact_AlreadyCompactedRevision_ThrowsEtcdCompactedException()
-    {
-        await _client.PutAsync("/c/x", "1");
-        var second = await _client.PutAsync("/c/x", "2");
-        await _client.CompactAsync(second.Header.Revision);
+    private EtcdLog NewLog(string node, IEnumerable<TopicRecord> topics) =>
+        new(_etcd, new EtcdLogOptions { Prefix = "/c/repl", NodeId = node }, topics, new LogHealth(TimeProvider.System), TimeProvider.System, NullLogger.Instance);
 
-        await Assert.ThrowsAsync<EtcdCompactedException>(() => _client.CompactAsync(second.Header.Revision - 1));
-    }
+    private Task<PutResponse> PutAsync(string key, string value) => _etcd.PutAsync(key, Google.Protobuf.ByteString.CopyFromUtf8(value), 0, default);
+
+    private Task<CompactionResponse> CompactAsync(long revision) =>
+        _etcd.Client.CompactAsync(new CompactionRequest { Revision = revision }, deadline: _etcd.Deadline());
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Repl.Actors.Cluster;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests.Broker;
@@ -235,6 +236,34 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task EtcdFollowerKilled_IdleStreamsStayOpen_AndDeliver()
+    {
+        // Each node's watch is on a member of the channel's choosing: killing both followers in turn kills some
+        // node's (most likely). Idle past UnavailableAfter first: a broken watch must not count the idle time as down.
+        var topic = await CreateTopicEverywhereAsync();
+        var streams = new List<SseStream>();
+        try
+        {
+            foreach (var node in cluster.Nodes) streams.Add(await SseStream.OpenAsync(node.BaseAddress, $"/topics/{topic}/sse"));
+            int leader = await cluster.Etcd.LeaderIndexAsync();
+            foreach (int follower in Enumerable.Range(0, 3).Where(i => i != leader))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(4));
+                await cluster.Etcd.KillAsync(follower);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+                long id = await N1.Client.PublishAsync(topic, $"without n{follower}");
+                // The next event is the message, not "unavailable".
+                foreach (var stream in streams) Assert.Equal(id, (await stream.MessagesAsync(1, TimeSpan.FromSeconds(15)))[0].Id);
+                await cluster.Etcd.RestartAsync(follower);
+            }
+        }
+        finally
+        {
+            foreach (var stream in streams) await stream.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task EtcdQuorumLost_Publishes503AndNotReady_StreamsToldUnavailable_AllRecovers()
     {
         var topic = await CreateTopicEverywhereAsync();
@@ -267,10 +296,10 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
         await WaitAppliedAsync(N3, before[^1]);
         N3.Kill();
         for (int i = 0; i < 5; i++) await N1.Client.PublishAsync(topic, $"lost-on-n3-{i}");
-        await using (var etcd = cluster.Etcd.CreateClient())
+        using (var etcd = cluster.Etcd.CreateClient())
         {
-            var now = await etcd.RangeAsync("/repl/log", keysOnly: true);
-            await etcd.CompactAsync(now.Header.Revision);
+            var now = await etcd.Client.GetAsync(new Etcdserverpb.RangeRequest { Key = EtcdConnection.Key("/repl/log"), KeysOnly = true }, deadline: etcd.Deadline());
+            await etcd.Client.CompactAsync(new Etcdserverpb.CompactionRequest { Revision = now.Header.Revision }, deadline: etcd.Deadline());
         }
 
         await N3.RestartAsync();

@@ -1,4 +1,6 @@
-using Repl.Actors.Cluster.Etcd;
+using Etcdserverpb;
+using Grpc.Core;
+using Repl.Actors.Cluster;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests.Broker;
@@ -28,15 +30,15 @@ public sealed class CompactionDutyTests : IAsyncLifetime
         var ids = new List<long>();
         for (int i = 0; i < 60; i++) ids.Add(await _node.Client.PublishAsync("compacted", $"m{i}"));
 
-        await using var etcd = _etcd.CreateClient();
+        using var etcd = _etcd.CreateClient();
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (true)
         {
             try
             {
-                await etcd.RangeAsync("/repl/log", revision: EtcdPositionsRevision(ids[0]));
+                await etcd.Client.GetAsync(new RangeRequest { Key = EtcdConnection.Key("/repl/log"), Revision = EtcdPositions.RevisionOf(ids[0]) }, deadline: etcd.Deadline());
             }
-            catch (EtcdCompactedException)
+            catch (RpcException error) when (EtcdConnection.IsCompacted(error))
             {
                 break;
             }
@@ -47,6 +49,4 @@ public sealed class CompactionDutyTests : IAsyncLifetime
         await using var stream = await SseStream.OpenAsync(_node.BaseAddress, "/topics/compacted/sse", lastEventId: "0");
         Assert.Equal(ids, (await stream.MessagesAsync(ids.Count)).Select(m => m.Id));
     }
-
-    private static long EtcdPositionsRevision(long position) => Repl.Actors.Cluster.EtcdPositions.RevisionOf(position);
 }

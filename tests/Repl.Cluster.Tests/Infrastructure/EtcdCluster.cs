@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Repl.Actors.Cluster.Etcd;
+using Grpc.Core;
+using Repl.Actors.Cluster;
 
 namespace Repl.Cluster.Tests.Infrastructure;
 
@@ -79,18 +80,9 @@ public sealed class EtcdCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>A client over every member's URL, in index order or in <paramref name="order"/>.</summary>
-    public EtcdClient CreateClient(TimeSpan? requestTimeout = null, IEnumerable<int>? order = null)
-    {
-        var endpoints = (order ?? Enumerable.Range(0, _members.Length)).Select(i => _members[i].ClientUrl).ToArray();
-        return new EtcdClient(new EtcdOptions
-        {
-            Endpoints = endpoints,
-            RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5),
-            AttemptTimeout = TimeSpan.FromSeconds(2),
-            ConnectTimeout = TimeSpan.FromMilliseconds(500),
-        });
-    }
+    /// <summary>A connection over the members in <paramref name="members"/> (default: every member), as a node makes it.</summary>
+    public EtcdConnection CreateClient(TimeSpan? requestTimeout = null, IEnumerable<int>? members = null) =>
+        new(string.Join(',', (members ?? Enumerable.Range(0, _members.Length)).Select(i => _members[i].ClientUrl)), requestTimeout ?? TimeSpan.FromSeconds(5));
 
     /// <summary>Kills member <paramref name="index"/> with SIGKILL (no graceful shutdown) and waits for it to exit.</summary>
     public Task KillAsync(int index) => _members[index].KillAsync();
@@ -115,10 +107,10 @@ public sealed class EtcdCluster : IAsyncDisposable
     {
         var limit = timeout ?? TimeSpan.FromSeconds(10);
         using var cts = new CancellationTokenSource(limit);
-        await using var client = CreateClient();
+        using var client = CreateClient(requestTimeout: TimeSpan.FromSeconds(2));
         while (true)
         {
-            var statuses = new List<(int Index, EtcdStatus Status)>();
+            var statuses = new List<(int Index, Etcdserverpb.StatusResponse Status)>();
             for (var i = 0; i < _members.Length; i++)
             {
                 if (!_members[i].IsRunning)
@@ -128,15 +120,15 @@ public sealed class EtcdCluster : IAsyncDisposable
 
                 try
                 {
-                    statuses.Add((i, await client.StatusAsync(_members[i].ClientUrl, cts.Token)));
+                    statuses.Add((i, await client.StatusOfAsync(_members[i].ClientUrl, cts.Token)));
                 }
-                catch (EtcdException)
+                catch (RpcException)
                 {
                 }
             }
 
             // Only trust a leader that is itself running and agrees it leads.
-            var leader = statuses.FirstOrDefault(s => s.Status.IsLeader);
+            var leader = statuses.FirstOrDefault(s => s.Status.Leader != 0 && s.Status.Leader == s.Status.Header.MemberId);
             if (leader.Status is not null)
             {
                 return leader.Index;

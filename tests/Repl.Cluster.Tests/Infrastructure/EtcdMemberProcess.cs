@@ -31,7 +31,7 @@ public sealed class EtcdMemberProcess
     /// <summary>The member's data directory; kept across kill and restart.</summary>
     public string DataDir { get; }
 
-    /// <summary>The client URL (also the JSON gateway).</summary>
+    /// <summary>The client URL (gRPC, and the HTTP health endpoint the readiness wait uses).</summary>
     public Uri ClientUrl { get; }
 
     /// <summary>The peer URL.</summary>

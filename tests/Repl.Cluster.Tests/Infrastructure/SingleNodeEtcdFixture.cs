@@ -1,4 +1,4 @@
-using Repl.Actors.Cluster.Etcd;
+using Repl.Actors.Cluster;
 
 namespace Repl.Cluster.Tests.Infrastructure;
 
@@ -6,13 +6,13 @@ namespace Repl.Cluster.Tests.Infrastructure;
 public sealed class SingleNodeEtcdFixture : IAsyncLifetime
 {
     private EtcdCluster? _cluster;
-    private EtcdClient? _client;
+    private EtcdConnection? _client;
 
     /// <summary>The running cluster.</summary>
     public EtcdCluster Cluster => _cluster ?? throw new InvalidOperationException("Fixture not initialised.");
 
     /// <summary>A client connected to it.</summary>
-    public EtcdClient Client => _client ?? throw new InvalidOperationException("Fixture not initialised.");
+    public EtcdConnection Client => _client ?? throw new InvalidOperationException("Fixture not initialised.");
 
     /// <summary>A key prefix no other test uses.</summary>
     public static string UniquePrefix() => $"/test/{Guid.NewGuid():N}/";
@@ -27,7 +27,7 @@ public sealed class SingleNodeEtcdFixture : IAsyncLifetime
     {
         if (_client is not null)
         {
-            await _client.DisposeAsync();
+            _client.Dispose();
         }
 
         if (_cluster is not null)
