@@ -206,7 +206,7 @@ public sealed class EtcdLog : IAsyncDisposable
                 return revision;
             }
         }
-        catch (RpcException error)
+        catch (Exception error) when (error is RpcException || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             // The outcome is unknown: the next write learns the writer key's revision again.
             slot.ModRevision = -1;
@@ -313,7 +313,7 @@ public sealed class EtcdLog : IAsyncDisposable
             // Stopping: the stream was aborted under a read (gRPC may report that as Unavailable rather than cancelled).
             return new Step(null, null, Stopped: true);
         }
-        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
+        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException or OperationCanceledException)
         {
             // Cut off since now, not since the wait began: the stream was alive (HTTP/2 pings) until it broke, and a
             // watch idle for minutes must not look like minutes without etcd (that would end every stream at once
