@@ -21,10 +21,12 @@ namespace Repl.Actors.Cluster;
 /// <para><b>Deadlines.</b> Every call passes <see cref="Deadline"/>: a call that cannot reach a quorum fails within
 /// <see cref="RequestTimeout"/>. Reads are linearizable (dotnet-etcd's default, <c>serializable = false</c>): they
 /// need the leader's read index, so a member cut off from the quorum cannot answer them.</para>
-/// <para><b>Errors.</b> Every failure etcd or the transport reports is an <see cref="RpcException"/>: <c>Unavailable</c>
+/// <para><b>Errors.</b> Failures etcd or the transport report are <see cref="RpcException"/>s: <c>Unavailable</c>
 /// (no member reachable, no leader), <c>DeadlineExceeded</c> (no answer within the timeout), and etcd's refusals
 /// (<c>OutOfRange</c> for a compacted revision, see <see cref="IsCompacted"/>). Cancelling a call's token throws
-/// <see cref="OperationCanceledException"/> instead (dotnet-etcd sets <c>ThrowOperationCanceledOnCancellation</c>).
+/// <see cref="OperationCanceledException"/> instead (dotnet-etcd sets <c>ThrowOperationCanceledOnCancellation</c>), and
+/// so does the transport when it gives up on its own (a connect timeout): callers that must not let that through treat
+/// an <see cref="OperationCanceledException"/> their token did not cause as etcd not answering.
 /// For a write, an <see cref="RpcException"/> does not mean it was not applied: it may have committed and only the
 /// answer was lost.</para>
 /// <para>Thread-safe; one per process, disposed with it.</para>
@@ -81,8 +83,10 @@ public sealed class EtcdConnection : IDisposable
             options.ServiceConfig = new ServiceConfig { MethodConfigs = { Retry }, LoadBalancingConfigs = { new RoundRobinConfig() } };
             if (options.HttpHandler is SocketsHttpHandler handler)
             {
-                // dotnet-etcd's defaults (30 s pings, no connect timeout) would hold a call on a dead host past its deadline.
-                handler.ConnectTimeout = TimeSpan.FromSeconds(1);
+                // No connect timeout shorter than the call's deadline: gRPC reports an expired connect timeout as
+                // OperationCanceledException, not as an RpcException (seen on loopback on a machine at load ~50).
+                handler.ConnectTimeout = requestTimeout;
+                // dotnet-etcd's 30 s pings would leave a stream on a vanished host open for a long time.
                 handler.KeepAlivePingDelay = KeepAlive;
                 handler.KeepAlivePingTimeout = KeepAlive;
             }
@@ -123,7 +127,7 @@ public sealed class EtcdConnection : IDisposable
     {
         using var member = new EtcdClient(endpoint.GetLeftPart(UriPartial.Authority), configureChannelOptions: options =>
         {
-            if (options.HttpHandler is SocketsHttpHandler handler) handler.ConnectTimeout = TimeSpan.FromSeconds(1);
+            if (options.HttpHandler is SocketsHttpHandler handler) handler.ConnectTimeout = RequestTimeout;
         });
         return await member.StatusAsync(new StatusRequest(), deadline: Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
     }

@@ -181,7 +181,7 @@ public sealed class EtcdLog : IAsyncDisposable
             // Stopping: the stream was aborted under a read (gRPC may report that as Unavailable rather than cancelled).
             return new Step(null, null, Stopped: true);
         }
-        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException)
+        catch (Exception error) when (error is RpcException or IOException or InvalidOperationException or OperationCanceledException)
         {
             // Cut off since now, not since the wait began: the stream was alive (HTTP/2 pings) until it broke, and a
             // watch idle for minutes must not look like minutes without etcd (that would end every stream at once

@@ -124,7 +124,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         {
             result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
         {
             throw EtcdStore.Unavailable(error);
         }
@@ -153,7 +153,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         {
             range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.LogKey }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
         {
             throw EtcdStore.Unavailable(error);
         }

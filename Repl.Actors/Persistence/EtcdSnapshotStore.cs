@@ -33,7 +33,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
             range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.SnapshotKey(persistenceId) }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken)
                 .ConfigureAwait(false);
         }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
         {
             throw EtcdStore.Unavailable(error);
         }
@@ -70,7 +70,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         {
             result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error))
+        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
         {
             throw EtcdStore.Unavailable(error);
         }

@@ -58,9 +58,12 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
         DependencyResolver.For(system).Resolver.GetService<EtcdStore>()
         ?? throw new InvalidOperationException("no EtcdStore among the actor system's services (cluster mode sets it)");
 
-    /// <summary>Whether an etcd call failed for want of etcd (unreachable, no quorum, timed out): the outcome of a write is then unknown.</summary>
-    public static bool IsUnavailable(Exception error) => error is RpcException { StatusCode: StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Internal or StatusCode.Unknown or StatusCode.ResourceExhausted }
-        or HttpRequestException or IOException;
+    /// <summary>
+    /// Whether an etcd call failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's
+    /// own token did not cause), so the outcome of a write is unknown.
+    /// </summary>
+    public static bool IsUnavailable(Exception error, CancellationToken cancellationToken) =>
+        error is RpcException or HttpRequestException or IOException || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
     /// <summary>The 503 for a call that failed for want of etcd.</summary>
     public static LogUnavailableException Unavailable(Exception error) =>

@@ -176,7 +176,7 @@ public sealed class ClusterMembership : IAsyncDisposable
             {
                 // Another node got there first.
             }
-            catch (RpcException error) when (!stop.IsCancellationRequested)
+            catch (Exception error) when (!stop.IsCancellationRequested && error is RpcException or OperationCanceledException)
             {
                 _logger.LogWarning("Compacting etcd failed: {Message}", error.Message);
             }

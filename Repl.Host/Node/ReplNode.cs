@@ -289,7 +289,8 @@ public sealed class ReplNode : IHostedService
                 await call();
                 return;
             }
-            catch (Exception error) when (error is LogUnavailableException or RpcException && !cancellationToken.IsCancellationRequested)
+            // A cancellation the token did not cause is the transport giving up (see EtcdConnection): etcd did not answer.
+            catch (Exception error) when (error is LogUnavailableException or RpcException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 logger.LogWarning("Waiting for the log: {Message}", error.Message);
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
