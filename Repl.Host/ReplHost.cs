@@ -23,8 +23,29 @@ public static class ReplHost
         ["--port"] = "Node:Port",
         ["--etcd"] = "Cluster:Etcd",
         ["--advertise-url"] = "Cluster:AdvertiseUrl",
+        ["--role"] = "Node:Role",
+        // petabridge/lighthouse's CLUSTER_IP, CLUSTER_PORT, CLUSTER_SEEDS (see Cluster.AkkaClusterSettings).
+        ["--cluster-ip"] = "Cluster:Ip",
+        ["--cluster-port"] = "Cluster:Port",
+        ["--cluster-bind-ip"] = "Cluster:BindIp",
+        ["--seeds"] = "Cluster:Seeds",
     };
 
+    /// <summary>
+    /// The node the arguments ask for: a broker (<see cref="Build"/>: standalone, or cluster mode with <c>--etcd</c>) or,
+    /// with <c>--role lighthouse</c>, a lighthouse (a seed-only member of the Akka cluster).
+    /// </summary>
+    /// <exception cref="Cluster.ClusterSettingsException">A cluster setting cannot work; the message says which.</exception>
+    public static IHost Create(string[] args) =>
+        Cluster.AkkaClusterSettings.RoleOf(Configuration(args)) == Cluster.AkkaClusterSettings.LighthouseRole ? Lighthouse.LighthouseHost.Build(Normalize(args)) : Build(args);
+
+    /// <summary>Environment and command line (with the switches), enough to tell the role before a host is built.</summary>
+    internal static IConfiguration Configuration(string[] args) =>
+        new ConfigurationBuilder().AddEnvironmentVariables().AddEnvironmentVariables("ASPNETCORE_").AddCommandLine(Normalize(args), Switches).Build();
+
+    internal static void AddSwitches(IConfigurationManager configuration, string[] args) => configuration.AddCommandLine(Normalize(args), Switches);
+
+    /// <summary>A broker node (standalone or cluster); see <see cref="Create"/> for any role.</summary>
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Normalize(args), ContentRootPath = AppContext.BaseDirectory });

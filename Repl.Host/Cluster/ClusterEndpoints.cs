@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
+using Akka.Actor;
+using Akka.Hosting;
 using Repl.Actors.Cluster;
 using Repl.Actors.Cluster.Etcd;
+using Repl.Actors.Topics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
@@ -12,17 +15,18 @@ internal static class ClusterEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync).RequireAuthorization(ReplPolicies.Admin);
 
-    private static async Task<IResult> ViewAsync(ReplNode node, CancellationToken requestAborted)
+    private static async Task<IResult> ViewAsync(ReplNode node, ActorSystem system, ActorRegistry actors, CancellationToken requestAborted)
     {
         // An operator asks this most when etcd is in trouble: answer within a bound with what is known.
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         bound.CancelAfter(TimeSpan.FromSeconds(3));
         var cancellationToken = bound.Token;
         long applied = node.Registry.AppliedPosition;
+        var akka = AkkaClusterView.BuildAsync(system, actors.TryGet<TopicProtocol.Key>(out var topics) ? topics : null, cancellationToken);
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
             var self = new ClusterMemberView(node.Options.Id, "", "up", applied, 0, null, Self: true);
-            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, 0, 0, "up", [self], null), ClusterJsonContext.Default.ClusterView);
+            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, 0, 0, "up", [self], null, await akka), ClusterJsonContext.Default.ClusterView);
         }
 
         long logRevision = membership.LogRevision;
@@ -54,7 +58,7 @@ internal static class ClusterEndpoints
             members.Add(new ClusterMemberView(node.Options.Id, node.ClusterOptions.AdvertiseUrl ?? "", status, applied, membership.LagRevisions, null, Self: true));
         }
         return TypedResults.Json(
-            new ClusterView(node.Mode, node.Options.Id, applied, EtcdPositions.RevisionOf(applied), logRevision, status, members, await EtcdViewAsync(etcd, cancellationToken)),
+            new ClusterView(node.Mode, node.Options.Id, applied, EtcdPositions.RevisionOf(applied), logRevision, status, members, await EtcdViewAsync(etcd, cancellationToken), await akka),
             ClusterJsonContext.Default.ClusterView);
     }
 
