@@ -63,18 +63,16 @@ for i in 1 2 3; do
   echo $! >"$ROOT/node-n$i.pid"
 done
 
-for i in 1 2 3; do
-  port=$((NODE_PORT + i - 1))
+# Ready: /readyz answers 200 (an Up member of the Akka cluster; a broker also commits a canary through etcd).
+wait_ready() { # name port log
   for _ in $(seq 1 120); do
-    if curl -fs -o /dev/null "http://127.0.0.1:$port/readyz"; then break; fi
+    if curl -fs -o /dev/null "http://127.0.0.1:$2/readyz"; then return 0; fi
     sleep 0.5
   done
-  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { echo "node n$i not ready; see $ROOT/node-n$i.log" >&2; exit 1; }
-done
-for i in 1 2; do
-  port=$((NODE_PORT + 100 + i - 1))
-  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { echo "lighthouse l$i not ready; see $ROOT/lighthouse-l$i.log" >&2; exit 1; }
-done
+  curl -fsS -o /dev/null "http://127.0.0.1:$2/readyz" || { echo "$1 not ready; see $3" >&2; exit 1; }
+}
+for i in 1 2 3; do wait_ready "node n$i" $((NODE_PORT + i - 1)) "$ROOT/node-n$i.log"; done
+for i in 1 2; do wait_ready "lighthouse l$i" $((NODE_PORT + 100 + i - 1)) "$ROOT/lighthouse-l$i.log"; done
 echo "etcd:  $ETCD_URLS"
 echo "lighthouses: $SEEDS  (GET http://127.0.0.1:$((NODE_PORT + 100))/cluster)"
 echo "nodes: http://127.0.0.1:$NODE_PORT http://127.0.0.1:$((NODE_PORT + 1)) http://127.0.0.1:$((NODE_PORT + 2))  (GET /cluster for the view)"
