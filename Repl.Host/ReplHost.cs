@@ -81,6 +81,10 @@ public static class ReplHost
         services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
+        // Kestrel starts beside the node rather than after it: the node's start waits until it is an Up member (for
+        // seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections. The host's
+        // start still completes only once every service, the node included, has started.
+        services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).

@@ -25,8 +25,10 @@ internal static class ClusterEndpoints
         var akka = AkkaClusterView.BuildAsync(system, actors.TryGet<TopicProtocol.Key>(out var topics) ? topics : null, cancellationToken);
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
-            var self = new ClusterMemberView(node.Options.Id, "", "up", applied, 0, null, Self: true);
-            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, 0, 0, "up", [self], null, await akka), ClusterJsonContext.Default.ClusterView);
+            // Cluster mode before the node has started (waiting to join the Akka cluster, or for etcd): say so.
+            string state = node.IsCluster ? "starting" : "up";
+            var self = new ClusterMemberView(node.Options.Id, "", state, applied, 0, null, Self: true);
+            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, 0, 0, state, [self], null, await akka), ClusterJsonContext.Default.ClusterView);
         }
 
         long logRevision = membership.LogRevision;

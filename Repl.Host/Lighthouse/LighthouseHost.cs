@@ -42,7 +42,6 @@ internal static class LighthouseHost
     private static void AddLighthouse(IServiceCollection services, IConfiguration configuration)
     {
         var settings = AkkaClusterSettings.From(configuration, clusterMode: true);
-        services.AddSingleton(settings);
         services.AddHealthChecks();
         services.AddAkka(AkkaClusterSettings.SystemName, akka =>
         {

@@ -40,7 +40,6 @@ internal static class ReplActorSystem
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
-        services.AddSingleton(akkaCluster);
         if (isCluster)
         {
             services.AddSingleton(provider =>

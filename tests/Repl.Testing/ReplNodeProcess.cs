@@ -77,12 +77,16 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a broker of an etcd cluster that joins the Akka cluster through <paramref name="seeds"/>; waits until ready.</summary>
-    public static async Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, params string[] settings)
+    public static Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, params string[] settings) =>
+        StartBrokerAsync(id, etcd, seeds, waitReady: true, settings);
+
+    /// <param name="waitReady">False: returns once the process runs, ready or not.</param>
+    public static async Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, bool waitReady, params string[] settings)
     {
         var node = new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings, seeds);
         try
         {
-            await node.RestartAsync();
+            await node.RestartAsync(waitReady: waitReady);
         }
         catch
         {
@@ -114,7 +118,7 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     public static string AkkaAddressOf(int clusterPort) => $"akka.tcp://repl@127.0.0.1:{clusterPort}";
 
     /// <summary>Starts the process (again) on the same port and data folder; returns once it is ready.</summary>
-    public async Task RestartAsync(TimeSpan? timeout = null)
+    public async Task RestartAsync(TimeSpan? timeout = null, bool waitReady = true)
     {
         if (IsRunning) throw new InvalidOperationException($"node {Id} is already running");
         var dll = Path.Combine(AppContext.BaseDirectory, "Repl.Host.dll");
@@ -134,7 +138,7 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         _process.ErrorDataReceived += (_, line) => Keep(line.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(60));
+        if (waitReady) await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Waits until <c>/readyz</c> answers 200.</summary>

@@ -141,6 +141,38 @@ public sealed class AkkaClusterTests(ReplClusterFixture cluster, ITestOutputHelp
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"topic changes resumed after {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    [Fact]
+    public async Task BrokerWhoseSeedsDoNotAnswer_IsNotReady_AndSaysSoWithinASecond()
+    {
+        int nobody = ReplNodeProcess.FreePort();
+        await using var lonely = await ReplNodeProcess.StartBrokerAsync("lonely", cluster.Etcd.ClientUrlList, [ReplNodeProcess.AkkaAddressOf(nobody)], waitReady: false);
+        using var probe = new HttpClient { BaseAddress = lonely.BaseAddress, Timeout = TimeSpan.FromSeconds(1) };
+        HttpResponseMessage? ready = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (ready is null)
+        {
+            try
+            {
+                ready = await probe.GetAsync("/readyz");
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100); // not listening yet
+            }
+        }
+        for (int i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using var answer = await probe.GetAsync("/readyz");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"/readyz took {clock.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+            Assert.Contains("has not joined its cluster", await answer.Content.ReadAsStringAsync());
+            await Task.Delay(200);
+        }
+        ready.Dispose();
+        Assert.True(lonely.IsRunning);
+    }
+
     /// <summary>Waits until no survivor lists <paramref name="address"/>; returns how long it took.</summary>
     /// <param name="seen">Told when a survivor first sees it unreachable, down, and when no survivor lists it.</param>
     private async Task<TimeSpan> WaitGoneAsync(string address, TimeSpan timeout, Action<string, TimeSpan>? seen = null)
