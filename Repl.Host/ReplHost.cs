@@ -81,10 +81,12 @@ public static class ReplHost
         services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
-        // Kestrel starts beside the node rather than after it: the node's start waits until it is an Up member (for
-        // seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections. The host's
-        // start still completes only once every service, the node included, has started.
-        services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
+        // Cluster mode: Kestrel starts beside the node rather than after it. The node's start waits until it is an Up
+        // member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections.
+        // The host's start still completes only once every service, the node included, has started. (Standalone joins
+        // itself at once and keeps the sequential start: its in-process tests hung in one full run with it, not seen
+        // alone and not understood in the time there was.)
+        if (!string.IsNullOrWhiteSpace(configuration["Cluster:Etcd"])) services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
