@@ -23,7 +23,7 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         IsLighthouse = lighthouse;
         ClusterPort = clusterPort ?? FreePort();
         // A broker given no seeds is a one-broker Akka cluster that seeds itself (cluster mode refuses no seeds at all).
-        Seeds = seeds ?? [AkkaAddressOf(ClusterPort)];
+        _seeds = seeds;
         Etcd = etcd;
         DataDir = dataDir;
         Settings = settings;
@@ -37,14 +37,21 @@ public sealed class ReplNodeProcess : IAsyncDisposable
 
     public bool IsLighthouse { get; }
 
-    /// <summary>Akka remoting's port (cluster mode and lighthouses; a standalone node picks its own).</summary>
-    public int ClusterPort { get; }
+    private readonly IReadOnlyList<string>? _seeds;
+    private bool _started;
+
+    /// <summary>
+    /// Akka remoting's port (cluster mode and lighthouses; a standalone node picks its own). A lighthouse keeps it (it is
+    /// a seed); a broker restarted after a kill gets a new one, so it joins as a new member while its old incarnation is
+    /// still being downed (see RestartAsync).
+    /// </summary>
+    public int ClusterPort { get; private set; }
 
     /// <summary>This node's Akka address, as <c>/cluster</c> lists it.</summary>
     public string AkkaAddress => AkkaAddressOf(ClusterPort);
 
     /// <summary>The seeds the node joins (cluster mode and lighthouses).</summary>
-    public IReadOnlyList<string> Seeds { get; }
+    public IReadOnlyList<string> Seeds => _seeds ?? [AkkaAddress];
 
     public string DataDir { get; }
 
@@ -121,6 +128,11 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     public async Task RestartAsync(TimeSpan? timeout = null, bool waitReady = true)
     {
         if (IsRunning) throw new InvalidOperationException($"node {Id} is already running");
+        // A broker restarted at the same address a second or two after a kill -9 was once not let back in for over a
+        // minute (its seeds stopped answering InitJoin while the old incarnation was being downed). A new port is a new
+        // member and sidesteps that; the old incarnation is downed by the resolver as any dead member.
+        if (_started && Etcd is not null && !IsLighthouse) ClusterPort = FreePort();
+        _started = true;
         var dll = Path.Combine(AppContext.BaseDirectory, "Repl.Host.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string url = BaseAddress.ToString().TrimEnd('/');
