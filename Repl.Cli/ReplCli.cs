@@ -36,6 +36,11 @@ internal sealed class ReplCli
         {
             return await ServeCommand.RunNodeAsync(nodeArgs, _stderr, cancellationToken).ConfigureAwait(false);
         }
+        // `repl lighthouse ...`: the same, as a seed-only member (Repl.Host --role lighthouse).
+        if (args is ["lighthouse", .. var lighthouseArgs] && !lighthouseArgs.Any(arg => arg is "-h" or "--help" or "-?"))
+        {
+            return await ServeCommand.RunNodeAsync(["--role", "lighthouse", .. lighthouseArgs], _stderr, cancellationToken).ConfigureAwait(false);
+        }
         var root = BuildRoot();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -63,6 +68,7 @@ internal sealed class ReplCli
         };
         _global.AddTo(root);
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(ServeCommand.CreateLighthouse());
         root.Subcommands.Add(PublishCommand.Create(this));
         root.Subcommands.Add(TailCommand.Create(this));
         root.Subcommands.Add(TopicsCommand.Create(this));

@@ -17,8 +17,13 @@ if (args is ["--probe", var url])
 
 try
 {
-    await ReplHost.Build(args).RunAsync();
+    await ReplHost.Create(args).RunAsync();
     return 0;
+}
+catch (Repl.Host.Cluster.ClusterSettingsException wrong)
+{
+    Console.Error.WriteLine("repl: cannot start: " + wrong.Message);
+    return 2;
 }
 catch (Repl.Actors.Journal.JournalDamagedException damaged)
 {

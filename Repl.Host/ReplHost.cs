@@ -23,8 +23,29 @@ public static class ReplHost
         ["--port"] = "Node:Port",
         ["--etcd"] = "Cluster:Etcd",
         ["--advertise-url"] = "Cluster:AdvertiseUrl",
+        ["--role"] = "Node:Role",
+        // petabridge/lighthouse's CLUSTER_IP, CLUSTER_PORT, CLUSTER_SEEDS (see Cluster.AkkaClusterSettings).
+        ["--cluster-ip"] = "Cluster:Ip",
+        ["--cluster-port"] = "Cluster:Port",
+        ["--cluster-bind-ip"] = "Cluster:BindIp",
+        ["--seeds"] = "Cluster:Seeds",
     };
 
+    /// <summary>
+    /// The node the arguments ask for: a broker (<see cref="Build"/>: standalone, or cluster mode with <c>--etcd</c>) or,
+    /// with <c>--role lighthouse</c>, a lighthouse (a seed-only member of the Akka cluster).
+    /// </summary>
+    /// <exception cref="Cluster.ClusterSettingsException">A cluster setting cannot work; the message says which.</exception>
+    public static IHost Create(string[] args) =>
+        Cluster.AkkaClusterSettings.RoleOf(Configuration(args)) == Cluster.AkkaClusterSettings.LighthouseRole ? Lighthouse.LighthouseHost.Build(Normalize(args)) : Build(args);
+
+    /// <summary>Environment and command line (with the switches), enough to tell the role before a host is built.</summary>
+    internal static IConfiguration Configuration(string[] args) =>
+        new ConfigurationBuilder().AddEnvironmentVariables().AddEnvironmentVariables("ASPNETCORE_").AddCommandLine(Normalize(args), Switches).Build();
+
+    internal static void AddSwitches(IConfigurationManager configuration, string[] args) => configuration.AddCommandLine(Normalize(args), Switches);
+
+    /// <summary>A broker node (standalone or cluster); see <see cref="Create"/> for any role.</summary>
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = Normalize(args), ContentRootPath = AppContext.BaseDirectory });
@@ -60,6 +81,12 @@ public static class ReplHost
         services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
         services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
+        // Cluster mode: Kestrel starts beside the node rather than after it. The node's start waits until it is an Up
+        // member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections.
+        // The host's start still completes only once every service, the node included, has started. (Standalone joins
+        // itself at once and keeps the sequential start: its in-process tests hung in one full run with it, not seen
+        // alone and not understood in the time there was.)
+        if (!string.IsNullOrWhiteSpace(configuration["Cluster:Etcd"])) services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).

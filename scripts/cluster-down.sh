@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="${REPL_CLUSTER_DIR:-$PWD/.cluster}"
-for pidfile in "$ROOT"/node-*.pid "$ROOT"/etcd-*.pid; do
+for pidfile in "$ROOT"/node-*.pid "$ROOT"/lighthouse-*.pid "$ROOT"/etcd-*.pid; do
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"
   kill "$pid" 2>/dev/null || true

@@ -18,13 +18,30 @@ internal static class ServeCommand
         return command;
     }
 
+    public static Command CreateLighthouse()
+    {
+        var command = new Command("lighthouse",
+            "Run a lighthouse: a seed-only member of a Repl cluster that brokers join (CLUSTER_IP, CLUSTER_PORT (4053), CLUSTER_SEEDS or --cluster-ip, --cluster-port, --seeds; --urls for /healthz, /readyz, /cluster)")
+        {
+            TreatUnmatchedTokensAsErrors = false,
+        };
+        command.Arguments.Add(new Argument<string[]>("node-args") { Description = "Arguments for the node", Arity = ArgumentArity.ZeroOrMore });
+        command.SetAction(_ => ExitCodes.Ok);
+        return command;
+    }
+
     public static async Task<int> RunNodeAsync(string[] nodeArgs, TextWriter stderr, CancellationToken cancellationToken)
     {
         try
         {
-            await using var app = ReplHost.Build(nodeArgs);
+            using var app = ReplHost.Create(nodeArgs);
             await Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Ok;
+        }
+        catch (Repl.Host.Cluster.ClusterSettingsException wrong)
+        {
+            await stderr.WriteLineAsync($"error: the node could not start — {wrong.Message}").ConfigureAwait(false);
+            return ExitCodes.Usage;
         }
         catch (IOException exception)
         {

@@ -1,5 +1,7 @@
+using Akka.Actor;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Repl.Actors.Log;
+using Repl.Host.Cluster;
 using Repl.Host.Node;
 
 namespace Repl.Host.Api;
@@ -36,9 +38,10 @@ internal static class HealthEndpoints
     /// Ready when the node is not stopping, is an Up cluster member, and a canary message goes all the way: committed by
     /// the log and applied on this node, within a bound.
     /// </summary>
-    private static async Task<IResult> ReadyAsync(ReplNode node, HealthCheckService checks, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> ReadyAsync(ReplNode node, HealthCheckService checks, TimeProvider time, ActorSystem system, CancellationToken cancellationToken)
     {
         if (node.Stopping) return ApiError.Unavailable("not ready: the node is shutting down");
+        if (AkkaClusterView.NotUp(system) is { } notUp) return ApiError.Of(StatusCodes.Status503ServiceUnavailable, "not ready", notUp);
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(ReadyBudget);
         try

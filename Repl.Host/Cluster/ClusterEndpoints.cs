@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
+using Akka.Actor;
+using Akka.Hosting;
 using Etcdserverpb;
 using Grpc.Core;
 using Repl.Actors.Cluster;
+using Repl.Actors.Topics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
@@ -13,17 +16,20 @@ internal static class ClusterEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync).RequireAuthorization(ReplPolicies.Admin);
 
-    private static async Task<IResult> ViewAsync(ReplNode node, CancellationToken requestAborted)
+    private static async Task<IResult> ViewAsync(ReplNode node, ActorSystem system, ActorRegistry actors, CancellationToken requestAborted)
     {
         // An operator asks this most when etcd is in trouble: answer within a bound with what is known.
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         bound.CancelAfter(TimeSpan.FromSeconds(3));
         var cancellationToken = bound.Token;
         long applied = node.Registry.AppliedPosition;
+        var akka = AkkaClusterView.BuildAsync(system, actors.TryGet<TopicProtocol.Key>(out var topics) ? topics : null, cancellationToken);
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
-            var self = new ClusterMemberView(node.Options.Id, "", "up", applied, 0, null, Self: true);
-            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, applied, "up", [self], null), ClusterJsonContext.Default.ClusterView);
+            // Cluster mode before the node has started (waiting to join the Akka cluster, or for etcd): say so.
+            string state = node.IsCluster ? "starting" : "up";
+            var self = new ClusterMemberView(node.Options.Id, "", state, applied, 0, null, Self: true);
+            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, applied, state, [self], null, await akka), ClusterJsonContext.Default.ClusterView);
         }
 
         long head = membership.LogHead;
@@ -55,7 +61,7 @@ internal static class ClusterEndpoints
             members.Add(new ClusterMemberView(node.Options.Id, node.ClusterOptions.AdvertiseUrl ?? "", status, applied, membership.Lag, null, Self: true));
         }
         return TypedResults.Json(
-            new ClusterView(node.Mode, node.Options.Id, applied, head, status, members, await EtcdViewAsync(etcd, cancellationToken)),
+            new ClusterView(node.Mode, node.Options.Id, applied, head, status, members, await EtcdViewAsync(etcd, cancellationToken), await akka),
             ClusterJsonContext.Default.ClusterView);
     }
 

@@ -8,7 +8,9 @@ using Repl.Actors.Journal;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
 using Repl.Actors.Topics;
+using Repl.Host.Cluster;
 using Repl.Sse;
+using HostingClusterOptions = Akka.Cluster.Hosting.ClusterOptions;
 using ReplClusterOptions = Repl.Host.Cluster.ClusterOptions;
 
 namespace Repl.Host.Node;
@@ -17,7 +19,7 @@ namespace Repl.Host.Node;
 internal static class ReplActorSystem
 {
     /// <summary>Topic shards: about ten per broker.</summary>
-    private const int TopicShards = 10;
+    internal const int TopicShards = 10;
 
     /// <summary>
     /// Adds the actor system and the services its actors take from the container: the journal, the topic registry (both
@@ -37,6 +39,7 @@ internal static class ReplActorSystem
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
+        var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
         if (isCluster)
         {
             services.AddSingleton(provider => new EtcdConnection(cluster.Etcd!, cluster.RequestTimeout, provider.GetRequiredService<TimeProvider>()));
@@ -52,18 +55,15 @@ internal static class ReplActorSystem
             services.AddSingleton(provider => new EtcdStore(provider.GetRequiredService<EtcdConnection>(), cluster.Prefix));
         }
 
-        return services.AddAkka("repl", (akka, provider) =>
+        return services.AddAkka(AkkaClusterSettings.SystemName, (akka, provider) =>
         {
             string hocon = Path.Combine(AppContext.BaseDirectory, "hocon");
-            akka.AddHoconFile(Path.Combine(hocon, isCluster ? "broker.hocon" : "standalone.hocon"), HoconAddMode.Append)
-                .AddHoconFile(Path.Combine(hocon, "repl.hocon"), HoconAddMode.Append)
+            akka.AddHoconFile(Path.Combine(hocon, isCluster ? "broker.hocon" : "standalone.hocon"), HoconAddMode.Append);
+            if (isCluster) akka.AddHoconFile(Path.Combine(hocon, "cluster.hocon"), HoconAddMode.Append);
+            akka.AddHoconFile(Path.Combine(hocon, "repl.hocon"), HoconAddMode.Append)
                 .AddHocon(SseStreams.DefaultConfig, HoconAddMode.Append)
                 .ConfigureLoggers(loggers => loggers.ClearLoggers().AddLoggerFactory())
-                // Loopback and a free port: every node, the test suite's many included, starts beside the others with no setting.
-                .WithRemoting("127.0.0.1", 0)
-                .WithClustering(new ClusterOptions { Roles = ["broker"] })
-                // A one-node cluster of itself: no seed to wait for.
-                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
+                .WithReplRemoting(akkaCluster)
                 .WithActorSystemLivenessCheck()
                 .WithAkkaClusterReadinessCheck()
                 .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null, keys: sequencer);
@@ -72,5 +72,20 @@ internal static class ReplActorSystem
                 .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline);
             if (configuration.GetSection("akka").Exists()) akka.AddHocon(configuration.GetSection("akka"), HoconAddMode.Prepend);
         });
+    }
+
+    /// <summary>
+    /// Remoting and cluster membership: standalone, loopback on a free port and a one-node cluster of itself (no seed to
+    /// wait for); in cluster mode (brokers, lighthouses) remoting at CLUSTER_IP/CLUSTER_PORT and the seeds joined.
+    /// </summary>
+    internal static AkkaConfigurationBuilder WithReplRemoting(this AkkaConfigurationBuilder akka, AkkaClusterSettings settings)
+    {
+        akka.WithRemoting(settings.Hostname, settings.Port, settings.PublicHostname, settings.Port == 0 ? null : settings.Port);
+        if (settings.Seeds.Count == 0)
+        {
+            return akka.WithClustering(new HostingClusterOptions { Roles = [settings.Role] })
+                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+        }
+        return akka.WithClustering(new HostingClusterOptions { Roles = [settings.Role], SeedNodes = [.. settings.Seeds] });
     }
 }

@@ -6,18 +6,24 @@ using System.Net.Sockets;
 namespace Repl.Testing;
 
 /// <summary>
-/// A Repl node in its own process (<c>dotnet Repl.Host.dll</c> from the test's bin folder): a cluster node when
-/// given etcd endpoints, standalone otherwise. Keeps its port and data folder across <see cref="Kill"/> and
-/// <see cref="RestartAsync"/>.
+/// A Repl node in its own process (<c>dotnet Repl.Host.dll</c> from the test's bin folder): a cluster broker when
+/// given etcd endpoints, standalone otherwise, or a lighthouse (<see cref="StartLighthouseAsync"/>). Keeps its HTTP
+/// port, Akka remoting port (cluster mode) and data folder across <see cref="Kill"/> and <see cref="RestartAsync"/>,
+/// so a restart is a new incarnation at the same Akka address.
 /// </summary>
 public sealed class ReplNodeProcess : IAsyncDisposable
 {
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
 
-    private ReplNodeProcess(string id, string? etcd, string dataDir, int port, string[] settings)
+    private ReplNodeProcess(string id, string? etcd, string dataDir, int port, string[] settings, IReadOnlyList<string>? seeds = null, bool lighthouse = false,
+        int? clusterPort = null)
     {
         Id = id;
+        IsLighthouse = lighthouse;
+        ClusterPort = clusterPort ?? FreePort();
+        // A broker given no seeds is a one-broker Akka cluster that seeds itself (cluster mode refuses no seeds at all).
+        _seeds = seeds;
         Etcd = etcd;
         DataDir = dataDir;
         Settings = settings;
@@ -28,6 +34,24 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     public string Id { get; }
 
     public string? Etcd { get; }
+
+    public bool IsLighthouse { get; }
+
+    private readonly IReadOnlyList<string>? _seeds;
+    private bool _started;
+
+    /// <summary>
+    /// Akka remoting's port (cluster mode and lighthouses; a standalone node picks its own). A lighthouse keeps it (it is
+    /// a seed); a broker restarted after a kill gets a new one, so it joins as a new member while its old incarnation is
+    /// still being downed (see RestartAsync).
+    /// </summary>
+    public int ClusterPort { get; private set; }
+
+    /// <summary>This node's Akka address, as <c>/cluster</c> lists it.</summary>
+    public string AkkaAddress => AkkaAddressOf(ClusterPort);
+
+    /// <summary>The seeds the node joins (cluster mode and lighthouses).</summary>
+    public IReadOnlyList<string> Seeds => _seeds ?? [AkkaAddress];
 
     public string DataDir { get; }
 
@@ -59,22 +83,74 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         return node;
     }
 
+    /// <summary>Starts a broker of an etcd cluster that joins the Akka cluster through <paramref name="seeds"/>; waits until ready.</summary>
+    public static Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, params string[] settings) =>
+        StartBrokerAsync(id, etcd, seeds, waitReady: true, settings);
+
+    /// <param name="waitReady">False: returns once the process runs, ready or not.</param>
+    public static async Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, bool waitReady, params string[] settings)
+    {
+        var node = new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings, seeds);
+        try
+        {
+            await node.RestartAsync(waitReady: waitReady);
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+        return node;
+    }
+
+    /// <summary>
+    /// Starts a lighthouse on <paramref name="clusterPort"/> (known before, since every lighthouse's address is in the
+    /// seeds) with HTTP for its probes; waits until it is an Up member.
+    /// </summary>
+    public static async Task<ReplNodeProcess> StartLighthouseAsync(string id, int clusterPort, IReadOnlyList<string> seeds, params string[] settings)
+    {
+        var node = new ReplNodeProcess(id, null, TempDir.Create(), FreePort(), settings, seeds, lighthouse: true, clusterPort);
+        try
+        {
+            await node.RestartAsync();
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+        return node;
+    }
+
+    public static string AkkaAddressOf(int clusterPort) => $"akka.tcp://repl@127.0.0.1:{clusterPort}";
+
     /// <summary>Starts the process (again) on the same port and data folder; returns once it is ready.</summary>
-    public async Task RestartAsync(TimeSpan? timeout = null)
+    public async Task RestartAsync(TimeSpan? timeout = null, bool waitReady = true)
     {
         if (IsRunning) throw new InvalidOperationException($"node {Id} is already running");
+        // A broker restarted at the same address a second or two after a kill -9 was once not let back in for over a
+        // minute (its seeds stopped answering InitJoin while the old incarnation was being downed). A new port is a new
+        // member and sidesteps that; the old incarnation is downed by the resolver as any dead member.
+        if (_started && Etcd is not null && !IsLighthouse) ClusterPort = FreePort();
+        _started = true;
         var dll = Path.Combine(AppContext.BaseDirectory, "Repl.Host.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string url = BaseAddress.ToString().TrimEnd('/');
-        List<string> args = [dll, "--urls", url, "--data-dir", DataDir, "--node-id", Id, "--Logging:LogLevel:Default", "Warning"];
+        List<string> args = [dll, "--urls", url, "--Logging:LogLevel:Default", "Warning"];
+        if (!IsLighthouse) args.AddRange(["--data-dir", DataDir, "--node-id", Id]);
         if (Etcd is not null) args.AddRange(["--etcd", Etcd, "--advertise-url", url]);
+        if (Etcd is not null || IsLighthouse)
+        {
+            args.AddRange(["--cluster-ip", "127.0.0.1", "--cluster-port", ClusterPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--seeds", string.Join(',', Seeds)]);
+        }
+        if (IsLighthouse) args.AddRange(["--role", "lighthouse"]);
         foreach (var arg in args.Concat(Settings)) start.ArgumentList.Add(arg);
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, line) => Keep(line.Data);
         _process.ErrorDataReceived += (_, line) => Keep(line.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(60));
+        if (waitReady) await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(60));
     }
 
     /// <summary>Waits until <c>/readyz</c> answers 200.</summary>
@@ -127,7 +203,7 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         while (_output.Count > 200) _output.TryDequeue(out _);
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -27,16 +27,18 @@ public sealed class CompactionDutyTests : IAsyncLifetime
     public async Task OldRevisionsCompacted_ReplayFromTheStartStillComplete_FromTheJournal()
     {
         await _node.Client.CreateTopicAsync("compacted");
-        var ids = new List<long>();
-        for (int i = 0; i < 60; i++) ids.Add(await _node.Client.PublishAsync("compacted", $"m{i}"));
-
         using var etcd = _etcd.CreateClient();
+        var ids = new List<long> { await _node.Client.PublishAsync("compacted", "m0") };
+        // The revision of the batch that holds the first message.
+        long first = (await etcd.GetAsync("/repl/log", default))!.ModRevision;
+        for (int i = 1; i < 60; i++) ids.Add(await _node.Client.PublishAsync("compacted", $"m{i}"));
+
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (true)
         {
             try
             {
-                await etcd.Client.GetAsync(new RangeRequest { Key = EtcdConnection.Key("/repl/log"), Revision = EtcdPositions.RevisionOf(ids[0]) }, deadline: etcd.Deadline());
+                await etcd.Client.GetAsync(new RangeRequest { Key = EtcdConnection.Key("/repl/log"), Revision = first }, deadline: etcd.Deadline());
             }
             catch (RpcException error) when (EtcdConnection.IsCompacted(error))
             {

@@ -1,8 +1,11 @@
+using System.Text.Json;
+
 namespace Repl.Cluster.Tests.Infrastructure;
 
 /// <summary>
-/// Three etcd members and three Repl nodes (n1..n3), shared by the tests of <see cref="ReplClusterCollection"/>,
-/// which run one after another. Each test uses its own topics; a test that kills a process brings it back before it ends.
+/// Three etcd members, two lighthouses (l1, l2) and three brokers (n1..n3) that join one Akka cluster through them,
+/// shared by the tests of <see cref="ReplClusterCollection"/>, which run one after another. Each test uses its own
+/// topics; a test that kills a process brings it back (or leaves it to <see cref="HealAsync"/>) before it ends.
 /// </summary>
 public sealed class ReplClusterFixture : IAsyncLifetime
 {
@@ -15,31 +18,89 @@ public sealed class ReplClusterFixture : IAsyncLifetime
 
     private EtcdCluster? _etcd;
     private ReplNodeProcess[] _nodes = [];
+    private ReplNodeProcess[] _lighthouses = [];
 
     public EtcdCluster Etcd => _etcd ?? throw new InvalidOperationException("not started");
 
+    /// <summary>The brokers.</summary>
     public IReadOnlyList<ReplNodeProcess> Nodes => _nodes;
+
+    public IReadOnlyList<ReplNodeProcess> Lighthouses => _lighthouses;
+
+    /// <summary>The lighthouses' addresses: every member's seeds.</summary>
+    public IReadOnlyList<string> Seeds { get; private set; } = [];
 
     public async Task InitializeAsync()
     {
-        _etcd = await EtcdCluster.StartAsync(members: 3);
-        _nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => ReplNodeProcess.StartAsync($"n{i}", _etcd.ClientUrlList, NodeSettings)));
+        int[] ports = [ReplNodeProcess.FreePort(), ReplNodeProcess.FreePort()];
+        Seeds = [.. ports.Select(ReplNodeProcess.AkkaAddressOf)];
+        var etcd = EtcdCluster.StartAsync(members: 3);
+        // The first lighthouse forms the cluster (after seed-node-timeout when the second is not there yet); the other
+        // members join it. Brokers may start meanwhile: they wait for a seed.
+        var lighthouses = Task.WhenAll(ports.Select((port, i) => ReplNodeProcess.StartLighthouseAsync($"l{i + 1}", port, Seeds)));
+        _etcd = await etcd;
+        _nodes = await Task.WhenAll(Enumerable.Range(1, 3).Select(i => ReplNodeProcess.StartBrokerAsync($"n{i}", _etcd.ClientUrlList, Seeds, NodeSettings)));
+        _lighthouses = await lighthouses;
+        await WaitConvergedAsync(TimeSpan.FromSeconds(60));
     }
 
-    /// <summary>Restarts whatever a test left stopped and waits until every node is ready.</summary>
+    /// <summary>Starts one more broker that joins through the seeds (the caller disposes it).</summary>
+    public Task<ReplNodeProcess> StartBrokerAsync(string id) => ReplNodeProcess.StartBrokerAsync(id, Etcd.ClientUrlList, Seeds, NodeSettings);
+
+    /// <summary>Restarts whatever a test left stopped and waits until every node is ready and the Akka cluster holds exactly the running processes, all Up.</summary>
     public async Task HealAsync()
     {
         var stopped = Enumerable.Range(0, Etcd.Members.Count).Where(i => !Etcd.Members[i].IsRunning).ToArray();
         if (stopped.Length > 0) await Etcd.RestartAsync(stopped);
-        await Task.WhenAll(_nodes.Select(node => node.IsRunning ? node.WaitReadyAsync(TimeSpan.FromSeconds(60)) : node.RestartAsync()));
+        await Task.WhenAll(_lighthouses.Concat(_nodes).Select(node => node.IsRunning ? node.WaitReadyAsync(TimeSpan.FromSeconds(60)) : node.RestartAsync()));
+        await WaitConvergedAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Waits until the first broker sees every lighthouse and broker Up and reachable, and no other member.</summary>
+    public async Task WaitConvergedAsync(TimeSpan timeout)
+    {
+        var expected = _lighthouses.Concat(_nodes).Select(node => node.AkkaAddress).Order(StringComparer.Ordinal).ToArray();
+        var deadline = DateTime.UtcNow + timeout;
+        IReadOnlyList<AkkaMember> seen = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                seen = await AkkaMembersAsync(_nodes[0]);
+                if (seen.All(member => member.Status == "up" && member.Reachable) && seen.Select(member => member.Address).Order(StringComparer.Ordinal).SequenceEqual(expected)) return;
+            }
+            catch (Exception error) when (error is HttpRequestException or TaskCanceledException or KeyNotFoundException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"the Akka cluster did not converge on {string.Join(", ", expected)} within {timeout.TotalSeconds:0} s; n1 sees: " +
+            string.Join(", ", seen.Select(member => $"{member.Address} {member.Status}{(member.Reachable ? "" : " unreachable")}")));
+    }
+
+    /// <summary>The Akka members <paramref name="node"/>'s <c>/cluster</c> lists.</summary>
+    public static async Task<IReadOnlyList<AkkaMember>> AkkaMembersAsync(ReplNodeProcess node) =>
+        [.. (await AkkaViewAsync(node)).GetProperty("members").EnumerateArray().Select(member => new AkkaMember(
+            member.GetProperty("address").GetString()!, [.. member.GetProperty("roles").EnumerateArray().Select(role => role.GetString()!)],
+            member.GetProperty("status").GetString()!, member.GetProperty("reachable").GetBoolean()))];
+
+    /// <summary>The <c>akka</c> part of <paramref name="node"/>'s <c>/cluster</c>.</summary>
+    public static async Task<JsonElement> AkkaViewAsync(ReplNodeProcess node)
+    {
+        using var probe = new HttpClient { BaseAddress = node.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        using var document = JsonDocument.Parse(await probe.GetStringAsync("/cluster"));
+        return document.RootElement.GetProperty("akka").Clone();
     }
 
     public async Task DisposeAsync()
     {
         foreach (var node in _nodes) await node.DisposeAsync();
+        foreach (var node in _lighthouses) await node.DisposeAsync();
         if (_etcd is not null) await _etcd.DisposeAsync();
     }
 }
+
+public sealed record AkkaMember(string Address, IReadOnlyList<string> Roles, string Status, bool Reachable);
 
 [CollectionDefinition(Name)]
 public sealed class ReplClusterCollection : ICollectionFixture<ReplClusterFixture>
