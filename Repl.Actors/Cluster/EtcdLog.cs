@@ -26,8 +26,8 @@ namespace Repl.Actors.Cluster;
 /// <para><b>Compaction.</b> etcd keeps a window of revisions. A node that resumes from a compacted revision cannot
 /// get what it missed (etcd answers the watch with its compaction revision and cancels it): it reads the topic set as
 /// of the compaction point, synthesises the creates and deletes that bring its topics there, and a
-/// <see cref="LogEntryKind.Truncate"/> per topic so readers resuming into the lost range get a gap; then it continues
-/// from the compaction point. The synthesised entries take the last positions of the lost range.</para>
+/// <see cref="LogEntryKind.Truncate"/> of every topic so readers resuming into the lost range get a gap; then it
+/// continues from the compaction point. The synthesised entries take the last positions of the lost range.</para>
 /// </remarks>
 public sealed class EtcdLog : IAsyncDisposable
 {
@@ -234,6 +234,8 @@ public sealed class EtcdLog : IAsyncDisposable
             if (error is RpcException) Health.ReportFailure(error, started);
             return null;
         }
+        // Nothing lost after all (the revision this node resumed from was older than what it had applied).
+        if (lost <= after) return ([], revision);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var changes = new List<(LogEntryKind Kind, string Topic)>();
         var current = snapshot.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_topicsPrefix.Length..], CreatedAt, StringComparer.Ordinal);
@@ -248,22 +250,14 @@ public sealed class EtcdLog : IAsyncDisposable
             }
         }
         changes.AddRange(current.Keys.Where(name => !local.ContainsKey(name)).Select(name => (LogEntryKind.CreateTopic, name)));
-        changes.AddRange(current.Keys.Select(name => (LogEntryKind.Truncate, name)));
-        // The synthesised entries take the last positions of the lost range, so the log's own go on after them. Each
-        // create and delete took a position there, so those fit; in a lost range shorter than the topic count some
-        // truncates may not, and the topics they name then get no gap for it (said in the log).
+        // The synthesised entries take the last positions of the lost range, so the log's own go on after them: each
+        // create and delete took a position there, so they fit. Then one truncate of every topic through the range
+        // (empty topic), so a stream resuming into it gets a gap. It fits too unless the lost range held nothing but
+        // those topic changes, and then nothing else was lost.
+        if (changes.Count < lost - after) changes.Add((LogEntryKind.Truncate, ""));
         var entries = new List<LogEntry>();
-        long position = Math.Max(after, lost - changes.Count);
-        foreach (var (kind, name) in changes)
-        {
-            if (position >= lost) break;
-            entries.Add(new LogEntry(++position, kind, name, [], now));
-        }
-        if (entries.Count < changes.Count)
-        {
-            _logger.LogError("Resynchronising after a compaction: {Missing} of {Count} topics get no gap event for the lost range (it is shorter than the topic count)",
-                changes.Count - entries.Count, changes.Count);
-        }
+        long position = lost - changes.Count;
+        foreach (var (kind, name) in changes) entries.Add(new LogEntry(++position, kind, name, [], now));
         _logger.LogWarning("Resynchronised with the cluster log at revision {Revision}: {Topics} topics, history before it incomplete on this node", revision, current.Count);
         return (entries, revision);
     }

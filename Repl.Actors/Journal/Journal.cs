@@ -164,6 +164,11 @@ public sealed class Journal : IDisposable
                     Execute(_writer, transaction, "DELETE FROM topics WHERE name = $n", ("$n", entry.Topic));
                     KeepEvent(transaction, entry);
                     break;
+                case LogEntryKind.Truncate when entry.Topic.Length == 0:
+                    Execute(_writer, transaction, "DELETE FROM messages WHERE pos <= $p", ("$p", entry.TruncatedThrough));
+                    Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p)", ("$p", entry.TruncatedThrough));
+                    KeepEvent(transaction, entry);
+                    break;
                 case LogEntryKind.Truncate:
                     Execute(_writer, transaction, "DELETE FROM messages WHERE topic = $n AND pos <= $p", ("$n", entry.Topic), ("$p", entry.TruncatedThrough));
                     Execute(_writer, transaction, "UPDATE topics SET trimmed = max(trimmed, $p) WHERE name = $n", ("$n", entry.Topic), ("$p", entry.TruncatedThrough));

@@ -8,10 +8,10 @@ public enum LogEntryKind : byte
     DeleteTopic = 3,
 
     /// <summary>
-    /// The topic's history up to <see cref="LogEntry.TruncatedThrough"/> goes: retention, committed by the topic's entity
-    /// (standalone), or, in cluster mode, synthesised by a node that lost part of the log (etcd compacted it before the node
-    /// read it): this node's history of the topic up to the position is incomplete and is dropped, so readers
-    /// resuming into it get a gap instead of a silent hole.
+    /// The topic's history up to <see cref="LogEntry.TruncatedThrough"/> goes: retention, committed by the topic's entity.
+    /// With an empty topic, every topic's: synthesised (never committed) by a cluster node that lost part of the log
+    /// (etcd compacted it before the node read it), whose history up to the position is incomplete and is dropped, so
+    /// readers resuming into it get a gap instead of a silent hole.
     /// </summary>
     Truncate = 4,
 }

@@ -128,6 +128,10 @@ public sealed class LogReader : ReceiveActor
                     _touched.Remove(deleted);
                     _accepted.Add(entry);
                     break;
+                case LogEntryKind.Truncate when entry.Topic.Length == 0:
+                    foreach (var each in _registry.All) each.Truncate(entry.TruncatedThrough, lost: true);
+                    _accepted.Add(entry);
+                    break;
                 case LogEntryKind.Truncate when _registry.TryGet(entry.Topic, out var truncated):
                     truncated.Truncate(entry.TruncatedThrough, lost: entry.Through == 0);
                     _accepted.Add(entry);

@@ -5,17 +5,23 @@ using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests.Broker;
 
-/// <summary>Three Repl nodes over three etcd members, real processes, with crashes of both.</summary>
+/// <summary>
+/// Three Repl nodes over three etcd members, real processes, with crashes of both. <see cref="N1"/> is the node that runs
+/// the sequencer: the brokers these tests kill (<see cref="N3"/>) are not it (see <c>AkkaClusterTests</c> and
+/// <c>SequencerHandoverTests</c> for that).
+/// </summary>
 [Collection(ReplClusterCollection.Name)]
 public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetime
 {
-    private ReplNodeProcess N1 => cluster.Nodes[0];
+    private ReplNodeProcess[] _nodes = [];
 
-    private ReplNodeProcess N2 => cluster.Nodes[1];
+    private ReplNodeProcess N1 => _nodes[0];
 
-    private ReplNodeProcess N3 => cluster.Nodes[2];
+    private ReplNodeProcess N2 => _nodes[1];
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    private ReplNodeProcess N3 => _nodes[2];
+
+    public async Task InitializeAsync() => _nodes = [.. await cluster.SequencerFirstAsync()];
 
     // Whatever a test killed comes back before the next test.
     public Task DisposeAsync() => cluster.HealAsync();

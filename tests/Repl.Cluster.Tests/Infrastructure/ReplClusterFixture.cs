@@ -78,6 +78,13 @@ public sealed class ReplClusterFixture : IAsyncLifetime
             string.Join(", ", seen.Select(member => $"{member.Address} {member.Status}{(member.Reachable ? "" : " unreachable")}")));
     }
 
+    /// <summary>The brokers, the one that runs the sequencer first (the oldest Up broker, as <c>/cluster</c> says).</summary>
+    public async Task<IReadOnlyList<ReplNodeProcess>> SequencerFirstAsync()
+    {
+        string? sequencer = (await AkkaViewAsync(_nodes.First(node => node.IsRunning))).GetProperty("sequencer").GetString();
+        return [.. _nodes.OrderBy(node => node.AkkaAddress == sequencer ? 0 : 1)];
+    }
+
     /// <summary>The Akka members <paramref name="node"/>'s <c>/cluster</c> lists.</summary>
     public static async Task<IReadOnlyList<AkkaMember>> AkkaMembersAsync(ReplNodeProcess node) =>
         [.. (await AkkaViewAsync(node)).GetProperty("members").EnumerateArray().Select(member => new AkkaMember(
