@@ -39,12 +39,14 @@ public static class ReplApi
 /// <summary>Helpers for tests that expect failures.</summary>
 public static class ReplApiTry
 {
-    /// <summary>Publishes; returns the status and, on 201, the id.</summary>
-    public static async Task<(HttpStatusCode Status, long Id, string Body)> TryPublishAsync(this HttpClient client, string topic, string value)
+    /// <summary>Publishes (with an <c>Idempotency-Key</c> when given); returns the status and, on 201, the id.</summary>
+    public static async Task<(HttpStatusCode Status, long Id, string Body)> TryPublishAsync(this HttpClient client, string topic, string value, string? idempotencyKey = null)
     {
         try
         {
-            using var response = await client.PostAsJsonAsync($"/topics/{topic}", new { value });
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/topics/{topic}") { Content = JsonContent.Create(new { value }) };
+            if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+            using var response = await client.SendAsync(request);
             var body = await response.Content.ReadAsStringAsync();
             long id = response.StatusCode == HttpStatusCode.Created
                 ? long.Parse(JsonDocument.Parse(body).RootElement.GetProperty("data").GetProperty("id").GetString()!)

@@ -175,6 +175,37 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
+    /// <summary>Whether the process ends by itself within <paramref name="timeout"/>.</summary>
+    public async Task<bool> ExitsWithinAsync(TimeSpan timeout)
+    {
+        if (_process is null) return true;
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGSTOP: the process freezes as in a long pause or a partition, sockets open; <see cref="Resume"/> continues it.</summary>
+    public void Pause() => Signal(19);
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal(18);
+
+    private void Signal(int signal)
+    {
+        if (_process is null || _process.HasExited) return;
+        if (SendSignal(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
     public void Kill()
     {
         if (_process is null) return;

@@ -92,13 +92,13 @@ public sealed class SseStream : IAsyncDisposable
         }
     }
 
-    /// <summary>The next <paramref name="count"/> message events, as parsed JSON (pings skipped; any other event fails).</summary>
     /// <summary>The position in a stream id (<c>position@epoch</c>).</summary>
     public static long Position(string id) => long.Parse(id.AsSpan(0, id.IndexOf('@') is var at and >= 0 ? at : id.Length), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The epoch in a stream id (<c>position@epoch</c>).</summary>
     public static string Epoch(string id) => id[(id.IndexOf('@') + 1)..];
 
+    /// <summary>The next <paramref name="count"/> message events, as parsed JSON (pings skipped; any other event fails).</summary>
     public async Task<List<(long Id, JsonElement Message)>> MessagesAsync(int count, TimeSpan? timeout = null)
     {
         var messages = new List<(long, JsonElement)>(count);
@@ -112,6 +112,19 @@ public sealed class SseStream : IAsyncDisposable
             messages.Add((position, json));
         }
         return messages;
+    }
+
+    /// <summary>Whether another message arrives within <paramref name="timeout"/> (pings skipped).</summary>
+    public async Task<bool> HasMoreAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return (await NextNonPingAsync(timeout)).Type == "message";
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
     }
 
     /// <summary>True when the server ended the stream (after all buffered events were read).</summary>
