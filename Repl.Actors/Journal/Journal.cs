@@ -129,9 +129,24 @@ public sealed class Journal : IDisposable
     /// </summary>
     /// <remarks>Entries must come in position order, after <see cref="LastPosition"/>; older ones are skipped,
     /// so a cluster replica can re-apply a window it has already seen.</remarks>
+    /// <exception cref="JournalFullException">The disk is full; the transaction rolled back, the journal is as it was.</exception>
     public void Write(IReadOnlyList<LogEntry> entries)
     {
         if (entries.Count == 0) return;
+        try
+        {
+            WriteTransaction(entries);
+        }
+        catch (SqliteException error) when (error.SqliteErrorCode == SqliteFull && !_options.InMemory)
+        {
+            throw new JournalFullException(System.IO.Path.Combine(_options.DataDir, "repl.db"), error);
+        }
+    }
+
+    private const int SqliteFull = 13;
+
+    private void WriteTransaction(IReadOnlyList<LogEntry> entries)
+    {
         using var _ = EnterWriteGate();
         using var transaction = _writer.BeginTransaction();
         var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body, key) VALUES ($p, $t, $c, $b, $k)", "$p", "$t", "$c", "$b", "$k");
