@@ -16,6 +16,9 @@ internal sealed class CrashReport
 
     public void Add(string phase, string name, object value) => _figures.Add((phase, name, value));
 
+    /// <summary>One figure, as added; null when the phase did not get that far.</summary>
+    public object? Figure(string phase, string name) => _figures.FirstOrDefault(f => f.Phase == phase && f.Name == name).Value;
+
     public void Violation(string phase, string what) => Violations.Add($"{phase}: {what}");
 
     public string ToTable()

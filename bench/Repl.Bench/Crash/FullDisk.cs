@@ -14,7 +14,7 @@ namespace Repl.Bench.Crash;
 /// </summary>
 internal sealed class FullDisk(CrashOptions options, CrashReport report)
 {
-    private const string Phase = "full disk";
+    public const string Phase = "full disk";
     private const string Topic = "full";
     private const int SmallMb = 3;
     private const int LargeMb = 64;
@@ -71,20 +71,33 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
             if (host.Pid is null) ledger.Violations.Enqueue($"the host died on the full disk:\n{host.OutputTail}");
             using (var health = await client.GetAsync("/health")) report.Add(Phase, "GET /health while full", (int)health.StatusCode);
 
-            // Restart on the full disk: the journal opens, and the acknowledged messages are all there.
+            // Restart on the full disk: the journal opens, and the acknowledged messages are all there. The node is up;
+            // it is ready only if its readiness canary still fits on the disk, and when not, /readyz says why.
             host.Kill();
             try
             {
-                await host.StartAsync(TimeSpan.FromSeconds(60));
-                report.Add(Phase, "restart on the full disk", "ready");
-                var still = await PublishAsync(client, ledger, $"f{++n}-still-full", key: null);
-                report.Add(Phase, "publish after restart, still full", (int)still.Status);
+                await host.StartAsync(TimeSpan.FromSeconds(60), ready: false);
             }
             catch (Exception error) when (error is InvalidOperationException or TimeoutException)
             {
                 ledger.Violations.Enqueue($"the host does not start on the full disk: {error.Message}");
                 return;
             }
+            using (var readyz = await client.GetAsync("/readyz"))
+            {
+                string body = await readyz.Content.ReadAsStringAsync();
+                report.Add(Phase, "restart on the full disk: /readyz", $"{(int)readyz.StatusCode} {body}");
+                if (readyz.StatusCode != HttpStatusCode.OK && !(readyz.StatusCode == HttpStatusCode.ServiceUnavailable && IsDiskFullError(body)))
+                    ledger.Violations.Enqueue($"/readyz on the full disk answered {(int)readyz.StatusCode}: {body}");
+            }
+            var whileFull = await JournalReadback.ReadAsync(client, Topic);
+            int lostWhileFull = ledger.Acknowledged.Count(ack => !whileFull.Contains((ack.Value, ack.Key)));
+            report.Add(Phase, "acknowledged missing after restart, still full", lostWhileFull);
+            if (lostWhileFull > 0) ledger.Violations.Enqueue($"{lostWhileFull} acknowledged publishes are not in the journal after a restart on the full disk");
+            var still = await PublishAsync(client, ledger, $"f{++n}-still-full", key: null);
+            report.Add(Phase, "publish after restart, still full", $"{(int)still.Status} {still.Body}");
+            if (still.Status != HttpStatusCode.ServiceUnavailable || !IsDiskFullError(still.Body))
+                ledger.Violations.Enqueue($"a publish after the restart on the full disk answered {(int)still.Status}: {still.Body}");
 
             // Space returns: the same host publishes again, without a restart.
             if (await RunAsync("mount", "-o", $"remount,size={LargeMb}m", mount) is { } failed) throw new InvalidOperationException($"remount failed: {failed}");
@@ -103,6 +116,7 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
                 await Task.Delay(100);
             }
             report.Add(Phase, "first 201 after space returned", $"{recovering.Elapsed.TotalSeconds:0.00} s ({attempts} attempt(s), no restart)");
+            using (var readyz = await client.GetAsync("/readyz")) report.Add(Phase, "/readyz after space returned", (int)readyz.StatusCode);
             int after = 0;
             for (int i = 0; i < 50; i++)
             {

@@ -23,8 +23,9 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
     /// <summary>The host's last output lines, for failure messages.</summary>
     public string OutputTail => string.Join('\n', _output);
 
-    /// <summary>Starts the host and waits until <c>/readyz</c> answers 200; throws when it exits or is not ready in time.</summary>
-    public async Task StartAsync(TimeSpan timeout)
+    /// <summary>Starts the host and waits until <c>/readyz</c> (or only <c>/health</c>) answers 200; throws when it exits or does not answer in time.</summary>
+    /// <param name="ready">False: up is enough (<c>/health</c>); a node that cannot commit (a full disk) is up but not ready.</param>
+    public async Task StartAsync(TimeSpan timeout, bool ready = true)
     {
         Launch();
         var deadline = Stopwatch.StartNew();
@@ -34,8 +35,8 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
             if (_process!.HasExited) throw new InvalidOperationException($"the host exited with {_process.ExitCode} while starting:\n{OutputTail}");
             try
             {
-                using var ready = await probe.GetAsync("/readyz");
-                if (ready.IsSuccessStatusCode) return;
+                using var answer = await probe.GetAsync(ready ? "/readyz" : "/health");
+                if (answer.IsSuccessStatusCode) return;
             }
             catch (Exception error) when (error is HttpRequestException or TaskCanceledException)
             {

@@ -11,7 +11,7 @@ namespace Repl.Bench.Crash;
 /// </summary>
 internal sealed class KillCycles(CrashOptions options, CrashReport report)
 {
-    private const string Phase = "kill-9 cycles";
+    public const string Phase = "kill-9 cycles";
     private const string Topic = "crash";
 
     public async Task RunAsync(string dataDir)
