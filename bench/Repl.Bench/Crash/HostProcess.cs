@@ -87,7 +87,10 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
         List<string> command = [];
         if (cpu is not null) command.AddRange(["taskset", "-c", cpu]);
         if (host.EndsWith(".dll", StringComparison.Ordinal)) command.Add("dotnet");
-        command.AddRange([host, "--urls", Url.ToString().TrimEnd('/'), "--data-dir", dataDir, "--Logging:LogLevel:Default", "Warning"]);
+        // Retention off: the run compares the journal with everything acknowledged, and a topic past the default's
+        // 100,000 messages would lose its oldest to it (every 30 s: a long last stretch would see it).
+        command.AddRange([host, "--urls", Url.ToString().TrimEnd('/'), "--data-dir", dataDir, "--Logging:LogLevel:Default", "Warning",
+            "--Journal:MaxMessagesPerTopic", "0"]);
         var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in command.Skip(1)) start.ArgumentList.Add(arg);
         // taskset execs the host: the pid is the host's, and SIGKILL reaches it.
