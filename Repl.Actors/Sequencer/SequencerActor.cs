@@ -26,8 +26,8 @@ namespace Repl.Actors.Sequencer;
 /// right again. A write of publishes only that the journal rejected because its disk is full
 /// (<see cref="Journal.JournalFullException"/>) changed nothing here: its callers are told so (503), and the sequencer
 /// goes on with what is queued, so publishing works again as soon as space is freed. The positions such a write took
-/// are spent, never issued: the log skips them (its readers allow holes). <see cref="SequencerProtocol.Drain"/> (the singleton's termination
-/// message) commits what is queued, answers everyone, then stops.</para>
+/// are spent, never issued: the log skips them (its readers allow holes). <see cref="SequencerProtocol.Drain"/> (the
+/// singleton's termination message) commits what is queued, answers everyone, then stops.</para>
 /// </remarks>
 public sealed class SequencerActor : ReceivePersistentActor
 {
