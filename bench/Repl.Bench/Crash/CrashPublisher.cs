@@ -22,16 +22,20 @@ internal sealed class CrashPublisher(HttpClient client, string topic, string nam
             if (!keyed)
             {
                 if (await TryPublishAsync(value, key: null) is not { } id) Interlocked.Increment(ref ledger.Unknown);
-                else ledger.Acknowledge(value, id);
+                else ledger.Acknowledge(value, id.Id);
                 continue;
             }
             var finishing = Stopwatch.StartNew();
             for (int attempt = 1; ; attempt++)
             {
+                var sent = DateTimeOffset.UtcNow;
                 if (await TryPublishAsync(value, key: value) is { } id)
                 {
-                    ledger.Acknowledge(value, id);
+                    ledger.Acknowledge(value, id.Id);
                     if (attempt > 1) Interlocked.Increment(ref ledger.Retried);
+                    // Stamped before this request was sent: the answer is an earlier request's commit, whose own answer
+                    // the kill cut off. The key kept the retry from committing it again.
+                    if (attempt > 1 && id.CreatedAt < sent) Interlocked.Increment(ref ledger.RetriedCommittedBefore);
                     break;
                 }
                 if (stop.IsCancellationRequested && finishing.Elapsed > finish)
@@ -44,8 +48,8 @@ internal sealed class CrashPublisher(HttpClient client, string topic, string nam
         }
     }
 
-    /// <summary>One request: its id on 201; null on an allowed failure (503, a refused, cut or unanswered request).</summary>
-    private async Task<long?> TryPublishAsync(string value, string? key)
+    /// <summary>One request: its id and <c>createdAt</c> on 201; null on an allowed failure (503, a refused, cut or unanswered request).</summary>
+    private async Task<(long Id, DateTimeOffset CreatedAt)?> TryPublishAsync(string value, string? key)
     {
         Interlocked.Increment(ref ledger.Requests);
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/topics/{topic}")
@@ -63,7 +67,7 @@ internal sealed class CrashPublisher(HttpClient client, string topic, string nam
                 long id = long.Parse(data.GetProperty("id").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
                 string? stored = data.GetProperty("value").GetString();
                 if (stored != value) ledger.Violations.Enqueue($"publish of {value} answered 201 with the value {stored} at {id}");
-                return id;
+                return (id, data.GetProperty("createdAt").GetDateTimeOffset());
             }
             if (response.StatusCode != HttpStatusCode.ServiceUnavailable || !IsJsonError(body))
                 ledger.Violations.Enqueue($"publish of {value} answered {(int)response.StatusCode}: {body}");

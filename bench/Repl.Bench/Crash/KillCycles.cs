@@ -87,6 +87,7 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report)
             report.Add(Phase, "acknowledged (201)", ledger.Acknowledged.Count);
             report.Add(Phase, "acknowledged per cycle min/max", acksPerCycle.Count == 0 ? "-" : $"{acksPerCycle.Min()} / {acksPerCycle.Max()}");
             report.Add(Phase, "keyed publishes retried to a 201", ledger.Retried);
+            report.Add(Phase, "  of which committed by a cut request", ledger.RetriedCommittedBefore);
             report.Add(Phase, "unkeyed, outcome unknown to client", ledger.Unknown);
             report.Add(Phase, "committed (in the journal)", journal.Count);
             report.Add(Phase, "committed, never acknowledged", journal.Count - ledger.Acknowledged.Count);

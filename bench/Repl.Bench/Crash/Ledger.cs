@@ -19,6 +19,8 @@ internal sealed class Ledger
     public long Failed;
     /// <summary>Keyed publishes that needed more than one request before their 201.</summary>
     public long Retried;
+    /// <summary>Of those, the ones answered with an earlier request's commit (its answer lost to a kill): deduplicated by the key.</summary>
+    public long RetriedCommittedBefore;
     /// <summary>Unkeyed publishes whose request failed: committed or not, the client cannot know (either is allowed).</summary>
     public long Unknown;
 
