@@ -2,6 +2,8 @@
 # Runs the load scenarios S1–S6 against Repl, S1–S3 against the Node SSE baseline, S5 against the Kestrel floor
 # (bench/peers/kestrel-floor: an empty Kestrel app, what Kestrel and the kernel allow per publish), the cluster
 # scenarios C1–C2 (3 etcd + 3 nodes), and writes bench/results/latest.json. See bench/README.md.
+# Two more run only when named: X1 (crash consistency: kill -9 cycles, a full disk, damaged journals; needs root for
+# the tmpfs) and SOAK (subscriber churn and publishing, the server's RSS/fds/threads → results/soak.csv, soak.svg).
 #
 #   bench/run.sh                 every scenario, BENCH_REPEAT (2) runs each, BENCH_DURATION (10) s each
 #   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
@@ -9,6 +11,8 @@
 #   bench/run.sh C1 C2 --no-node the cluster scenarios only
 #   bench/run.sh --no-node       skip the Node baseline
 #   bench/run.sh --no-floor      skip the Kestrel floor
+#   bench/run.sh X1              crash consistency (Repl.Bench crash); exits non-zero on any violation
+#   bench/run.sh SOAK            the soak (Repl.Bench soak), BENCH_SOAK_DURATION s; exits non-zero if anything grows
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
@@ -20,11 +24,16 @@
 # BENCH_ETCD_ARGS (extra etcd flags),
 # BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
 # BENCH_C1_PUBLISHERS (96).
+# X1: BENCH_X1_CYCLES (kill -9 cycles, default 20), BENCH_X1_ARGS (more Repl.Bench crash options).
+# SOAK: BENCH_SOAK_DURATION (s, default 1800), BENCH_SOAK_CHURNERS (300), BENCH_SOAK_RATE (publishes/s, 100),
+# BENCH_SOAK_SAMPLE (s between samples, 5).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 quick=0
+x1=0
+soak=0
 node=1
 floor=1
 only=()
@@ -34,10 +43,16 @@ for arg in "$@"; do
     --no-node) node=0 ;;
     --no-floor) floor=0 ;;
     S[1-6]|C[1-2]) only+=("$arg") ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    X1) x1=1 ;;
+    SOAK) soak=1 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
+
+# X1 and SOAK alone: no load scenario, no baseline, and the load scenarios' saved runs are left as they are.
+loads=1
+if [[ ${#only[@]} -eq 0 && ( $x1 == 1 || $soak == 1 ) ]]; then loads=0; node=0; floor=0; fi
 
 duration="${BENCH_DURATION:-10}"
 s6_duration="${BENCH_S6_DURATION:-60}"
@@ -111,7 +126,7 @@ if ! command -v etcd >/dev/null; then
 fi
 
 runs="$results/runs"
-rm -rf "$runs"
+if [[ $loads == 1 ]]; then rm -rf "$runs"; fi
 mkdir -p "$runs"
 server_pid=""
 cluster_dir=""
@@ -176,6 +191,12 @@ start_server() {
     taskset -c "$server_cpu" node "$here/peers/node-sse/server.js" --port "$port" >"$log" 2>&1 &
   fi
   server_pid=$!
+  wait_health "$kind" "$log"
+}
+
+# wait_health KIND LOG: until the server started last answers /health; exits when it died or does not answer.
+wait_health() {
+  local kind="$1" log="$2"
   for _ in $(seq 1 150); do
     if curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; then return 0; fi
     if ! kill -0 "$server_pid" 2>/dev/null; then echo "server $kind exited; see $log" >&2; cat "$log" >&2; exit 1; fi
@@ -184,6 +205,35 @@ start_server() {
   echo "server $kind did not answer /health on port $port" >&2
   exit 1
 }
+
+# X1 and SOAK: programs of their own (Repl.Bench crash / soak, bench/README.md), run first and only when named.
+status=0
+if [[ $x1 == 1 ]]; then
+  echo "== X1: crash consistency: ${BENCH_X1_CYCLES:-20} kill -9 cycles, a full disk, damaged journals"
+  # shellcheck disable=SC2086 # BENCH_X1_ARGS is a list of options
+  taskset -c "$load_cpu" "$out/bench/Repl.Bench" crash --host "$out/repl/Repl.Host" --server-cpu "$server_cpu" \
+    --cycles "${BENCH_X1_CYCLES:-20}" ${BENCH_X1_ARGS:-} >"$results/x1.json" || { echo "   X1 failed (see above)" >&2; status=1; }
+fi
+if [[ $soak == 1 ]]; then
+  soak_secs="${BENCH_SOAK_DURATION:-1800}"
+  echo "== SOAK: ${BENCH_SOAK_CHURNERS:-300} churning subscribers, ${BENCH_SOAK_RATE:-100} publishes/s, ${soak_secs}s"
+  data_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-soak.XXXXXX")"
+  port=$((port + 1))
+  taskset -c "$server_cpu" "$out/repl/Repl.Host" --urls "http://127.0.0.1:$port" --data-dir "$data_dir" \
+    --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 >"$results/soak-server.log" 2>&1 &
+  server_pid=$!
+  wait_health repl "$results/soak-server.log"
+  taskset -c "$load_cpu" "$out/bench/Repl.Bench" soak --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
+    --duration "$soak_secs" --churners "${BENCH_SOAK_CHURNERS:-300}" --rate "${BENCH_SOAK_RATE:-100}" --sample "${BENCH_SOAK_SAMPLE:-5}" \
+    --csv "$results/soak.csv" --svg "$results/soak.svg" >"$results/soak.json" || { echo "   SOAK failed (see above)" >&2; status=1; }
+  stop_server
+  # Churn is clients leaving at any moment: none of it may be an error on the server's side.
+  errors="$(grep -c '^fail:' "$results/soak-server.log" || true)"
+  echo "   server log: $errors error(s) (fail:) in $results/soak-server.log"
+  if [[ $errors != 0 ]]; then status=1; fi
+  rm -rf "$data_dir" && data_dir=""
+fi
+if [[ $loads == 0 ]]; then exit "$status"; fi
 
 while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi

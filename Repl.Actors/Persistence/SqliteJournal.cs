@@ -43,8 +43,9 @@ public sealed class SqliteJournal : AsyncWriteJournal
 
     protected override Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
+        var writes = messages as IReadOnlyCollection<AtomicWrite> ?? messages.ToList();
         var entries = new List<LogEntry>();
-        foreach (var write in messages)
+        foreach (var write in writes)
         {
             foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
             {
@@ -57,7 +58,17 @@ public sealed class SqliteJournal : AsyncWriteJournal
             }
         }
         // Synchronous on purpose: this actor runs on a dispatcher of its own, and SQLite has one writer anyway.
-        _journal.Write(entries);
+        try
+        {
+            _journal.Write(entries);
+        }
+        catch (Journal.JournalFullException full)
+        {
+            // A rejection, not a failure: the journal is intact and the next write may succeed (space freed). A failure
+            // would stop the sequencer, lose what reached it while its backoff supervisor restarts it (those publishes
+            // wait for their deadline), and open the journal's circuit breaker.
+            return Task.FromResult<IImmutableList<Exception?>>(writes.Select(_ => (Exception?)full).ToImmutableList());
+        }
         return Task.FromResult<IImmutableList<Exception?>>(null!);
     }
 

@@ -21,10 +21,13 @@ namespace Repl.Actors.Sequencer;
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
 /// <para><b>Failure.</b> A failed write stops a persistent actor; every caller of the batch is told it was not
 /// committed, and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
-/// the latest snapshot plus the journal's tail. A rejected write (the journal refused its events) stops it too: the
-/// topic set was already changed at the cut, and the position it took is spent, so only a recovery from what the
-/// journal holds is right again. <see cref="SequencerProtocol.Drain"/> (the singleton's termination
-/// message) commits what is queued, answers everyone, then stops.</para>
+/// the latest snapshot plus the journal's tail. A rejected write (the journal refused its events) stops it too when
+/// it changed topics: the topic set was already changed at the cut, so only a recovery from what the journal holds is
+/// right again. A write of publishes only that the journal rejected because its disk is full
+/// (<see cref="Journal.JournalFullException"/>) changed nothing here: its callers are told so (503), and the sequencer
+/// goes on with what is queued, so publishing works again as soon as space is freed. The positions such a write took
+/// are spent, never issued: the log skips them (its readers allow holes). <see cref="SequencerProtocol.Drain"/> (the
+/// singleton's termination message) commits what is queued, answers everyone, then stops.</para>
 /// </remarks>
 public sealed class SequencerActor : ReceivePersistentActor
 {
@@ -38,6 +41,9 @@ public sealed class SequencerActor : ReceivePersistentActor
     private HashSet<string> _topics = new(StringComparer.Ordinal);
     private IdempotencyWindow _keys;
     private List<Cut>? _writing;
+    // Set by a rejected write until its completion callback runs: until then the journal may still report rejections
+    // of its events, which must not be taken for the next write's.
+    private bool _rejected;
     private bool _draining;
     private long _snapshotAt;
 
@@ -105,7 +111,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>Cuts a batch from the queue and persists it.</summary>
     private void Write()
     {
-        while (_writing is null && _queue.Count > 0)
+        while (_writing is null && !_rejected && _queue.Count > 0)
         {
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var events = new List<LogEvent>();
@@ -198,7 +204,12 @@ public sealed class SequencerActor : ReceivePersistentActor
     {
         span?.SetTag("repl.log.first", entries[0].Position).SetTag("repl.log.last", entries[^1].Position).Stop();
         // A write the journal rejected still completes here; its callers were told it was not committed.
-        if (!ReferenceEquals(_writing, cuts)) return;
+        if (!ReferenceEquals(_writing, cuts))
+        {
+            _rejected = false;
+            Write();
+            return;
+        }
         _telemetry?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _telemetry?.BatchSize.Record(entries.Length);
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
@@ -259,18 +270,29 @@ public sealed class SequencerActor : ReceivePersistentActor
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
+    /// <remarks>Called once per event of the rejected write: the first call answers its callers and decides.</remarks>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
+        if (_writing is null) return;
+        bool changedTopics = _writing.Any(cut => cut.Topic is not null);
+        Context.GetLogger().Warning("The journal rejected the write at {0}: {1}", sequenceNr, cause.Message);
+        if (cause is Journal.JournalFullException && !changedTopics)
+        {
+            Reject(cause, null);
+            _rejected = true;
+            return;
+        }
         Reject(cause, "the journal rejected the write");
-        base.OnPersistRejected(cause, @event, sequenceNr);
         // Unlike a failure, a rejection leaves the actor running, with the cut's topic changes applied to a set the
         // journal does not have: stop, and let the backoff supervisor's next incarnation recover the journal's truth.
         Context.Stop(Self);
     }
 
-    private void Reject(Exception cause, string what)
+    /// <param name="what">What happened, before the cause; null when the cause says it all.</param>
+    private void Reject(Exception cause, string? what)
     {
-        foreach (var cut in _writing ?? []) cut.ReplyTo.Tell(new SequencerProtocol.Rejected(cut.BatchId, $"{what}, nothing of it was committed: {cause.Message}"));
+        string reason = what is null ? cause.Message : $"{what}, nothing of it was committed: {cause.Message}";
+        foreach (var cut in _writing ?? []) cut.ReplyTo.Tell(new SequencerProtocol.Rejected(cut.BatchId, reason));
         _writing = null;
     }
 

@@ -152,7 +152,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
             return ApiError.BadRequest("invalid limit", $"'limit' must be a whole number from 1 to {limits.MaxHistoryPage}");
         long applied = node.Registry.AppliedPosition;
         var messages = node.Journal.Read([topic], after, applied, (int)limit);
-        long oldest = node.Journal.Stats(topic).FirstPosition;
+        long oldest = node.Journal.FirstPosition(topic);
         var suffix = Encoding.UTF8.GetBytes($",\"oldest\":{oldest},\"last\":{applied},\"gap\":{(after < actor.TrimmedThrough ? "true" : "false")}}}");
         var prefix = Encoding.UTF8.GetBytes("{\"topic\":" + System.Text.Json.JsonSerializer.Serialize(topic, ApiJsonContext.Default.String) + ",\"messages\":");
         return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => message.Json).ToList(), suffix));

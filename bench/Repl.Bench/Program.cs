@@ -1,5 +1,8 @@
 using Repl.Bench;
 
+if (args.Length > 0 && args[0] == "crash") return await Repl.Bench.Crash.CrashCommand.RunAsync(args);
+if (args.Length > 0 && args[0] == "soak") return await Repl.Bench.Soak.SoakCommand.RunAsync(args);
+
 if (args.Length > 0 && args[0] == "report")
 {
     try
