@@ -38,9 +38,15 @@ fi
 [ -x artifacts/repl-linux-x64/Repl.Host ] || { echo "artifacts/repl-linux-x64/Repl.Host missing (unset REPL_SKIP_PUBLISH)" >&2; exit 1; }
 step "image $REPL_IMAGE"
 mkdir -p "$COMPOSE_STATE"
+previous="$(podman image inspect --format '{{.Id}}' "$REPL_IMAGE" 2>/dev/null || true)"
 # (podman warns that an OCI image drops HEALTHCHECK: here nothing could run it anyway, see below.)
 podman build -f docker/Dockerfile --build-arg APP=prebuilt --build-arg BASE="$REPL_BASE_IMAGE" -t "$REPL_IMAGE" . \
   >"$COMPOSE_STATE/build.log" 2>&1 || { tail -30 "$COMPOSE_STATE/build.log" >&2; exit 1; }
+# The image it replaces, unless a container still uses it (compose up recreates them, the next run removes it);
+# the build's cached layers stay (podman image prune removes what no image uses).
+if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$REPL_IMAGE")" ]; then
+  podman rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 step "compose up (project $PROJECT)"
 # shellcheck source=scripts/podman-service.sh

@@ -6,7 +6,7 @@ namespace Repl.Cluster.Tests.Deployment;
 public sealed class ComposeFileTests
 {
     [Fact]
-    public async Task ComposeFile_IsValid_AndDefinesThreeEtcdThreeNodesAndABalancer()
+    public async Task ComposeFile_IsValid_AndDefinesThreeEtcdTwoLighthousesThreeNodesAndABalancer()
     {
         var dockerCompose = FindOnPath("docker-compose");
         if (dockerCompose is null)
@@ -24,7 +24,7 @@ public sealed class ComposeFileTests
 
         Assert.True(process.ExitCode == 0, $"docker-compose config failed: {await errors}");
         var services = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order().ToArray();
-        Assert.Equal(["etcd1", "etcd2", "etcd3", "lb", "repl1", "repl2", "repl3"], services);
+        Assert.Equal(["etcd1", "etcd2", "etcd3", "lb", "lighthouse1", "lighthouse2", "repl1", "repl2", "repl3"], services);
     }
 
     private static string? FindOnPath(string name) =>
