@@ -24,7 +24,7 @@ export REPL_BASE_IMAGE="${REPL_BASE_IMAGE:-localhost/repl-base:bookworm}"
 export REPL_IMAGE=localhost/repl:latest REPL_ETCD_IMAGE="$REPL_BASE_IMAGE" REPL_NGINX_IMAGE="$REPL_BASE_IMAGE" REPL_APP=prebuilt
 export REPL_PORT_LB="${REPL_PORT_LB:-8080}" REPL_PORT_REPL1="${REPL_PORT_REPL1:-8081}" \
   REPL_PORT_REPL2="${REPL_PORT_REPL2:-8082}" REPL_PORT_REPL3="${REPL_PORT_REPL3:-8083}"
-step() { printf '==> %s (%ss)\n' "$1" "$SECONDS"; }
+step() { printf '==> %s (at %ss)\n' "$1" "$SECONDS"; }
 
 step "podman and docker-compose"
 scripts/install-podman.sh >/dev/null
