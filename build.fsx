@@ -1,6 +1,6 @@
 // Repl build script: dotnet fsi build.fsx <target>
 //   build    restore and build everything (Debug)
-//   test     install what the tests need (etcd, chromium, docker-compose, npm packages), build, run every test
+//   test     install what the tests need (etcd, chromium, docker-compose, podman, npm packages), build, run every test
 //   publish  dotnet publish Repl.Host (Release) into artifacts/repl
 //   pack     the repl CLI as a .NET tool package into artifacts/ (dotnet tool install --global --add-source ./artifacts repl)
 //   bench    run the fan-out benchmark (bench/README.md); bench --quick for a smoke run
@@ -42,6 +42,8 @@ let installTestDependencies () =
     sh "scripts/install-etcd.sh"
     sh "scripts/install-chromium.sh"
     sh "scripts/install-docker-compose.sh"
+    // The containerised cluster's test (tests/Repl.Cluster.Tests/Deployment/ComposeClusterTests.cs): podman, debootstrap.
+    sh "scripts/install-podman.sh"
     // npm ci: exactly the lockfile's versions, and the lockfile is never rewritten (npm install would, leaving the
     // checkout dirty). The lockfile lists every platform's optional native packages (rollup, esbuild), so it works anywhere.
     exec (Path.Combine(root, "clients/js")) "npm" "ci --no-audit --no-fund"
