@@ -32,11 +32,16 @@ public sealed class ComposeClusterTests(ITestOutputHelper output)
 
             // The brokers know the lighthouses: as Akka members at akka.tcp://repl@lighthouseN:4053 with the lighthouse
             // role (before that role existed, a lighthouse container was one more node of the etcd cluster).
+            // A broker is ready once it is an Up member; the second lighthouse may join a little later.
             foreach (var broker in brokers)
             {
-                var text = await broker.GetStringAsync("/cluster");
-                Assert.Contains("lighthouse1", text);
-                Assert.Contains("lighthouse2", text);
+                var joined = System.Diagnostics.Stopwatch.StartNew();
+                string text;
+                while (!((text = await broker.GetStringAsync("/cluster")).Contains("lighthouse1") && text.Contains("lighthouse2")))
+                {
+                    Assert.True(joined.Elapsed < TimeSpan.FromSeconds(60), $"a broker does not list both lighthouses: {text}");
+                    await Task.Delay(500);
+                }
             }
 
             var topic = "compose-" + Guid.NewGuid().ToString("N")[..8];
