@@ -162,6 +162,10 @@ start_cluster() {
   local node_args="--Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000"
   node_args+=" ${BENCH_NODE_ARGS:-}"
   if ! cluster_env REPL_ETCD_ARGS="${BENCH_ETCD_ARGS:-}" REPL_NODE_ARGS="$node_args" "$root/scripts/cluster-up.sh" >"$runs/$1-cluster-up.log" 2>&1; then
+    # Why: each broker's /readyz answer (the processes still run until cleanup stops them).
+    for i in 1 2 3; do
+      echo "n$i /readyz: $(curl -sS -m 2 "http://127.0.0.1:$((cluster_port + i - 1))/readyz" 2>&1)"
+    done >>"$runs/$1-cluster-up.log"
     cat "$runs/$1-cluster-up.log" >&2
     cp "$cluster_dir"/*.log "$runs/" 2>/dev/null || true
     exit 1
