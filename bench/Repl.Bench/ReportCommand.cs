@@ -115,7 +115,7 @@ internal static class ReportCommand
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine("| scenario | server | runs | subs | publishes/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | lost/dup/ooo | no ack s | server CPU % | etcd CPU % | others on its core % | RSS/conn KB | RSS growth MB | target | holds |");
-        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
         foreach (var (scenario, label, m) in rows)
         {
             string F(string name, string format, double scale = 1) => m[name] is { } v ? (v.GetValue<double>() / scale).ToString(format, c) : "–";
