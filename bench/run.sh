@@ -16,7 +16,7 @@
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
 # BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
 # BENCH_OUT (build output, default bench/.out), BENCH_RESULTS (default bench/results: runs/ and latest.json),
-# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C2 are always disk).
+# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C3 are always disk).
 # Cluster (C1–C3): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
 # BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
 # BENCH_AKKA_PORT (first lighthouse's Akka port, default 4453; brokers n1–n3 use +2..+4),
