@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the load scenarios S1–S6 against Repl, S1–S3 against the Node SSE baseline, S5 against the Kestrel floor
 # (bench/peers/kestrel-floor: an empty Kestrel app, what Kestrel and the kernel allow per publish), the cluster
-# scenarios C1–C2 (3 etcd + 3 nodes), and writes bench/results/latest.json. See bench/README.md.
+# scenarios C1–C3 (3 etcd + 2 lighthouses + 3 brokers; C3 kills the sequencer's broker), and writes
+# bench/results/latest.json. See bench/README.md.
 # Two more run only when named: X1 (crash consistency: kill -9 cycles, a full disk, damaged journals; needs root for
 # the tmpfs) and SOAK (subscriber churn and publishing, the server's RSS/fds/threads → results/soak.csv, soak.svg).
 #
@@ -9,6 +10,7 @@
 #   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
 #   bench/run.sh S3 S4           only these scenarios
 #   bench/run.sh C1 C2 --no-node the cluster scenarios only
+#   bench/run.sh C3 --no-node    kill -9 of the sequencer's broker under 500 publishes/s
 #   bench/run.sh --no-node       skip the Node baseline
 #   bench/run.sh --no-floor      skip the Kestrel floor
 #   bench/run.sh X1              crash consistency (Repl.Bench crash); exits non-zero on any violation
@@ -18,12 +20,14 @@
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
 # BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
 # BENCH_OUT (build output, default bench/.out), BENCH_RESULTS (default bench/results: runs/ and latest.json),
-# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C2 are always disk).
-# Cluster (C1–C2): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
+# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C3 are always disk).
+# Cluster (C1–C3): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
 # BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
+# BENCH_AKKA_PORT (first lighthouse's Akka port, default 4453; brokers n1–n3 use +2..+4),
 # BENCH_ETCD_ARGS (extra etcd flags),
 # BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
-# BENCH_C1_PUBLISHERS (96).
+# BENCH_C1_PUBLISHERS (96), BENCH_C3_DURATION (s, default 60; the kill comes at a third of it),
+# BENCH_C3_SUBSCRIBERS (100).
 # X1: BENCH_X1_CYCLES (kill -9 cycles, default 20), BENCH_X1_ARGS (more Repl.Bench crash options).
 # SOAK: BENCH_SOAK_DURATION (s, default 1800), BENCH_SOAK_CHURNERS (300), BENCH_SOAK_RATE (publishes/s, 100),
 # BENCH_SOAK_SAMPLE (s between samples, 5).
@@ -42,10 +46,10 @@ for arg in "$@"; do
     --quick) quick=1 ;;
     --no-node) node=0 ;;
     --no-floor) floor=0 ;;
-    S[1-6]|C[1-2]) only+=("$arg") ;;
+    S[1-6]|C[1-3]) only+=("$arg") ;;
     X1) x1=1 ;;
     SOAK) soak=1 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -67,12 +71,15 @@ results="${BENCH_RESULTS:-$here/results}"
 cluster_cpu="${BENCH_CLUSTER_CPU:-$server_cpu}"
 cluster_port="${BENCH_CLUSTER_PORT:-9401}"
 etcd_port="${BENCH_ETCD_PORT:-23790}"
-if [[ $quick == 1 ]]; then duration=1; s6_duration=1; repeat=1; warmup=0.5; fi
+akka_port="${BENCH_AKKA_PORT:-4453}"
+c3_duration="${BENCH_C3_DURATION:-60}"
+if [[ $quick == 1 ]]; then duration=1; s6_duration=1; c3_duration=3; repeat=1; warmup=0.5; fi
 
 # scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
 # Fixed-rate scenarios use many publishers so that slow acknowledgements (closed loop) do not cap the rate.
 # Cluster rows: subscribers and publishers are spread round-robin over the 3 nodes. C2 needs ~240 closed-loop
-# publishers to offer 2,000/s at ~100 ms acknowledgements.
+# publishers to offer 2,000/s at ~100 ms acknowledgements. C3 spreads them over the 2 brokers that survive the kill
+# (see run_cluster); its 100 publishers (5/s each) leave room to catch up after the handover.
 scenarios() {
   if [[ $quick == 1 ]]; then
     cat <<ROWS
@@ -84,6 +91,7 @@ S5 0 0 8 0 $duration repl,floor
 S6 50 2 2 200 $s6_duration repl
 C1 30 0 6 0 $duration cluster
 C2 30 0 6 200 $duration cluster
+C3 30 0 20 500 $c3_duration cluster
 ROWS
   else
     cat <<ROWS
@@ -95,6 +103,7 @@ S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
 C2 300 0 240 2000 $duration cluster
+C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 500 $c3_duration cluster
 ROWS
   fi
 }
@@ -130,6 +139,7 @@ if [[ $loads == 1 ]]; then rm -rf "$runs"; fi
 mkdir -p "$runs"
 server_pid=""
 cluster_dir=""
+failed=0
 
 stop_server() {
   if [[ -n "$server_pid" ]]; then
@@ -141,7 +151,7 @@ stop_server() {
 # The cluster is started and stopped by scripts/cluster-up.sh / cluster-down.sh (pid files in its directory).
 cluster_env() {
   env REPL_CLUSTER_DIR="$cluster_dir" REPL_CLUSTER_ETCD_PORT="$etcd_port" REPL_CLUSTER_NODE_PORT="$cluster_port" \
-    REPL_CLUSTER_CPU="$cluster_cpu" REPL_HOST_DLL="$out/repl/Repl.Host.dll" "$@"
+    REPL_CLUSTER_AKKA_PORT="$akka_port" REPL_CLUSTER_CPU="$cluster_cpu" REPL_HOST_DLL="$out/repl/Repl.Host.dll" "$@"
 }
 stop_cluster() {
   if [[ -n "$cluster_dir" ]]; then
@@ -159,13 +169,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_cluster SCENARIO: 3 etcd members and 3 nodes in a fresh temp dir, all pinned to $cluster_cpu; sets
-# cluster_urls, node_pids, etcd_pids. The logs are copied next to the run's JSON when the cluster stops.
+# start_cluster SCENARIO: 3 etcd members, 2 lighthouses and 3 brokers in a fresh temp dir, all pinned to
+# $cluster_cpu; sets cluster_urls, node_pids, etcd_pids. The logs are copied next to the run's JSON when the
+# cluster stops.
 start_cluster() {
   cluster_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench-cluster.XXXXXX")"
   local node_args="--Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000"
   node_args+=" ${BENCH_NODE_ARGS:-}"
   if ! cluster_env REPL_ETCD_ARGS="${BENCH_ETCD_ARGS:-}" REPL_NODE_ARGS="$node_args" "$root/scripts/cluster-up.sh" >"$runs/$1-cluster-up.log" 2>&1; then
+    # Why: each broker's /readyz answer (the processes still run until cleanup stops them).
+    for i in 1 2 3; do
+      echo "n$i /readyz: $(curl -sS -m 2 "http://127.0.0.1:$((cluster_port + i - 1))/readyz" 2>&1)"
+    done >>"$runs/$1-cluster-up.log"
     cat "$runs/$1-cluster-up.log" >&2
     cp "$cluster_dir"/*.log "$runs/" 2>/dev/null || true
     exit 1
@@ -173,6 +188,49 @@ start_cluster() {
   cluster_urls="http://127.0.0.1:$cluster_port,http://127.0.0.1:$((cluster_port + 1)),http://127.0.0.1:$((cluster_port + 2))"
   node_pids="$(cat "$cluster_dir"/node-n{1,2,3}.pid | paste -sd,)"
   etcd_pids="$(cat "$cluster_dir"/etcd-e{1,2,3}.pid | paste -sd,)"
+}
+
+# sequencer_node: which broker (1–3) runs the sequencer singleton: /cluster's akka.sequencer is the oldest broker's
+# Akka address, and broker i listens on Akka port akka_port+1+i (scripts/cluster-up.sh).
+sequencer_node() {
+  local address port
+  for _ in $(seq 1 50); do
+    address="$(curl -fsS "http://127.0.0.1:$cluster_port/cluster" | grep -o '"sequencer":"[^"]*"' || true)"
+    port="${address##*:}"; port="${port%\"}"
+    if [[ $port =~ ^[0-9]+$ ]] && (( port - akka_port - 1 >= 1 && port - akka_port - 1 <= 3 )); then
+      echo $((port - akka_port - 1)); return 0
+    fi
+    sleep 0.2
+  done
+  echo "no sequencer in /cluster: ${address:-nothing}" >&2
+  return 1
+}
+
+# run_cluster SCENARIO SUBS PUBS RATE SECS RUN: one run on a fresh cluster. C3 kills -9 the sequencer's broker a
+# third into the window; its subscribers and publishers go to the two other brokers, and publish as a careful
+# client (--retry: an idempotency key per message, sent again after a 503 until it is 201).
+run_cluster() {
+  local name="$1" subs="$2" pubs="$3" rate="$4" secs="$5" run="$6"
+  start_cluster "$name"
+  local urls="$cluster_urls" pids="$node_pids" kill=()
+  if [[ $name == C3 ]]; then
+    local victim i
+    victim="$(sequencer_node)" || { cp "$cluster_dir"/*.log "$runs/" 2>/dev/null; exit 1; }
+    urls=""; pids=""
+    for i in 1 2 3; do
+      [[ $i == "$victim" ]] && continue
+      urls+="${urls:+,}http://127.0.0.1:$((cluster_port + i - 1))"
+      pids+="${pids:+,}$(cat "$cluster_dir/node-n$i.pid")"
+    done
+    kill=(--retry --kill-pid "$(cat "$cluster_dir/node-n$victim.pid")" --kill-at "$(awk "BEGIN { print $secs / 3 }")")
+    echo "   the sequencer runs on n$victim: kill -9 at $(awk "BEGIN { print $secs / 3 }") s; load on $urls"
+  fi
+  "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$urls" --server-pid "$pids" --etcd-pid "$etcd_pids" \
+    --scenario "$name" --label repl --subscribers "$subs" --publishers "$pubs" "${kill[@]}" \
+    --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-cluster-$run.json" \
+    || { echo "   (bench run failed; see above)" >&2; failed=1; }
+  for f in "$cluster_dir"/*.log; do cp "$f" "$runs/$name-$run-$(basename "$f")"; done
+  stop_cluster
 }
 
 # start_server repl|node|floor SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
@@ -244,20 +302,14 @@ while read -r name subs nonreaders pubs rate secs servers; do
     for run in $(seq 1 "$repeat"); do
       echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
       if [[ $kind == cluster ]]; then
-        start_cluster "$name"
-        "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$cluster_urls" --server-pid "$node_pids" --etcd-pid "$etcd_pids" \
-          --scenario "$name" --label repl --subscribers "$subs" --publishers "$pubs" \
-          --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-cluster-$run.json" \
-          || echo "   (bench run failed; see above)" >&2
-        for f in "$cluster_dir"/*.log; do cp "$f" "$runs/$name-$run-$(basename "$f")"; done
-        stop_cluster
+        run_cluster "$name" "$subs" "$pubs" "$rate" "$secs" "$run"
         continue
       fi
       start_server "$kind" "$name"
       "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
         --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
-        || echo "   (bench run failed; see above)" >&2
+        || { echo "   (bench run failed; see above)" >&2; failed=1; }
       stop_server
       [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir" && data_dir=""
     done
@@ -269,3 +321,4 @@ echo "== results (medians of $repeat run(s))"
 report_args=(report "$runs" --out "$results/latest.json")
 [[ $quick == 1 ]] && report_args+=(--quick)
 "$out/bench/Repl.Bench" "${report_args[@]}"
+exit "$failed"

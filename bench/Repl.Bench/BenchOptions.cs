@@ -34,6 +34,12 @@ internal sealed class BenchOptions
     public int ReceiveBufferBytes { get; private set; }
     /// <summary>How subscribers read: <c>epoll</c> (one thread, plain system calls; Linux x64) or <c>async</c> (.NET sockets).</summary>
     public string Receiver { get; private set; } = EpollReceiver.IsSupported ? "epoll" : "async";
+    /// <summary>Publish as a careful client: an idempotency key per message, sent again after a 503 or no answer until it is 201; deliveries checked id by id.</summary>
+    public bool Retry { get; private set; }
+    /// <summary>A process to kill -9 during the measured window (a cluster node: scenario C3).</summary>
+    public int? KillPid { get; private set; }
+    /// <summary>Seconds into the measured window at which <see cref="KillPid"/> is killed.</summary>
+    public double KillAtSeconds { get; private set; }
 
     public const string Usage = """
         Repl.Bench — SSE fan-out load against a Repl (or REPL-compatible) server.
@@ -56,7 +62,12 @@ internal sealed class BenchOptions
           --connect-concurrency N connects in flight at once (200)
           --recv-buffer BYTES     receive buffer per subscriber (auto)
           --receiver epoll|async  subscribers read by one epoll thread (Linux x64 default) or .NET async sockets
-          --scenario NAME         scenario name in the report (S1...S6)
+          --retry                 each publish carries its own Idempotency-Key and is sent again (same key, same
+                                  bytes) after a 503, a broken connection or no answer until it is 201; lost and
+                                  duplicated are then checked id by id against the ids the 201s named; exit 1 on any
+          --kill-pid PID          kill -9 this process during the measured window (C3: the sequencer's node)
+          --kill-at S             when, in seconds after the measured window starts (with --kill-pid)
+          --scenario NAME         scenario name in the report (S1...S6, C1...C3)
           --label NAME            server name in the report (repl)
           --json                  print only the JSON line
         """;
@@ -87,6 +98,9 @@ internal sealed class BenchOptions
                 case "--connect-concurrency": options.ConnectConcurrency = NextInt(); break;
                 case "--recv-buffer": options.ReceiveBufferBytes = NextInt(); break;
                 case "--receiver": options.Receiver = Next(); break;
+                case "--retry": options.Retry = true; break;
+                case "--kill-pid": options.KillPid = NextInt(); break;
+                case "--kill-at": options.KillAtSeconds = NextDouble(); break;
                 case "--scenario": options.Scenario = Next(); break;
                 case "--label": options.Label = Next(); break;
                 case "--json": options.JsonOnly = true; break;
@@ -98,6 +112,8 @@ internal sealed class BenchOptions
         if (options.ValueBytes < 24) throw new ArgumentException("--value-bytes must be ≥ 24 (the timestamp needs 20)");
         if (options.Receiver is not ("epoll" or "async")) throw new ArgumentException("--receiver is epoll or async");
         if (options.Receiver == "epoll" && !EpollReceiver.IsSupported) throw new ArgumentException("--receiver epoll needs Linux on x64; use --receiver async");
+        if (options.KillPid is not null && (options.KillAtSeconds <= 0 || options.KillAtSeconds >= options.DurationSeconds))
+            throw new ArgumentException("--kill-pid needs --kill-at S within the measured window (0 < S < --duration)");
         if (options.Urls.Count == 0) throw new ArgumentException("--url needs at least one URL");
         if (options.Urls.Any(url => url.Scheme != "http")) throw new ArgumentException("only http:// URLs");
         return options;

@@ -28,6 +28,20 @@ internal sealed class BenchResult
     public int SubscribersWithLoss { get; set; }
     public int Disconnected { get; set; }
     public string? SubscriberError { get; set; }
+    /// <summary>With <c>--retry</c>: deliveries of ids no 201 named (a retried message committed twice), summed over subscribers.</summary>
+    public long Unacknowledged { get; set; }
+    /// <summary>With <c>--retry</c>: messages given up without a 201.</summary>
+    public long Abandoned { get; set; }
+    /// <summary>With <c>--retry</c>: the fewest and most distinct messages of the window one subscriber received.</summary>
+    public long? DeliveredPerSubscriberMin { get; set; }
+    public long? DeliveredPerSubscriberMax { get; set; }
+    /// <summary>With <c>--kill-pid</c>: the acknowledgements around the kill.</summary>
+    public HandoverWindow? Handover { get; set; }
+
+    /// <summary>Why a <c>--retry</c> run fails (the program then exits 1): any message lost, duplicated, out of order or given up.</summary>
+    public string? Failure => Options.Retry && Lost + Duplicates + OutOfOrder + Unacknowledged + Abandoned > 0
+        ? $"{Lost} lost, {Duplicates + Unacknowledged} duplicated ({Unacknowledged} never acknowledged), {OutOfOrder} out of order, {Abandoned} publishes given up"
+        : null;
     public LatencyHistogram Latency { get; set; } = new();
     public LatencyHistogram AckLatency { get; set; } = new();
     public double ClientCpuSeconds { get; set; }
@@ -118,6 +132,25 @@ internal sealed class BenchResult
             w.WriteNumber("subscribersWithLoss", SubscribersWithLoss);
             w.WriteNumber("disconnected", Disconnected);
             if (SubscriberError is not null) w.WriteString("subscriberError", SubscriberError);
+            if (Options.Retry)
+            {
+                w.WriteNumber("unacknowledged", Unacknowledged);
+                w.WriteNumber("abandoned", Abandoned);
+                w.WriteStartObject("deliveredPerSubscriber");
+                w.WriteNumber("min", DeliveredPerSubscriberMin ?? 0);
+                w.WriteNumber("max", DeliveredPerSubscriberMax ?? 0);
+                w.WriteEndObject();
+            }
+            if (Handover is { } handover)
+            {
+                w.WriteStartObject("handover");
+                w.WriteNumber("killAtS", Math.Round(handover.KillAtSeconds, 3));
+                w.WriteNumber("longestWithoutAckS", Math.Round(handover.LongestWithoutAckSeconds, 3));
+                if (handover.ResumedAfterKillSeconds is { } resumed) w.WriteNumber("resumedAfterKillS", Math.Round(resumed, 3));
+                w.WriteNumber("ackedAfterKill", handover.AckedAfterKill);
+                w.WriteEndObject();
+            }
+            if (Failure is not null) w.WriteString("failed", Failure);
             w.WriteStartObject("latencyMs");
             w.WriteNumber("samples", Latency.Count);
             w.WriteNumber("mean", Math.Round(Latency.MeanMicros / 1000, 3));
@@ -193,7 +226,17 @@ internal sealed class BenchResult
         Row("publish ack latency", $"p50 {Ms(AckLatency.ValueAt(0.5)):N2} ms, p99 {Ms(AckLatency.ValueAt(0.99)):N2} ms, max {Ms(AckLatency.MaxMicros):N2} ms");
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
         Row("publish→receive latency", $"p50 {Ms(Latency.ValueAt(0.5)):N2} ms, p99 {Ms(Latency.ValueAt(0.99)):N2} ms, p99.9 {Ms(Latency.ValueAt(0.999)):N2} ms, max {Ms(Latency.MaxMicros):N2} ms");
-        Row("lost / dup / out of order", $"{Lost:N0} / {Duplicates:N0} / {OutOfOrder:N0} ({SubscribersWithLoss} subscribers with loss, {Disconnected} disconnected){(SubscriberError is null ? "" : " — " + SubscriberError)}");
+        Row("lost / dup / out of order", $"{Lost:N0} / {Duplicates + Unacknowledged:N0} / {OutOfOrder:N0} ({SubscribersWithLoss} subscribers with loss, {Disconnected} disconnected){(SubscriberError is null ? "" : " — " + SubscriberError)}");
+        if (Options.Retry)
+        {
+            Row("careful client", $"{Accepted:N0} acknowledged after {Rejected:N0} non-201 answers and {PublishErrors:N0} broken or unanswered attempts, all retried with their key; {Abandoned:N0} given up");
+            Row("delivered per subscriber", $"{DeliveredPerSubscriberMin:N0}–{DeliveredPerSubscriberMax:N0} of {Accepted:N0} acknowledged; {Unacknowledged:N0} deliveries no 201 named");
+        }
+        if (Handover is { } h)
+        {
+            Row("kill -9", $"at {h.KillAtSeconds:N1} s: longest without an acknowledgement {h.LongestWithoutAckSeconds:N2} s, {(h.ResumedAfterKillSeconds is { } r ? $"until {r:N2} s after the kill" : "none after the kill")}; {h.AckedAfterKill:N0} acknowledged after it");
+        }
+        if (Failure is not null) Row("FAILED", Failure);
         Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}{(ConnectFailures > 0 && SubscriberError is not null ? " — " + SubscriberError : "")}");
         Row("drain", $"{DrainSeconds:N2} s");
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");

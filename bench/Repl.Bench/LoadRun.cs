@@ -35,7 +35,7 @@ internal sealed class LoadRun(BenchOptions options)
         for (int i = 0; i < subscribers.Length; i++)
         {
             var target = targets[i % targets.Length];
-            var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries);
+            var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries) { ReceivedIds = options.Retry ? [] : null };
             await gate.WaitAsync().ConfigureAwait(false);
             if (receiver is null) runs[i] = Task.Run(subscriber.RunAsync);
             else
@@ -67,9 +67,11 @@ internal sealed class LoadRun(BenchOptions options)
         await Task.Delay(200).ConfigureAwait(false);
         result.ServerConnected = ProcessSample.Read(options.ServerPids);
 
+        IReadOnlyList<Publisher.Ack> warmupAcks = [];
         if (options.WarmupSeconds > 0)
         {
-            var warm = await PublishAsync(targets, options.WarmupSeconds, new LatencyHistogram(), null).ConfigureAwait(false);
+            var warm = await PublishAsync(targets, options.WarmupSeconds, new LatencyHistogram(), null, killPid: null).ConfigureAwait(false);
+            warmupAcks = warm.Acks;
             await DrainAsync(subscribers, deliveries, warm.Accepted).ConfigureAwait(false);
             latency = new LatencyHistogram();
             deliveries = new DeliveryCounter();
@@ -84,7 +86,7 @@ internal sealed class LoadRun(BenchOptions options)
         result.ServerStart = ProcessSample.Read(options.ServerPids);
         result.EtcdStart = ProcessSample.Read(options.EtcdPids);
         var ackLatency = new LatencyHistogram();
-        var published = await PublishAsync(targets, options.DurationSeconds, ackLatency, result.RssSamplesKb).ConfigureAwait(false);
+        var published = await PublishAsync(targets, options.DurationSeconds, ackLatency, result.RssSamplesKb, options.KillPid).ConfigureAwait(false);
         long startAt = published.StartAt;
         result.PublishSeconds = published.Seconds;
         result.ServerPublished = ProcessSample.Read(options.ServerPids);
@@ -93,6 +95,11 @@ internal sealed class LoadRun(BenchOptions options)
         result.PublishErrors = published.Errors;
         result.PublishLastError = published.LastError;
         result.AckLatency = ackLatency;
+        result.Abandoned = published.Abandoned;
+        if (published.KilledAt is { } killedAt)
+        {
+            result.Handover = HandoverWindow.Measure(startAt, killedAt, startAt + (long)(published.Seconds * Stopwatch.Frequency), published.Acks.Select(ack => ack.At));
+        }
 
         result.DrainSeconds = await DrainAsync(subscribers, deliveries, result.Accepted).ConfigureAwait(false);
         result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
@@ -107,11 +114,20 @@ internal sealed class LoadRun(BenchOptions options)
         result.DeliverySeconds = deliveries.LastTicks > startAt ? Seconds(deliveries.LastTicks - startAt) : 0;
         result.Latency = latency;
         // Subscribers that never got connected are counted under connect.failed, not as losses.
+        // With --retry the check is id by id against the acknowledged ids; otherwise by count (ids strictly increase).
+        var acked = options.Retry ? new AckedIds(published.Acks.Select(ack => ack.Id), warmupAcks.Select(ack => ack.Id)) : null;
         foreach (var s in subscribers.Where(s => s.Connected.IsCompletedSuccessfully))
         {
             result.Duplicates += s.Duplicates;
             result.OutOfOrder += s.OutOfOrder;
             long missing = result.Accepted - s.Received;
+            if (acked is not null)
+            {
+                (missing, long unacknowledged, long delivered) = acked.Check(s.ReceivedIds!);
+                result.Unacknowledged += unacknowledged;
+                result.DeliveredPerSubscriberMin = Math.Min(result.DeliveredPerSubscriberMin ?? long.MaxValue, delivered);
+                result.DeliveredPerSubscriberMax = Math.Max(result.DeliveredPerSubscriberMax ?? 0, delivered);
+            }
             if (missing > 0)
             {
                 result.Lost += missing;
@@ -136,27 +152,54 @@ internal sealed class LoadRun(BenchOptions options)
     /// <summary>One server: where its connections go and the Host header they send.</summary>
     private sealed record Target(IPEndPoint Endpoint, string Host);
 
-    private sealed record Published(long StartAt, double Seconds, long Accepted, long Rejected, long Errors, string? LastError);
+    /// <param name="Acks">With <c>--retry</c>, every acknowledgement (id and time); else empty.</param>
+    /// <param name="KilledAt">When <c>--kill-pid</c> was killed (Stopwatch ticks).</param>
+    private sealed record Published(long StartAt, double Seconds, long Accepted, long Rejected, long Errors, string? LastError,
+        IReadOnlyList<Publisher.Ack> Acks, long Abandoned, long? KilledAt);
 
-    /// <summary>Runs the publishers for <paramref name="seconds"/> and waits for their last answers.</summary>
-    private async Task<Published> PublishAsync(Target[] targets, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples)
+    /// <summary>Runs the publishers for <paramref name="seconds"/> and waits for their last answers; kills <paramref name="killPid"/> on the way.</summary>
+    private async Task<Published> PublishAsync(Target[] targets, double seconds, LatencyHistogram ackLatency, List<long>? rssSamples, int? killPid)
     {
+        // With --retry each publisher's idempotency keys start with its index (then the message's timestamp): unique in the run.
         var publishers = Enumerable.Range(0, options.Publishers)
-            .Select(i => targets[i % targets.Length])
-            .Select(target => new Publisher(target.Endpoint, target.Host, options.Topic, options.ValueBytes) { AckLatency = ackLatency })
+            .Select(i => (Target: targets[i % targets.Length], KeyPrefix: options.Retry ? $"bench-p{i}" : null))
+            .Select(p => new Publisher(p.Target.Endpoint, p.Target.Host, options.Topic, options.ValueBytes, p.KeyPrefix) { AckLatency = ackLatency })
             .ToArray();
         double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;
         long stopAt = startAt + (long)(seconds * Stopwatch.Frequency);
         using var sampling = new CancellationTokenSource();
         var sampler = rssSamples is null ? Task.CompletedTask : SampleRssAsync(rssSamples, sampling.Token);
+        var kill = killPid is { } pid ? KillAsync(pid, startAt + (long)(options.KillAtSeconds * Stopwatch.Frequency)) : Task.FromResult<long?>(null);
         // Stagger paced publishers across one interval so a fixed rate arrives evenly, not in bursts of P.
         await Task.WhenAll(publishers.Select((publisher, i) => Task.Run(() => publisher.RunAsync(startAt + (long)(interval * i / Math.Max(1, publishers.Length)), stopAt, interval)))).ConfigureAwait(false);
         long end = Stopwatch.GetTimestamp();
         await sampling.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
         return new Published(startAt, Seconds(end - startAt), publishers.Sum(p => p.Accepted), publishers.Sum(p => p.Rejected), publishers.Sum(p => p.Errors),
-            publishers.Select(p => p.LastError).LastOrDefault(e => e is not null));
+            publishers.Select(p => p.LastError).LastOrDefault(e => e is not null),
+            [.. publishers.SelectMany(p => p.Acks ?? [])], publishers.Sum(p => p.Abandoned), await kill.ConfigureAwait(false));
+    }
+
+    /// <summary>kill -9 of <paramref name="pid"/> at <paramref name="at"/> (Stopwatch ticks); returns when the signal was sent.</summary>
+    private static async Task<long?> KillAsync(int pid, long at)
+    {
+        long wait = at - Stopwatch.GetTimestamp();
+        if (wait > 0) await Task.Delay(TimeSpan.FromSeconds(Seconds(wait))).ConfigureAwait(false);
+        Process process;
+        try
+        {
+            process = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            throw new InvalidOperationException($"--kill-pid {pid}: no such process");
+        }
+        using (process)
+        {
+            process.Kill(); // SIGKILL on Unix: no shutdown, no leaving the cluster
+        }
+        return Stopwatch.GetTimestamp();
     }
 
     /// <summary>Waits until every live subscriber has <paramref name="accepted"/> messages, or nothing moves for a while; returns the seconds waited.</summary>

@@ -38,7 +38,7 @@ try
     var result = await new LoadRun(options).RunAsync();
     if (!options.JsonOnly) Console.Error.Write(result.ToTable());
     Console.WriteLine(result.ToJson());
-    return 0;
+    return result.Failure is null ? 0 : 1;
 }
 catch (Exception error) when (error is HttpRequestException or System.Net.Sockets.SocketException or InvalidOperationException or TaskCanceledException)
 {

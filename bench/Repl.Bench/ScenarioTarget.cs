@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace Repl.Bench;
 
-/// <summary>A scenario's goal from issue #3 (S1–S6) or #4 (C1, C2: cluster), checked against the medians of its runs on Repl.</summary>
+/// <summary>A scenario's goal from issue #3 (S1–S6) or #4 / #12 (C1–C3: cluster), checked against the medians of its runs on Repl.</summary>
 internal sealed record ScenarioTarget(string Scenario, string Setup, string Goal, Func<JsonObject, bool> Holds)
 {
     public static readonly ScenarioTarget[] All =
@@ -23,6 +23,9 @@ internal sealed record ScenarioTarget(string Scenario, string Setup, string Goal
             m => Num(m, "publishesPerSec") >= 20_000 && Num(m, "lost") == 0),
         new("C2", "cluster: 3 etcd + 3 nodes, 300 subs over the nodes, 2,000 publishes/s", "p99 ≤ 50 ms at 2,000 publishes/s",
             m => Num(m, "p99Ms") <= 50 && Num(m, "publishesPerSec") >= 1_900),
+        new("C3", "cluster: kill -9 of the sequencer's node under 500 publishes/s, keyed retries", "0 lost, 0 duplicated, ≤ 15 s without acknowledgements",
+            m => Num(m, "lost") == 0 && Num(m, "duplicated") == 0 && Num(m, "unacknowledged") == 0 && Num(m, "outOfOrder") == 0
+                && Num(m, "abandoned") == 0 && Num(m, "handoverS") <= 15),
     ];
 
     private static double Num(JsonObject m, string name) => m[name]?.GetValue<double>() ?? double.NaN;

@@ -44,7 +44,11 @@ internal sealed class SseSubscriber
         _latency = latency;
         _deliveries = deliveries;
         Received = 0;
+        ReceivedIds?.Clear();
     }
+
+    /// <summary>When set (<c>--retry</c>), every message id received, for the check against the acknowledged ids.</summary>
+    public List<long>? ReceivedIds { get; init; }
 
     public long Received { get; private set; }
     public long LastId { get; private set; } = long.MinValue;
@@ -182,6 +186,7 @@ internal sealed class SseSubscriber
             OutOfOrder++;
         }
         _batch++;
+        ReceivedIds?.Add(id);
         if (sentTicks > 0) _latency.Record((_now - sentTicks) * 1_000_000 / Stopwatch.Frequency);
     }
 }
