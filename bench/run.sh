@@ -49,7 +49,7 @@ for arg in "$@"; do
     S[1-6]|C[1-3]) only+=("$arg") ;;
     X1) x1=1 ;;
     SOAK) soak=1 ;;
-    -h|--help) sed -n '2,33' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
