@@ -102,7 +102,7 @@ S4 9000 0 8 10 $duration repl
 S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
-C2 300 0 240 2000 $duration cluster
+C2 300 0 120 1000 $duration cluster
 C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 500 $c3_duration cluster
 ROWS
   fi
