@@ -166,15 +166,22 @@ public sealed class ReplNode : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = _loggers.CreateLogger<ReplNode>();
+        // A start that waits long says on what, every 10 s (a node that is not ready otherwise shows nothing at Warning).
+        string step = "the engine's actors";
+        var started = _time.GetTimestamp();
+        using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step}", _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step)),
+            null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
         await _actors.GetAsync<Batcher.Key>(cancellationToken);
         _topics = await _actors.GetAsync<TopicProtocol.Key>(cancellationToken);
         _reader = await _actors.GetAsync<LogReaderProtocol.Key>(cancellationToken);
+        Volatile.Write(ref step, "this node to be an Up member of its cluster");
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
         await up.Task.WaitAsync(cancellationToken);
 
         if (IsCluster)
         {
+            Volatile.Write(ref step, "etcd (membership, the log's head, the epoch)");
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
             // A journal ahead of etcd's log means etcd was reset under this node, and the reader would silently skip
@@ -189,6 +196,7 @@ public sealed class ReplNode : IHostedService
             Registry.UseEpoch(await UntilEtcdAnswersAsync(() => ClusterEpochAsync(cancellationToken), logger, cancellationToken));
             _loops.Add(WatchAsync(logger));
         }
+        Volatile.Write(ref step, "the initial topics to be created through the sequencer and applied here");
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
