@@ -169,8 +169,9 @@ public sealed class ReplNode : IHostedService
         // A start that waits long says on what, every 10 s (a node that is not ready otherwise shows nothing at Warning).
         string step = "the engine's actors";
         var started = _time.GetTimestamp();
-        using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step}", _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step)),
-            null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step} (actors registered: batcher {Batcher}, topics {Topics}, log reader {Reader})",
+            _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step), _actors.TryGet<Batcher.Key>(out IActorRef? _), _actors.TryGet<TopicProtocol.Key>(out IActorRef? _),
+            _actors.TryGet<LogReaderProtocol.Key>(out IActorRef? _)), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
         await _actors.GetAsync<Batcher.Key>(cancellationToken);
         _topics = await _actors.GetAsync<TopicProtocol.Key>(cancellationToken);
         _reader = await _actors.GetAsync<LogReaderProtocol.Key>(cancellationToken);
