@@ -52,7 +52,7 @@ public sealed class EtcdLog : IAsyncDisposable
         Health = health;
         string prefix = options.Prefix.TrimEnd('/');
         _logKey = EtcdConnection.Key(LogKey(prefix));
-        _topicsPrefix = $"{prefix}/topics/";
+        _topicsPrefix = TopicsPrefix(prefix);
         _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
     }
 
@@ -76,6 +76,9 @@ public sealed class EtcdLog : IAsyncDisposable
 
     /// <summary>The key of the log's last position (written with every batch, <see cref="Persistence.EtcdStore.HeadKey"/>).</summary>
     public static string HeadKey(string prefix) => prefix.TrimEnd('/') + "/head";
+
+    /// <summary>Where the topic keys live (<c>{prefix}/topics/{name}</c>, written with the batch that creates or deletes the topic).</summary>
+    public static string TopicsPrefix(string prefix) => prefix.TrimEnd('/') + "/topics/";
 
     /// <summary>The head key's value.</summary>
     public static long ParseHead(ReadOnlySpan<byte> value) =>

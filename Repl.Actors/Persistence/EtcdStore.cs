@@ -28,14 +28,14 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
     /// <summary>Key prefix of this Repl cluster (several may share one etcd), without a trailing slash.</summary>
     public string Prefix { get; } = prefix.TrimEnd('/');
 
-    public ByteString LogKey => Key("log");
+    public ByteString LogKey => EtcdConnection.Key(EtcdLog.LogKey(Prefix));
 
     public ByteString WriterKey => Key("writer");
 
     /// <summary>The log's last position, as decimal text: what readiness and <c>/cluster</c> measure lag against without reading a whole batch.</summary>
-    public ByteString HeadKey => Key("head");
+    public ByteString HeadKey => EtcdConnection.Key(EtcdLog.HeadKey(Prefix));
 
-    public ByteString TopicKey(string name) => Key("topics/" + name);
+    public ByteString TopicKey(string name) => EtcdConnection.Key(EtcdLog.TopicsPrefix(Prefix) + name);
 
     public ByteString SnapshotKey(string persistenceId) => Key("snapshots/" + persistenceId);
 

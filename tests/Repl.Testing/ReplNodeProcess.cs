@@ -68,51 +68,30 @@ public sealed class ReplNodeProcess : IAsyncDisposable
 
     /// <summary>Starts a node and waits until <c>/readyz</c> answers 200.</summary>
     /// <param name="etcd">Comma-separated etcd client URLs; null for a standalone node.</param>
-    public static async Task<ReplNodeProcess> StartAsync(string id, string? etcd, params string[] settings)
-    {
-        var node = new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings);
-        try
-        {
-            await node.RestartAsync();
-        }
-        catch
-        {
-            await node.DisposeAsync();
-            throw;
-        }
-        return node;
-    }
+    public static Task<ReplNodeProcess> StartAsync(string id, string? etcd, params string[] settings) =>
+        StartedAsync(new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings));
 
     /// <summary>Starts a broker of an etcd cluster that joins the Akka cluster through <paramref name="seeds"/>; waits until ready.</summary>
     public static Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, params string[] settings) =>
         StartBrokerAsync(id, etcd, seeds, waitReady: true, settings);
 
     /// <param name="waitReady">False: returns once the process runs, ready or not.</param>
-    public static async Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, bool waitReady, params string[] settings)
-    {
-        var node = new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings, seeds);
-        try
-        {
-            await node.RestartAsync(waitReady: waitReady);
-        }
-        catch
-        {
-            await node.DisposeAsync();
-            throw;
-        }
-        return node;
-    }
+    public static Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, bool waitReady, params string[] settings) =>
+        StartedAsync(new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings, seeds), waitReady);
 
     /// <summary>
     /// Starts a lighthouse on <paramref name="clusterPort"/> (known before, since every lighthouse's address is in the
     /// seeds) with HTTP for its probes; waits until it is an Up member.
     /// </summary>
-    public static async Task<ReplNodeProcess> StartLighthouseAsync(string id, int clusterPort, IReadOnlyList<string> seeds, params string[] settings)
+    public static Task<ReplNodeProcess> StartLighthouseAsync(string id, int clusterPort, IReadOnlyList<string> seeds, params string[] settings) =>
+        StartedAsync(new ReplNodeProcess(id, null, TempDir.Create(), FreePort(), settings, seeds, lighthouse: true, clusterPort));
+
+    /// <summary>Starts <paramref name="node"/>'s process; disposes it (its data dir too) when that fails.</summary>
+    private static async Task<ReplNodeProcess> StartedAsync(ReplNodeProcess node, bool waitReady = true)
     {
-        var node = new ReplNodeProcess(id, null, TempDir.Create(), FreePort(), settings, seeds, lighthouse: true, clusterPort);
         try
         {
-            await node.RestartAsync();
+            await node.RestartAsync(waitReady: waitReady);
         }
         catch
         {

@@ -27,13 +27,7 @@ public sealed class TracingTests
     {
         // A listener of our own (ActivityListener is process-wide): what a tracer provider would receive.
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is "Repl" or "Microsoft.AspNetCore",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(spans, "Repl", "Microsoft.AspNetCore");
         await using var server = await ReplServer.StartAsync();
         string topic = "traced-" + Guid.NewGuid().ToString("N")[..8];
         await server.Client.CreateTopicAsync(topic);
@@ -55,13 +49,7 @@ public sealed class TracingTests
     public async Task ThePublishTrace_CrossesTheEngine_TheCommitAndApplySpansLinkToIt()
     {
         var spans = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is "Repl" or "Repl.Actors" or "Microsoft.AspNetCore",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = Listen(spans, "Repl", "Repl.Actors", "Microsoft.AspNetCore");
         await using var server = await ReplServer.StartAsync();
         string topic = "traced-" + Guid.NewGuid().ToString("N")[..8];
         await server.Client.CreateTopicAsync(topic);
@@ -84,5 +72,18 @@ public sealed class TracingTests
             await Task.Delay(20);
         }
         Assert.Contains(spans, activity => activity.Source.Name == "Repl.Actors" && activity.DisplayName == "apply" && activity.Links.Any(link => link.Context.SpanId == commit.SpanId));
+    }
+
+    /// <summary>Records every stopped span of <paramref name="sources"/>, sampled, until disposed.</summary>
+    private static ActivityListener Listen(ConcurrentQueue<Activity> spans, params string[] sources)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => sources.Contains(source.Name),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 }
