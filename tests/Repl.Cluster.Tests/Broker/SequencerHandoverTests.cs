@@ -89,9 +89,12 @@ public sealed class SequencerHandoverTests(ReplClusterFixture cluster, ITestOutp
         {
             for (int i = 0; !stop.IsCancellationRequested; i++)
             {
+                // A message once sent is seen through to its 201, even after the stop: its outcome is unknown until then.
                 string key = $"{topic}-{p}-{i}";
-                while (!stop.IsCancellationRequested)
+                var sent = Stopwatch.StartNew();
+                while (true)
                 {
+                    Assert.True(sent.Elapsed < TimeSpan.FromSeconds(60), $"'{key}' was not acknowledged within 60 s");
                     var (status, id, _) = await node.Client.TryPublishAsync(topic, key, key);
                     if (status == HttpStatusCode.Created)
                     {
