@@ -84,8 +84,7 @@ public static class ReplHost
         // Cluster mode: Kestrel starts beside the node rather than after it. The node's start waits until it is an Up
         // member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections.
         // The host's start still completes only once every service, the node included, has started. (Standalone joins
-        // itself at once and keeps the sequential start: its in-process tests hung in one full run with it, not seen
-        // alone and not understood in the time there was.)
+        // itself at once and keeps the sequential start.)
         if (!string.IsNullOrWhiteSpace(configuration["Cluster:Etcd"])) services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,

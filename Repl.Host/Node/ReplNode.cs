@@ -142,6 +142,7 @@ public sealed class ReplNode : IHostedService
 
     private async Task<long> ChangeTopicAsync(TopicProtocol.ICommand command)
     {
+        if (_topics.IsNobody()) throw new LogUnavailableException("this node is still starting");
         object answer;
         try
         {
@@ -172,9 +173,9 @@ public sealed class ReplNode : IHostedService
         using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step} (actors registered: batcher {Batcher}, topics {Topics}, log reader {Reader})",
             _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step), _actors.TryGet<Batcher.Key>(out IActorRef? _), _actors.TryGet<TopicProtocol.Key>(out IActorRef? _),
             _actors.TryGet<LogReaderProtocol.Key>(out IActorRef? _)), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
-        await _actors.GetAsync<Batcher.Key>(cancellationToken);
-        _topics = await _actors.GetAsync<TopicProtocol.Key>(cancellationToken);
-        _reader = await _actors.GetAsync<LogReaderProtocol.Key>(cancellationToken);
+        await RegisteredAsync<Batcher.Key>(cancellationToken);
+        _topics = await RegisteredAsync<TopicProtocol.Key>(cancellationToken);
+        _reader = await RegisteredAsync<LogReaderProtocol.Key>(cancellationToken);
         Volatile.Write(ref step, "this node to be an Up member of its cluster");
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
@@ -208,6 +209,19 @@ public sealed class ReplNode : IHostedService
         _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
         logger.LogInformation("Repl node {Node} started ({Mode}) at {Address}; journal at position {Position}, {Topics} topics",
             Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, Journal.LastPosition, Registry.All.Count);
+    }
+
+    /// <summary>
+    /// The actor registered under <typeparamref name="TKey"/>, once Akka.Hosting has started it. Akka.Hosting's own
+    /// <c>ActorRegistry.GetAsync</c> (1.5.74) looks, then adds its waiter: a registration that lands in between is
+    /// never announced to it, and the wait lasts forever (cluster nodes start beside Akka.Hosting, see
+    /// <see cref="ReplHost"/>; CI saw a broker wait 1,000 s with all three actors registered). Looking again once the
+    /// waiter is in place closes that window.
+    /// </summary>
+    private async Task<IActorRef> RegisteredAsync<TKey>(CancellationToken cancellationToken)
+    {
+        var waiting = _actors.GetAsync<TKey>(cancellationToken);
+        return _actors.TryGet<TKey>(out var actor) ? actor : await waiting;
     }
 
     /// <summary>
