@@ -58,6 +58,9 @@ public sealed class EtcdConnection : IDisposable
         },
     };
 
+    /// <summary>How often the channel tries a member it cannot connect to (gRPC's default backs off to 120 s).</summary>
+    public static readonly TimeSpan ReconnectBackoff = TimeSpan.FromSeconds(1);
+
     private readonly TimeProvider _time;
 
     /// <param name="endpoints">Comma-separated client URLs of the etcd members (<c>http://a:2379,http://b:2379</c>).</param>
@@ -81,6 +84,11 @@ public sealed class EtcdConnection : IDisposable
             // takes (--max-request-bytes, 1.5 MiB), so a full log batch fails over like any other call.
             options.MaxRetryBufferPerCallSize = 2 << 20;
             options.ServiceConfig = new ServiceConfig { MethodConfigs = { Retry }, LoadBalancingConfigs = { new RoundRobinConfig() } };
+            // A member that was down is tried again within a second of coming back. gRPC's default backoff grows to
+            // 120 s: after an outage of some seconds the channel kept using only the members that had stayed up, and
+            // killing one of those then cut the node off although the quorum was fine (streams told unavailable).
+            options.InitialReconnectBackoff = ReconnectBackoff;
+            options.MaxReconnectBackoff = ReconnectBackoff;
             if (options.HttpHandler is SocketsHttpHandler handler)
             {
                 // No connect timeout shorter than the call's deadline: gRPC reports an expired connect timeout as

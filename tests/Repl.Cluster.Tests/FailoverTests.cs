@@ -36,6 +36,25 @@ public sealed class FailoverTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Calls_TheOneMemberThatStayedUpKilled_SucceedViaTheMembersThatCameBack()
+    {
+        // Two members down for a while (the quorum with them), back, then the one that stayed up killed: the channel
+        // must be using the two again by then. With gRPC's default reconnect backoff (growing to 120 s) it still had
+        // only the third, and every call failed until the backoff ran out.
+        using var etcd = _cluster.CreateClient();
+        await Put(etcd, "/f/before", "1");
+        await Task.WhenAll(_cluster.KillAsync(0), _cluster.KillAsync(1));
+        await Task.Delay(TimeSpan.FromSeconds(12));
+        await _cluster.RestartAsync(0, 1);
+        await Task.Delay(EtcdConnection.ReconnectBackoff * 3);
+
+        await _cluster.KillAsync(2);
+
+        await Put(etcd, "/f/after", "2");
+        Assert.Equal(2, (await etcd.GetPrefixAsync("/f/", 0, default)).Count);
+    }
+
+    [Fact]
     public async Task Calls_AMemberKilled_SucceedViaTheOthers()
     {
         // A follower, so killing it costs no election and the test shows failover alone.

@@ -12,7 +12,7 @@ public static class ReplApi
     public static async Task CreateTopicAsync(this HttpClient client, string name)
     {
         var response = await client.PostAsJsonAsync("/topics", new { name });
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"creating topic {name} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
     /// <summary>Publishes and returns the message's id (its position).</summary>
