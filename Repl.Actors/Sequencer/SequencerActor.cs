@@ -21,11 +21,11 @@ namespace Repl.Actors.Sequencer;
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
 /// <para><b>Failure.</b> A failed write stops a persistent actor; every caller of the batch is told it was not
 /// committed, and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
-/// the latest snapshot plus the journal's tail. A rejected write (the journal refused its events) stops it too when
-/// it changed topics: the topic set was already changed at the cut, so only a recovery from what the journal holds is
-/// right again. A write of publishes only that the journal rejected because its disk is full
-/// (<see cref="Journal.JournalFullException"/>) changed nothing here: its callers are told so (503), and the sequencer
-/// goes on with what is queued, so publishing works again as soon as space is freed. The positions such a write took
+/// the latest snapshot plus the journal's tail. A write the journal rejected because its disk is full
+/// (<see cref="Journal.JournalFullException"/>) changed nothing: its callers are told so (503), the topic changes it
+/// cut are taken back, and the sequencer goes on with what is queued, so publishing and topic changes work again as
+/// soon as space is freed. Any other rejection stops it too (the topic set was changed at the cut, and only a
+/// recovery from what the journal holds is surely right again). The positions such a write took
 /// are spent, never issued: the log skips them (its readers allow holes). <see cref="SequencerProtocol.Drain"/> (the
 /// singleton's termination message) commits what is queued, answers everyone, then stops.</para>
 /// </remarks>
@@ -172,7 +172,7 @@ public sealed class SequencerActor : ReceivePersistentActor
                             replyTo.Tell(new SequencerProtocol.TopicChanged(change.Topic, 0));
                             break;
                         }
-                        cuts.Add(new Cut(replyTo, 0, [events.Count], change.Topic));
+                        cuts.Add(new Cut(replyTo, 0, [events.Count], e));
                         events.Add(e);
                         break;
                 }
@@ -235,9 +235,9 @@ public sealed class SequencerActor : ReceivePersistentActor
     {
         foreach (var cut in cuts)
         {
-            if (cut.Topic is { } topic)
+            if (cut.Change is { } change)
             {
-                cut.ReplyTo.Tell(new SequencerProtocol.TopicChanged(topic, entries[cut.Indexes[0]].Position));
+                cut.ReplyTo.Tell(new SequencerProtocol.TopicChanged(change.Topic, entries[cut.Indexes[0]].Position));
                 continue;
             }
             var positions = new long[cut.Indexes.Length];
@@ -259,6 +259,13 @@ public sealed class SequencerActor : ReceivePersistentActor
         _ => true,
     };
 
+    /// <summary>Takes back what <see cref="Decide"/> did for a change that was not committed.</summary>
+    private void Undo(LogEvent e)
+    {
+        if (e.Kind == LogEntryKind.CreateTopic) _topics.Remove(e.Topic);
+        else if (e.Kind == LogEntryKind.DeleteTopic) _topics.Add(e.Topic);
+    }
+
     private void StopWhenDrained()
     {
         if (_draining && _writing is null && _queue.Count == 0) Context.Stop(Self);
@@ -274,17 +281,22 @@ public sealed class SequencerActor : ReceivePersistentActor
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
         if (_writing is null) return;
-        bool changedTopics = _writing.Any(cut => cut.Topic is not null);
         Context.GetLogger().Warning("The journal rejected the write at {0}: {1}", sequenceNr, cause.Message);
-        if (cause is Journal.JournalFullException && !changedTopics)
+        if (cause is Journal.JournalFullException)
         {
+            // The journal is as it was: take back the cut's topic changes, newest first (each one changed the set, or
+            // it would not have been logged), and go on.
+            for (int i = _writing.Count - 1; i >= 0; i--)
+            {
+                if (_writing[i].Change is { } change) Undo(change);
+            }
             Reject(cause, null);
             _rejected = true;
             return;
         }
         Reject(cause, "the journal rejected the write");
         // Unlike a failure, a rejection leaves the actor running, with the cut's topic changes applied to a set the
-        // journal does not have: stop, and let the backoff supervisor's next incarnation recover the journal's truth.
+        // journal may not have: stop, and let the backoff supervisor's next incarnation recover the journal's truth.
         Context.Stop(Self);
     }
 
@@ -314,5 +326,5 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// One caller's share of a write: where each of its commands landed in the batch (<see cref="NotLogged"/>: its topic
     /// does not exist; <see cref="Duplicate"/>: its idempotency key was committed before, at <c>Known[i]</c>).
     /// </summary>
-    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, string? Topic, long[]? Known = null);
+    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, LogEvent? Change, long[]? Known = null);
 }

@@ -76,6 +76,36 @@ public sealed class SequencerActorFullDiskSpec : Akka.TestKit.Xunit2.TestKit
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
+    [Fact]
+    public void ATopicCreatedOnAFullDisk_IsRefusedAndTakenBack_AndTheSequencerGoesOn()
+    {
+        var sequencer = StartSequencer();
+        Watch(sequencer);
+        CreateTopic(sequencer, "a");
+        _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
+
+        // Full to the last page: creates until one is refused, so that no create fits any more.
+        _journal.Journal.CapAtCurrentSize(true);
+        for (int i = 0; ; i++)
+        {
+            Assert.True(i < 10_000, "the capped journal never refused a write");
+            sequencer.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, $"filler-{i:D6}", 0, Future));
+            if (ExpectMsg<object>(Wait) is SequencerProtocol.Rejected) break;
+            _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
+        }
+
+        sequencer.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "topic-b", 0, Future));
+        Assert.Contains("is full", ExpectMsg<SequencerProtocol.Rejected>(Wait).Reason);
+        // Taken back at once, by the same sequencer: the topic does not exist (a publish to it gets no position).
+        sequencer.Tell(Publish(1, new PublishCommand("topic-b", Encoding.UTF8.GetBytes("{\"v\":\"b\"}"), 0)));
+        Assert.Equal(0, ExpectMsg<SequencerProtocol.Committed>(Wait).Positions[0]);
+
+        _journal.Journal.CapAtCurrentSize(false);
+        CreateTopic(sequencer, "topic-b");
+        _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no Terminated: one sequencer throughout
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
