@@ -85,8 +85,8 @@ public sealed class EtcdConnection : IDisposable
             options.MaxRetryBufferPerCallSize = 2 << 20;
             options.ServiceConfig = new ServiceConfig { MethodConfigs = { Retry }, LoadBalancingConfigs = { new RoundRobinConfig() } };
             // A member that was down is tried again within a second of coming back. gRPC's default backoff grows to
-            // 120 s: after an outage of some seconds the channel kept using only the members that had stayed up, and
-            // killing one of those then cut the node off although the quorum was fine (streams told unavailable).
+            // 120 s, so after a long outage the channel could go on for minutes with only the members that had stayed
+            // up, one more failure away from cutting the node off while the quorum is fine.
             options.InitialReconnectBackoff = ReconnectBackoff;
             options.MaxReconnectBackoff = ReconnectBackoff;
             if (options.HttpHandler is SocketsHttpHandler handler)
