@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Repl.Cluster.Tests.Infrastructure;
@@ -54,6 +56,26 @@ public sealed class ReplClusterFixture : IAsyncLifetime
         if (stopped.Length > 0) await Etcd.RestartAsync(stopped);
         await Task.WhenAll(_lighthouses.Concat(_nodes).Select(node => node.IsRunning ? node.WaitReadyAsync(TimeSpan.FromSeconds(60)) : node.RestartAsync()));
         await WaitConvergedAsync(TimeSpan.FromSeconds(60));
+        await WaitCommitsAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// Waits until a topic change commits through the sequencer. After etcd lost its quorum the sequencer may still be
+    /// recovering (its lease lost, its writes failed) when the nodes already answer ready; the next test starts after.
+    /// </summary>
+    private async Task WaitCommitsAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string name = "heal-" + Guid.NewGuid().ToString("N")[..10];
+        while (true)
+        {
+            using var response = await _nodes[0].Client.PostAsJsonAsync("/topics", new { name });
+            if (response.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict) return;
+            string body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the cluster did not commit a topic change within {timeout.TotalSeconds:0} s: {(int)response.StatusCode} {body}");
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>Waits until the first broker sees every lighthouse and broker Up and reachable, and no other member.</summary>
