@@ -6,7 +6,6 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Cluster;
 using Repl.Actors.Log;
-using Repl.Actors.Sequencer;
 
 namespace Repl.Actors.Persistence;
 
@@ -60,16 +59,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
 
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
-        var events = new List<(long SequenceNr, LogEvent Event)>();
-        foreach (var write in messages)
-        {
-            foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
-            {
-                if (persistent.PersistenceId != SequencerActor.LogPersistenceId)
-                    throw new InvalidOperationException($"the Repl journal keeps the log only, not '{persistent.PersistenceId}'");
-                events.Add((persistent.SequenceNr, (LogEvent)persistent.Payload));
-            }
-        }
+        var events = SqliteJournal.LogEvents(messages).ToList();
         int start = 0, bytes = 0, topicOps = 0;
         for (int i = 0; i <= events.Count; i++)
         {
@@ -119,15 +109,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = _store.WriterKey } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = fence.Key, KeysOnly = true } });
         Interlocked.Exchange(ref _head, -1);
-        TxnResponse result;
-        try
-        {
-            result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
-        {
-            throw EtcdStore.Unavailable(error);
-        }
+        var result = await _store.TransactionAsync(txn, cancellationToken).ConfigureAwait(false);
         if (result.Succeeded)
         {
             Interlocked.Exchange(ref _head, result.Header.Revision);
@@ -148,16 +130,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
 
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
-        RangeResponse range;
-        try
-        {
-            range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.LogKey }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
-        {
-            throw EtcdStore.Unavailable(error);
-        }
-        var log = range.Kvs.FirstOrDefault();
+        var log = await _store.GetAsync(_store.LogKey, cancellationToken).ConfigureAwait(false);
         Interlocked.Exchange(ref _head, log?.ModRevision ?? 0);
         return log is null ? 0 : LogBatchCodec.LastPosition(log.Value.Span, log.ModRevision);
     }

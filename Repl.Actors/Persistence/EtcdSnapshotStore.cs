@@ -27,17 +27,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
-        RangeResponse range;
-        try
-        {
-            range = await _store.Etcd.Client.GetAsync(new RangeRequest { Key = _store.SnapshotKey(persistenceId) }, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken)
-                .ConfigureAwait(false);
-        }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
-        {
-            throw EtcdStore.Unavailable(error);
-        }
-        if (range.Kvs.FirstOrDefault() is not { } kv) return null;
+        if (await _store.GetAsync(_store.SnapshotKey(persistenceId), cancellationToken).ConfigureAwait(false) is not { } kv) return null;
         var value = kv.Value.Span;
         long sequenceNr = BinaryPrimitives.ReadInt64LittleEndian(value);
         var created = DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64LittleEndian(value[8..])).UtcDateTime;
@@ -65,15 +55,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = fence.Key, Target = Compare.Types.CompareTarget.Value, Result = Compare.Types.CompareResult.Equal, Value = fence.Token });
         txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.SnapshotKey(metadata.PersistenceId), Value = UnsafeByteOperations.UnsafeWrap(value) } });
-        TxnResponse result;
-        try
-        {
-            result = await _store.Etcd.Client.TransactionAsync(txn, deadline: _store.Etcd.Deadline(), cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception error) when (EtcdStore.IsUnavailable(error, cancellationToken))
-        {
-            throw EtcdStore.Unavailable(error);
-        }
+        var result = await _store.TransactionAsync(txn, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded) throw new LogUnavailableException("this node no longer holds the sequencer's lease; the snapshot was not saved");
     }
 

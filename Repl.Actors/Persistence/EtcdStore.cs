@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.DependencyInjection;
 using Repl.Actors.Cluster;
+using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -58,16 +59,34 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
         DependencyResolver.For(system).Resolver.GetService<EtcdStore>()
         ?? throw new InvalidOperationException("no EtcdStore among the actor system's services (cluster mode sets it)");
 
-    /// <summary>
-    /// Whether an etcd call failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's
-    /// own token did not cause), so the outcome of a write is unknown.
-    /// </summary>
-    public static bool IsUnavailable(Exception error, CancellationToken cancellationToken) =>
-        error is RpcException or HttpRequestException or IOException || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+    /// <summary>Reads one key; null when it does not exist.</summary>
+    /// <exception cref="LogUnavailableException">etcd could not be asked.</exception>
+    public async Task<Mvccpb.KeyValue?> GetAsync(ByteString key, CancellationToken cancellationToken) =>
+        (await Mapped(() => Etcd.Client.GetAsync(new RangeRequest { Key = key }, deadline: Etcd.Deadline(), cancellationToken: cancellationToken), cancellationToken)
+            .ConfigureAwait(false)).Kvs.FirstOrDefault();
 
-    /// <summary>The 503 for a call that failed for want of etcd.</summary>
-    public static LogUnavailableException Unavailable(Exception error) =>
-        new("the cluster log (etcd) is unavailable: " + (error is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : error.Message), error);
+    /// <summary>Runs a transaction.</summary>
+    /// <exception cref="LogUnavailableException">etcd could not be asked, and whether the transaction committed is unknown.</exception>
+    public Task<TxnResponse> TransactionAsync(TxnRequest txn, CancellationToken cancellationToken) =>
+        Mapped(() => Etcd.Client.TransactionAsync(txn, deadline: Etcd.Deadline(), cancellationToken: cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// A call that failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's own
+    /// token did not cause) becomes the 503 <see cref="LogUnavailableException"/>.
+    /// </summary>
+    private static async Task<T> Mapped<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is RpcException or HttpRequestException or IOException ||
+                                      (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new LogUnavailableException(
+                "the cluster log (etcd) is unavailable: " + (error is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : error.Message), error);
+        }
+    }
 }
 
 /// <summary>The sequencer's lease key and the value this node put there when it acquired it.</summary>

@@ -45,17 +45,10 @@ public sealed class SqliteJournal : AsyncWriteJournal
     {
         var writes = messages as IReadOnlyCollection<AtomicWrite> ?? messages.ToList();
         var entries = new List<LogEntry>();
-        foreach (var write in writes)
+        foreach (var (position, e) in LogEvents(writes))
         {
-            foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
-            {
-                if (persistent.PersistenceId != SequencerActor.LogPersistenceId)
-                    throw new InvalidOperationException($"the Repl journal keeps the log only, not '{persistent.PersistenceId}'");
-                var e = (LogEvent)persistent.Payload;
-                long position = persistent.SequenceNr;
-                var message = e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [];
-                entries.Add(new LogEntry(position, e.Kind, e.Topic, message, e.CreatedAtMs, e.Through, e.Key));
-            }
+            var message = e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [];
+            entries.Add(new LogEntry(position, e.Kind, e.Topic, message, e.CreatedAtMs, e.Through, e.Key));
         }
         // Synchronous on purpose: this actor runs on a dispatcher of its own, and SQLite has one writer anyway.
         try
@@ -77,6 +70,21 @@ public sealed class SqliteJournal : AsyncWriteJournal
     {
         Replay(_journal, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
         return Task.CompletedTask;
+    }
+
+    /// <summary>The log's events in <paramref name="writes"/>, each with its sequence number (its position), for either journal.</summary>
+    /// <exception cref="InvalidOperationException">An event of another persistence id: the Repl journals keep the log only.</exception>
+    internal static IEnumerable<(long SequenceNr, LogEvent Event)> LogEvents(IEnumerable<AtomicWrite> writes)
+    {
+        foreach (var write in writes)
+        {
+            foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
+            {
+                if (persistent.PersistenceId != SequencerActor.LogPersistenceId)
+                    throw new InvalidOperationException($"the Repl journal keeps the log only, not '{persistent.PersistenceId}'");
+                yield return (persistent.SequenceNr, (LogEvent)persistent.Payload);
+            }
+        }
     }
 
     /// <summary>Replays the log's events from Repl's SQLite schema: this journal's, and in cluster mode the node's replica of etcd's log (<see cref="EtcdJournal"/>).</summary>
