@@ -90,8 +90,11 @@ public sealed class Journal : IDisposable
             SaveSnapshot(Sequencer.SequencerActor.LogPersistenceId, _lastPosition, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), serializer, manifest, payload);
         }
         using var _ = EnterWriteGate();
-        Execute(_writer, null, "INSERT INTO meta(key, value) VALUES ('schema', $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$v", SchemaVersion));
+        SetMeta(null, "schema", SchemaVersion);
     }
+
+    private void SetMeta(SqliteTransaction? transaction, string key, long value) =>
+        Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ($k, $v) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$k", key), ("$v", value));
 
     private long? MetaValue(string key)
     {
@@ -203,10 +206,10 @@ public sealed class Journal : IDisposable
             }
         }
         last = Math.Max(last, through);
-        Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('last', $p) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$p", last));
+        SetMeta(transaction, "last", last);
         if (revision > 0)
         {
-            Execute(_writer, transaction, "INSERT INTO meta(key, value) VALUES ('revision', $r) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$r", revision));
+            SetMeta(transaction, "revision", revision);
             Volatile.Write(ref _replicaRevision, revision);
         }
         transaction.Commit();
