@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Repl.Actors.Topics;
 
 namespace Repl.Host.Cluster;
 
@@ -10,8 +12,8 @@ internal static class AkkaClusterView
     /// <summary>Sharding's answer is awaited this long at most: /cluster answers with what it has rather than wait.</summary>
     private static readonly TimeSpan ShardsTimeout = TimeSpan.FromMilliseconds(800);
 
-    /// <param name="topics">The topics' shard region (a proxy on a lighthouse); null: no shard distribution.</param>
-    public static async Task<AkkaView> BuildAsync(ActorSystem system, IActorRef? topics, CancellationToken cancellationToken)
+    /// <param name="actors">Where the topics' shard region is registered (a proxy on a lighthouse); none yet: no shard distribution.</param>
+    public static async Task<AkkaView> BuildAsync(ActorSystem system, ActorRegistry actors, CancellationToken cancellationToken)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         var state = cluster.State;
@@ -23,7 +25,7 @@ internal static class AkkaClusterView
         var sequencer = SequencerNode(state.Members);
         IReadOnlyList<ShardRegionView>? shards = null;
         string? shardsError = null;
-        if (topics is not null && !topics.IsNobody())
+        if (actors.TryGet<TopicProtocol.Key>(out var topics))
         {
             try
             {

@@ -5,7 +5,6 @@ using Akka.Hosting;
 using Etcdserverpb;
 using Grpc.Core;
 using Repl.Actors.Cluster;
-using Repl.Actors.Topics;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
@@ -23,7 +22,7 @@ internal static class ClusterEndpoints
         bound.CancelAfter(TimeSpan.FromSeconds(3));
         var cancellationToken = bound.Token;
         long applied = node.Registry.AppliedPosition;
-        var akka = AkkaClusterView.BuildAsync(system, actors.TryGet<TopicProtocol.Key>(out var topics) ? topics : null, cancellationToken);
+        var akka = AkkaClusterView.BuildAsync(system, actors, cancellationToken);
         if (node.Membership is not { } membership || node.Etcd is not { } etcd)
         {
             // Cluster mode before the node has started (waiting to join the Akka cluster, or for etcd): say so.

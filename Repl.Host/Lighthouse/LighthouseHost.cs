@@ -71,7 +71,7 @@ internal static class LighthouseHost
 
     private static async Task<IResult> ViewAsync(ActorSystem system, ActorRegistry actors, CancellationToken cancellationToken)
     {
-        var akka = await AkkaClusterView.BuildAsync(system, actors.TryGet<TopicProtocol.Key>(out var topics) ? topics : null, cancellationToken);
+        var akka = await AkkaClusterView.BuildAsync(system, actors, cancellationToken);
         string status = AkkaClusterView.NotUp(system) is null ? "up" : akka.SelfStatus;
         return TypedResults.Json(new ClusterView("lighthouse", akka.Self, 0, 0, status, [], null, akka), ClusterJsonContext.Default.ClusterView);
     }
