@@ -122,4 +122,29 @@ internal sealed class BenchOptions
     private static string[] List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     internal sealed class HelpRequested : Exception;
+
+    /// <summary>
+    /// Parses a command's options with <paramref name="parse"/> and runs it: exit code 0 after printing
+    /// <paramref name="usage"/> for <c>--help</c>, 2 with the error and the usage for options that do not parse.
+    /// </summary>
+    internal static async Task<int> RunAsync<T>(string[] args, Func<string[], T> parse, string usage, Func<T, Task<int>> run)
+    {
+        T options;
+        try
+        {
+            options = parse(args);
+        }
+        catch (HelpRequested)
+        {
+            Console.WriteLine(usage);
+            return 0;
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine(error.Message);
+            Console.Error.WriteLine(usage);
+            return 2;
+        }
+        return await run(options);
+    }
 }

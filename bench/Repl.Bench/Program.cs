@@ -16,32 +16,18 @@ if (args.Length > 0 && args[0] == "report")
     }
 }
 
-BenchOptions options;
-try
+return await BenchOptions.RunAsync(args, BenchOptions.Parse, BenchOptions.Usage, async options =>
 {
-    options = BenchOptions.Parse(args);
-}
-catch (BenchOptions.HelpRequested)
-{
-    Console.WriteLine(BenchOptions.Usage);
-    return 0;
-}
-catch (Exception error) when (error is ArgumentException or FormatException or UriFormatException)
-{
-    Console.Error.WriteLine(error.Message);
-    Console.Error.WriteLine(BenchOptions.Usage);
-    return 2;
-}
-
-try
-{
-    var result = await new LoadRun(options).RunAsync();
-    if (!options.JsonOnly) Console.Error.Write(result.ToTable());
-    Console.WriteLine(result.ToJson());
-    return result.Failure is null ? 0 : 1;
-}
-catch (Exception error) when (error is HttpRequestException or System.Net.Sockets.SocketException or InvalidOperationException or TaskCanceledException)
-{
-    Console.Error.WriteLine($"bench failed: {error.Message}");
-    return 1;
-}
+    try
+    {
+        var result = await new LoadRun(options).RunAsync();
+        if (!options.JsonOnly) Console.Error.Write(result.ToTable());
+        Console.WriteLine(result.ToJson());
+        return result.Failure is null ? 0 : 1;
+    }
+    catch (Exception error) when (error is HttpRequestException or System.Net.Sockets.SocketException or InvalidOperationException or TaskCanceledException)
+    {
+        Console.Error.WriteLine($"bench failed: {error.Message}");
+        return 1;
+    }
+});

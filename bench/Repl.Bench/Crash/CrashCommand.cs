@@ -3,24 +3,10 @@ namespace Repl.Bench.Crash;
 /// <summary><c>Repl.Bench crash</c>: the kill -9 cycles, the full disk and the damaged journals, one report (bench/README.md, X1).</summary>
 internal static class CrashCommand
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => BenchOptions.RunAsync(args, CrashOptions.Parse, CrashOptions.Usage, RunAsync);
+
+    private static async Task<int> RunAsync(CrashOptions options)
     {
-        CrashOptions options;
-        try
-        {
-            options = CrashOptions.Parse(args);
-        }
-        catch (BenchOptions.HelpRequested)
-        {
-            Console.WriteLine(CrashOptions.Usage);
-            return 0;
-        }
-        catch (Exception error) when (error is ArgumentException or FormatException)
-        {
-            Console.Error.WriteLine(error.Message);
-            Console.Error.WriteLine(CrashOptions.Usage);
-            return 2;
-        }
         var report = new CrashReport();
         string dataDir = options.DataDir ?? Directory.CreateTempSubdirectory("repl-crash.").FullName;
         try
