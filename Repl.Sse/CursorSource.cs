@@ -15,7 +15,8 @@ namespace Repl.Sse;
 /// <see cref="SseOptions.MaxWriteBytes"/>), then moves the cursor. Frames at or below W are all in place, so a stream
 /// over several topics is still in log order and one <c>Last-Event-ID</c> resumes it exactly.</para>
 /// <para><b>Waking.</b> The topics call <see cref="ISubscriber.Notify"/> from the applier's loop, once per applied
-/// batch. That call only flips an interlocked flag and, if it was clear, invokes the stage's one async callback: the
+/// batch. That call only flips an interlocked flag and, if it was clear, hands the stage's one async callback to the
+/// <see cref="StreamHost"/>, which invokes it from inside its actor (no message per stream): the
 /// flag stays set from a push until the next pull looks at the watermark (and while a coalescing window or a journal
 /// read is pending), so a connection is woken at most once per batch or window however many batches arrive
 /// meanwhile, and the applier never blocks on it.</para>
@@ -39,12 +40,15 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
     private readonly SseCounters _counters;
     private readonly CancellationToken _stop;
     private readonly CoalescingWindow _window;
+    private readonly StreamHost.Handle _host;
 
     /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
+    /// <param name="host">The host the graph runs in (<see cref="StreamHost"/>): wakes go through it.</param>
     /// <param name="stop">Ends the stream without a closing event (the request was aborted, the host is stopping).</param>
-    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, CancellationToken stop)
+    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host, CancellationToken stop)
     {
         _window = window;
+        _host = host;
         _connection = connection;
         _options = options;
         _counters = counters;
@@ -77,6 +81,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private Action<TopicActor> _topicDeleted = static _ => { };
         private Action<JournalPage> _journalRead = static _ => { };
         private Action _windowEnd = static () => { };
+        private Action _windowEndViaHost = static () => { };
         private List<TopicActor>? _deleted;
         // Only the journal read touches it, and one read is in flight at most.
         private Dictionary<string, long>? _gapsReported;
@@ -110,6 +115,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             _topicDeleted = GetAsyncCallback<TopicActor>(OnTopicDeleted);
             _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
             _windowEnd = GetAsyncCallback(OnWindowEnd);
+            _windowEndViaHost = () => _stage._host.Wake(_windowEnd);
             var stop = GetAsyncCallback(CompleteStage);
             var unavailable = GetAsyncCallback(() => Close(SseEvents.Closing("unavailable", _connection.UnavailableReason)));
             _stage._counters.Opened();
@@ -150,7 +156,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         void ISubscriber.Notify()
         {
-            if (Interlocked.Exchange(ref _scheduled, 1) == 0) _wake();
+            if (Interlocked.Exchange(ref _scheduled, 1) == 0) _stage._host.Wake(_wake);
         }
 
         void ISubscriber.OnTopicDeleted(TopicActor topic) => _topicDeleted(topic);
@@ -257,7 +263,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     if (!_held)
                     {
                         _held = true;
-                        _stage._window.Hold(_windowEnd);
+                        _stage._window.Hold(_windowEndViaHost);
                     }
                     return;
                 }

@@ -8,14 +8,15 @@ namespace Repl.Sse;
 
 /// <summary>
 /// The node's SSE streams: materializes one Akka.Streams graph per connection (<see cref="CursorSource"/> →
-/// <see cref="SocketSink"/>, fused) on the streams' own one-thread dispatcher, and keeps the streams' options and counters.
+/// <see cref="SocketSink"/>, fused) inside the node's <see cref="StreamHost"/> on the streams' own one-thread
+/// dispatcher, and keeps the streams' options and counters.
 /// </summary>
 /// <remarks>
 /// <para><b>Why one thread.</b> At 1,000 streams × 200 messages/s a round carries one message, and what a round costs
 /// beside the kernel's send is scheduling: a pool work item per stream woken, queued behind (and ahead of) the publish
 /// requests. Replacing that with one dedicated thread that ran every notified stream's round inline took S2 from 1.4M
-/// to 3.7M deliveries/s (bench/README.md). The graphs' dispatcher keeps that shape: its one thread runs the graphs'
-/// interpreter actors, a round's flush included (Kestrel's inline scheduling, or <see cref="ChunkedSocketWriter"/>).
+/// to 3.7M deliveries/s (bench/README.md). The graphs keep that shape: their one thread runs the host's interpreter
+/// actor, which runs every graph, a round's flush included (Kestrel's inline scheduling, or <see cref="ChunkedSocketWriter"/>).
 /// A round that has to wait — a full socket, a journal read — waits off that thread.</para>
 /// <para><b>Cost.</b> A graph per connection measured ~5.6 KB of heap and ~3 µs per element here (akka.md), so an
 /// element is a whole write round and the graph is two stages of our own, with no async boundary.</para>
@@ -46,6 +47,7 @@ public sealed class SseStreams : IDisposable
     private static readonly Attributes OnDispatcher = ActorAttributes.CreateDispatcher(DispatcherId);
     private readonly ActorMaterializer _materializer;
     private readonly CoalescingWindow _window;
+    private readonly StreamHost.Handle _host;
 
     public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters)
     {
@@ -53,6 +55,7 @@ public sealed class SseStreams : IDisposable
         Counters = counters;
         _materializer = system.Materializer(namePrefix: "sse");
         _window = new CoalescingWindow(Options.CoalesceWindow);
+        _host = StreamHost.Start(_materializer, OnDispatcher);
     }
 
     public SseOptions Options { get; }
@@ -66,12 +69,15 @@ public sealed class SseStreams : IDisposable
     /// </summary>
     /// <param name="abort">Drops the connection; called when the client stalls.</param>
     /// <returns>Completes when the stream has ended and no write of it is in flight.</returns>
-    public Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        Graph(connection, writer, abort, stop).Run(_materializer);
+    public async Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop)
+    {
+        var ended = await _host.MaterializeAsync(Graph(connection, writer, abort, stop)).ConfigureAwait(false);
+        await ended.ConfigureAwait(false);
+    }
 
     /// <summary>One connection's graph, not yet materialized.</summary>
     internal IRunnableGraph<Task> Graph(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, stop))
+        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, _host, stop))
             .ToMaterialized(Sink.FromGraph(new SocketSink(writer, abort, Options, Counters, stop)), Keep.Right)
             .WithAttributes(OnDispatcher);
 

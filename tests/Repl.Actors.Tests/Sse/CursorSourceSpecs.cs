@@ -11,9 +11,16 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
 
-    public CursorSourceSpecs() : base(SseGraphFixture.Config) => Materializer = Sys.Materializer();
+    public CursorSourceSpecs() : base(SseGraphFixture.Config)
+    {
+        Materializer = Sys.Materializer();
+        Host = StreamHost.Start(Materializer, ActorAttributes.CreateDispatcher(SseStreams.DispatcherId));
+    }
 
     private ActorMaterializer Materializer { get; }
+
+    /// <summary>The graphs run in a host, as the node's do.</summary>
+    private StreamHost.Handle Host { get; }
 
     private readonly List<CoalescingWindow> _windows = [];
 
@@ -30,16 +37,15 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         base.Dispose(disposing);
     }
 
-    private TestSubscriber.Probe<WriteRound> Run(SseGraphFixture fixture, SseConnection connection, SseOptions? options = null, CancellationToken stop = default) =>
-        Source.FromGraph(new CursorSource(connection, options ??= new SseOptions { CoalesceWindow = TimeSpan.Zero }, fixture.Counters, Window(options.CoalesceWindow), stop))
-            .WithAttributes(ActorAttributes.CreateDispatcher(SseStreams.DispatcherId))
-            .RunWith(this.SinkProbe<WriteRound>(), Materializer);
+    private Task<TestSubscriber.Probe<WriteRound>> RunAsync(SseGraphFixture fixture, SseConnection connection, SseOptions? options = null, CancellationToken stop = default) =>
+        Host.MaterializeAsync(Source.FromGraph(new CursorSource(connection, options ??= new SseOptions { CoalesceWindow = TimeSpan.Zero }, fixture.Counters,
+            Window(options.CoalesceWindow), Host, stop)).ToMaterialized(this.SinkProbe<WriteRound>(), Keep.Right));
 
     [Fact]
     public async Task FirstRound_SaysConnected_ThenOneRoundCarriesAWholeBatch_InLogOrder()
     {
         await using var fixture = new SseGraphFixture(1024, "a", "b");
-        var probe = Run(fixture, fixture.Connection(null, "a", "b"));
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a", "b"));
 
         var connected = SseGraphFixture.Events(probe.RequestNext(Wait));
         Assert.Equal("connected", Assert.Single(connected).Type);
@@ -56,7 +62,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task IsWokenOncePerBatch_AndNotAtAllWhileTheSinkHasNotAskedForMore()
     {
         await using var fixture = new SseGraphFixture(1024, "a", "b");
-        var probe = Run(fixture, fixture.Connection(null, "a", "b"));
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a", "b"));
         probe.RequestNext(Wait); // connected
 
         probe.Request(1);
@@ -86,7 +92,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task ABusyStream_WaitsForItsCoalescingWindow_ThenTakesEverythingPending()
     {
         await using var fixture = new SseGraphFixture(1024, "a");
-        var probe = Run(fixture, fixture.Connection(null, "a"), new SseOptions { CoalesceWindow = TimeSpan.FromSeconds(2) });
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a"), new SseOptions { CoalesceWindow = TimeSpan.FromSeconds(2) });
         probe.RequestNext(Wait); // connected: the stream has just written
 
         probe.Request(1);
@@ -105,7 +111,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         fixture.Publish(10, "a");
         long trimmed = fixture.Truncate("a"); // removes the ten
         long from = fixture.Publish(30, "a") - 29;
-        var probe = Run(fixture, fixture.Connection(first, "a"), new SseOptions { CoalesceWindow = TimeSpan.Zero, JournalPageSize = 16 });
+        var probe = await RunAsync(fixture, fixture.Connection(first, "a"), new SseOptions { CoalesceWindow = TimeSpan.Zero, JournalPageSize = 16 });
 
         var events = new List<SseEvent>();
         while (events.Count(e => e.Type == "message") < 30) events.AddRange(SseGraphFixture.Events(probe.RequestNext(Wait)));
@@ -122,7 +128,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task WhenEveryTopicIsDeleted_SaysDeletedForEach_AndCompletes()
     {
         await using var fixture = new SseGraphFixture(1024, "a", "b");
-        var probe = Run(fixture, fixture.Connection(null, "a", "b"));
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a", "b"));
         probe.RequestNext(Wait);
 
         probe.Request(1);
@@ -139,7 +145,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     {
         await using var fixture = new SseGraphFixture(1024, "a");
         var connection = fixture.Connection(null, "a");
-        var probe = Run(fixture, new SseConnection
+        var probe = await RunAsync(fixture, new SseConnection
         {
             Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1",
             ExpiresAt = DateTimeOffset.UtcNow.AddMilliseconds(300),
@@ -156,7 +162,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         await using var fixture = new SseGraphFixture(1024, "a");
         using var unavailable = new CancellationTokenSource();
         var connection = fixture.Connection(null, "a");
-        var probe = Run(fixture, new SseConnection
+        var probe = await RunAsync(fixture, new SseConnection
         {
             Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1", Unavailable = unavailable.Token,
         });
@@ -171,7 +177,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task AnIdleStream_GetsPings()
     {
         await using var fixture = new SseGraphFixture(1024, "a");
-        var probe = Run(fixture, fixture.Connection(null, "a"), new SseOptions { CoalesceWindow = TimeSpan.Zero, PingInterval = TimeSpan.FromMilliseconds(200) });
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a"), new SseOptions { CoalesceWindow = TimeSpan.Zero, PingInterval = TimeSpan.FromMilliseconds(200) });
         probe.RequestNext(Wait);
         Assert.Equal(["ping"], SseGraphFixture.Events(probe.RequestNext(Wait)).Select(e => e.Type));
         Assert.Equal(["ping"], SseGraphFixture.Events(probe.RequestNext(Wait)).Select(e => e.Type));
@@ -182,7 +188,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     {
         await using var fixture = new SseGraphFixture(1024, "a", "b");
         using var stop = new CancellationTokenSource();
-        var probe = Run(fixture, fixture.Connection(null, "a", "b"), stop: stop.Token);
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a", "b"), stop: stop.Token);
         probe.RequestNext(Wait);
         Assert.Equal(1, fixture.Topic("a").SubscriberCount);
 
@@ -196,7 +202,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public async Task ACancellingSink_Unsubscribes()
     {
         await using var fixture = new SseGraphFixture(1024, "a");
-        var probe = Run(fixture, fixture.Connection(null, "a"));
+        var probe = await RunAsync(fixture, fixture.Connection(null, "a"));
         probe.RequestNext(Wait);
         probe.Cancel();
         await AwaitAssertAsync(() => Assert.Equal(0, fixture.Topic("a").SubscriberCount), Wait);
@@ -209,7 +215,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         await using var fixture = new SseGraphFixture(4, "a");
         fixture.Publish(10, "a");
         fixture.Journal.Dispose(); // the catch-up read fails
-        var probe = Run(fixture, fixture.Connection(0, "a"));
+        var probe = await RunAsync(fixture, fixture.Connection(0, "a"));
         probe.Request(1);
         probe.ExpectError();
         await AwaitAssertAsync(() => Assert.Equal(0, fixture.Topic("a").SubscriberCount), Wait);
