@@ -35,8 +35,8 @@ internal static class HealthEndpoints
     }
 
     /// <summary>
-    /// Ready when the node is not stopping, is an Up cluster member, and a canary message goes all the way: committed by
-    /// the log and applied on this node, within a bound.
+    /// Ready when the node is not stopping, is an Up cluster member, (cluster mode) is near the log's head and not cut off
+    /// from etcd, and a canary message goes all the way: committed by the log and applied on this node, within a bound.
     /// </summary>
     private static async Task<IResult> ReadyAsync(ReplNode node, HealthCheckService checks, TimeProvider time, ActorSystem system, CancellationToken cancellationToken)
     {
@@ -61,6 +61,11 @@ internal static class HealthEndpoints
         if (node.Membership is { } membership && membership.Lag > node.ClusterOptions.MaxLag)
         {
             return ApiError.Unavailable($"not ready: applied position is {membership.Lag} entries behind the log (Cluster:MaxLag {node.ClusterOptions.MaxLag})");
+        }
+        // Cut off from etcd: its streams are told to go elsewhere, so the balancer should send none here.
+        if (node.Membership is { IsCutOff: true } cutOff)
+        {
+            return ApiError.Unavailable($"not ready: cut off from etcd for {cutOff.Health.UnavailableFor?.TotalSeconds:0.#} s ({cutOff.Health.LastError}); streams are told to reconnect elsewhere");
         }
         try
         {

@@ -66,13 +66,24 @@ public sealed class ClusterMembership : IAsyncDisposable
     public long Lag => Math.Max(0, LogHead - _registry.AppliedPosition);
 
     /// <summary>Fires when the node has been cut off from etcd for longer than <see cref="ClusterOptions.UnavailableAfter"/>; a new token after recovery.</summary>
+    /// <remarks>
+    /// Brought up to date when read, not only at the watch loop's next tick: a stream opened in the quarter second after
+    /// etcd answered again must not start with the outage's cancelled token (and end at once with <c>unavailable</c>).
+    /// </remarks>
     public CancellationToken StreamsUnavailable
     {
         get
         {
-            lock (_unavailableGate) return _unavailable.Token;
+            lock (_unavailableGate)
+            {
+                UpdateUnavailable();
+                return _unavailable.Token;
+            }
         }
     }
+
+    /// <summary>True while the node has been cut off from etcd for longer than <see cref="ClusterOptions.UnavailableAfter"/>: its streams are told to go elsewhere.</summary>
+    public bool IsCutOff => Health.UnavailableFor is { } down && down >= _options.UnavailableAfter;
 
     public string MembersPrefix => _prefix + "/members/";
 
@@ -138,21 +149,24 @@ public sealed class ClusterMembership : IAsyncDisposable
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), _time);
         while (await Tick(timer, stop))
         {
-            bool cutOff = Health.UnavailableFor is { } down && down >= _options.UnavailableAfter;
-            lock (_unavailableGate)
-            {
-                if (cutOff && !_unavailable.IsCancellationRequested)
-                {
-                    _logger.LogWarning("Cut off from etcd for {Seconds:0.#} s ({Error}); ending streams so clients move to another node",
-                        Health.UnavailableFor?.TotalSeconds, Health.LastError);
-                    _unavailable.Cancel();
-                }
-                else if (!cutOff && _unavailable.IsCancellationRequested)
-                {
-                    _logger.LogInformation("etcd reachable again; accepting streams");
-                    _unavailable = new CancellationTokenSource();
-                }
-            }
+            lock (_unavailableGate) UpdateUnavailable();
+        }
+    }
+
+    /// <summary>Ends the streams once the node is cut off, and gives new ones a live token once it is not. Holds the gate.</summary>
+    private void UpdateUnavailable()
+    {
+        bool cutOff = IsCutOff;
+        if (cutOff && !_unavailable.IsCancellationRequested)
+        {
+            _logger.LogWarning("Cut off from etcd for {Seconds:0.#} s ({Error}); ending streams so clients move to another node",
+                Health.UnavailableFor?.TotalSeconds, Health.LastError);
+            _unavailable.Cancel();
+        }
+        else if (!cutOff && _unavailable.IsCancellationRequested)
+        {
+            _logger.LogInformation("etcd reachable again; accepting streams");
+            _unavailable = new CancellationTokenSource();
         }
     }
 
