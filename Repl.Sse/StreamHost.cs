@@ -49,10 +49,9 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
     public sealed class Handle
     {
         private readonly TaskCompletionSource<Logic> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly ConcurrentQueue<Action> _woken = new();
         private int _signalled;
-
-        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         internal void Started(Logic logic) => _started.TrySetResult(logic);
 

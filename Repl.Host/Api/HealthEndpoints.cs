@@ -57,15 +57,18 @@ internal static class HealthEndpoints
     private static async Task<IResult> ReadyWithinAsync(ReplNode node, HealthCheckService checks, TimeProvider time, CancellationToken cancellationToken)
     {
         if (await FailedAsync(checks, "ready", cancellationToken) is { } failed) return ApiError.Unavailable("not ready: " + failed);
-        // Cluster mode: a node far behind the log would serve stale streams; let the balancer skip it until it catches up.
-        if (node.Membership is { } membership && membership.Lag > node.ClusterOptions.MaxLag)
+        if (node.Membership is { } membership)
         {
-            return ApiError.Unavailable($"not ready: applied position is {membership.Lag} entries behind the log (Cluster:MaxLag {node.ClusterOptions.MaxLag})");
-        }
-        // Cut off from etcd: its streams are told to go elsewhere, so the balancer should send none here.
-        if (node.Membership is { IsCutOff: true } cutOff)
-        {
-            return ApiError.Unavailable($"not ready: cut off from etcd for {cutOff.Health.UnavailableFor?.TotalSeconds:0.#} s ({cutOff.Health.LastError}); streams are told to reconnect elsewhere");
+            // A node far behind the log would serve stale streams; let the balancer skip it until it catches up.
+            if (membership.Lag > node.ClusterOptions.MaxLag)
+            {
+                return ApiError.Unavailable($"not ready: applied position is {membership.Lag} entries behind the log (Cluster:MaxLag {node.ClusterOptions.MaxLag})");
+            }
+            // Cut off from etcd: its streams are told to go elsewhere, so the balancer should send none here.
+            if (membership.IsCutOff)
+            {
+                return ApiError.Unavailable($"not ready: cut off from etcd for {membership.Health.UnavailableFor?.TotalSeconds:0.#} s ({membership.Health.LastError}); streams are told to reconnect elsewhere");
+            }
         }
         try
         {
