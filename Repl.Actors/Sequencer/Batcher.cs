@@ -23,6 +23,9 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     private readonly TimeProvider _time;
     private readonly PublishQueue _queue;
     private readonly Dictionary<long, InFlight> _inFlight = [];
+    // The sequencer itself once it has answered from this node (standalone, or the cluster node that holds the
+    // singleton): batches skip the singleton proxy and the backoff supervisor, two hops through the shared pool.
+    private IActorRef? _local;
     private long _nextBatch;
 
     /// <param name="queue">Where the node's handlers leave publishes (<see cref="PublishQueue"/>); a <see cref="Publish"/> message works too.</param>
@@ -44,15 +47,24 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             _queue.Enqueue(publish);
             Send();
         });
-        Receive<SequencerProtocol.Committed>(Committed);
+        Receive<SequencerProtocol.Committed>(committed =>
+        {
+            Answered();
+            Committed(committed);
+        });
         Receive<SequencerProtocol.Rejected>(rejected =>
         {
+            Answered();
             if (!_inFlight.Remove(rejected.BatchId, out var batch)) return;
             var error = new LogUnavailableException(rejected.Reason);
             foreach (var publish in batch.Publishes) publish.Completion.TrySetException(error);
             Send();
         });
         Receive<Expire>(_ => ExpireOverdue());
+        Receive<Terminated>(terminated =>
+        {
+            if (terminated.ActorRef.Equals(_local)) _local = null;
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -93,8 +105,16 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             long deadline = _time.GetUtcNow().Add(_options.Deadline).ToUnixTimeMilliseconds();
             long id = ++_nextBatch;
             _inFlight[id] = new InFlight(publishes, deadline);
-            _sequencer.Tell(new SequencerProtocol.Publish(id, all, deadline));
+            (_local ?? _sequencer).Tell(new SequencerProtocol.Publish(id, all, deadline));
         }
+    }
+
+    /// <summary>Learns the sequencer from its answer when it runs on this node; once it stops, the proxy finds its successor.</summary>
+    private void Answered()
+    {
+        if (_local is not null || Sender.IsNobody() || Sender is not IInternalActorRef { IsLocal: true } sequencer) return;
+        _local = sequencer;
+        Context.Watch(sequencer);
     }
 
     private void Committed(SequencerProtocol.Committed committed)

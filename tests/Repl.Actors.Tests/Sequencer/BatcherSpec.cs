@@ -128,6 +128,34 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         Assert.Single(_sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait).Commands);
     }
 
+    [Fact]
+    public void OnceTheSequencerAnswersFromThisNode_BatchesGoStraightToIt_AndThroughTheProxyAgainWhenItStops()
+    {
+        // _sequencer plays the singleton proxy; this probe, the sequencer actor behind it.
+        var sequencer = CreateTestProbe("local-sequencer");
+        // Room for a batch sent to the stopped sequencer before the batcher hears it stopped.
+        var batcher = StartBatcher(maxInFlight: 4);
+        batcher.Tell(Publish(Command("a")));
+        var first = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        batcher.Tell(new SequencerProtocol.Rejected(first.BatchId, "spec"), sequencer.Ref);
+
+        batcher.Tell(Publish(Command("a")));
+        var second = sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        _sequencer.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        // It stopped (a failed write, or the singleton moved): the proxy finds whoever comes next.
+        Watch(sequencer.Ref);
+        Sys.Stop(sequencer.Ref);
+        ExpectTerminated(sequencer.Ref, Wait);
+        batcher.Tell(new SequencerProtocol.Rejected(second.BatchId, "spec"), ActorRefs.NoSender);
+        AwaitAssert(() =>
+        {
+            batcher.Tell(Publish(Command("a")));
+            var third = _sequencer.ExpectMsg<SequencerProtocol.Publish>(TimeSpan.FromMilliseconds(500));
+            batcher.Tell(new SequencerProtocol.Rejected(third.BatchId, "spec"), ActorRefs.NoSender);
+        }, Wait);
+    }
+
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = now;
