@@ -29,7 +29,7 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
     private async Task<string> CreateTopicEverywhereAsync()
     {
         var topic = "c-" + Guid.NewGuid().ToString("N")[..10];
-        await N1.Client.CreateTopicAsync(topic);
+        await cluster.CreateTopicAsync(N1, topic, TimeSpan.FromSeconds(30));
         foreach (var node in cluster.Nodes.Where(node => node.IsRunning))
         {
             var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -62,16 +62,25 @@ public sealed class ReplClusterFixture : IAsyncLifetime
     /// Waits until a topic change commits through the sequencer. After etcd lost its quorum the sequencer may still be
     /// recovering (its lease lost, its writes failed) when the nodes already answer ready; the next test starts after.
     /// </summary>
-    private async Task WaitCommitsAsync(TimeSpan timeout)
+    private Task WaitCommitsAsync(TimeSpan timeout) => CreateTopicAsync(_nodes[0], "heal-" + Guid.NewGuid().ToString("N")[..10], timeout);
+
+    /// <summary>
+    /// Creates <paramref name="name"/> through <paramref name="node"/>, retrying a 503 as a client would: right after a
+    /// test broke something, a topic change may find the sequencer or a shard still moving. Created or already there
+    /// both end it; anything else, or no commit within <paramref name="timeout"/>, fails with every node's last log lines.
+    /// </summary>
+    public async Task CreateTopicAsync(ReplNodeProcess node, string name, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        string name = "heal-" + Guid.NewGuid().ToString("N")[..10];
         while (true)
         {
-            var (status, body) = await _nodes[0].Client.SendAsync(HttpMethod.Post, "/topics", JsonSerializer.Serialize(new { name }));
+            var (status, body) = await node.Client.SendAsync(HttpMethod.Post, "/topics", JsonSerializer.Serialize(new { name }));
             if (status is HttpStatusCode.Created or HttpStatusCode.Conflict) return;
             if (status != HttpStatusCode.ServiceUnavailable || DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the cluster did not commit a topic change within {timeout.TotalSeconds:0} s: {(int)status} {body}");
+            {
+                var logs = string.Join("\n", _lighthouses.Concat(_nodes).Select(member => $"--- {member.Id}:\n{member.OutputTail}"));
+                throw new TimeoutException($"topic {name} was not created within {timeout.TotalSeconds:0} s: {(int)status} {body}\n{logs}");
+            }
             await Task.Delay(200);
         }
     }
