@@ -44,7 +44,8 @@ public sealed class SseStreams : IDisposable
         }
         """;
 
-    private static readonly Attributes OnDispatcher = ActorAttributes.CreateDispatcher(DispatcherId);
+    /// <summary>Runs a graph on the streams' dispatcher.</summary>
+    internal static readonly Attributes OnDispatcher = ActorAttributes.CreateDispatcher(DispatcherId);
     private readonly ActorMaterializer _materializer;
     private readonly CoalescingWindow _window;
     private readonly StreamHost.Handle _host;
@@ -55,7 +56,7 @@ public sealed class SseStreams : IDisposable
         Counters = counters;
         _materializer = system.Materializer(namePrefix: "sse");
         _window = new CoalescingWindow(Options.CoalesceWindow);
-        _host = StreamHost.Start(_materializer, OnDispatcher);
+        _host = StreamHost.Start(_materializer);
     }
 
     public SseOptions Options { get; }

@@ -35,9 +35,9 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-host");
 
-    /// <summary>Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher.</summary>
-    public static Handle Start(IMaterializer materializer, Attributes dispatcher) =>
-        Source.FromGraph(new StreamHost()).To(Sink.Ignore<NotUsed>()).WithAttributes(dispatcher).Run(materializer);
+    /// <summary>Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher (<see cref="SseStreams.DispatcherId"/>).</summary>
+    public static Handle Start(IMaterializer materializer) =>
+        Source.FromGraph(new StreamHost()).To(Sink.Ignore<NotUsed>()).WithAttributes(SseStreams.OnDispatcher).Run(materializer);
 
     public override ILogicAndMaterializedValue<Handle> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {

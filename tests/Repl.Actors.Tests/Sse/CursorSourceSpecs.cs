@@ -14,7 +14,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public CursorSourceSpecs() : base(SseGraphFixture.Config)
     {
         Materializer = Sys.Materializer();
-        Host = StreamHost.Start(Materializer, ActorAttributes.CreateDispatcher(SseStreams.DispatcherId));
+        Host = StreamHost.Start(Materializer);
     }
 
     private ActorMaterializer Materializer { get; }
