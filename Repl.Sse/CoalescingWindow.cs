@@ -7,46 +7,42 @@ namespace Repl.Sse;
 /// here and released together at the next tick, so one write carries everything that arrived meanwhile.
 /// </summary>
 /// <remarks>
-/// Not a stage timer per stream: Akka's scheduler has a 10 ms tick and refuses a shorter one ("minimum supported
+/// <para>Not a stage timer per stream: Akka's scheduler has a 10 ms tick and refuses a shorter one ("minimum supported
 /// akka.scheduler.tick-duration ... is 10ms"), so a 5 ms window became 10–20 ms. Measured with bench S3 (1,000 streams,
-/// 200 messages/s, noisy shared machine): p99 109 ms with a stage timer per held stream against 38 ms before the graphs.
-/// One <see cref="PeriodicTimer"/> for the node, as the fan-out thread had, releases each held stream through its
-/// async callback.
+/// 200 messages/s, noisy shared machine): p99 109 ms with a stage timer per held stream against 38 ms before the graphs.</para>
+/// <para>Not a timer on the thread pool either: under overload the pool is full of publish requests, and a tick queued
+/// behind them came every 200 ms instead of 5 (bench S2: each stream wrote ~4 times a second, fell behind its topic's
+/// ring and read the journal). One thread of its own for the node, which only sleeps and hands each held stream to the
+/// streams' host (<see cref="StreamHost.Handle.Wake"/>, no blocking).</para>
 /// </remarks>
 internal sealed class CoalescingWindow : IDisposable
 {
     private readonly ConcurrentQueue<Action> _held = new();
-    private readonly CancellationTokenSource _stop = new();
+    private volatile bool _stopped;
 
     public CoalescingWindow(TimeSpan window)
     {
         Window = window;
-        if (window > TimeSpan.Zero) _ = RunAsync(window);
+        if (window > TimeSpan.Zero) new Thread(() => Run(window)) { IsBackground = true, Name = "repl-sse-window" }.Start();
     }
 
     /// <summary>Zero: streams are never held.</summary>
     public TimeSpan Window { get; }
 
-    /// <summary>Calls <paramref name="release"/> at the window's next tick (from a pool thread; it must not block).</summary>
+    /// <summary>Calls <paramref name="release"/> at the window's next tick (from the window's thread; it must not block).</summary>
     public void Hold(Action release) => _held.Enqueue(release);
 
-    private async Task RunAsync(TimeSpan window)
+    private void Run(TimeSpan window)
     {
-        using var timer = new PeriodicTimer(window);
-        try
+        while (!_stopped)
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                // Only those held before this tick: a stream held again meanwhile waits for the next one.
-                int count = _held.Count;
-                for (int i = 0; i < count && _held.TryDequeue(out var release); i++) release();
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            Thread.Sleep(window);
+            // Only those held before this tick: a stream held again meanwhile waits for the next one.
+            int count = _held.Count;
+            for (int i = 0; i < count && _held.TryDequeue(out var release); i++) release();
         }
         while (_held.TryDequeue(out var release)) release();
     }
 
-    public void Dispose() => _stop.Cancel();
+    public void Dispose() => _stopped = true;
 }

@@ -23,7 +23,8 @@ namespace Repl.Sse;
 /// <para><b>Coalescing.</b> A stream that pushed less than <see cref="SseOptions.CoalesceWindow"/> ago waits for the
 /// window's next tick (<see cref="CoalescingWindow"/>: Akka's scheduler cannot time 5 ms), then takes everything pending in one round: on loopback most of a round's cost is the
 /// kernel's send, so fewer, fuller writes are the lever under load (bench/README.md: 480k → 1,167k deliveries/s in S2
-/// when coalescing came in). A quiet stream emits at once.</para>
+/// when coalescing came in). A quiet stream emits at once, and so does one whose last round was cut short by
+/// <see cref="SseOptions.MaxWriteBytes"/>: it is behind, and its next round is full already.</para>
 /// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
 /// journal. A stream that fell behind its topics' rings reads the journal — blocking SQLite, so on the thread pool,
 /// with the result handed back through an async callback, never on the streams' one thread — and says <c>gap</c> for
@@ -96,6 +97,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private bool _connected;
         private bool _reading;
         private bool _windowEnded;
+        // The last round stopped at its byte budget, short of the watermark it read up to: the next is not held.
+        private bool _more;
+        private long _readingTo;
         private bool _held;
         private bool _pingDue;
 
@@ -257,7 +261,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
             {
-                if (!_windowEnded && round.IsEmpty && !_pingDue && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs)
+                if (!_windowEnded && !_more && round.IsEmpty && !_pingDue && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs)
                 {
                     Volatile.Write(ref _scheduled, 1);
                     if (!_held)
@@ -320,7 +324,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 frames.Sort(static (a, b) => a.Position.CompareTo(b.Position));
                 if (reached < watermark) frames.RemoveAll(frame => frame.Position > reached);
             }
+            _stage._host.Served(watermark - _cursor);
             _cursor = reached;
+            _more = reached < watermark;
             return true;
         }
 
@@ -328,6 +334,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private void ReadJournal(long watermark)
         {
             _reading = true;
+            _readingTo = watermark;
             var topics = _topics.ToArray();
             long cursor = _cursor;
             var gapsReported = _gapsReported ??= new(StringComparer.Ordinal);
@@ -360,7 +367,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             foreach (var gap in page.Gaps) _round.AddHead(gap);
             _round.Frames.AddRange(page.Frames);
+            _stage._host.Served(_readingTo - _cursor);
             _cursor = page.Reached;
+            _more = page.Reached < _readingTo;
             if (!_round.IsEmpty)
             {
                 Send(_round);
@@ -394,6 +403,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
             var stored = journal.Read(names, cursor, watermark, options.JournalPageSize, options.MaxWriteBytes);
+            counters.JournalRead();
             var frames = new List<Frame>(stored.Count);
             long bytes = 0;
             foreach (var message in stored)

@@ -107,6 +107,7 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
                 return;
             }
             _flushing = true;
+            _stage._counters.FlushWaited();
             _inFlightMessages = messages;
             ScheduleOnce(StallTimer, _stage._options.StallTimeout);
             _ = AwaitFlushAsync(flush);

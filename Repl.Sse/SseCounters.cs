@@ -9,6 +9,8 @@ public sealed class SseCounters
     private long _cutOff;
     private long _gaps;
     private long _wakes;
+    private long _journalReads;
+    private long _flushWaits;
 
     public long Open => Volatile.Read(ref _open);
 
@@ -26,6 +28,14 @@ public sealed class SseCounters
     /// <summary>Times a stream was woken by a topic's notification (at most once per applied batch or coalescing window).</summary>
     public long Wakes => Volatile.Read(ref _wakes);
 
+    /// <summary>Pages streams read from the journal because they fell behind their topics' rings.</summary>
+    public long JournalReads => Volatile.Read(ref _journalReads);
+
+    /// <summary>Writes that found the client's socket full and waited for it.</summary>
+    public long FlushWaits => Volatile.Read(ref _flushWaits);
+
+    internal void FlushWaited() => Interlocked.Increment(ref _flushWaits);
+
     internal void Woken() => Interlocked.Increment(ref _wakes);
 
     internal void Opened() => Interlocked.Increment(ref _open);
@@ -41,4 +51,6 @@ public sealed class SseCounters
     internal void CutOne() => Interlocked.Increment(ref _cutOff);
 
     internal void Gap() => Interlocked.Increment(ref _gaps);
+
+    internal void JournalRead() => Interlocked.Increment(ref _journalReads);
 }

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Microsoft.Extensions.Options;
+using Repl.Actors.Sequencer;
 
 namespace Repl.Sse;
 
@@ -50,13 +51,14 @@ public sealed class SseStreams : IDisposable
     private readonly CoalescingWindow _window;
     private readonly StreamHost.Handle _host;
 
-    public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters)
+    /// <param name="backlog">The node's <see cref="StreamBacklog"/>: the host reports to it how far behind the streams run.</param>
+    public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters, StreamBacklog? backlog = null)
     {
         Options = options.Value;
         Counters = counters;
         _materializer = system.Materializer(namePrefix: "sse");
         _window = new CoalescingWindow(Options.CoalesceWindow);
-        _host = StreamHost.Start(_materializer);
+        _host = StreamHost.Start(_materializer, backlog);
     }
 
     public SseOptions Options { get; }

@@ -3,6 +3,7 @@ using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
+using Repl.Actors.Sequencer;
 
 namespace Repl.Sse;
 
@@ -19,13 +20,18 @@ namespace Repl.Sse;
 /// host's actor: a wake is one callback into the host (<see cref="Handle.Wake"/>), which then re-enters every woken
 /// stream's stage through its async callback from inside the actor — Akka.Streams short-circuits those, with no
 /// message at all.</para>
+/// <para><b>Backlog.</b> Each stream tells the host how far behind the applied log it was when it wrote a round
+/// (<see cref="Handle.Served"/>). After each run of wakes the host reports the mean to the node's
+/// <see cref="StreamBacklog"/> (0 if no round was written), which holds the node's next batch while it is over the
+/// limit. Each stream's lag counts at most a topic's ring, so a few clients that stopped reading move the mean by little.</para>
 /// <para><b>Fairness.</b> The host actor runs at most <c>akka.stream.materializer.sync-processing-limit</c> events per
 /// message before it lets its mailbox (flush completions, timers, new connections) in.</para>
 /// </remarks>
 internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<NotUsed>, StreamHost.Handle>
 {
-    private StreamHost()
+    private StreamHost(StreamBacklog? backlog)
     {
+        _backlog = backlog;
         Shape = new SourceShape<NotUsed>(Out);
     }
 
@@ -35,23 +41,38 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-host");
 
+    private readonly StreamBacklog? _backlog;
+
     /// <summary>Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher (<see cref="SseStreams.DispatcherId"/>).</summary>
-    public static Handle Start(IMaterializer materializer) =>
-        Source.FromGraph(new StreamHost()).To(Sink.Ignore<NotUsed>()).WithAttributes(SseStreams.OnDispatcher).Run(materializer);
+    /// <param name="backlog">Where the host reports how far behind its streams are, if anywhere.</param>
+    public static Handle Start(IMaterializer materializer, StreamBacklog? backlog = null) =>
+        Source.FromGraph(new StreamHost(backlog)).To(Sink.Ignore<NotUsed>()).WithAttributes(SseStreams.OnDispatcher).Run(materializer);
 
     public override ILogicAndMaterializedValue<Handle> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
     {
-        var handle = new Handle();
+        var handle = new Handle(_backlog);
         return new LogicAndMaterializedValue<Handle>(new Logic(this, handle), handle);
     }
 
     /// <summary>What the rest of the node holds of the host: thread-safe.</summary>
     public sealed class Handle
     {
+        private static readonly Action Probe = static () => { };
+        private readonly StreamBacklog? _backlog;
         private readonly TaskCompletionSource<Logic> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly ConcurrentQueue<Action> _woken = new();
         private int _signalled;
+        // Rounds written since the last report, and their lags summed: the host's thread only.
+        private long _rounds;
+        private long _lag;
+
+        public Handle(StreamBacklog? backlog)
+        {
+            _backlog = backlog;
+            // A batch waiting for the streams needs a report even if no stream is woken meanwhile.
+            backlog?.OnHold(() => Wake(Probe));
+        }
 
         internal void Started(Logic logic) => _started.TrySetResult(logic);
 
@@ -60,6 +81,7 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             var detached = new StreamDetachedException("the node's SSE streams have stopped");
             _started.TrySetException(detached);
             _stopped.TrySetException(detached);
+            _backlog?.Report(0);
         }
 
         /// <summary>Materializes <paramref name="graph"/> inside the host; completes with what the graph materializes.</summary>
@@ -99,6 +121,20 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         {
             Volatile.Write(ref _signalled, 0);
             while (_woken.TryDequeue(out var callback)) callback();
+            if (_backlog is null) return;
+            _backlog.Report(_rounds == 0 ? 0 : _lag / _rounds);
+            _rounds = 0;
+            _lag = 0;
+            // Still behind with a batch waiting: report again once the host has run what is in its mailbox.
+            if (_backlog.IsBehind && _backlog.Waiting) Wake(Probe);
+        }
+
+        /// <summary>A hosted stream wrote a round that began <paramref name="lag"/> positions behind the applied log (the host's thread only).</summary>
+        internal void Served(long lag)
+        {
+            if (_backlog is null) return;
+            _rounds++;
+            _lag += Math.Min(lag, 4 * _backlog.Limit);
         }
     }
 

@@ -67,7 +67,7 @@ public static class ReplEngineHosting
         {
             var batcherOptions = new Batcher.Options(options.MaxBatch, MaxInFlight: Math.Max(1, options.MaxInFlight), Deadline: options.Deadline);
             var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>(), batcherOptions, resolver.GetService<TimeProvider>(),
-                resolver.GetService<PublishQueue>());
+                resolver.GetService<PublishQueue>(), resolver.GetService<StreamBacklog>());
             registry.Register<Batcher.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "batcher"));
         });
 

@@ -11,6 +11,10 @@ namespace Repl.Actors.Sequencer;
 /// <remarks>
 /// <para>A publisher is answered only once its batch is committed <em>and</em> applied on this node
 /// (<see cref="TopicRegistry.WhenApplied"/>), so its next read (history, a new stream) already sees it.</para>
+/// <para><b>Admission.</b> While the node's streams run more than <see cref="StreamBacklog.Limit"/> positions behind
+/// its applied log, the next batch waits (at most <see cref="Options.MaxHold"/> at a time): under overload publishers
+/// wait longer for their answer instead of the streams falling behind their rings (see <see cref="StreamBacklog"/>).
+/// A publish's deadline starts when its batch is cut, so the wait never turns into a 503.</para>
 /// <para>A batch the sequencer never answers (it died with it, or the singleton moved) is failed at its deadline plus
 /// <see cref="Options.AnswerGrace"/>: the sequencer does not cut a batch past its deadline, and a write it had started
 /// before has ended by then. Either way nothing is acknowledged that is not committed.</para>
@@ -22,15 +26,23 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     private readonly Options _options;
     private readonly TimeProvider _time;
     private readonly PublishQueue _queue;
+    private readonly StreamBacklog? _backlog;
+    private readonly Action _caughtUp;
     private readonly Dictionary<long, InFlight> _inFlight = [];
     // The sequencer itself once it has answered from this node (standalone, or the cluster node that holds the
     // singleton): batches skip the singleton proxy and the backoff supervisor, two hops through the shared pool.
     private IActorRef? _local;
     private long _nextBatch;
+    private bool _holding;
+    private bool _holdOver;
 
     /// <param name="queue">Where the node's handlers leave publishes (<see cref="PublishQueue"/>); a <see cref="Publish"/> message works too.</param>
-    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null)
+    /// <param name="backlog">The node's streams' lag; without it batches never wait for the streams.</param>
+    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null)
     {
+        var self = Self;
+        _caughtUp = () => self.Tell(CaughtUp.Instance);
+        _backlog = backlog;
         _sequencer = sequencer;
         _registry = registry;
         _options = options;
@@ -61,6 +73,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             Send();
         });
         Receive<Expire>(_ => ExpireOverdue());
+        Receive<CaughtUp>(_ => Send());
+        Receive<HoldOver>(_ =>
+        {
+            _holdOver = true;
+            Send();
+        });
         Receive<Terminated>(terminated =>
         {
             if (terminated.ActorRef.Equals(_local)) _local = null;
@@ -69,8 +87,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null) =>
-        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time, queue));
+    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null) =>
+        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time, queue, backlog));
 
     protected override void PreStart()
     {
@@ -83,6 +101,7 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     {
         while (_inFlight.Count < _options.MaxInFlight && _queue.TryPeek(out _))
         {
+            if (Holding()) return;
             var publishes = new List<Publish>();
             int commands = 0;
             long bytes = 0;
@@ -107,6 +126,29 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             _inFlight[id] = new InFlight(publishes, deadline);
             (_local ?? _sequencer).Tell(new SequencerProtocol.Publish(id, all, deadline));
         }
+    }
+
+    /// <summary>Whether the next batch waits for the node's streams: while they are behind, for at most one <see cref="Options.MaxHold"/>.</summary>
+    private bool Holding()
+    {
+        if (_backlog is null) return false;
+        if (!_holdOver && _backlog.Hold(_caughtUp))
+        {
+            if (!_holding)
+            {
+                _holding = true;
+                Timers.StartSingleTimer(nameof(HoldOver), HoldOver.Instance, _options.MaxHold);
+                _backlog.HoldStarted();
+            }
+            return true;
+        }
+        if (_holding)
+        {
+            _holding = false;
+            Timers.Cancel(nameof(HoldOver));
+        }
+        _holdOver = false;
+        return false;
     }
 
     /// <summary>Learns the sequencer from its answer when it runs on this node; once it stops, the proxy finds its successor.</summary>
@@ -173,8 +215,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     /// <param name="MaxInFlight">Batches sent and not yet answered. Two keeps the sequencer's queue from running dry while an answer travels back.</param>
     /// <param name="Deadline">A batch not cut by the sequencer this long after it was sent is not committed.</param>
     /// <param name="AnswerGrace">How long after the deadline an unanswered batch is failed.</param>
-    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = 2 * 1024 * 1024, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default)
+    /// <param name="MaxHold">Longest a batch waits for the node's streams to catch up (<see cref="StreamBacklog"/>) before it is cut anyway.</param>
+    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = 2 * 1024 * 1024, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
+        TimeSpan MaxHold = default)
     {
+        public TimeSpan MaxHold { get; init; } = MaxHold == default ? TimeSpan.FromMilliseconds(250) : MaxHold;
+
         public TimeSpan Deadline { get; init; } = Deadline == default ? TimeSpan.FromSeconds(5) : Deadline;
 
         public TimeSpan AnswerGrace { get; init; } = AnswerGrace == default ? TimeSpan.FromSeconds(5) : AnswerGrace;
@@ -188,5 +234,17 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     private sealed record Expire : INoSerializationVerificationNeeded
     {
         public static readonly Expire Instance = new();
+    }
+
+    /// <summary>The node's streams are no longer behind.</summary>
+    private sealed record CaughtUp : INoSerializationVerificationNeeded
+    {
+        public static readonly CaughtUp Instance = new();
+    }
+
+    /// <summary>A batch has waited <see cref="Options.MaxHold"/> for the streams: cut it anyway.</summary>
+    private sealed record HoldOver : INoSerializationVerificationNeeded
+    {
+        public static readonly HoldOver Instance = new();
     }
 }

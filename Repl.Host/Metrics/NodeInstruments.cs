@@ -34,6 +34,11 @@ internal sealed class NodeInstruments
         meter.CreateObservableCounter("repl.stream.writes", () => streams.Writes, "{write}", "Writes to SSE streams that carried messages (delivered / writes = messages per write).");
         meter.CreateObservableUpDownCounter("repl.streams.open", () => streams.Open, "{stream}", "Open SSE streams.");
         meter.CreateObservableCounter("repl.subscribers.cut_off", () => streams.CutOff, "{stream}", "Streams closed because their client stopped reading.");
+        meter.CreateObservableCounter("repl.stream.journal_reads", () => streams.JournalReads, "{read}", "Pages read from the journal by streams behind their topics' in-memory rings (a stream that fell behind).");
+        meter.CreateObservableCounter("repl.stream.flush_waits", () => streams.FlushWaits, "{write}", "Writes to SSE streams that found the client's socket full and waited for it to drain.");
+        var backlog = node.Backlog;
+        meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "How far behind the applied log the stream the streams' thread serves now was woken (0: none waits).");
+        meter.CreateObservableCounter("repl.publish.holds", () => backlog.Holds, "{hold}", "Times the node's next batch waited for its streams to catch up (admission control under overload).");
         meter.CreateObservableCounter("repl.gaps", () => streams.Gaps, "{event}", "Gap events sent (a resume point no longer retained).");
         meter.CreateObservableUpDownCounter("repl.topics", () => Topics().Count(topic => !TopicName.IsInternal(topic.Name)), "{topic}", "Topics on this node (internal topics excluded).");
         meter.CreateObservableGauge("repl.topic.subscribers", TopicSubscribers, "{subscriber}", $"Subscribers per topic, for the {TopTopics} most subscribed topics.");

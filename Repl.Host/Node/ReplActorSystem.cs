@@ -34,6 +34,8 @@ internal static class ReplActorSystem
         services.AddHealthChecks();
         services.AddSingleton<EngineTelemetry>();
         services.AddSingleton<Repl.Actors.Sequencer.PublishQueue>();
+        // Publishes wait while the streams run a quarter of a topic's ring behind (see StreamBacklog).
+        services.AddSingleton(provider => new Repl.Actors.Sequencer.StreamBacklog(Math.Max(1, provider.GetRequiredService<TopicsOptions>().MemoryWindow / 4)));
 
         var cluster = configuration.GetSection("Cluster").Get<ReplClusterOptions>() ?? new ReplClusterOptions();
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();

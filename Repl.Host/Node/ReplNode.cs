@@ -49,9 +49,10 @@ public sealed class ReplNode : IHostedService
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
         SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
-        IHostApplicationLifetime lifetime, PublishQueue publishes, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
+        IHostApplicationLifetime lifetime, PublishQueue publishes, StreamBacklog backlog, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
     {
         _publishes = publishes;
+        Backlog = backlog;
         ClusterOptions = cluster.Value;
         Streams = streams;
         Options = node.Value;
@@ -97,6 +98,9 @@ public sealed class ReplNode : IHostedService
     public bool Stopping => _lifetime.ApplicationStopping.IsCancellationRequested;
 
     public TopicRegistry Registry { get; }
+
+    /// <summary>How far behind the applied log the node's streams run (the batcher holds new batches beyond its limit).</summary>
+    public StreamBacklog Backlog { get; }
 
     /// <summary>The node's SSE streams' counters (the streams themselves are graphs, see <see cref="SseStreams"/>).</summary>
     public SseCounters Streams { get; }

@@ -30,9 +30,10 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         _reader = Sys.ActorOf(LogReader.Props(_registry, new TopicsOptions(), journal.Journal, replica: false), "reader");
     }
 
-    private IActorRef StartBatcher(TimeProvider? time = null, int maxInFlight = 1) =>
-        Sys.ActorOf(Batcher.Props(_sequencer, _registry, new Batcher.Options(MaxInFlight: maxInFlight, Deadline: TimeSpan.FromSeconds(1), AnswerGrace: TimeSpan.FromSeconds(1)),
-            time ?? TimeProvider.System));
+    private IActorRef StartBatcher(TimeProvider? time = null, int maxInFlight = 1, StreamBacklog? backlog = null, TimeSpan maxHold = default) =>
+        Sys.ActorOf(Batcher.Props(_sequencer, _registry,
+            new Batcher.Options(MaxInFlight: maxInFlight, Deadline: TimeSpan.FromSeconds(1), AnswerGrace: TimeSpan.FromSeconds(1), MaxHold: maxHold),
+            time ?? TimeProvider.System, backlog: backlog));
 
     private static PublishCommand Command(string topic) => new(topic, Encoding.UTF8.GetBytes("{}"), 0);
 
@@ -73,6 +74,44 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         _reader.Tell(new LogReaderProtocol.Apply(2, [Published(3, "a"), Published(4, "a")]));
         Assert.Equal([3L, 0L], (await second.Completion.Task.WaitAsync(Wait)).AsEnumerable());
         Assert.Equal([4L], (await third.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+    }
+
+    [Fact]
+    public void WhileTheStreamsAreBehind_TheNextBatchWaits_AndGoesWhenTheyCatchUp_WithEverythingThatArrivedMeanwhile()
+    {
+        var backlog = new StreamBacklog(limit: 100);
+        int probes = 0;
+        backlog.OnHold(() => Interlocked.Increment(ref probes));
+        var batcher = StartBatcher(maxInFlight: 2, backlog: backlog, maxHold: TimeSpan.FromMinutes(1));
+
+        backlog.Report(101);
+        batcher.Tell(Publish(Command("a")));
+        batcher.Tell(Publish(Command("b")));
+        _sequencer.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        // The streams were asked to report again, once, though nothing woke them.
+        Assert.Equal(1, Volatile.Read(ref probes));
+        Assert.Equal(1, backlog.Holds);
+
+        backlog.Report(100);
+        var sent = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        Assert.Equal(["a", "b"], sent.Commands.Select(command => command.Topic));
+    }
+
+    [Fact]
+    public void ABatchHeldForTheStreams_GoesAnywayAfterMaxHold_AndTheNextOneWaitsAgain()
+    {
+        var backlog = new StreamBacklog(limit: 10);
+        var batcher = StartBatcher(maxInFlight: 2, backlog: backlog, maxHold: TimeSpan.FromMilliseconds(200));
+        backlog.Report(1_000);
+
+        batcher.Tell(Publish(Command("a")));
+        _sequencer.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(["a"], _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait).Commands.Select(command => command.Topic));
+
+        batcher.Tell(Publish(Command("b")));
+        _sequencer.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(["b"], _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait).Commands.Select(command => command.Topic));
+        Assert.Equal(2, backlog.Holds);
     }
 
     [Fact]

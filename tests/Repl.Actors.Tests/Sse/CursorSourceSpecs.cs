@@ -104,6 +104,23 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task AStreamWhoseRoundWasCutShortByItsByteBudget_IsNotHeldForTheWindow()
+    {
+        await using var fixture = new SseGraphFixture(1024, "a");
+        fixture.Publish(4, "a");
+        // One frame a round (the budget always lets one through), and a window far longer than the wait below.
+        var probe = await RunAsync(fixture, fixture.Connection(0, "a"), new SseOptions { CoalesceWindow = TimeSpan.FromMinutes(1), MaxWriteBytes = 1 });
+        var first = probe.RequestNext(Wait);
+        Assert.Equal(1, first.Messages);
+
+        // Behind, so each next round goes at once, until the stream has caught up.
+        for (int i = 0; i < 3; i++) Assert.Equal(1, probe.RequestNext(Wait).Messages);
+        probe.Request(1);
+        fixture.Publish(1, "a");
+        probe.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
     public async Task ACursorBehindTheRing_IsServedFromTheJournal_WithAGapForWhatRetentionRemoved()
     {
         await using var fixture = new SseGraphFixture(8, "a");

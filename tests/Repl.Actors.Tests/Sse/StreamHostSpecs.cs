@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.TestKit;
+using Repl.Actors.Sequencer;
 using Repl.Sse;
 
 namespace Repl.Actors.Tests.Sse;
@@ -61,6 +62,30 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
         int called = 0;
         for (int i = 0; i < 1000; i++) Host.Wake(() => Interlocked.Increment(ref called));
         await AwaitConditionAsync(() => Task.FromResult(Volatile.Read(ref called) == 1000), Wait);
+    }
+
+    [Fact]
+    public async Task AfterEachRunOfWakes_TheHostReportsTheMeanLagOfTheRoundsWritten_EachCountedAtMostARing()
+    {
+        var backlog = new StreamBacklog(limit: 100);
+        var host = StreamHost.Start(Materializer, backlog);
+
+        // Three rounds, one of a client far behind: (50 + 50 + min(10,000, 4 × 100)) / 3.
+        host.Wake(() =>
+        {
+            host.Served(50);
+            host.Served(50);
+            host.Served(10_000);
+        });
+        await AwaitConditionAsync(() => Task.FromResult(backlog.Behind == 166), Wait);
+        Assert.True(backlog.IsBehind);
+
+        // A batch waiting for the streams makes the host report again with no stream woken: nothing written, caught up.
+        var caughtUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.True(backlog.Hold(() => caughtUp.SetResult()));
+        backlog.HoldStarted();
+        await caughtUp.Task.WaitAsync(Wait);
+        Assert.Equal(0, backlog.Behind);
     }
 
     private async Task<int> CountChildrenAsync(IActorRef parent)
