@@ -37,7 +37,7 @@ internal sealed class NodeInstruments
         meter.CreateObservableCounter("repl.stream.journal_reads", () => streams.JournalReads, "{read}", "Pages read from the journal by streams behind their topics' in-memory rings (a stream that fell behind).");
         meter.CreateObservableCounter("repl.stream.flush_waits", () => streams.FlushWaits, "{write}", "Writes to SSE streams that found the client's socket full and waited for it to drain.");
         var backlog = node.Backlog;
-        meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "How far behind the applied log the stream the streams' thread serves now was woken (0: none waits).");
+        meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "Mean lag behind the applied log of the rounds the streams' thread wrote in its last run (0: none written); beyond a quarter of a topic's ring new batches wait.");
         meter.CreateObservableCounter("repl.publish.holds", () => backlog.Holds, "{hold}", "Times the node's next batch waited for its streams to catch up (admission control under overload).");
         meter.CreateObservableCounter("repl.gaps", () => streams.Gaps, "{event}", "Gap events sent (a resume point no longer retained).");
         meter.CreateObservableUpDownCounter("repl.topics", () => Topics().Count(topic => !TopicName.IsInternal(topic.Name)), "{topic}", "Topics on this node (internal topics excluded).");
