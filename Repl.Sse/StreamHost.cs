@@ -29,6 +29,8 @@ namespace Repl.Sse;
 /// </remarks>
 internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<NotUsed>, StreamHost.Handle>
 {
+    private readonly StreamBacklog? _backlog;
+
     private StreamHost(StreamBacklog? backlog)
     {
         _backlog = backlog;
@@ -40,8 +42,6 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
     public override SourceShape<NotUsed> Shape { get; }
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-host");
-
-    private readonly StreamBacklog? _backlog;
 
     /// <summary>Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher (<see cref="SseStreams.DispatcherId"/>).</summary>
     /// <param name="backlog">Where the host reports how far behind its streams are, if anywhere.</param>
@@ -67,7 +67,7 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         private long _rounds;
         private long _lag;
 
-        public Handle(StreamBacklog? backlog)
+        internal Handle(StreamBacklog? backlog)
         {
             _backlog = backlog;
             // A batch waiting for the streams needs a report even if no stream is woken meanwhile.
