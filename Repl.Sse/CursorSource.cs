@@ -99,7 +99,6 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private bool _windowEnded;
         // The last round stopped at its byte budget, short of the watermark it read up to: the next is not held.
         private bool _more;
-        private long _readingTo;
         private bool _held;
         private bool _pingDue;
 
@@ -334,7 +333,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private void ReadJournal(long watermark)
         {
             _reading = true;
-            _readingTo = watermark;
+            _stage._host.Served(watermark - _cursor);
             var topics = _topics.ToArray();
             long cursor = _cursor;
             var gapsReported = _gapsReported ??= new(StringComparer.Ordinal);
@@ -351,7 +350,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 }
                 catch (Exception error)
                 {
-                    page = new JournalPage([], [], cursor, error);
+                    page = new JournalPage([], [], cursor, Complete: false, error);
                 }
                 callback(page);
             });
@@ -367,9 +366,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             foreach (var gap in page.Gaps) _round.AddHead(gap);
             _round.Frames.AddRange(page.Frames);
-            _stage._host.Served(_readingTo - _cursor);
             _cursor = page.Reached;
-            _more = page.Reached < _readingTo;
+            _more = !page.Complete;
             if (!_round.IsEmpty)
             {
                 Send(_round);
@@ -381,7 +379,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
     }
 
     /// <summary>A page read from the journal for a stream behind its topics' rings.</summary>
-    private sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, Exception? Error = null)
+    /// <param name="Complete">Everything up to the watermark asked for; false when the page was cut short by its bounds.</param>
+    private sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, bool Complete, Exception? Error = null)
     {
         /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
         public static JournalPage Read(Actors.Journal.Journal journal, byte[] epoch, TopicActor[] topics, long cursor, long watermark,
@@ -413,7 +412,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             // A page cut short by neither bound holds everything up to the watermark.
             bool complete = stored.Count < options.JournalPageSize && bytes < options.MaxWriteBytes;
-            return new JournalPage(gaps, frames, complete ? watermark : stored[^1].Position);
+            return new JournalPage(gaps, frames, complete ? watermark : stored[^1].Position, complete);
         }
     }
 }

@@ -1,8 +1,8 @@
 namespace Repl.Actors.Sequencer;
 
 /// <summary>
-/// How far the node's streams run behind its applied log, in positions: the streams' thread reports it as it serves
-/// woken streams, and the <see cref="Batcher"/> holds the node's next batch while it is over <see cref="Limit"/>.
+/// How far the node's streams run behind its applied log, in positions: the streams' thread reports it after each run
+/// of wakes, and the <see cref="Batcher"/> holds the node's next batch while it is over <see cref="Limit"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Why.</b> Admission control for overload. When publishers outrun what the node's streams can write, something
@@ -46,7 +46,7 @@ public sealed class StreamBacklog(long limit)
     /// <summary>Times a batch was held for the streams.</summary>
     public long Holds => Volatile.Read(ref _holds);
 
-    /// <summary>The streams' thread: the stream it serves now was woken <paramref name="positions"/> positions ago (0: none waits).</summary>
+    /// <summary>The streams' thread: the rounds it wrote in its last run of wakes began, on average, <paramref name="positions"/> behind the applied log (0: it wrote none).</summary>
     public void Report(long positions)
     {
         Volatile.Write(ref _behind, positions);
