@@ -128,8 +128,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             {
                 if (!topic.Subscribe(this)) (_deleted ??= []).Add(topic);
             }
-            // Subscribed first, then the watermark: anything applied after it wakes us.
-            _cursor = _connection.Cursor ?? _connection.Registry.AppliedPosition;
+            // The start was fixed before the head (SseConnection.Cursor); subscribed now, the first pull reads everything
+            // applied above it, and anything applied after that wakes us.
+            _cursor = _connection.Cursor;
             _lastPushMs = Environment.TickCount64;
 
             ScheduleOnce(PingTimer, _options.PingInterval);

@@ -18,8 +18,15 @@ public sealed class SseConnection
     /// <summary>This node's id, said in <c>event: connected</c>.</summary>
     public required string Node { get; init; }
 
-    /// <summary>Last position the client has (its <c>Last-Event-ID</c>), or null to start live.</summary>
-    public long? Cursor { get; init; }
+    /// <summary>
+    /// Where the stream starts: the last position the client has (its <c>Last-Event-ID</c>), or, to start live, the
+    /// node's applied position taken <b>before</b> the response head is written.
+    /// </summary>
+    /// <remarks>
+    /// Open means subscribed: a client counts a stream from its head (<c>EventSource</c>'s <c>open</c>), so everything
+    /// committed after the head must be above the start. The graph begins later, after the head may have left.
+    /// </remarks>
+    public required long Cursor { get; init; }
 
     /// <summary>
     /// Set when the client's <c>Last-Event-ID</c> was never issued by this log: the stream says so with

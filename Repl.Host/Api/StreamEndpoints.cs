@@ -45,6 +45,10 @@ internal static class StreamEndpoints
             }
             if (reset is not null) cursor = 0;
         }
+        // Open means subscribed: the start is fixed before the head leaves, so whatever commits after the client sees
+        // the head (EventSource's `open`) is above it. Taken later (when the graph starts), a publish answered in
+        // between was skipped.
+        long start = cursor ?? node.Registry.AppliedPosition;
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache, no-transform";
@@ -62,7 +66,7 @@ internal static class StreamEndpoints
             Registry = node.Registry,
             Journal = node.Journal,
             Node = node.Options.Id,
-            Cursor = cursor,
+            Cursor = start,
             Reset = reset,
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = unavailable.Token,

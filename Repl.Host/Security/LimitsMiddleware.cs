@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Repl.Host.Api;
 using Repl.Host.Metrics;
-using Repl.Host.Node;
 
 namespace Repl.Host.Security;
 
@@ -16,8 +15,8 @@ namespace Repl.Host.Security;
 /// Refusals are the API's JSON errors: 429 (rate or per-address stream limit, with <c>Retry-After</c> for the rate),
 /// 503 (the node's stream limit, <c>Retry-After: 5</c>).
 /// </remarks>
-internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limits, PublishRateLimiter rate, StreamsPerIp streamsPerIp,
-    ReplNode node, ReplMetrics metrics, IOptions<AuthOptions> auth)
+internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limits, PublishRateLimiter rate, StreamSlots slots,
+    ReplMetrics metrics, IOptions<AuthOptions> auth)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -57,21 +56,20 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
 
     private async Task StreamAsync(HttpContext context)
     {
-        if (limits.MaxStreams > 0 && node.Streams.Open >= limits.MaxStreams)
-        {
-            metrics.Reject(Rejection.MaxStreams);
-            context.Response.Headers.RetryAfter = "5";
-            await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many streams",
-                $"this node has {limits.MaxStreams} open streams, its limit (Limits:MaxStreams); retry later or on another node");
-            return;
-        }
         string address = Address(context);
-        if (!streamsPerIp.TryEnter(address, limits.MaxStreamsPerIp))
+        switch (slots.TryEnter(address, limits.MaxStreams, limits.MaxStreamsPerIp))
         {
-            metrics.Reject(Rejection.StreamsPerIp);
-            await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many streams",
-                $"this client address has {limits.MaxStreamsPerIp} open streams, the limit (Limits:MaxStreamsPerIp); close one or follow several topics in one stream (/sse?topic=a&topic=b)");
-            return;
+            case StreamSlots.Entry.NodeFull:
+                metrics.Reject(Rejection.MaxStreams);
+                context.Response.Headers.RetryAfter = "5";
+                await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many streams",
+                    $"this node has {limits.MaxStreams} open streams, its limit (Limits:MaxStreams); retry later or on another node");
+                return;
+            case StreamSlots.Entry.AddressFull:
+                metrics.Reject(Rejection.StreamsPerIp);
+                await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many streams",
+                    $"this client address has {limits.MaxStreamsPerIp} open streams, the limit (Limits:MaxStreamsPerIp); close one or follow several topics in one stream (/sse?topic=a&topic=b)");
+                return;
         }
         try
         {
@@ -84,7 +82,7 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
         }
         finally
         {
-            streamsPerIp.Exit(address);
+            slots.Exit(address);
         }
     }
 

@@ -28,7 +28,7 @@ internal static class SecurityExtensions
         // policies are never evaluated; routing must not take that for a forgotten middleware.
         if (!auth.Enabled) services.Configure<Microsoft.AspNetCore.Routing.RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
         services.AddSingleton<PublishRateLimiter>();
-        services.AddSingleton<StreamsPerIp>();
+        services.AddSingleton<StreamSlots>();
         services.AddCors();
         services.AddSingleton<IConfigureOptions<CorsOptions>>(provider => new ConfigureOptions<CorsOptions>(cors =>
         {

@@ -51,6 +51,8 @@ internal sealed class BenchResult
     /// <summary>At the first measured publish (after warm-up).</summary>
     public ProcessSample? ServerStart { get; set; }
     public long WarmupAccepted { get; set; }
+    /// <summary>Messages of the warm-up that a stream did not get, summed: the streams had just opened (counted from their heads).</summary>
+    public long WarmupLost { get; set; }
     public ProcessSample? ServerAfter { get; set; }
     /// <summary>The etcd members (<c>--etcd-pid</c>), summed, at the first measured publish and after the drain.</summary>
     public ProcessSample? EtcdStart { get; set; }
@@ -116,6 +118,7 @@ internal sealed class BenchResult
             w.WriteNumber("durationS", Options.DurationSeconds);
             w.WriteNumber("warmupS", Options.WarmupSeconds);
             w.WriteNumber("warmupAccepted", WarmupAccepted);
+            w.WriteNumber("warmupLost", WarmupLost);
             w.WriteNumber("valueBytes", Options.ValueBytes);
             w.WriteNumber("accepted", Accepted);
             w.WriteNumber("rejected", Rejected);
@@ -227,6 +230,7 @@ internal sealed class BenchResult
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");
         Row("publish→receive latency", $"p50 {Ms(Latency.ValueAt(0.5)):N2} ms, p99 {Ms(Latency.ValueAt(0.99)):N2} ms, p99.9 {Ms(Latency.ValueAt(0.999)):N2} ms, max {Ms(Latency.MaxMicros):N2} ms");
         Row("lost / dup / out of order", $"{Lost:N0} / {Duplicates + Unacknowledged:N0} / {OutOfOrder:N0} ({SubscribersWithLoss} subscribers with loss, {Disconnected} disconnected){(SubscriberError is null ? "" : " — " + SubscriberError)}");
+        if (Options.WarmupSeconds > 0) Row("lost in warm-up", $"{WarmupLost:N0} of {WarmupAccepted:N0} × {Options.Subscribers:N0} (streams counted from their heads)");
         if (Options.Retry)
         {
             Row("careful client", $"{Accepted:N0} acknowledged after {Rejected:N0} non-201 answers and {PublishErrors:N0} broken or unanswered attempts, all retried with their key; {Abandoned:N0} given up");

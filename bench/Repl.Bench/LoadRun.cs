@@ -21,7 +21,7 @@ internal sealed class LoadRun(BenchOptions options)
         var result = new BenchResult { Options = options };
         result.ServerBefore = ProcessSample.Read(options.ServerPids);
 
-        // Subscribers: connect (bounded concurrency) and wait for each one's `connected` event.
+        // Subscribers: connect (bounded concurrency) and wait for each one's response head, as EventSource's `open` does.
         var latency = new LatencyHistogram();
         var deliveries = new DeliveryCounter();
         int buffer = options.ReceiveBufferBytes > 0 ? options.ReceiveBufferBytes : options.Subscribers > 2000 ? 4096 : 32 * 1024;
@@ -73,6 +73,8 @@ internal sealed class LoadRun(BenchOptions options)
             var warm = await PublishAsync(targets, options.WarmupSeconds, new LatencyHistogram(), null, killPid: null).ConfigureAwait(false);
             warmupAcks = warm.Acks;
             await DrainAsync(subscribers, deliveries, warm.Accepted).ConfigureAwait(false);
+            // Every stream counts from its head, so the warm-up right after the opens is where a late start shows.
+            result.WarmupLost = subscribers.Where(s => s.Connected.IsCompletedSuccessfully && !s.Closed).Sum(s => Math.Max(0, warm.Accepted - s.Received));
             latency = new LatencyHistogram();
             deliveries = new DeliveryCounter();
             foreach (var subscriber in subscribers) subscriber.Reset(latency, deliveries);

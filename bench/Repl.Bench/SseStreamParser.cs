@@ -38,8 +38,6 @@ internal sealed class SseStreamParser(bool chunked)
     /// <summary>Called for each message event: its id and its send timestamp (0 when the value carries none).</summary>
     public required Action<long, long> OnMessage { get; init; }
 
-    public Action? OnConnected { get; init; }
-
     public long Pings { get; private set; }
 
     public long OtherEvents { get; private set; }
@@ -186,8 +184,7 @@ internal sealed class SseStreamParser(bool chunked)
                 OnMessage(_id, _sentTicks);
                 break;
             case EventKind.Connected:
-                OnConnected?.Invoke();
-                break;
+                break; // the subscriber counts from the response head, not from this event
             case EventKind.Ping:
                 Pings++;
                 break;

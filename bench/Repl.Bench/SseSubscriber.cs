@@ -54,7 +54,7 @@ internal sealed class SseSubscriber
     public long LastId { get; private set; } = long.MinValue;
     public long Duplicates { get; private set; }
     public long OutOfOrder { get; private set; }
-    /// <summary>Stopwatch ticks from connect to the <c>connected</c> event.</summary>
+    /// <summary>Stopwatch ticks from connect to the response head (EventSource's <c>open</c>).</summary>
     public long ConnectTicks { get; private set; }
     public string? Failure { get; private set; }
     public bool Closed { get; private set; }
@@ -102,7 +102,7 @@ internal sealed class SseSubscriber
         }
     }
 
-    /// <summary>The connect clock starts (connect time runs to the <c>connected</c> event).</summary>
+    /// <summary>The connect clock starts (connect time runs to the response head).</summary>
     internal void MarkStart() => _start = Stopwatch.GetTimestamp();
 
     /// <summary>
@@ -119,15 +119,11 @@ internal sealed class SseSubscriber
         var status = head.Length >= 12 ? head.AsSpan(9, 3) : default;
         if (!status.SequenceEqual("200")) throw new InvalidDataException($"SSE request failed: {head.Split("\r\n")[0]}");
         bool chunked = head.Contains("transfer-encoding: chunked", StringComparison.OrdinalIgnoreCase);
-        _parser = new SseStreamParser(chunked)
-        {
-            OnMessage = OnMessage,
-            OnConnected = () =>
-            {
-                ConnectTicks = Stopwatch.GetTimestamp() - _start;
-                _connected.TrySetResult();
-            },
-        };
+        // Subscribed from here, as EventSource's `open`: whatever is published after this must arrive. (Counted from the
+        // `connected` event instead, a stream that started after its head would hide the messages it skipped.)
+        ConnectTicks = Stopwatch.GetTimestamp() - _start;
+        _connected.TrySetResult();
+        _parser = new SseStreamParser(chunked) { OnMessage = OnMessage };
         Receive(end + 4, filled - end - 4);
         return true;
     }

@@ -13,6 +13,7 @@ public sealed class SseStream : IAsyncDisposable
     private readonly HttpClient _client;
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<SseEvent> _events = Channel.CreateUnbounded<SseEvent>();
+    private readonly TaskCompletionSource<SseEvent> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _reader;
 
     private SseStream(HttpClient client, HttpResponseMessage response)
@@ -24,20 +25,38 @@ public sealed class SseStream : IAsyncDisposable
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(_stop.Token);
-                await foreach (var item in ReadAsync(body, _stop.Token)) _events.Writer.TryWrite(item);
+                await foreach (var item in ReadAsync(body, _stop.Token))
+                {
+                    // The first event is `connected`: it goes to Connected, the rest to the readers.
+                    if (!_connected.Task.IsCompleted)
+                    {
+                        if (item.Type == "connected")
+                        {
+                            _connected.TrySetResult(item);
+                            continue;
+                        }
+                        _connected.TrySetException(new InvalidOperationException($"the stream's first event was '{item.Type}', not 'connected'"));
+                    }
+                    _events.Writer.TryWrite(item);
+                }
                 _events.Writer.TryComplete();
             }
             catch (Exception error)
             {
                 _events.Writer.TryComplete(error is OperationCanceledException ? null : error);
             }
+            _connected.TrySetException(new InvalidOperationException("the stream ended before its 'connected' event"));
         });
     }
 
     public HttpResponseMessage Response { get; }
 
-    /// <summary>The stream's <c>event: connected</c>, read when it was opened.</summary>
-    public SseEvent Connected { get; private set; }
+    /// <summary>The stream's <c>event: connected</c>, which the readers of events never see.</summary>
+    /// <remarks>
+    /// <see cref="OpenAsync"/> does not wait for it: like <c>EventSource</c>'s <c>open</c>, a stream counts as subscribed
+    /// when its response head arrives, and whatever is committed after that must reach it.
+    /// </remarks>
+    public Task<SseEvent> Connected => _connected.Task;
 
     /// <summary>The events of an SSE body, parsed by the runtime's <see cref="SseParser"/> (EventSource's rules).</summary>
     /// <remarks>A test sees each event's own <c>id:</c> and <c>retry:</c> (null where the event had none).</remarks>
@@ -49,7 +68,10 @@ public sealed class SseStream : IAsyncDisposable
         }
     }
 
-    /// <summary>Opens a stream; throws if the server did not answer 200.</summary>
+    /// <summary>
+    /// Opens a stream and returns as soon as its response head has arrived (<c>EventSource</c>'s <c>open</c>), before
+    /// any event; throws if the server did not answer 200.
+    /// </summary>
     public static async Task<SseStream> OpenAsync(Uri baseAddress, string pathAndQuery, string? lastEventId = null, IReadOnlyDictionary<string, string>? headers = null)
     {
         var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeout.InfiniteTimeSpan };
@@ -62,10 +84,8 @@ public sealed class SseStream : IAsyncDisposable
         {
             throw new InvalidOperationException($"stream answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
         }
-        var stream = new SseStream(client, response);
-        stream.Connected = await stream.NextAsync();
-        Assert.Equal("connected", stream.Connected.Type);
-        return stream;
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        return new SseStream(client, response);
     }
 
     /// <summary>The next event of any type; fails the test after <paramref name="timeout"/>.</summary>

@@ -59,6 +59,23 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task WhatIsAppliedBetweenTheConnectionAndTheGraphsStart_IsTheFirstRound()
+    {
+        // The host fixes a connection's start before it writes the head; the graph starts after. A message committed
+        // in between is after the head as the client sees it, so the stream must deliver it.
+        await using var fixture = new SseGraphFixture(1024, "a");
+        var connection = fixture.Connection(null, "a");
+        long published = fixture.Publish(3, "a");
+        var probe = await RunAsync(fixture, connection);
+
+        var round = probe.RequestNext(Wait);
+        var events = SseGraphFixture.Events(round);
+        Assert.Equal("connected", events[0].Type);
+        Assert.Equal(published - 3, JsonDocument.Parse(events[0].Data).RootElement.GetProperty("position").GetInt64());
+        Assert.Equal([published - 2, published - 1, published], round.Frames.Select(frame => frame.Position));
+    }
+
+    [Fact]
     public async Task IsWokenOncePerBatch_AndNotAtAllWhileTheSinkHasNotAskedForMore()
     {
         await using var fixture = new SseGraphFixture(1024, "a", "b");
@@ -164,7 +181,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         var connection = fixture.Connection(null, "a");
         var probe = await RunAsync(fixture, new SseConnection
         {
-            Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1",
+            Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1", Cursor = connection.Cursor,
             ExpiresAt = DateTimeOffset.UtcNow.AddMilliseconds(300),
         });
         probe.RequestNext(Wait);
@@ -181,7 +198,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
         var connection = fixture.Connection(null, "a");
         var probe = await RunAsync(fixture, new SseConnection
         {
-            Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1", Unavailable = unavailable.Token,
+            Topics = connection.Topics, Registry = fixture.Registry, Journal = fixture.Journal, Node = "n1", Cursor = connection.Cursor, Unavailable = unavailable.Token,
         });
         probe.RequestNext(Wait);
         probe.Request(1);

@@ -69,13 +69,14 @@ internal sealed class SseGraphFixture : IAsyncDisposable
 
     public long Delete(string topic) => Apply(new LogEntry(++_position, LogEntryKind.DeleteTopic, topic, [], 0));
 
+    /// <summary>A connection as the host makes one: its start is fixed now (the client's cursor, else the applied position).</summary>
     public SseConnection Connection(long? cursor = null, params string[] topics) => new()
     {
         Topics = [.. (topics.Length == 0 ? ["a"] : topics).Select(Topic)],
         Registry = Registry,
         Journal = Journal,
         Node = "n1",
-        Cursor = cursor,
+        Cursor = cursor ?? Registry.AppliedPosition,
     };
 
     /// <summary>What a round puts on the wire, read back as events.</summary>

@@ -22,7 +22,7 @@ public sealed class ClusterResumeTests(ReplClusterFixture cluster) : IAsyncLifet
         foreach (var node in cluster.Nodes)
         {
             await using var stream = await OpenWhenThereAsync(node, topic, null);
-            epochs.Add(JsonDocument.Parse(stream.Connected.Data).RootElement.GetProperty("epoch").GetString()!);
+            epochs.Add(JsonDocument.Parse((await stream.Connected).Data).RootElement.GetProperty("epoch").GetString()!);
         }
         Assert.Single(epochs.Distinct());
 

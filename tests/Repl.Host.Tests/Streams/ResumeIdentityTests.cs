@@ -14,7 +14,7 @@ public sealed class ResumeIdentityTests
     {
         await using var server = await ReplServer.StartAsync();
         await using var stream = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
-        string epoch = JsonDocument.Parse(stream.Connected.Data).RootElement.GetProperty("epoch").GetString()!;
+        string epoch = JsonDocument.Parse((await stream.Connected).Data).RootElement.GetProperty("epoch").GetString()!;
         Assert.Matches("^[0-9a-f]{8}$", epoch);
         long id = await server.Client.PublishAsync("demo", "hello");
         var message = await stream.NextNonPingAsync();
@@ -107,6 +107,6 @@ public sealed class ResumeIdentityTests
     private static async Task<string> EpochAsync(ReplServer server)
     {
         await using var stream = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
-        return JsonDocument.Parse(stream.Connected.Data).RootElement.GetProperty("epoch").GetString()!;
+        return JsonDocument.Parse((await stream.Connected).Data).RootElement.GetProperty("epoch").GetString()!;
     }
 }
