@@ -15,6 +15,9 @@
 #   bench/run.sh --no-floor      skip the Kestrel floor
 #   bench/run.sh X1              crash consistency (Repl.Bench crash); exits non-zero on any violation
 #   bench/run.sh SOAK            the soak (Repl.Bench soak), BENCH_SOAK_DURATION s; exits non-zero if anything grows
+#   bench/run.sh --vs REV S4 S5  A/B: also builds commit REV (a git worktree) and runs it as server "repl@REV",
+#                                alternating with this checkout run by run (BENCH_REPEAT pairs), then prints each
+#                                figure's ratio this/REV pair by pair (--vs implies --no-node --no-floor)
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
@@ -41,15 +44,19 @@ soak=0
 node=1
 floor=1
 only=()
-for arg in "$@"; do
+vs=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  arg="${args[i]}"
   case "$arg" in
+    --vs) vs="${args[i + 1]:?--vs needs a commit}"; i=$((i + 1)); node=0; floor=0 ;;
     --quick) quick=1 ;;
     --no-node) node=0 ;;
     --no-floor) floor=0 ;;
     S[1-6]|C[1-3]) only+=("$arg") ;;
     X1) x1=1 ;;
     SOAK) soak=1 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -116,6 +123,18 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 echo "== build (Release)"
 dotnet publish "$root/Repl.Host/Repl.Host.csproj" -c Release -o "$out/repl" --nologo -v quiet
+vs_label=""
+if [[ -n $vs ]]; then
+  vs_commit="$(git -C "$root" rev-parse --short "$vs^{commit}")"
+  vs_label="repl@$vs_commit"
+  if [[ ! -x "$out/vs-$vs_commit/Repl.Host" ]]; then
+    vs_tree="$(mktemp -d "${TMPDIR:-/tmp}/repl-vs.XXXXXX")"
+    git -C "$root" worktree add --detach "$vs_tree" "$vs_commit" >/dev/null
+    dotnet publish "$vs_tree/Repl.Host/Repl.Host.csproj" -c Release -o "$out/vs-$vs_commit" --nologo -v quiet
+    git -C "$root" worktree remove --force "$vs_tree"
+  fi
+  echo "   A/B: this checkout ($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ", with changes")) against $vs_label"
+fi
 dotnet publish "$here/Repl.Bench/Repl.Bench.csproj" -c Release -o "$out/bench" --nologo -v quiet
 if [[ $floor == 1 ]]; then
   dotnet publish "$here/peers/kestrel-floor/KestrelFloor.csproj" -c Release -o "$out/floor" --nologo -v quiet
@@ -237,11 +256,12 @@ run_cluster() {
 start_server() {
   local kind="$1" scenario="$2" log="$runs/$2-$1-server.log"
   port=$((port + 1))
-  if [[ $kind == repl ]]; then
+  if [[ $kind == repl || $kind == vs ]]; then
     data_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench.XXXXXX")"
-    local store=(--data-dir "$data_dir")
+    local store=(--data-dir "$data_dir") build="$out/repl"
     if [[ $journal == memory && $scenario != S5 ]]; then store=(--in-memory); fi
-    taskset -c "$server_cpu" "$out/repl/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
+    if [[ $kind == vs ]]; then build="$out/vs-$vs_commit"; fi
+    taskset -c "$server_cpu" "$build/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
       --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 >"$log" 2>&1 &
   elif [[ $kind == floor ]]; then
     taskset -c "$server_cpu" "$out/floor/KestrelFloor" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
@@ -293,21 +313,24 @@ if [[ $soak == 1 ]]; then
 fi
 if [[ $loads == 0 ]]; then exit "$status"; fi
 
+# Run by run, each server of a scenario in turn: an A/B alternates its two builds, so the VM's drift falls on both.
 while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
-  for kind in ${servers//,/ }; do
-    if [[ $kind == node && $node == 0 ]]; then continue; fi
-    if [[ $kind == floor && $floor == 0 ]]; then continue; fi
-    if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
-    for run in $(seq 1 "$repeat"); do
-      echo "== $name on $kind, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
+  if [[ -n $vs && $servers == repl* ]]; then servers="vs,$servers"; fi
+  for run in $(seq 1 "$repeat"); do
+    for kind in ${servers//,/ }; do
+      if [[ $kind == node && $node == 0 ]]; then continue; fi
+      if [[ $kind == floor && $floor == 0 ]]; then continue; fi
+      if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
+      label="$kind"; [[ $kind == vs ]] && label="$vs_label"
+      echo "== $name on $label, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
       if [[ $kind == cluster ]]; then
         run_cluster "$name" "$subs" "$pubs" "$rate" "$secs" "$run"
         continue
       fi
       start_server "$kind" "$name"
       "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
-        --scenario "$name" --label "$kind" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
+        --scenario "$name" --label "$label" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
         --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
         || { echo "   (bench run failed; see above)" >&2; failed=1; }
       stop_server
@@ -320,5 +343,6 @@ echo
 echo "== results (medians of $repeat run(s))"
 report_args=(report "$runs" --out "$results/latest.json")
 [[ $quick == 1 ]] && report_args+=(--quick)
+[[ -n $vs ]] && report_args+=(--vs "$vs_label")
 "$out/bench/Repl.Bench" "${report_args[@]}"
 exit "$failed"

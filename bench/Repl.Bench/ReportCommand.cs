@@ -8,6 +8,8 @@ namespace Repl.Bench;
 /// <summary>
 /// <c>Repl.Bench report DIR</c>: reads every run's JSON line from DIR, takes the median of each figure per
 /// (server, scenario), checks Repl's medians against the issue's targets, prints a table and writes one JSON file.
+/// With <c>--vs LABEL</c> (an A/B, <c>bench/run.sh --vs REV</c>) it also prints, per scenario, each figure of
+/// <c>repl</c> over the same figure of LABEL, run pair by run pair (run i of one build beside run i of the other).
 /// </summary>
 internal static class ReportCommand
 {
@@ -22,6 +24,7 @@ internal static class ReportCommand
         ("maxMs", ["latencyMs", "max"]),
         ("ackP99Ms", ["ackLatencyMs", "p99"]),
         ("lost", ["lost"]),
+        ("warmupLost", ["warmupLost"]),
         ("duplicated", ["duplicated"]),
         ("outOfOrder", ["outOfOrder"]),
         ("unacknowledged", ["unacknowledged"]),
@@ -43,16 +46,19 @@ internal static class ReportCommand
         if (args.Length < 2) throw new ArgumentException("report needs a directory of run JSON files");
         string dir = args[1];
         string? outFile = null;
+        string? vs = null;
         bool quick = false;
         for (int i = 2; i < args.Length; i++)
         {
             if (args[i] == "--out" && i + 1 < args.Length) outFile = args[++i];
+            else if (args[i] == "--vs" && i + 1 < args.Length) vs = args[++i];
             else if (args[i] == "--quick") quick = true;
             else throw new ArgumentException($"unknown report option {args[i]}");
         }
 
         var runs = new List<JsonObject>();
-        foreach (var file in Directory.EnumerateFiles(dir, "*.json").Order(StringComparer.Ordinal))
+        // Run 10 after run 9: shorter names first.
+        foreach (var file in Directory.EnumerateFiles(dir, "*.json").OrderBy(f => f.Length).ThenBy(f => f, StringComparer.Ordinal))
         {
             var line = File.ReadLines(file).LastOrDefault(l => l.StartsWith('{'));
             if (line is not null && JsonNode.Parse(line) is JsonObject run) runs.Add(run);
@@ -89,6 +95,7 @@ internal static class ReportCommand
         }
 
         Console.WriteLine(Table(rows, quick));
+        if (vs is not null) Console.WriteLine(Ratios(runs, vs));
         if (outFile is not null)
         {
             var report = new JsonObject
@@ -123,6 +130,39 @@ internal static class ReportCommand
             string holds = m["holds"] is { } h ? (h.GetValue<bool>() ? "yes" : "**no**") : "";
             string subs = m["subscribers"]?.ToString() + (m["nonReaders"]?.GetValue<int>() is > 0 and var n ? $"+{n}" : "");
             sb.Append(c, $"| {scenario} | {label} | {m["runs"]} | {subs} | {F("publishesPerSec", "N0")} | {F("deliveriesPerSec", "N0")} | {F("p50Ms", "N2")} | {F("p99Ms", "N2")} | {F("p999Ms", "N2")} | {F("maxMs", "N1")} | {F("lost", "N0")}/{Duplicated(m)}/{F("outOfOrder", "N0")}{(m["connectFailed"]?.GetValue<double>() is > 0 and var failed ? $" ({failed:N0} failed to connect)" : "")} | {F("handoverS", "N2")} | {F("serverCpuPct", "N0")} | {F("etcdCpuPct", "N0")} | {F("othersOnCorePct", "N0")} | {F("rssPerConnectionBytes", "N1", 1024)} | {F("rssGrowthKb", "N1", 1024)} | {(label == "repl" && !quick ? target?.Goal : "")} | {holds} |\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The figures an A/B is read by: throughput, latency, loss, memory per connection.</summary>
+    private static readonly string[] Compared = ["publishesPerSec", "deliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "lost", "warmupLost", "rssPerConnectionBytes"];
+
+    /// <summary>Per scenario and figure: <c>repl</c> / <paramref name="vs"/>, pair by pair, and the median of the pairs.</summary>
+    private static string Ratios(List<JsonObject> runs, string vs)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(c, $"A/B: this checkout (repl) / {vs}, run pair by run pair; the median of the pairs in bold");
+        sb.AppendLine();
+        sb.AppendLine("| scenario | figure | this | vs | this / vs, pair by pair | median |");
+        sb.AppendLine("| --- | --- | --- | --- | --- | ---: |");
+        foreach (var scenario in runs.Select(r => Str(r, "scenario")).Distinct().Order(StringComparer.Ordinal))
+        {
+            var mine = runs.Where(r => Str(r, "scenario") == scenario && Str(r, "label") == "repl").ToList();
+            var theirs = runs.Where(r => Str(r, "scenario") == scenario && Str(r, "label") == vs).ToList();
+            if (mine.Count == 0 || theirs.Count == 0) continue;
+            foreach (var figure in Compared)
+            {
+                var path = Figures.First(f => f.Name == figure).Path;
+                var a = mine.Select(r => Get(r, path)).ToList();
+                var b = theirs.Select(r => Get(r, path)).ToList();
+                if (a.All(v => v is null) && b.All(v => v is null)) continue;
+                var pairs = a.Zip(b, (x, y) => x is { } p && y is { } q && q != 0 ? p / q : (double?)null).OfType<double>().Order().ToArray();
+                string Values(List<double?> values) => string.Join(", ", values.Select(v => v?.ToString(v >= 100 ? "N0" : "0.##", c) ?? "–"));
+                string ratios = pairs.Length == 0 ? "–" : string.Join(", ", a.Zip(b, (x, y) => x is { } p && y is { } q && q != 0 ? (p / q).ToString("0.00", c) : "–"));
+                string median = pairs.Length == 0 ? "–" : $"**{Median(pairs).ToString("0.00", c)}**";
+                sb.AppendLine(c, $"| {scenario} | {figure} | {Values(a)} | {Values(b)} | {ratios} | {median} |");
+            }
         }
         return sb.ToString();
     }
