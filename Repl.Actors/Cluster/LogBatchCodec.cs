@@ -28,6 +28,14 @@ internal static class LogBatchCodec
     public static int SizeOf(string topic, int bodyLength, string? key = null) =>
         1 + 5 + Encoding.UTF8.GetByteCount(topic) + 8 + 5 + bodyLength + 5 + (key is null ? 0 : Encoding.UTF8.GetByteCount(key)) + 8;
 
+    /// <summary>Encoded size of a batch's publishes, all of them logged: what they take of one transaction at most.</summary>
+    public static long SizeOf(PublishCommand[] commands)
+    {
+        long size = 0;
+        foreach (var c in commands) size += SizeOf(c.Topic, c.Body.Length, c.Key);
+        return size;
+    }
+
     /// <summary>Encodes entries whose positions are <paramref name="first"/>, <paramref name="first"/> + 1, ...</summary>
     public static byte[] Encode(long first, IReadOnlyList<LogEvent> entries)
     {

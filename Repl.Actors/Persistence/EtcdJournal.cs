@@ -6,6 +6,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Cluster;
 using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
 
 namespace Repl.Actors.Persistence;
 
@@ -15,8 +16,9 @@ namespace Repl.Actors.Persistence;
 /// </summary>
 /// <remarks>
 /// <para><b>One write in flight.</b> The sequencer hands its journal one write at a time (<c>PersistAllAsync</c> over
-/// its own queue), so every node's publishes that arrive meanwhile go into the next transaction together. A write
-/// larger than <see cref="MaxTxnBytes"/> or <see cref="MaxTopicOps"/> topic changes is split, in order.</para>
+/// its own queue), so every node's publishes that arrive meanwhile go into the next transaction together. A write is
+/// one transaction: the sequencer cuts its writes at <see cref="MaxTxnBytes"/> and <see cref="MaxTopicOps"/> topic
+/// changes, so that each commits whole or not at all.</para>
 /// <para><b>Fencing.</b> Each transaction compares the log key's mod revision with the one this journal last
 /// wrote or read at recovery (the log's head), and the sequencer's lease key with the token this node put there
 /// (<see cref="EtcdStore.Fence"/>): a sequencer whose lease expired, or a zombie after a partition, cannot commit,
@@ -26,6 +28,10 @@ namespace Repl.Actors.Persistence;
 /// <c>{prefix}/writer</c>, and a failed compare reads it back first: if it holds this call's token, the write did
 /// commit. Any other failure leaves the head unknown, and the sequencer must recover (it stops, and its backoff
 /// supervisor's next incarnation reads the head again) before it writes again.</para>
+/// <para><b>Outcomes.</b> A write that fails is known to have committed nothing (<see cref="LogUnavailableException"/>)
+/// when it was not sent (no lease, head unknown), failed its compare, or etcd refused the request itself
+/// (<see cref="EtcdStore.TransactionAsync"/>); when its answer was lost (a deadline, a connection lost, etcd no longer
+/// sure of its leader) it may still commit, and it fails with <see cref="OutcomeUnknownException"/>.</para>
 /// <para><b>Positions</b> are the events' sequence numbers, stored in the batch (<see cref="LogBatchCodec"/> version 3).
 /// Recovery continues after the last position in etcd, including one from a batch written before the cluster had a
 /// sequencer (positions from revisions).</para>
@@ -57,31 +63,16 @@ public sealed class EtcdJournal : AsyncWriteJournal
         _replayWait = config.GetTimeSpan("replay-wait", TimeSpan.FromSeconds(15));
     }
 
+    /// <remarks>
+    /// One transaction per write, never more: a write split over two could fail after its first part committed, and
+    /// its callers could then be told neither "committed" nor "not committed" truly. The sequencer cuts its writes to
+    /// fit (<see cref="SequencerProtocol.Settings.MaxWriteBytes"/>); one publish batch larger than that on its own goes
+    /// whole, and etcd refuses it when it is over its request limit (nothing of it committed).
+    /// </remarks>
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var events = SqliteJournal.LogEvents(messages).ToList();
-        int start = 0, bytes = 0, topicOps = 0;
-        for (int i = 0; i <= events.Count; i++)
-        {
-            if (i < events.Count)
-            {
-                var e = events[i].Event;
-                int size = LogBatchCodec.SizeOf(e.Topic, e.Body.Length, e.Key);
-                bool topicOp = e.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic;
-                if (i == start || (bytes + size <= MaxTxnBytes && topicOps + (topicOp ? 1 : 0) <= MaxTopicOps))
-                {
-                    bytes += size;
-                    topicOps += topicOp ? 1 : 0;
-                    continue;
-                }
-            }
-            await CommitAsync(events.GetRange(start, i - start), cancellationToken).ConfigureAwait(false);
-            if (i == events.Count) break;
-            start = i;
-            bytes = 0;
-            topicOps = 0;
-            i--;
-        }
+        if (events.Count > 0) await CommitAsync(events, cancellationToken).ConfigureAwait(false);
         return null!;
     }
 

@@ -66,9 +66,32 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
             .ConfigureAwait(false)).Kvs.FirstOrDefault();
 
     /// <summary>Runs a transaction.</summary>
-    /// <exception cref="LogUnavailableException">etcd could not be asked, and whether the transaction committed is unknown.</exception>
-    public Task<TxnResponse> TransactionAsync(TxnRequest txn, CancellationToken cancellationToken) =>
-        Mapped(() => Etcd.Client.TransactionAsync(txn, deadline: Etcd.Deadline(), cancellationToken: cancellationToken), cancellationToken);
+    /// <exception cref="LogUnavailableException">etcd refused the request itself (too large, malformed): nothing of it was committed.</exception>
+    /// <exception cref="OutcomeUnknownException">etcd did not answer (a deadline, a connection lost, no leader, a leader change):
+    /// the transaction may have been applied, or may still be.</exception>
+    /// <remarks>
+    /// Only <c>InvalidArgument</c> is taken for a refusal: etcd checks a request's size and shape before it proposes it, and
+    /// the same request gets the same answer from every member, so no earlier attempt of the channel's retries (after
+    /// <c>Unavailable</c>) can have been applied either. Every other failure may follow a proposal: etcd answers "request
+    /// timed out" or "leader changed" for a proposal that can still commit, a member that lost its quorum may have
+    /// appended it, and a refused connection may come after an earlier attempt that went through.
+    /// </remarks>
+    public async Task<TxnResponse> TransactionAsync(TxnRequest txn, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Mapped(() => Etcd.Client.TransactionAsync(txn, deadline: Etcd.Deadline(), cancellationToken: cancellationToken), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (LogUnavailableException error) when (error.InnerException is not RpcException { StatusCode: StatusCode.InvalidArgument })
+        {
+            throw new OutcomeUnknownException(error.Message, error.InnerException);
+        }
+        catch (LogUnavailableException error)
+        {
+            throw new LogUnavailableException($"etcd refused the transaction, nothing of it was committed: {((RpcException)error.InnerException!).Status.Detail}", error.InnerException);
+        }
+    }
 
     /// <summary>
     /// A call that failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's own

@@ -118,7 +118,9 @@ public sealed class SqliteJournal : WriteJournalBase
         }
         catch (Exception e)
         {
-            failed = e;
+            // One SQLite transaction, rolled back when anything in it fails (the disposed transaction rolls back, and
+            // SQLite rolls back a COMMIT that failed for I/O or space): nothing of the write was committed.
+            failed = new LogUnavailableException($"the journal's transaction was rolled back: {e.Message}", e);
         }
         var actor = write.PersistentActor;
         actor.Tell(failed is null ? WriteMessagesSuccessful.Instance : new WriteMessagesFailed(failed, writes.Count));

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Repl.Actors.Cluster;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 
@@ -17,7 +18,9 @@ namespace Repl.Actors.Sequencer;
 /// A publish's deadline starts when its batch is cut, so the wait never turns into a 503.</para>
 /// <para>A batch the sequencer never answers (it died with it, or the singleton moved) is failed at its deadline plus
 /// <see cref="Options.AnswerGrace"/>: the sequencer does not cut a batch past its deadline, and a write it had started
-/// before has ended by then. Either way nothing is acknowledged that is not committed.</para>
+/// before has ended by then, committed or not; which one is not known here, and the publisher is told so
+/// (<see cref="OutcomeUnknownException"/>). Nothing is acknowledged that is not committed.</para>
+/// <para>A batch is at most one log transaction (<see cref="Options.MaxBatchBytes"/>): the sequencer never splits one.</para>
 /// </remarks>
 public sealed class Batcher : ReceiveActor, IWithTimers
 {
@@ -67,10 +70,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         Receive<SequencerProtocol.Rejected>(rejected =>
         {
             Answered();
-            if (!_inFlight.Remove(rejected.BatchId, out var batch)) return;
-            var error = new LogUnavailableException(rejected.Reason);
-            foreach (var publish in batch.Publishes) publish.Completion.TrySetException(error);
-            Send();
+            Fail(rejected.BatchId, new LogUnavailableException(rejected.Reason));
+        });
+        Receive<SequencerProtocol.OutcomeUnknown>(unknown =>
+        {
+            Answered();
+            Fail(unknown.BatchId, new OutcomeUnknownException(unknown.Reason + RetryAdvice));
         });
         Receive<Expire>(_ => ExpireOverdue());
         Receive<CaughtUp>(_ => Send());
@@ -105,12 +110,13 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             var publishes = new List<Publish>();
             int commands = 0;
             long bytes = 0;
-            // Bounded by commands and bytes, so a batch stays well under remoting's frame size; one publish always goes.
+            // Bounded by commands and by the bytes of one log transaction: the sequencer writes a batch whole, never split
+            // over two transactions. One publish always goes.
             while (_queue.TryPeek(out var next)
-                && (publishes.Count == 0 || (commands + next.Commands.Length <= _options.MaxBatch && bytes < _options.MaxBatchBytes))
+                && (publishes.Count == 0 || (commands + next.Commands.Length <= _options.MaxBatch && bytes + LogBatchCodec.SizeOf(next.Commands) <= _options.MaxBatchBytes))
                 && _queue.TryTake(out next))
             {
-                foreach (var command in next.Commands) bytes += command.Body.Length;
+                bytes += LogBatchCodec.SizeOf(next.Commands);
                 commands += next.Commands.Length;
                 publishes.Add(next);
             }
@@ -193,14 +199,21 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             if (now > batch.DeadlineMs + (long)_options.AnswerGrace.TotalMilliseconds) (overdue ??= []).Add(id);
         }
         if (overdue is null) return;
-        var error = new LogUnavailableException("the log's sequencer did not answer in time; the publish was not acknowledged (retry it)");
-        foreach (long id in overdue)
-        {
-            _inFlight.Remove(id, out var batch);
-            foreach (var publish in batch!.Publishes) publish.Completion.TrySetException(error);
-        }
+        // Not cut by its deadline, or cut and its write's answer lost with the sequencer (its node gone): not known which.
+        var error = new OutcomeUnknownException("the log's sequencer did not answer in time, so the publish's outcome is unknown (it may have been committed)" + RetryAdvice);
+        foreach (long id in overdue) Fail(id, error);
+    }
+
+    private void Fail(long batchId, Exception error)
+    {
+        if (!_inFlight.Remove(batchId, out var batch)) return;
+        foreach (var publish in batch.Publishes) publish.Completion.TrySetException(error);
         Send();
     }
+
+    /// <summary>What a publisher whose outcome is unknown can do, said with the error.</summary>
+    private const string RetryAdvice = ". Retry it with the same Idempotency-Key (or idempotencyKey per batch item): it is committed once. "
+        + "Without a key a retry may publish it twice";
 
     /// <summary>A publish from this node's HTTP handlers. Never leaves the node.</summary>
     public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion) : INoSerializationVerificationNeeded;
@@ -216,7 +229,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     /// <param name="Deadline">A batch not cut by the sequencer this long after it was sent is not committed.</param>
     /// <param name="AnswerGrace">How long after the deadline an unanswered batch is failed.</param>
     /// <param name="MaxHold">Longest a batch waits for the node's streams to catch up (<see cref="StreamBacklog"/>) before it is cut anyway.</param>
-    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = 2 * 1024 * 1024, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
+    /// <param name="MaxBatchBytes">Most bytes of entries in one batch, as the log encodes them: one etcd transaction's (<see cref="Persistence.EtcdJournal.MaxTxnBytes"/>).</param>
+    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = Persistence.EtcdJournal.MaxTxnBytes, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
         TimeSpan MaxHold = default)
     {
         public TimeSpan MaxHold { get; init; } = MaxHold == default ? TimeSpan.FromMilliseconds(250) : MaxHold;

@@ -19,8 +19,12 @@ namespace Repl.Actors.Sequencer;
 /// <para><b>Positions</b> are the journal's sequence numbers: one event per publish or topic change.</para>
 /// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
+/// <para><b>One write, one transaction.</b> A write is cut at what one journal transaction holds
+/// (<see cref="SequencerProtocol.Settings.MaxWriteBytes"/>, <see cref="SequencerProtocol.Settings.MaxWriteTopicChanges"/>),
+/// between callers' commands, so it commits whole or not at all.</para>
 /// <para><b>Failure.</b> A failed write stops a persistent actor; every caller of the batch is told it was not
-/// committed, and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
+/// committed when the journal knows so, or else that its outcome is unknown (<see cref="SequencerProtocol.OutcomeUnknown"/>:
+/// the answer was lost, and the write may be in the log), and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
 /// the latest snapshot plus the journal's tail. A write the journal rejected because its disk is full
 /// (<see cref="Journal.JournalFullException"/>) changed nothing: its callers are told so (503), the topic changes it
 /// cut are taken back, and the sequencer goes on with what is queued, so publishing and topic changes work again as
@@ -121,9 +125,19 @@ public sealed class SequencerActor : ReceivePersistentActor
             // The publishers' traces, when tracing is on: the write's span links to each.
             List<string?>? parents = _telemetry?.Source.HasListeners() == true ? [] : null;
             int taken = 0;
+            long bytes = 0;
+            int topicChanges = 0;
             while (taken < _queue.Count && events.Count < _settings.MaxBatch)
             {
-                var (replyTo, command) = _queue[taken++];
+                var (replyTo, command) = _queue[taken];
+                // A write is one journal transaction, so it is cut at one transaction's size, between commands: a
+                // transaction is all or nothing, and so is every write and every caller's answer. What was split into
+                // several transactions could fail after its first, committed, part.
+                var (size, changes) = Footprint(command);
+                if (events.Count > 0 && (bytes + size > _settings.MaxWriteBytes || topicChanges + changes > _settings.MaxWriteTopicChanges)) break;
+                taken++;
+                bytes += size;
+                topicChanges += changes;
                 switch (command)
                 {
                     case SequencerProtocol.Publish publish when publish.DeadlineMs < now:
@@ -200,6 +214,15 @@ public sealed class SequencerActor : ReceivePersistentActor
         StopWhenDrained();
     }
 
+    /// <summary>What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates or deletes.</summary>
+    private static (long Bytes, int TopicChanges) Footprint(object command) => command switch
+    {
+        SequencerProtocol.Publish publish => (Cluster.LogBatchCodec.SizeOf(publish.Commands), 0),
+        SequencerProtocol.ChangeTopic change => (Cluster.LogBatchCodec.SizeOf(change.Topic, 0),
+            change.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic ? 1 : 0),
+        _ => (0, 0),
+    };
+
     private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started, Activity? span)
     {
         span?.SetTag("repl.log.first", entries[0].Position).SetTag("repl.log.last", entries[^1].Position).Stop();
@@ -271,11 +294,33 @@ public sealed class SequencerActor : ReceivePersistentActor
         if (_draining && _writing is null && _queue.Count == 0) Context.Stop(Self);
     }
 
+    /// <remarks>
+    /// Its callers are told "not committed" only when the cause says so (<see cref="NothingCommitted"/>); any other
+    /// failure may have come after the journal sent the write (a deadline, a lost connection): its outcome is unknown.
+    /// </remarks>
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        Reject(cause, "the log write failed");
+        if (NothingCommitted(cause))
+        {
+            Context.GetLogger().Warning("The log write at {0} failed, nothing of it was committed: {1}", sequenceNr, cause.Message);
+            Reject(cause, "the log write failed");
+        }
+        else
+        {
+            Context.GetLogger().Warning("The log write at {0} failed and its outcome is unknown (it may have been committed): {1}", sequenceNr, cause.Message);
+            string reason = $"the log write's outcome is unknown (it may have been committed, and is then delivered): {cause.Message}";
+            foreach (var cut in _writing ?? []) cut.ReplyTo.Tell(new SequencerProtocol.OutcomeUnknown(cut.BatchId, reason));
+            _writing = null;
+        }
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
+
+    /// <summary>
+    /// Whether a failed write is known to have committed nothing: the journal said so (<see cref="LogUnavailableException"/>:
+    /// refused before or by the log), or Akka's circuit breaker did not let the write reach the journal.
+    /// </summary>
+    private static bool NothingCommitted(Exception cause) =>
+        cause is LogUnavailableException or Repl.Actors.Journal.JournalFullException or Akka.Pattern.OpenCircuitException;
 
     /// <remarks>Called once per event of the rejected write: the first call answers its callers and decides.</remarks>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)

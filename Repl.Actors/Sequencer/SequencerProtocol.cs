@@ -8,7 +8,8 @@ namespace Repl.Actors.Sequencer;
 public static class SequencerProtocol
 {
     /// <summary>
-    /// A node's batch of publishes. Answered <see cref="Committed"/> once durable, or <see cref="Rejected"/>; a batch whose
+    /// A node's batch of publishes. Answered <see cref="Committed"/> once durable, <see cref="Rejected"/>, or
+    /// <see cref="OutcomeUnknown"/> when its write's answer was lost; never split over two writes. A batch whose
     /// <paramref name="DeadlineMs"/> (Unix ms) passed before it was cut is rejected unpersisted, so a caller that gave up
     /// at its deadline knows nothing of it was committed.
     /// </summary>
@@ -17,8 +18,14 @@ public static class SequencerProtocol
     /// <summary>The positions of a batch's publishes, in order; 0 where the topic did not exist when the batch was cut.</summary>
     public sealed record Committed(long BatchId, long[] Positions) : IReplMessage;
 
-    /// <summary>Nothing of the batch was committed.</summary>
+    /// <summary>Nothing of the batch (or topic change: <paramref name="BatchId"/> 0) was committed.</summary>
     public sealed record Rejected(long BatchId, string Reason) : IReplMessage;
+
+    /// <summary>
+    /// The batch's (or topic change's: <paramref name="BatchId"/> 0) write was sent and its outcome is not known: the
+    /// journal lost the answer, so all of it may be committed, or none. Never a part: a write is one transaction.
+    /// </summary>
+    public sealed record OutcomeUnknown(long BatchId, string Reason) : IReplMessage;
 
     /// <summary>Creates, deletes or truncates (<paramref name="Through"/>) a topic, through the log.</summary>
     public sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs) : IReplMessage;
@@ -47,5 +54,15 @@ public static class SequencerProtocol
     public sealed record Settings(int MaxBatch, int SnapshotEvery, IActorRef? Reader, TimeSpan KeyWindow = default, int MaxKeys = 1_000_000)
     {
         public TimeSpan KeyWindow { get; init; } = KeyWindow == default ? TimeSpan.FromMinutes(10) : KeyWindow;
+
+        /// <summary>
+        /// Most bytes of entries (<see cref="Cluster.LogBatchCodec.SizeOf(string, int, string?)"/>) in one write: a write is
+        /// one journal transaction, and etcd's is bounded (<see cref="Persistence.EtcdJournal.MaxTxnBytes"/>). A publish
+        /// batch larger than this on its own is written alone, whole.
+        /// </summary>
+        public int MaxWriteBytes { get; init; } = Persistence.EtcdJournal.MaxTxnBytes;
+
+        /// <summary>Most topic creates and deletes in one write (<see cref="Persistence.EtcdJournal.MaxTopicOps"/>).</summary>
+        public int MaxWriteTopicChanges { get; init; } = Persistence.EtcdJournal.MaxTopicOps;
     }
 }

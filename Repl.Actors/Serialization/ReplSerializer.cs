@@ -26,6 +26,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         SequencerProtocol.Publish => "SP2",
         SequencerProtocol.Committed => "SC1",
         SequencerProtocol.Rejected => "SR1",
+        SequencerProtocol.OutcomeUnknown => "SU1",
         SequencerProtocol.ChangeTopic => "ST1",
         SequencerProtocol.TopicChanged => "SD1",
         SequencerProtocol.Drain => "SX1",
@@ -65,6 +66,10 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case SequencerProtocol.Rejected r:
                     w.Write(r.BatchId);
                     w.Write(r.Reason);
+                    break;
+                case SequencerProtocol.OutcomeUnknown u:
+                    w.Write(u.BatchId);
+                    w.Write(u.Reason);
                     break;
                 case SequencerProtocol.ChangeTopic t:
                     w.Write((byte)t.Kind);
@@ -124,6 +129,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 return new SequencerProtocol.Committed(batch, positions);
             }
             case "SR1": return new SequencerProtocol.Rejected(r.ReadInt64(), r.ReadString());
+            case "SU1": return new SequencerProtocol.OutcomeUnknown(r.ReadInt64(), r.ReadString());
             case "ST1": return new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
             case "SD1": return new SequencerProtocol.TopicChanged(r.ReadString(), r.ReadInt64());
             case "SX1": return SequencerProtocol.Drain.Instance;

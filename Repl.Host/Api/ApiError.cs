@@ -16,6 +16,12 @@ internal static class ApiError
 
     public static IResult Unavailable(string cause) => Of(StatusCodes.Status503ServiceUnavailable, "log unavailable", cause);
 
+    /// <summary>
+    /// The <c>error</c> of a 503 for a write whose outcome is not known (<see cref="Repl.Actors.Log.OutcomeUnknownException"/>):
+    /// it may have been committed. A 503 <c>log unavailable</c> means nothing was.
+    /// </summary>
+    public const string OutcomeUnknown = "outcome unknown";
+
     /// <summary>Writes an error outside of endpoint results (middleware, status-code pages).</summary>
     public static Task WriteAsync(HttpContext context, int status, string error, string cause)
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Log;
+using Repl.Host.Metrics;
 
 namespace Repl.Host.Api;
 
@@ -25,9 +26,13 @@ internal static class ErrorResponses
     private static Task WriteExceptionAsync(HttpContext context)
     {
         var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        if (error is LogUnavailableException or OutcomeUnknownException)
+            context.RequestServices.GetService<ReplMetrics>()?.WriteFailed(error is OutcomeUnknownException);
         return error switch
         {
             LogUnavailableException unavailable => ApiError.WriteAsync(context, 503, "log unavailable", unavailable.Message),
+            // Still 503, the status clients retry on, but never "log unavailable": that one means nothing was committed.
+            OutcomeUnknownException unknown => ApiError.WriteAsync(context, 503, ApiError.OutcomeUnknown, unknown.Message),
             BadHttpRequestException bad => ApiError.WriteAsync(context, bad.StatusCode, "bad request", bad.Message),
             OperationCanceledException => ApiError.WriteAsync(context, 503, "shutting down", "the node is stopping; retry on another node"),
             _ => ApiError.WriteAsync(context, 500, "internal error", "the server failed to handle the request; it has been logged"),

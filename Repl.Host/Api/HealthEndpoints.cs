@@ -81,6 +81,10 @@ internal static class HealthEndpoints
         {
             return ApiError.Unavailable("not ready: the canary publish was not committed (" + error.Message + ")");
         }
+        catch (OutcomeUnknownException error)
+        {
+            return ApiError.Unavailable("not ready: the canary publish was not answered (" + error.Message + ")");
+        }
     }
 
     /// <summary>The first failing check with <paramref name="tag"/>, described; null when all are healthy.</summary>

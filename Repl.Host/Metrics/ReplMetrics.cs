@@ -16,8 +16,12 @@ internal sealed class ReplMetrics
 
     private static readonly KeyValuePair<string, object?>[] Reasons = [.. Enum.GetValues<Rejection>().Select(reason => new KeyValuePair<string, object?>("reason", ReasonLabel(reason)))];
 
+    private static readonly KeyValuePair<string, object?> NotCommitted = new("outcome", "not_committed");
+    private static readonly KeyValuePair<string, object?> Unknown = new("outcome", "unknown");
+
     private readonly Counter<long> _responses;
     private readonly Counter<long> _rejected;
+    private readonly Counter<long> _writesFailed;
     private readonly Histogram<double> _publishDuration;
 
     public ReplMetrics(IMeterFactory meters)
@@ -25,11 +29,15 @@ internal sealed class ReplMetrics
         var meter = meters.Create(ReplTelemetry.Name);
         _responses = meter.CreateCounter<long>("repl.http.requests", "{request}", "HTTP responses by status class.");
         _rejected = meter.CreateCounter<long>("repl.rejected", "{request}", "Requests refused before their handler, by reason.");
+        _writesFailed = meter.CreateCounter<long>("repl.writes.failed", "{request}",
+            "Publishes and topic changes answered 503 by the log, by outcome: not_committed, or unknown (its answer was lost; it may have been committed).");
         _publishDuration = meter.CreateHistogram("repl.publish.duration", "s", "HTTP publish, from request to acknowledgement (committed and applied).",
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = ReplTelemetry.LatencyBuckets });
         // Every status class and reason is a series from the start, at 0, so rate() and alerts see them before the first one.
         for (int index = 1; index <= 5; index++) _responses.Add(0, StatusClasses[index]);
         foreach (var reason in Reasons) _rejected.Add(0, reason);
+        _writesFailed.Add(0, NotCommitted);
+        _writesFailed.Add(0, Unknown);
     }
 
     public void CountResponse(int status)
@@ -39,6 +47,9 @@ internal sealed class ReplMetrics
     }
 
     public void Reject(Rejection reason) => _rejected.Add(1, Reasons[(int)reason]);
+
+    /// <summary>Counts a write answered 503: known not committed, or of unknown outcome.</summary>
+    public void WriteFailed(bool outcomeUnknown) => _writesFailed.Add(1, outcomeUnknown ? Unknown : NotCommitted);
 
     /// <summary>Records an acknowledged publish's time from request to acknowledgement.</summary>
     public void Published(TimeSpan elapsed) => _publishDuration.Record(elapsed.TotalSeconds);

@@ -112,7 +112,8 @@ public sealed class ReplNode : IHostedService
     /// Publishes as one batch; completes with each command's position (0 where the topic did not exist) once the batch
     /// is committed and applied on this node.
     /// </summary>
-    /// <exception cref="LogUnavailableException">Nothing of it was committed (or, after a lost answer, it cannot be told).</exception>
+    /// <exception cref="LogUnavailableException">Nothing of it was committed.</exception>
+    /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
     public Task<long[]> PublishAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands);
 
     /// <summary>Creates a topic through its entity; returns the position of the creation once applied here, 0 when it exists.</summary>
@@ -154,7 +155,9 @@ public sealed class ReplNode : IHostedService
         }
         catch (AskTimeoutException)
         {
-            throw new LogUnavailableException($"the topic change did not commit within {_askTimeout.TotalSeconds:0} s");
+            // It may still be queued at the sequencer, or its write's answer was lost: it may commit yet.
+            throw new OutcomeUnknownException($"the topic change was not answered within {_askTimeout.TotalSeconds:0} s, so its outcome is unknown (it may have been committed)"
+                + TopicChangeRetryAdvice);
         }
         switch (answer)
         {
@@ -163,10 +166,15 @@ public sealed class ReplNode : IHostedService
                 return changed.Position;
             case SequencerProtocol.Rejected rejected:
                 throw new LogUnavailableException(rejected.Reason);
+            case SequencerProtocol.OutcomeUnknown unknown:
+                throw new OutcomeUnknownException(unknown.Reason + TopicChangeRetryAdvice);
             default:
                 throw new InvalidOperationException($"unexpected answer {answer}");
         }
     }
+
+    /// <summary>What a caller whose topic change has an unknown outcome can do, said with the error.</summary>
+    private const string TopicChangeRetryAdvice = ". Retrying is safe: a create that did commit answers 409, a delete 404";
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

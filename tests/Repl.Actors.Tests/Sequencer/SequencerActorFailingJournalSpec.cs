@@ -73,7 +73,7 @@ public sealed class SequencerActorFailingJournalSpec : Akka.TestKit.Xunit2.TestK
     }
 
     [Fact]
-    public async Task FailedWrite_RejectsEveryCaller_AndANewIncarnationTakesLaterPublishes()
+    public async Task FailedWrite_OfAnUnknownCause_TellsEveryCallerItsOutcomeIsUnknown_AndANewIncarnationTakesLaterPublishes()
     {
         var supervisor = StartSupervised();
         supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
@@ -84,8 +84,19 @@ public sealed class SequencerActorFailingJournalSpec : Akka.TestKit.Xunit2.TestK
         await Journal.OnWrite.Fail();
         var callers = Enumerable.Range(0, 3).Select(_ => CreateTestProbe()).ToArray();
         for (int i = 0; i < callers.Length; i++) supervisor.Tell(Publish(10 + i, "a"), callers[i].Ref);
-        // The first publish's write fails; the others were queued behind it or cut into it: none is committed.
-        for (int i = 0; i < callers.Length; i++) Assert.Equal(10 + i, callers[i].ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+        // The first publish's write fails, and nothing says it committed nothing (a journal that lost its answer fails
+        // the same way): its caller is told the outcome is unknown, never "not committed". Those queued behind it were
+        // never cut: not committed.
+        var unknown = callers[0].ExpectMsg<SequencerProtocol.OutcomeUnknown>(Wait);
+        Assert.Equal(10, unknown.BatchId);
+        Assert.Contains("outcome is unknown", unknown.Reason);
+        for (int i = 1; i < callers.Length; i++)
+        {
+            var answer = callers[i].ExpectMsg<object>(Wait);
+            // Cut into the failed write (unknown) or still queued when it stopped (not committed), as timing has it.
+            Assert.True(answer is SequencerProtocol.OutcomeUnknown { BatchId: var u } && u == 10 + i || answer is SequencerProtocol.Rejected { BatchId: var r } && r == 10 + i,
+                $"caller {i}: {answer}");
+        }
         ExpectTerminated(first, Wait);
 
         await Journal.OnWrite.Pass();
@@ -102,6 +113,73 @@ public sealed class SequencerActorFailingJournalSpec : Akka.TestKit.Xunit2.TestK
         var committed = ExpectMsg<SequencerProtocol.Committed>(Wait);
         Assert.Equal(20, committed.BatchId);
         Assert.Equal([2L], committed.Positions);
+    }
+
+    [Fact]
+    public async Task FailedWrite_TheJournalKnowsCommittedNothing_IsAnsweredNotCommitted()
+    {
+        var supervisor = StartSupervised();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+
+        // What the Repl journals throw for a write refused before or by the log (a failed compare, a rolled-back transaction).
+        await Journal.OnWrite.SetInterceptorAsync(new Throwing(new LogUnavailableException("the cluster log moved on under this sequencer; nothing was committed")));
+        supervisor.Tell(Publish(10, "a"));
+        var rejected = ExpectMsg<SequencerProtocol.Rejected>(Wait);
+        Assert.Equal(10, rejected.BatchId);
+        Assert.Contains("nothing of it was committed", rejected.Reason);
+    }
+
+    [Fact]
+    public async Task FailedTopicChange_OfAnUnknownCause_IsAnsweredOutcomeUnknown()
+    {
+        var supervisor = StartSupervised();
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+
+        await Journal.OnWrite.SetInterceptorAsync(new Throwing(new TimeoutException("the journal's answer did not come")));
+        supervisor.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.DeleteTopic, "a", 0, Future));
+        Assert.Equal(0, ExpectMsg<SequencerProtocol.OutcomeUnknown>(Wait).BatchId);
+    }
+
+    [Fact]
+    public async Task Writes_AreCutAtOneTransaction_BetweenBatches_NeverInsideOne()
+    {
+        // Room for two one-message batches in a write, not three.
+        long one = Repl.Actors.Cluster.LogBatchCodec.SizeOf(Publish(0, "a").Commands);
+        var settings = new SequencerProtocol.Settings(4096, 10_000, null) { MaxWriteBytes = (int)(2 * one) };
+        var sequencer = Sys.ActorOf(SequencerActor.Props(settings, TimeProvider.System));
+        sequencer.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+
+        // Position 2's write is slow, so batches 2 to 4 queue behind it; position 4 fails. Cut at two batches, the
+        // failed write is [2 3]: their callers hear "unknown", and batch 4, never cut, "not committed". One write of
+        // all three would have answered all three "unknown".
+        var slow = new TaskCompletionSource();
+        await Journal.OnWrite.SetInterceptorAsync(new Interceptor(async message =>
+        {
+            if (message.SequenceNr == 2) await slow.Task;
+            if (message.SequenceNr == 4) throw new TimeoutException("the journal's answer did not come");
+        }));
+        var callers = Enumerable.Range(0, 4).Select(_ => CreateTestProbe()).ToArray();
+        for (int i = 0; i < callers.Length; i++) sequencer.Tell(Publish(1 + i, "a"), callers[i].Ref);
+        // In the mailbox ahead of the slow write's answer, so queued behind it.
+        slow.SetResult();
+
+        Assert.Equal([2L], callers[0].ExpectMsg<SequencerProtocol.Committed>(Wait).Positions);
+        Assert.Equal(2, callers[1].ExpectMsg<SequencerProtocol.OutcomeUnknown>(Wait).BatchId);
+        Assert.Equal(3, callers[2].ExpectMsg<SequencerProtocol.OutcomeUnknown>(Wait).BatchId);
+        Assert.Equal(4, callers[3].ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+    }
+
+    private sealed class Throwing(Exception error) : IJournalInterceptor
+    {
+        public Task InterceptAsync(IPersistentRepresentation message) => Task.FromException(error);
+    }
+
+    private sealed class Interceptor(Func<IPersistentRepresentation, Task> intercept) : IJournalInterceptor
+    {
+        public Task InterceptAsync(IPersistentRepresentation message) => intercept(message);
     }
 
     [Fact]

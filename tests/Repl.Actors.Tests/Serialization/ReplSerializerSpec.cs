@@ -19,6 +19,7 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new SequencerProtocol.Publish(42, [new PublishCommand("comments:42", Encoding.UTF8.GetBytes("{\"value\":\"é\"}"), 1_700_000_000_123), new PublishCommand("b", [], -1)], 1_800_000_000_000),
         new SequencerProtocol.Committed(7, [3, 0, long.MaxValue]),
         new SequencerProtocol.Rejected(9, "the log write failed: disk full ✗"),
+        new SequencerProtocol.OutcomeUnknown(10, "the log write's outcome is unknown: DeadlineExceeded ✗"),
         new SequencerProtocol.ChangeTopic(LogEntryKind.Truncate, "t", 99, 1_800_000_000_001),
         new SequencerProtocol.TopicChanged("t", 12),
         SequencerProtocol.Drain.Instance,
