@@ -93,6 +93,81 @@ public sealed class SequencerOnEtcdTests(SingleNodeEtcdFixture etcd) : IDisposab
     }
 
     [Fact]
+    public async Task WritesOverOneTransaction_AreCommittedInTransactionsThatNeverSplitABatch()
+    {
+        var node = Node("n1");
+        var sequencer = await node.StartSequencerAsync();
+        await node.CreateAsync(sequencer, "t");
+        string value = new('x', 200_000);
+
+        // The first write is in flight while three batches of two ~200 KB messages queue behind it: 1.2 MB in all, more
+        // than one transaction takes (1 MiB), so they are written in two, each holding whole batches.
+        var first = sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "first")], SequencerNode.Deadline()), Wait);
+        var batches = Enumerable.Range(2, 3)
+            .Select(id => sequencer.Ask<object>(new SequencerProtocol.Publish(id, [LogCommands.Publish("t", value), LogCommands.Publish("t", value)], SequencerNode.Deadline()), Wait))
+            .ToArray();
+
+        Assert.IsType<SequencerProtocol.Committed>(await first);
+        foreach (var batch in batches) Assert.IsType<SequencerProtocol.Committed>(await batch);
+        var transactions = await SequencerNode.ReadTransactionsAsync(etcd.Client, _prefix);
+        Assert.Equal(8, transactions.Sum(entries => entries.Count));
+        Assert.All(transactions, entries => Assert.True(entries.Count(entry => entry.Message.Length > 1_000) % 2 == 0,
+            $"a transaction holds part of a batch: {string.Join(" | ", transactions.Select(t => t.Count))}"));
+    }
+
+    [Fact]
+    public async Task AWriteEtcdRefuses_IsAnsweredNotCommitted_AndTheWriteBeforeItCommittedAndSaysSo()
+    {
+        var node = Node("n1");
+        var sequencer = await node.StartSequencerAsync();
+        await node.CreateAsync(sequencer, "t");
+
+        // Behind the first write: a batch of ~920 KB, then one of ~1.7 MB, over etcd's request limit (1.5 MiB by
+        // default). The second cannot go into the first's transaction; alone, etcd refuses it.
+        var first = sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "first")], SequencerNode.Deadline()), Wait);
+        string part = new('f', 230_000);
+        var fits = sequencer.Ask<object>(new SequencerProtocol.Publish(2, [.. Enumerable.Range(0, 4).Select(i => LogCommands.Publish("t", $"{i}{part}"))], SequencerNode.Deadline()), Wait);
+        var tooLarge = sequencer.Ask<object>(new SequencerProtocol.Publish(3, [LogCommands.Publish("t", new string('l', 1_700_000))], SequencerNode.Deadline()), Wait);
+
+        Assert.IsType<SequencerProtocol.Committed>(await first);
+        var committed = Assert.IsType<SequencerProtocol.Committed>(await fits);
+        var refused = Assert.IsType<SequencerProtocol.Rejected>(await tooLarge);
+        Assert.Contains("nothing of it was committed", refused.Reason);
+        var published = (await SequencerNode.ReadTransactionsAsync(etcd.Client, _prefix)).SelectMany(entries => entries).Where(entry => entry.Kind == LogEntryKind.Publish).ToList();
+        Assert.Equal(["first", .. Enumerable.Range(0, 4).Select(i => $"{i}{part}")], published.Select(entry => Value(entry.Message)));
+        Assert.Equal(committed.Positions, published.Skip(1).Select(entry => entry.Position));
+    }
+
+    [Fact]
+    public async Task ALostAnswer_IsAnsweredOutcomeUnknown_AndARetryWithTheSameKeyIsCommittedOnce()
+    {
+        var node = Node("n1", requestTimeout: TimeSpan.FromSeconds(1));
+        var sequencer = await node.StartSequencerAsync();
+        await node.CreateAsync(sequencer, "t");
+
+        // etcd frozen: the transaction goes out (the connection is open) and its answer never comes before the deadline.
+        var member = etcd.Cluster.Members[0];
+        object answer;
+        member.Pause();
+        try
+        {
+            answer = await sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "lost?", key: "k1")], SequencerNode.Deadline()), Wait);
+        }
+        finally
+        {
+            member.Resume();
+        }
+
+        var unknown = Assert.IsType<SequencerProtocol.OutcomeUnknown>(answer);
+        Assert.Equal(1, unknown.BatchId);
+        Assert.Contains("outcome is unknown", unknown.Reason);
+        // Whether etcd applied it once it woke up is not known here; a retry with the key commits it once either way.
+        long position = await SequencerNode.PublishUntilCommittedAsync(sequencer, "t", "lost?", "k1", TimeSpan.FromSeconds(30));
+        var published = (await SequencerNode.ReadTransactionsAsync(etcd.Client, _prefix)).SelectMany(entries => entries).Where(entry => entry.Kind == LogEntryKind.Publish).ToList();
+        Assert.Equal([position], published.Where(entry => Value(entry.Message) == "lost?").Select(entry => entry.Position));
+    }
+
+    [Fact]
     public async Task TheNextSequencer_RecoversTheTopicsAndIdempotencyKeys_FromTheSnapshotInEtcd()
     {
         var first = Node("n1", snapshotEvery: 1);
@@ -126,9 +201,9 @@ public sealed class SequencerOnEtcdTests(SingleNodeEtcdFixture etcd) : IDisposab
         Assert.False(leaseA.CheckLease());
     }
 
-    private SequencerNode Node(string name, int snapshotEvery = 10_000)
+    private SequencerNode Node(string name, int snapshotEvery = 10_000, TimeSpan? requestTimeout = null)
     {
-        var node = new SequencerNode(name, _prefix, etcd.Cluster.ClientUrlList, snapshotEvery);
+        var node = new SequencerNode(name, _prefix, etcd.Cluster.ClientUrlList, snapshotEvery, requestTimeout);
         _owned.Add(node);
         return node;
     }

@@ -25,11 +25,12 @@ public sealed class SequencerNode : IDisposable
 
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    public SequencerNode(string name, string prefix, string endpoints, int snapshotEvery = 10_000)
+    /// <param name="requestTimeout">Deadline of every etcd call (<c>Cluster:RequestTimeout</c>); 5 s by default.</param>
+    public SequencerNode(string name, string prefix, string endpoints, int snapshotEvery = 10_000, TimeSpan? requestTimeout = null)
     {
         _snapshotEvery = snapshotEvery;
         _replica = ReplJournal.Open(new JournalOptions { DataDir = _dir });
-        _store = new EtcdStore(new EtcdConnection(endpoints, TimeSpan.FromSeconds(5)), prefix);
+        _store = new EtcdStore(new EtcdConnection(endpoints, requestTimeout ?? TimeSpan.FromSeconds(5)), prefix);
         var services = new ServiceCollection().AddSingleton(_replica).AddSingleton(_store).BuildServiceProvider();
         string hocon = Path.Combine(AppContext.BaseDirectory, "hocon");
         var config = ConfigurationFactory.ParseString("""
@@ -154,6 +155,23 @@ public sealed class SequencerNode : IDisposable
             if (entries.Count >= count) break;
         }
         return entries;
+    }
+
+    /// <summary>The log's batches as etcd keeps them, one per transaction (a watch may hand several in one response).</summary>
+    public static async Task<List<List<LogEntry>>> ReadTransactionsAsync(EtcdConnection etcd, string prefix)
+    {
+        var key = EtcdConnection.Key(EtcdLog.LogKey(prefix));
+        var transactions = new List<List<LogEntry>>();
+        var head = (await etcd.Client.GetAsync(new RangeRequest { Key = key })).Kvs.SingleOrDefault();
+        for (long revision = head?.ModRevision ?? 0; head is not null && revision >= head.CreateRevision;)
+        {
+            var version = (await etcd.Client.GetAsync(new RangeRequest { Key = key, Revision = revision })).Kvs.Single();
+            var entries = new List<LogEntry>();
+            LogBatchCodec.Decode(version.Value.Span, version.ModRevision, 0, entries);
+            transactions.Insert(0, entries);
+            revision = version.ModRevision - 1;
+        }
+        return transactions;
     }
 
     public void Dispose()
