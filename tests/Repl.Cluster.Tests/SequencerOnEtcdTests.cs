@@ -102,10 +102,10 @@ public sealed class SequencerOnEtcdTests(SingleNodeEtcdFixture etcd) : IDisposab
 
         // The first write is in flight while three batches of two ~200 KB messages queue behind it: 1.2 MB in all, more
         // than one transaction takes (1 MiB), so they are written in two, each holding whole batches.
+        // Made before the first is sent, so they are sent microseconds apart, well within its write.
+        var queued = Enumerable.Range(2, 3).Select(id => new SequencerProtocol.Publish(id, [LogCommands.Publish("t", value), LogCommands.Publish("t", value)], SequencerNode.Deadline())).ToList();
         var first = sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "first")], SequencerNode.Deadline()), Wait);
-        var batches = Enumerable.Range(2, 3)
-            .Select(id => sequencer.Ask<object>(new SequencerProtocol.Publish(id, [LogCommands.Publish("t", value), LogCommands.Publish("t", value)], SequencerNode.Deadline()), Wait))
-            .ToArray();
+        var batches = queued.Select(publish => sequencer.Ask<object>(publish, Wait)).ToArray();
 
         Assert.IsType<SequencerProtocol.Committed>(await first);
         foreach (var batch in batches) Assert.IsType<SequencerProtocol.Committed>(await batch);
@@ -124,10 +124,13 @@ public sealed class SequencerOnEtcdTests(SingleNodeEtcdFixture etcd) : IDisposab
 
         // Behind the first write: a batch of ~920 KB, then one of ~1.7 MB, over etcd's request limit (1.5 MiB by
         // default). The second cannot go into the first's transaction; alone, etcd refuses it.
-        var first = sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "first")], SequencerNode.Deadline()), Wait);
         string part = new('f', 230_000);
-        var fits = sequencer.Ask<object>(new SequencerProtocol.Publish(2, [.. Enumerable.Range(0, 4).Select(i => LogCommands.Publish("t", $"{i}{part}"))], SequencerNode.Deadline()), Wait);
-        var tooLarge = sequencer.Ask<object>(new SequencerProtocol.Publish(3, [LogCommands.Publish("t", new string('l', 1_700_000))], SequencerNode.Deadline()), Wait);
+        // Made before the first is sent, so they are sent microseconds apart, well within its write.
+        var fitting = new SequencerProtocol.Publish(2, [.. Enumerable.Range(0, 4).Select(i => LogCommands.Publish("t", $"{i}{part}"))], SequencerNode.Deadline());
+        var overLimit = new SequencerProtocol.Publish(3, [LogCommands.Publish("t", new string('l', 1_700_000))], SequencerNode.Deadline());
+        var first = sequencer.Ask<object>(new SequencerProtocol.Publish(1, [LogCommands.Publish("t", "first")], SequencerNode.Deadline()), Wait);
+        var fits = sequencer.Ask<object>(fitting, Wait);
+        var tooLarge = sequencer.Ask<object>(overLimit, Wait);
 
         Assert.IsType<SequencerProtocol.Committed>(await first);
         var committed = Assert.IsType<SequencerProtocol.Committed>(await fits);
