@@ -38,6 +38,9 @@ public sealed partial class MetricsTests
         Assert.True(after["repl_commit_duration_seconds_count"] > before.GetValueOrDefault("repl_commit_duration_seconds_count"));
         Assert.True(after["repl_http_requests_total{code=\"2xx\"}"] > before["repl_http_requests_total{code=\"2xx\"}"]);
         Assert.Equal(0, after["repl_subscribers_cut_off_total"]);
+        // Failed writes, by outcome, are series from the start.
+        Assert.Equal(0, after["repl_writes_failed_total{outcome=\"not_committed\"}"]);
+        Assert.Equal(0, after["repl_writes_failed_total{outcome=\"unknown\"}"]);
 
         await server.Client.SendAsync(HttpMethod.Get, "/topics/nope");
         var later = await ScrapeAsync(server);
