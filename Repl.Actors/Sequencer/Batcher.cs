@@ -112,11 +112,12 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             long bytes = 0;
             // Bounded by commands and by the bytes of one log transaction: the sequencer writes a batch whole, never split
             // over two transactions. One publish always goes.
-            while (_queue.TryPeek(out var next)
-                && (publishes.Count == 0 || (commands + next.Commands.Length <= _options.MaxBatch && bytes + LogBatchCodec.SizeOf(next.Commands) <= _options.MaxBatchBytes))
-                && _queue.TryTake(out next))
+            while (_queue.TryPeek(out var next))
             {
-                bytes += LogBatchCodec.SizeOf(next.Commands);
+                long size = LogBatchCodec.SizeOf(next.Commands);
+                if (publishes.Count > 0 && (commands + next.Commands.Length > _options.MaxBatch || bytes + size > _options.MaxBatchBytes)) break;
+                if (!_queue.TryTake(out next)) break;
+                bytes += size;
                 commands += next.Commands.Length;
                 publishes.Add(next);
             }
