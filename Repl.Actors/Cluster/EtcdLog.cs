@@ -86,8 +86,22 @@ public sealed class EtcdLog : IAsyncDisposable
 
     /// <summary>The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on, each with its revision.</summary>
     /// <param name="fromRevision">The revision of the last batch applied (re-read, its entries up to <paramref name="after"/> skipped), or earlier; 0: the start.</param>
-    public async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Ends the read.</param>
+    public IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, CancellationToken cancellationToken) => ReadAsync(after, fromRevision, int.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on,
+    /// each with its revision, and none longer than <paramref name="maxEntries"/> unless one committed batch is.
+    /// </summary>
+    /// <param name="fromRevision">The revision of the last batch applied (re-read, its entries up to <paramref name="after"/> skipped), or earlier; 0: the start.</param>
+    /// <param name="maxEntries">
+    /// A watch answer holds every revision etcd had ready (up to 1,000): its committed batches are delivered together up
+    /// to this many entries, and apart beyond it (always at a committed batch's end, whose revision the delivery carries).
+    /// </param>
+    /// <param name="cancellationToken">Ends the read.</param>
+    public async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, int maxEntries, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
         long next = Math.Max(1, fromRevision);
         LogWatch? watch = null;
@@ -99,21 +113,20 @@ public sealed class EtcdLog : IAsyncDisposable
                 var step = await StepAsync(watch, stop.Token).ConfigureAwait(false);
                 if (step.Events is { } events)
                 {
-                    var entries = new List<LogEntry>();
-                    long revision = next;
-                    foreach (var change in events)
-                    {
-                        revision = change.Kv.ModRevision;
-                        next = revision + 1;
-                        if (change.Type != Mvccpb.Event.Types.EventType.Put) continue;
-                        LogBatchCodec.Decode(change.Kv.Value.Span, revision, after, entries);
-                    }
                     Health.ReportSuccess();
-                    if (entries.Count > 0)
+                    var entries = new List<LogEntry>();
+                    for (int i = 0; i < events.Count; i++)
                     {
+                        var change = events[i];
+                        long revision = change.Kv.ModRevision;
+                        next = revision + 1;
+                        if (change.Type == Mvccpb.Event.Types.EventType.Put) LogBatchCodec.Decode(change.Kv.Value.Span, revision, after, entries);
+                        if (entries.Count == 0 || (entries.Count < maxEntries && i < events.Count - 1)) continue;
                         Track(entries);
                         after = entries[^1].Position;
                         yield return new LogBatch(entries, revision);
+                        Volatile.Write(ref _lastDelivered, revision);
+                        entries = [];
                     }
                     Volatile.Write(ref _lastDelivered, next - 1);
                     continue;
@@ -298,6 +311,8 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <remarks>
     /// etcd's stream itself rather than dotnet-etcd's <c>WatchAsync</c> callbacks: the log needs the compaction answer
     /// (<see cref="WatchResponse.CompactRevision"/>) and decides itself where to resume from, which the callbacks hide.
+    /// <c>fragment</c>: etcd answers a watch that is behind with up to 1,000 revisions at once, which can be a whole
+    /// backlog in one message; fragmented, no answer is larger than etcd's request limit or one event, each event whole.
     /// </remarks>
     private sealed class LogWatch(EtcdConnection etcd, ByteString key, long startRevision, CancellationToken stop) : IDisposable
     {
@@ -312,7 +327,7 @@ public sealed class EtcdLog : IAsyncDisposable
             if (!_created)
             {
                 await _call.RequestStream.WriteAsync(
-                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, StartRevision = startRevision } }, cancellationToken).ConfigureAwait(false);
+                    new WatchRequest { CreateRequest = new WatchCreateRequest { Key = key, StartRevision = startRevision, Fragment = true } }, cancellationToken).ConfigureAwait(false);
                 _created = true;
             }
             return await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false) ? _call.ResponseStream.Current : null;

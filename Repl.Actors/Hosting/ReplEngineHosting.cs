@@ -1,9 +1,11 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
+using Akka.DependencyInjection;
 using Akka.Hosting;
 using Akka.Pattern;
 using Microsoft.Extensions.DependencyInjection;
+using Repl.Actors.Cluster;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
@@ -23,17 +25,30 @@ public static class ReplEngineHosting
     /// <summary>The dispatcher of the log's path (sequencer, batcher, log reader): one thread, so acks never queue behind fan-out or HTTP work.</summary>
     public const string LogDispatcher = "repl.log-dispatcher";
 
-    /// <summary>The node's log reader (<see cref="LogReader"/>).</summary>
-    /// <param name="replica">Cluster mode: the journal is etcd's local replica, written by the reader.</param>
-    /// <param name="onRestart">Cluster mode: restarts the watch that feeds the reader from its watermark.</param>
-    /// <param name="keys">The idempotency window, which a replica's reader applies (cluster mode).</param>
-    public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder, bool replica, Action? onRestart = null, SequencerOptions? keys = null) =>
+    /// <summary>Standalone: the node's log reader (<see cref="LogReader"/>), fed by the sequencer.</summary>
+    public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder) =>
+        builder.WithActors((system, registry, resolver) =>
+            registry.Register<LogReaderProtocol.Key>(system.ActorOf(LogReaderProps(resolver, replica: false, onRestart: null, keys: null), "log-reader")));
+
+    /// <summary>
+    /// Cluster mode: the node's log reader, which writes etcd's local replica, fed by etcd's watch (the container's
+    /// <see cref="ClusterLogFeed"/>, which starts with the actor system and never runs more than its window ahead of the
+    /// reader). A reader that crashed has the feed open the watch again from its watermark. The host waits for
+    /// <see cref="ClusterLogFeed.Started"/> and stops the feed; it never feeds the reader itself.
+    /// </summary>
+    /// <param name="keys">The idempotency window, which a replica's reader applies.</param>
+    public static AkkaConfigurationBuilder WithReplClusterLog(this AkkaConfigurationBuilder builder, SequencerOptions keys) =>
         builder.WithActors((system, registry, resolver) =>
         {
-            var props = LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys,
-                resolver.GetService<EngineTelemetry>());
-            registry.Register<LogReaderProtocol.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "log-reader"));
+            var feed = resolver.GetService<ClusterLogFeed>();
+            var reader = system.ActorOf(LogReaderProps(resolver, replica: true, feed.Restart, keys), "log-reader");
+            registry.Register<LogReaderProtocol.Key>(reader);
+            feed.Start(reader);
         });
+
+    private static Props LogReaderProps(IDependencyResolver resolver, bool replica, Action? onRestart, SequencerOptions? keys) =>
+        LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys,
+            resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
 
     /// <summary>
     /// The sequencer: a cluster singleton (role <c>broker</c>) under a backoff supervisor. Its termination message drains

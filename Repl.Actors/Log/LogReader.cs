@@ -10,11 +10,12 @@ namespace Repl.Actors.Log;
 /// rings, serialized once), then moves the node's single applied watermark and wakes the subscribers it touched.
 /// </summary>
 /// <remarks>
-/// <para>Fed by the sequencer's persist callback in standalone, by etcd's watch in cluster mode. Every node applies
+/// <para>Fed by the sequencer's persist callback in standalone, by etcd's watch in cluster mode (<see cref="Cluster.ClusterLogFeed"/>, bounded). Every node applies
 /// the same entries in the same order, so positions and <c>Last-Event-ID</c> mean the same everywhere.</para>
 /// <para><b>No holes.</b> A batch that does not follow the watermark (<see cref="LogReaderProtocol.Apply.After"/> ahead
-/// of it: this reader crashed on an earlier one) is preceded by what the journal holds in between; entries at or below
-/// the watermark are skipped. A failure to apply crashes the reader and nothing after it is applied or acknowledged
+/// of it: this reader crashed on an earlier one) is preceded by what the journal holds in between (standalone), or
+/// dropped (cluster mode: the feed opens the watch again from the watermark, see <see cref="Cluster.ClusterLogFeed"/>);
+/// entries at or below the watermark are skipped. A failure to apply crashes the reader and nothing after it is applied or acknowledged
 /// until it has caught up (a publisher is answered only once its batch is applied here).</para>
 /// <para>In cluster mode the node's journal is etcd's local replica, written here before the watermark moves.</para>
 /// </remarks>
@@ -35,7 +36,7 @@ public sealed class LogReader : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
-    /// <param name="onRestart">Called after a crash: cluster mode restarts the watch from the watermark.</param>
+    /// <param name="onRestart">Called after a crash: cluster mode opens the watch again from the watermark (<see cref="Cluster.ClusterLogFeed.Restart"/>).</param>
     /// <param name="keys">Cluster mode, where nodes write to etcd without one sequencer to deduplicate: the idempotency
     /// window, applied here instead. Every node applies the same log, so every node skips the same duplicates.</param>
     public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, SequencerOptions? keys = null,
@@ -57,7 +58,12 @@ public sealed class LogReader : ReceiveActor
         {
             using var span = _telemetry?.StartLinked("apply", [], apply.Commit == default ? null : [apply.Commit]);
             span?.SetTag("repl.log.entries", apply.Entries.Count);
-            if (apply.After > _registry.AppliedPosition && !_replica) CatchUp(apply.After);
+            if (apply.After > _registry.AppliedPosition)
+            {
+                // Cluster mode: a batch before this one was lost when the reader crashed; the feed sends both again.
+                if (_replica) return;
+                CatchUp(apply.After);
+            }
             Apply(apply.Entries, apply.Revision);
         });
         Receive<LogReaderProtocol.Sweep>(_ =>

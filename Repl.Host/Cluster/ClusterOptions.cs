@@ -18,6 +18,12 @@ public sealed class ClusterOptions
     /// <summary>How often the compacting node (the lowest live node id) compacts etcd.</summary>
     public TimeSpan CompactInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Most log entries etcd's watch hands this node's log reader beyond what it has applied: a node catching up holds
+    /// this many, not the backlog (see <see cref="Repl.Actors.Cluster.ClusterLogFeed"/>).
+    /// </summary>
+    public int FeedWindow { get; set; } = Repl.Actors.Cluster.ClusterLogFeed.DefaultWindow;
+
     /// <summary><c>/readyz</c> fails while this node's applied position is more entries behind the log's head than this.</summary>
     public long MaxLag { get; set; } = 50_000;
 

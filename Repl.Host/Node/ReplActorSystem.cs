@@ -24,7 +24,7 @@ internal static class ReplActorSystem
     /// <summary>
     /// Adds the actor system and the services its actors take from the container: the journal, the topic registry (both
     /// opened before the actors start, so the log reader and the sequencer begin where the journal ends) and, in cluster
-    /// mode, the etcd client and log.
+    /// mode, the etcd client, the log and its feed into the reader.
     /// </summary>
     public static IServiceCollection AddReplActorSystem(this IServiceCollection services, IConfiguration configuration)
     {
@@ -53,6 +53,10 @@ internal static class ReplActorSystem
                     new EtcdLogOptions { Prefix = cluster.Prefix, NodeId = node.Id },
                     provider.GetRequiredService<Journal>().LoadTopics(), new LogHealth(time), time, provider.GetRequiredService<ILogger<EtcdLog>>());
             });
+            services.AddSingleton(provider => new ClusterLogFeed(provider.GetRequiredService<EtcdLog>(), provider.GetRequiredService<EtcdConnection>(),
+                provider.GetRequiredService<Journal>(), provider.GetRequiredService<TopicRegistry>(), cluster.Prefix,
+                provider.GetRequiredService<IOptions<JournalOptions>>().Value.DataDir, cluster.FeedWindow, provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<ILogger<ClusterLogFeed>>()));
             // The sequencer's journal, snapshot store and lease (hocon/broker.hocon) talk to etcd through this.
             services.AddSingleton(provider => new EtcdStore(provider.GetRequiredService<EtcdConnection>(), cluster.Prefix));
         }
@@ -67,8 +71,9 @@ internal static class ReplActorSystem
                 .ConfigureLoggers(loggers => loggers.ClearLoggers().AddLoggerFactory())
                 .WithReplRemoting(akkaCluster)
                 .WithActorSystemLivenessCheck()
-                .WithAkkaClusterReadinessCheck()
-                .WithReplLogReader(replica: isCluster, onRestart: isCluster ? () => provider.GetRequiredService<ReplNode>().RestartWatch() : null, keys: sequencer);
+                .WithAkkaClusterReadinessCheck();
+            if (isCluster) akka.WithReplClusterLog(sequencer);
+            else akka.WithReplLogReader();
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
                 .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline);

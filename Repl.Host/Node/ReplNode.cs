@@ -1,7 +1,5 @@
 using Akka.Actor;
 using Akka.Hosting;
-using Etcdserverpb;
-using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
@@ -22,8 +20,9 @@ namespace Repl.Host.Node;
 /// </summary>
 /// <remarks>
 /// <para>Start: waits until this node is an Up member of its cluster (standalone: it joined itself), then makes sure the
-/// initial topics exist. Cluster mode (<c>Cluster:Etcd</c>) also starts the watch that feeds the log reader, and the
-/// membership in etcd (<see cref="ClusterMembership"/>).</para>
+/// initial topics exist. Cluster mode (<c>Cluster:Etcd</c>) also starts the membership in etcd
+/// (<see cref="ClusterMembership"/>) and waits for the log's feed (<see cref="ClusterLogFeed"/>, which the engine starts
+/// and runs) to have checked the journal against etcd and taken the epoch.</para>
 /// <para>Shutdown drains: readiness goes off when the host starts stopping; Kestrel lets in-flight publishes finish
 /// (the actor system still runs); streams end with <c>event: unavailable</c>; then the actor system leaves its
 /// cluster, and the sequencer singleton commits what it holds before it stops.</para>
@@ -33,7 +32,6 @@ public sealed class ReplNode : IHostedService
     public const string CanaryTopic = "$canary";
 
     private readonly TopicsOptions _topicsOptions;
-    private readonly JournalOptions _journalOptions;
     private readonly ActorSystem _system;
     private readonly ActorRegistry _actors;
     private readonly ILoggerFactory _loggers;
@@ -43,11 +41,11 @@ public sealed class ReplNode : IHostedService
     private readonly PublishQueue _publishes;
     private readonly List<Task> _loops = [];
     private readonly TimeSpan _askTimeout;
+    private readonly ClusterLogFeed? _feed;
     private IActorRef _topics = ActorRefs.Nobody;
     private IActorRef _reader = ActorRefs.Nobody;
-    private CancellationTokenSource? _watch;
 
-    public ReplNode(IOptions<NodeOptions> node, IOptions<JournalOptions> journal, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
+    public ReplNode(IOptions<NodeOptions> node, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
         SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
         IHostApplicationLifetime lifetime, PublishQueue publishes, StreamBacklog backlog, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
     {
@@ -56,7 +54,6 @@ public sealed class ReplNode : IHostedService
         ClusterOptions = cluster.Value;
         Streams = streams;
         Options = node.Value;
-        _journalOptions = journal.Value;
         _topicsOptions = topics.Value;
         _askTimeout = sequencer.Value.Deadline + TimeSpan.FromSeconds(1);
         Journal = journalStore;
@@ -70,6 +67,7 @@ public sealed class ReplNode : IHostedService
         {
             EtcdLog = services.GetRequiredService<EtcdLog>();
             Etcd = services.GetRequiredService<EtcdConnection>();
+            _feed = services.GetRequiredService<ClusterLogFeed>();
         }
     }
 
@@ -195,20 +193,11 @@ public sealed class ReplNode : IHostedService
 
         if (IsCluster)
         {
-            Volatile.Write(ref step, "etcd (membership, the log's head, the epoch)");
+            Volatile.Write(ref step, "etcd (membership)");
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
-            // A journal ahead of etcd's log means etcd was reset under this node, and the reader would silently skip
-            // everything until the positions caught up.
-            long head = await EtcdLog!.HeadAsync(cancellationToken);
-            if (head < Journal.LastPosition)
-            {
-                throw new InvalidOperationException(
-                    $"this node's journal (position {Journal.LastPosition}) is ahead of etcd's log (position {head}): " +
-                    $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_journalOptions.DataDir}').");
-            }
-            Registry.UseEpoch(await UntilEtcdAnswersAsync(() => ClusterEpochAsync(cancellationToken), logger, cancellationToken));
-            _loops.Add(WatchAsync(logger));
+            Volatile.Write(ref step, "the log's feed (the journal against etcd's head, the epoch)");
+            await _feed!.Started.WaitAsync(cancellationToken);
         }
         Volatile.Write(ref step, "the initial topics to be created through the sequencer and applied here");
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
@@ -236,59 +225,10 @@ public sealed class ReplNode : IHostedService
         return _actors.TryGet<TKey>(out var actor) ? actor : await waiting;
     }
 
-    /// <summary>
-    /// Cluster mode: the log's epoch, kept in etcd beside the log (<c>{prefix}/epoch</c>); the first node to start draws
-    /// it, every later one reads it, so every node frames the same ids.
-    /// </summary>
-    private async Task<LogEpoch> ClusterEpochAsync(CancellationToken cancellationToken)
-    {
-        string key = ClusterOptions.Prefix.TrimEnd('/') + "/epoch";
-        var drawn = LogEpoch.New();
-        var txn = new TxnRequest
-        {
-            Compare = { new Compare { Key = EtcdConnection.Key(key), Target = Compare.Types.CompareTarget.Create, Result = Compare.Types.CompareResult.Equal, CreateRevision = 0 } },
-            Success = { new RequestOp { RequestPut = new PutRequest { Key = EtcdConnection.Key(key), Value = ByteString.CopyFromUtf8(drawn.Text) } } },
-            Failure = { new RequestOp { RequestRange = new RangeRequest { Key = EtcdConnection.Key(key) } } },
-        };
-        var result = await Etcd!.Client.TransactionAsync(txn, deadline: Etcd.Deadline(), cancellationToken: cancellationToken);
-        if (result.Succeeded) return drawn;
-        string held = result.Responses[0].ResponseRange.Kvs[0].Value.ToStringUtf8();
-        return LogEpoch.TryParse(held, out var epoch) ? epoch : throw new InvalidOperationException($"etcd key {key} holds '{held}', not a log epoch");
-    }
-
-    /// <summary>Cluster mode: the etcd watch feeds the log reader; a reader that crashed restarts it from its watermark.</summary>
-    private async Task WatchAsync(ILogger logger)
-    {
-        while (!_stopping.IsCancellationRequested)
-        {
-            using var watch = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-            Volatile.Write(ref _watch, watch);
-            try
-            {
-                // The replica remembers the revision of the last batch it wrote; one from before it did is older than that.
-                long after = Registry.AppliedPosition;
-                long from = Journal.ReplicaRevision > 0 ? Journal.ReplicaRevision : EtcdPositions.RevisionOf(after);
-                await foreach (var batch in EtcdLog!.ReadAsync(after, from, watch.Token))
-                {
-                    _reader.Tell(new LogReaderProtocol.Apply(-1, batch.Entries, Revision: batch.Revision));
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (Exception error)
-            {
-                logger.LogError(error, "Reading the cluster log failed; restarting from position {Position}", Registry.AppliedPosition);
-            }
-        }
-    }
-
-    /// <summary>Restarts the watch from the reader's watermark (the reader lost the batch it crashed on).</summary>
-    internal void RestartWatch() => Volatile.Read(ref _watch)?.Cancel();
-
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (EtcdLog is not null) await EtcdLog.DisposeAsync();
+        // The watch first: it reads through the connection disposed below.
+        if (_feed is not null) await _feed.DisposeAsync();
         await _stopping.CancelAsync();
         await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (Membership is not null) await Membership.DisposeAsync();
