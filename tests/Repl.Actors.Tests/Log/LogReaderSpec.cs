@@ -136,6 +136,22 @@ public sealed class LogReaderSpec : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(1, _journal.Journal.Stats("a").Messages);
     }
 
+    [Fact]
+    public async Task AReplicaReader_DropsABatchThatDoesNotFollowItsWatermark_AndAppliesItWhenTheFeedSendsItAgain()
+    {
+        var reader = StartReader(replica: true);
+        reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "a"), Published(3, "a")], Revision: 2));
+        await Applied(3);
+        // The batch after 3 was lost in a crash: the one queued behind it does not follow the watermark, and the
+        // restarted feed sends both again from it.
+        reader.Tell(new LogReaderProtocol.Apply(5, [Published(6, "a")], Revision: 4));
+        reader.Tell(new LogReaderProtocol.Apply(3, [Published(4, "a"), Published(5, "a")], Revision: 3));
+        reader.Tell(new LogReaderProtocol.Apply(5, [Published(6, "a")], Revision: 4));
+        await Applied(6);
+        Assert.Equal([2L, 3L, 4L, 5L, 6L], Frames("a"));
+        Assert.Equal(6, _journal.Journal.LastPosition);
+    }
+
     private sealed class CountingSubscriber : ISubscriber
     {
         private int _notified;
