@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using Akka;
+using Akka.Actor;
+using Akka.Event;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Streams.Stage;
@@ -29,11 +31,13 @@ namespace Repl.Sse;
 /// </remarks>
 internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<NotUsed>, StreamHost.Handle>
 {
-    private readonly StreamBacklog? _backlog;
+    private readonly Handle _handle;
+    private readonly Handle.Incarnation _incarnation;
 
-    private StreamHost(StreamBacklog? backlog)
+    private StreamHost(Handle handle, Handle.Incarnation incarnation)
     {
-        _backlog = backlog;
+        _handle = handle;
+        _incarnation = incarnation;
         Shape = new SourceShape<NotUsed>(Out);
     }
 
@@ -43,68 +47,125 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-host");
 
-    /// <summary>Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher (<see cref="SseStreams.DispatcherId"/>).</summary>
+    /// <summary>
+    /// Starts a host on <paramref name="materializer"/>, its actor on the streams' dispatcher (<see cref="SseStreams.DispatcherId"/>),
+    /// and starts it again whenever it stops while the materializer and its actor system still run.
+    /// </summary>
     /// <param name="backlog">Where the host reports how far behind its streams are, if anywhere.</param>
-    public static Handle Start(IMaterializer materializer, StreamBacklog? backlog = null) =>
-        Source.FromGraph(new StreamHost(backlog)).To(Sink.Ignore<NotUsed>()).WithAttributes(SseStreams.OnDispatcher).Run(materializer);
-
-    public override ILogicAndMaterializedValue<Handle> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+    public static Handle Start(ActorMaterializer materializer, StreamBacklog? backlog = null)
     {
-        var handle = new Handle(_backlog);
-        return new LogicAndMaterializedValue<Handle>(new Logic(this, handle), handle);
+        var handle = new Handle(materializer, backlog);
+        handle.StartIncarnation();
+        return handle;
     }
 
-    /// <summary>What the rest of the node holds of the host: thread-safe.</summary>
+    public override ILogicAndMaterializedValue<Handle> CreateLogicAndMaterializedValue(Attributes inheritedAttributes) =>
+        new LogicAndMaterializedValue<Handle>(new Logic(this, _handle, _incarnation), _handle);
+
+    /// <summary>What the rest of the node holds of the host, whichever incarnation of it runs: thread-safe.</summary>
+    /// <remarks>
+    /// <b>Supervision.</b> A stream that fails ends alone: it is a graph of its own, and Akka.Streams aborts only its
+    /// shell. The host itself can still stop — its stage failed (a callback it ran threw) or its actor died (killed, or a
+    /// failure that escaped a shell) — and the node's streams would all be gone with it, every later stream refused. So a
+    /// host that stops while its materializer and actor system still run is replaced at once by a new incarnation, on
+    /// the same handle (the streams' stages hold the handle, never a host). Graphs that ran in a dead actor have ended
+    /// (their stages' <c>PostStop</c> ran, so each request sees its stream end); a graph handed to a host that stopped
+    /// before it took it goes to the next. A host that stops before it ever started is not replaced, so a host that
+    /// cannot start does not spin. Wakes are kept in the handle's queue, so a wake in between is run by the next host.
+    /// </remarks>
     public sealed class Handle
     {
         private static readonly Action Probe = static () => { };
+        private readonly ActorMaterializer _materializer;
         private readonly StreamBacklog? _backlog;
-        private readonly TaskCompletionSource<Logic> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly ConcurrentQueue<Action> _woken = new();
+        private Incarnation _incarnation = new();
+        // The running host's logic, null between two incarnations: what a wake signals.
+        private Logic? _running;
         private int _signalled;
         // Rounds written since the last report, and their lags summed: the host's thread only.
         private long _rounds;
         private long _lag;
 
-        internal Handle(StreamBacklog? backlog)
+        internal Handle(ActorMaterializer materializer, StreamBacklog? backlog)
         {
+            _materializer = materializer;
             _backlog = backlog;
             // A batch waiting for the streams needs a report even if no stream is woken meanwhile.
             backlog?.OnHold(() => Wake(Probe));
         }
 
-        internal void Started(Logic logic) => _started.TrySetResult(logic);
-
-        internal void Stopped()
+        /// <summary>Materializes the current incarnation's host; a failure to do so stops it for good.</summary>
+        internal void StartIncarnation()
         {
-            var detached = new StreamDetachedException("the node's SSE streams have stopped");
-            _started.TrySetException(detached);
-            _stopped.TrySetException(detached);
+            var incarnation = Volatile.Read(ref _incarnation);
+            try
+            {
+                Source.FromGraph(new StreamHost(this, incarnation)).To(Sink.Ignore<NotUsed>()).WithAttributes(SseStreams.OnDispatcher).Run(_materializer);
+            }
+            catch (Exception error)
+            {
+                incarnation.Stop(new StreamDetachedException("the node's SSE streams could not start: " + error.Message));
+            }
+        }
+
+        internal void Started(Logic logic, Incarnation incarnation)
+        {
+            Volatile.Write(ref _running, logic);
+            incarnation.Logic.TrySetResult(logic);
+        }
+
+        internal void Stopped(Logic logic, Incarnation incarnation)
+        {
+            Interlocked.CompareExchange(ref _running, null, logic);
             _backlog?.Report(0);
+            bool replace = incarnation.Logic.Task.IsCompletedSuccessfully && !_materializer.IsShutdown
+                && CoordinatedShutdown.Get(_materializer.System).ShutdownReason is null && !_materializer.System.WhenTerminated.IsCompleted;
+            if (replace)
+            {
+                // The next incarnation is in place before this one's waiters learn it stopped, so they go to it.
+                Volatile.Write(ref _incarnation, new Incarnation());
+                logic.Log.Warning("The node's SSE host stopped while the node runs; its streams have ended. Starting a new host.");
+            }
+            incarnation.Stop(new StreamDetachedException("the node's SSE streams have stopped"));
+            if (replace) StartIncarnation();
         }
 
         /// <summary>Materializes <paramref name="graph"/> inside the host; completes with what the graph materializes.</summary>
-        /// <exception cref="StreamDetachedException">The host has stopped (the node is stopping).</exception>
+        /// <exception cref="StreamDetachedException">The host has stopped for good (the node is stopping).</exception>
         public async Task<T> MaterializeAsync<T>(IRunnableGraph<T> graph)
         {
-            var logic = await _started.Task.ConfigureAwait(false);
-            var materialized = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-            logic.Run(materializer =>
+            while (true)
             {
+                var incarnation = Volatile.Read(ref _incarnation);
+                Logic logic;
                 try
                 {
-                    materialized.SetResult(graph.Run(materializer));
+                    logic = await incarnation.Logic.Task.ConfigureAwait(false);
                 }
-                catch (Exception error)
+                catch (StreamDetachedException) when (Volatile.Read(ref _incarnation) != incarnation)
                 {
-                    materialized.SetException(error);
+                    continue;
                 }
-            });
-            // A host that stopped before it took the graph never answers: its stop does.
-            await Task.WhenAny(materialized.Task, _stopped.Task).ConfigureAwait(false);
-            if (!materialized.Task.IsCompleted) await _stopped.Task.ConfigureAwait(false);
-            return await materialized.Task.ConfigureAwait(false);
+                var materialized = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+                logic.Run(materializer =>
+                {
+                    try
+                    {
+                        materialized.SetResult(graph.Run(materializer));
+                    }
+                    catch (Exception error)
+                    {
+                        materialized.SetException(error);
+                    }
+                });
+                // A host that stopped before it took the graph never answers: its stop does, and the graph goes to the
+                // next host, if there is one.
+                await Task.WhenAny(materialized.Task, incarnation.Stopped.Task).ConfigureAwait(false);
+                if (materialized.Task.IsCompleted) return await materialized.Task.ConfigureAwait(false);
+                if (Volatile.Read(ref _incarnation) != incarnation) continue;
+                await incarnation.Stopped.Task.ConfigureAwait(false);
+            }
         }
 
         /// <summary>
@@ -114,7 +175,8 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         public void Wake(Action callback)
         {
             _woken.Enqueue(callback);
-            if (Interlocked.Exchange(ref _signalled, 1) == 0 && _started.Task.IsCompletedSuccessfully) _started.Task.Result.Drain();
+            // No host running (between two): the next one drains the queue as it starts.
+            if (Interlocked.Exchange(ref _signalled, 1) == 0) Volatile.Read(ref _running)?.Drain();
         }
 
         internal void DrainWoken()
@@ -136,18 +198,34 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             _rounds++;
             _lag += Math.Min(lag, 4 * _backlog.Limit);
         }
+
+        /// <summary>One run of the host, from its start to its stop.</summary>
+        internal sealed class Incarnation
+        {
+            public TaskCompletionSource<Logic> Logic { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public TaskCompletionSource Stopped { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            public void Stop(Exception reason)
+            {
+                Logic.TrySetException(reason);
+                Stopped.TrySetException(reason);
+            }
+        }
     }
 
     internal sealed class Logic : GraphStageLogic
     {
         private readonly Handle _handle;
+        private readonly Handle.Incarnation _incarnation;
         private Action<Action<IMaterializer>> _run = static _ => { };
         private Action _drain = static () => { };
 
-        public Logic(StreamHost stage, Handle handle) : base(stage.Shape)
+        public Logic(StreamHost stage, Handle handle, Handle.Incarnation incarnation) : base(stage.Shape)
         {
             _handle = handle;
-            // Never pushes: the host lives until its materializer shuts down.
+            _incarnation = incarnation;
+            // Never pushes: the host lives until its materializer shuts down (or it fails, see Handle).
             SetHandler(stage.Out, onPull: static () => { });
         }
 
@@ -155,14 +233,14 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         {
             _run = GetAsyncCallback<Action<IMaterializer>>(run => run(SubFusingMaterializer));
             _drain = GetAsyncCallback(_handle.DrainWoken);
-            _handle.Started(this);
+            _handle.Started(this, _incarnation);
             // Wakes that came before the start.
             _drain();
         }
 
         public override void PostStop()
         {
-            _handle.Stopped();
+            _handle.Stopped(this, _incarnation);
             base.PostStop();
         }
 

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Streams;
 using Akka.Streams.Dsl;
+using Akka.Streams.Stage;
 using Akka.Streams.TestKit;
 using Repl.Actors.Sequencer;
 using Repl.Sse;
@@ -57,6 +58,76 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task AStageThatThrowsInACallbackTheHostCalls_EndsItsStreamOnly()
+    {
+        var throwing = await Host.MaterializeAsync(Source.FromGraph(new ThrowOnWake(Host)).ToMaterialized(this.SinkProbe<int>(), Keep.Both));
+        var other = await RunAsync();
+
+        throwing.Item2.EnsureSubscription();
+        throwing.Item1.Wake();
+        Assert.Equal("boom", throwing.Item2.ExpectError().Message);
+
+        other.Sink.Request(1);
+        other.Source.SendNext(1);
+        other.Sink.ExpectNext(1, Wait);
+        var again = await RunAsync();
+        again.Sink.Request(1);
+        again.Source.SendNext(2);
+        again.Sink.ExpectNext(2, Wait);
+    }
+
+    [Fact]
+    public async Task AHostWhoseActorDies_IsReplaced_ItsGraphsEnd_AndNewGraphsAndWakesWork()
+    {
+        var before = await Host.MaterializeAsync(Source.Never<int>().WatchTermination(Keep.Right).To(Sink.Ignore<int>()));
+        var actor = Assert.Single(await ChildrenAsync(Materializer.Supervisor));
+        Watch(actor);
+        actor.Tell(Kill.Instance);
+        await ExpectTerminatedAsync(actor, Wait);
+        // A graph of the dead host ended with it (its stages' PostStop ran).
+        await Assert.ThrowsAsync<AbruptStageTerminationException>(() => before.WaitAsync(Wait));
+
+        var after = await RunAsync();
+        after.Sink.Request(1);
+        after.Source.SendNext(3);
+        after.Sink.ExpectNext(3, Wait);
+        var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Host.Wake(woken.SetResult);
+        await woken.Task.WaitAsync(Wait);
+        Assert.NotEqual(actor, Assert.Single(await ChildrenAsync(Materializer.Supervisor)));
+    }
+
+    [Fact]
+    public async Task AHostWhoseStageFails_IsReplaced_AndItsGraphsGoOn()
+    {
+        var before = await RunAsync();
+        Host.Wake(() => throw new InvalidOperationException("a callback that throws"));
+
+        var after = await RunAsync();
+        after.Sink.Request(1);
+        after.Source.SendNext(4);
+        after.Sink.ExpectNext(4, Wait);
+        // The old host's actor still runs the graphs it holds.
+        before.Sink.Request(1);
+        before.Source.SendNext(5);
+        before.Sink.ExpectNext(5, Wait);
+    }
+
+    [Fact]
+    public async Task AHostWhoseMaterializerShutsDown_IsNotReplaced_AndRefusesNewGraphs()
+    {
+        var materializer = Sys.Materializer();
+        var host = StreamHost.Start(materializer);
+        var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Wake(woken.SetResult);
+        await woken.Task.WaitAsync(Wait);
+
+        materializer.Shutdown();
+        await Assert.ThrowsAsync<StreamDetachedException>(() =>
+            host.MaterializeAsync(this.SourceProbe<int>().ToMaterialized(this.SinkProbe<int>(), Keep.Both)).WaitAsync(Wait));
+    }
+
+    [Fact]
     public async Task Wake_CallsBack_AndManyWakesAllArrive()
     {
         int called = 0;
@@ -88,12 +159,48 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, backlog.Behind);
     }
 
-    private async Task<int> CountChildrenAsync(IActorRef parent)
+    private async Task<int> CountChildrenAsync(IActorRef parent) => (await ChildrenAsync(parent)).Count;
+
+    private async Task<List<IActorRef>> ChildrenAsync(IActorRef parent)
     {
         var probe = CreateTestProbe();
         Sys.ActorSelection(parent.Path / "*").Tell(new Identify(null), probe.Ref);
-        int count = 0;
-        while (await probe.ReceiveOneAsync(TimeSpan.FromMilliseconds(500)) is ActorIdentity { Subject: not null }) count++;
-        return count;
+        var children = new List<IActorRef>();
+        while (await probe.ReceiveOneAsync(TimeSpan.FromMilliseconds(500)) is ActorIdentity { Subject: { } child }) children.Add(child);
+        return children;
+    }
+
+    /// <summary>A source whose async callback, called through the host, throws.</summary>
+    private sealed class ThrowOnWake(StreamHost.Handle host) : GraphStageWithMaterializedValue<SourceShape<int>, ThrowOnWake.Waker>
+    {
+        private readonly Outlet<int> _out = new("throw.out");
+
+        public override SourceShape<int> Shape => new(_out);
+
+        public override ILogicAndMaterializedValue<Waker> CreateLogicAndMaterializedValue(Attributes inheritedAttributes)
+        {
+            var waker = new Waker(host);
+            return new LogicAndMaterializedValue<Waker>(new Logic(this, waker), waker);
+        }
+
+        public sealed class Waker(StreamHost.Handle host)
+        {
+            internal Action Callback { get; set; } = static () => { };
+
+            public void Wake() => host.Wake(Callback);
+        }
+
+        private sealed class Logic : GraphStageLogic
+        {
+            private readonly Waker _waker;
+
+            public Logic(ThrowOnWake stage, Waker waker) : base(stage.Shape)
+            {
+                _waker = waker;
+                SetHandler(stage._out, onPull: static () => { });
+            }
+
+            public override void PreStart() => _waker.Callback = GetAsyncCallback(() => throw new InvalidOperationException("boom"));
+        }
     }
 }
