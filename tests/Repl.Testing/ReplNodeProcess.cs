@@ -14,6 +14,7 @@ namespace Repl.Testing;
 public sealed class ReplNodeProcess : IAsyncDisposable
 {
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<string> _errors = new();
     private Process? _process;
 
     private ReplNodeProcess(string id, string? etcd, string dataDir, int port, string[] settings, IReadOnlyList<string>? seeds = null, bool lighthouse = false,
@@ -66,10 +67,27 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     /// <summary>The node's last log lines, for failure messages.</summary>
     public string OutputTail => string.Join('\n', _output);
 
+    /// <summary>What the current (or last) process wrote to stderr, line by line (its logs go to stdout).</summary>
+    public IReadOnlyList<string> ErrorLines => [.. _errors];
+
+    /// <summary>The last process's exit code once it has exited, else null.</summary>
+    public int? ExitCode => _process is { HasExited: true } process ? process.ExitCode : null;
+
     /// <summary>Starts a node and waits until <c>/readyz</c> answers 200.</summary>
     /// <param name="etcd">Comma-separated etcd client URLs; null for a standalone node.</param>
     public static Task<ReplNodeProcess> StartAsync(string id, string? etcd, params string[] settings) =>
         StartedAsync(new ReplNodeProcess(id, etcd, TempDir.Create(), FreePort(), settings));
+
+    /// <summary>
+    /// Starts a standalone node on <paramref name="port"/> and returns once its process runs, ready or not (it may be
+    /// about to fail: the port in use). Dispose it to delete its data folder.
+    /// </summary>
+    public static async Task<ReplNodeProcess> LaunchAsync(string id, int port, params string[] settings)
+    {
+        var node = new ReplNodeProcess(id, null, TempDir.Create(), port, settings);
+        await node.RestartAsync(waitReady: false);
+        return node;
+    }
 
     /// <summary>Starts a broker of an etcd cluster that joins the Akka cluster through <paramref name="seeds"/>; waits until ready.</summary>
     public static Task<ReplNodeProcess> StartBrokerAsync(string id, string etcd, IReadOnlyList<string> seeds, params string[] settings) =>
@@ -124,9 +142,14 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         }
         if (IsLighthouse) args.AddRange(["--role", "lighthouse"]);
         foreach (var arg in args.Concat(Settings)) start.ArgumentList.Add(arg);
+        _errors.Clear();
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, line) => Keep(line.Data);
-        _process.ErrorDataReceived += (_, line) => Keep(line.Data);
+        _process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is not null) _errors.Enqueue(line.Data);
+            Keep(line.Data);
+        };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         if (waitReady) await WaitReadyAsync(timeout ?? TimeSpan.FromSeconds(60));
@@ -162,6 +185,7 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         try
         {
             await _process.WaitForExitAsync(cancel.Token);
+            _process.WaitForExit(); // drains the redirected output
             return true;
         }
         catch (OperationCanceledException)
@@ -169,6 +193,9 @@ public sealed class ReplNodeProcess : IAsyncDisposable
             return false;
         }
     }
+
+    /// <summary>SIGTERM: what a supervisor (systemd, Kubernetes, docker stop) sends; the node shuts down gracefully.</summary>
+    public void Terminate() => Signal(15);
 
     /// <summary>SIGSTOP: the process freezes as in a long pause or a partition, sockets open; <see cref="Resume"/> continues it.</summary>
     public void Pause() => Signal(19);
