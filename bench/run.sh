@@ -3,8 +3,8 @@
 # (bench/peers/kestrel-floor: an empty Kestrel app, what Kestrel and the kernel allow per publish), the cluster
 # scenarios C1–C3 (3 etcd + 2 lighthouses + 3 brokers; C3 kills the sequencer's broker), and writes
 # bench/results/latest.json. See bench/README.md.
-# Two more run only when named: X1 (crash consistency: kill -9 cycles, a full disk, damaged journals; needs root for
-# the tmpfs) and SOAK (subscriber churn and publishing, the server's RSS/fds/threads → results/soak.csv, soak.svg).
+# Three more run only when named: X1 (crash consistency: kill -9 cycles, a full disk, damaged journals; needs root for
+# the tmpfs), X2 (clean exits: SIGTERM / restart cycles under load) and SOAK (subscriber churn and publishing, the server's RSS/fds/threads → results/soak.csv, soak.svg).
 #
 #   bench/run.sh                 every scenario, BENCH_REPEAT (2) runs each, BENCH_DURATION (10) s each
 #   bench/run.sh --quick         smoke: 1 s each, few subscribers, one run, no targets checked
@@ -14,6 +14,8 @@
 #   bench/run.sh --no-node       skip the Node baseline
 #   bench/run.sh --no-floor      skip the Kestrel floor
 #   bench/run.sh X1              crash consistency (Repl.Bench crash); exits non-zero on any violation
+#   bench/run.sh X2              SIGTERM cycles (Repl.Bench crash --sigterm-cycles): exit 0, streams end with unavailable,
+#                                nothing acknowledged lost; a second host on the port exits 4
 #   bench/run.sh SOAK            the soak (Repl.Bench soak), BENCH_SOAK_DURATION s; exits non-zero if anything grows
 #   bench/run.sh --vs REV S4 S5  A/B: also builds commit REV (a git worktree) and runs it as server "repl@REV",
 #                                alternating with this checkout run by run (BENCH_REPEAT pairs), then prints each
@@ -32,6 +34,7 @@
 # BENCH_C1_PUBLISHERS (96), BENCH_C3_DURATION (s, default 60; the kill comes at a third of it),
 # BENCH_C3_SUBSCRIBERS (100).
 # X1: BENCH_X1_CYCLES (kill -9 cycles, default 20), BENCH_X1_ARGS (more Repl.Bench crash options).
+# X2: BENCH_X2_CYCLES (SIGTERM cycles, default 30), BENCH_X2_ARGS (more Repl.Bench crash options).
 # SOAK: BENCH_SOAK_DURATION (s, default 1800), BENCH_SOAK_CHURNERS (300), BENCH_SOAK_RATE (publishes/s, 100),
 # BENCH_SOAK_SAMPLE (s between samples, 5).
 set -euo pipefail
@@ -40,6 +43,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 quick=0
 x1=0
+x2=0
 soak=0
 node=1
 floor=1
@@ -55,15 +59,16 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --no-floor) floor=0 ;;
     S[1-6]|C[1-3]) only+=("$arg") ;;
     X1) x1=1 ;;
+    X2) x2=1 ;;
     SOAK) soak=1 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 
-# X1 and SOAK alone: no load scenario, no baseline, and the load scenarios' saved runs are left as they are.
+# X1, X2 and SOAK alone: no load scenario, no baseline, and the load scenarios' saved runs are left as they are.
 loads=1
-if [[ ${#only[@]} -eq 0 && ( $x1 == 1 || $soak == 1 ) ]]; then loads=0; node=0; floor=0; fi
+if [[ ${#only[@]} -eq 0 && ( $x1 == 1 || $x2 == 1 || $soak == 1 ) ]]; then loads=0; node=0; floor=0; fi
 
 duration="${BENCH_DURATION:-10}"
 s6_duration="${BENCH_S6_DURATION:-60}"
@@ -291,6 +296,13 @@ if [[ $x1 == 1 ]]; then
   # shellcheck disable=SC2086 # BENCH_X1_ARGS is a list of options
   taskset -c "$load_cpu" "$out/bench/Repl.Bench" crash --host "$out/repl/Repl.Host" --server-cpu "$server_cpu" \
     --cycles "${BENCH_X1_CYCLES:-20}" ${BENCH_X1_ARGS:-} >"$results/x1.json" || { echo "   X1 failed (see above)" >&2; status=1; }
+fi
+if [[ $x2 == 1 ]]; then
+  echo "== X2: clean exits: ${BENCH_X2_CYCLES:-30} SIGTERM cycles under load, a second host on the port"
+  # shellcheck disable=SC2086 # BENCH_X2_ARGS is a list of options
+  taskset -c "$load_cpu" "$out/bench/Repl.Bench" crash --host "$out/repl/Repl.Host" --server-cpu "$server_cpu" \
+    --no-kill --no-full-disk --no-damaged --sigterm-cycles "${BENCH_X2_CYCLES:-30}" ${BENCH_X2_ARGS:-} >"$results/x2.json" \
+    || { echo "   X2 failed (see above)" >&2; status=1; }
 fi
 if [[ $soak == 1 ]]; then
   soak_secs="${BENCH_SOAK_DURATION:-1800}"

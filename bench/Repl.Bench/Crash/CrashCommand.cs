@@ -1,6 +1,6 @@
 namespace Repl.Bench.Crash;
 
-/// <summary><c>Repl.Bench crash</c>: the kill -9 cycles, the full disk and the damaged journals, one report (bench/README.md, X1).</summary>
+/// <summary><c>Repl.Bench crash</c>: the kill -9 cycles, the SIGTERM cycles, the full disk and the damaged journals, one report (bench/README.md, X1, X2).</summary>
 internal static class CrashCommand
 {
     public static Task<int> RunAsync(string[] args) => BenchOptions.RunAsync(args, CrashOptions.Parse, CrashOptions.Usage, RunAsync);
@@ -11,8 +11,16 @@ internal static class CrashCommand
         string dataDir = options.DataDir ?? Directory.CreateTempSubdirectory("repl-crash.").FullName;
         try
         {
-            Say(options, $"== kill -9 cycles: {options.Cycles}, data in {dataDir}");
-            await new KillCycles(options, report).RunAsync(dataDir);
+            if (options.Kill)
+            {
+                Say(options, $"== kill -9 cycles: {options.Cycles}, data in {dataDir}");
+                await new KillCycles(options, report).RunAsync(dataDir);
+            }
+            if (options.SigtermCycles > 0)
+            {
+                Say(options, $"== SIGTERM cycles: {options.SigtermCycles}, data in {dataDir}");
+                await new KillCycles(options, report, sigterm: true).RunAsync(dataDir);
+            }
             if (options.FullDisk)
             {
                 Say(options, "== full disk");

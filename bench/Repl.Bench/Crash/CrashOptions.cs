@@ -7,6 +7,10 @@ internal sealed class CrashOptions
 {
     public string Host { get; private set; } = "";
     public int Cycles { get; private set; } = 20;
+    /// <summary>Runs of the kill -9 phase: off with <c>--no-kill</c> (to run the SIGTERM phase alone).</summary>
+    public bool Kill { get; private set; } = true;
+    /// <summary>SIGTERM / restart cycles (0: no SIGTERM phase).</summary>
+    public int SigtermCycles { get; private set; }
     public int Publishers { get; private set; } = 6;
     public int Subscribers { get; private set; } = 4;
     /// <summary>How long the host runs under load before each kill: a random time in [min, max] seconds.</summary>
@@ -20,10 +24,15 @@ internal sealed class CrashOptions
 
     public const string Usage = """
         Repl.Bench crash — kill -9 / restart cycles of a standalone Repl.Host under publishing and subscribing,
-        a full data disk, and damaged journals at start; checks 0 acknowledged lost, 0 duplicated, 0 phantom.
+        SIGTERM / restart cycles (--sigterm-cycles), a full data disk, and damaged journals at start; checks
+        0 acknowledged lost, 0 duplicated, 0 phantom.
         usage: Repl.Bench crash --host PATH [options]      exit 0 when every check holds, 1 on any violation, 2 on bad usage
           --host PATH          Repl.Host executable, or Repl.Host.dll (run with dotnet)
           --cycles N           kill -9 / restart cycles (20)
+          --no-kill            skip the kill -9 phase
+          --sigterm-cycles N   SIGTERM / restart cycles: each exit must be 0, every open stream must end with
+                               event: unavailable, /metrics is scraped each cycle; a second host started on the
+                               port must exit 4 with one line (0: no SIGTERM phase, the default)
           --publishers N       closed-loop publishers; every other one uses Idempotency-Key retries (6)
           --subscribers N      SSE subscribers resuming with Last-Event-ID (4)
           --up MIN,MAX         seconds under load before each kill, drawn at random (1,4)
@@ -45,6 +54,8 @@ internal sealed class CrashOptions
             {
                 case "--host": options.Host = Next(); break;
                 case "--cycles": options.Cycles = Count(); break;
+                case "--no-kill": options.Kill = false; break;
+                case "--sigterm-cycles": options.SigtermCycles = Count(); break;
                 case "--publishers": options.Publishers = Count(); break;
                 case "--subscribers": options.Subscribers = Count(); break;
                 case "--up":

@@ -22,6 +22,14 @@ internal sealed class CrashSubscriber(HttpClient client, string topic, string na
 
     public int Reconnects { get; private set; }
 
+    /// <summary>Streams that had connected and then ended after <c>event: unavailable</c> (the host stopping, as it should).</summary>
+    public int EndedUnavailable { get; private set; }
+
+    /// <summary>Streams that had connected and then ended (or broke) without <c>event: unavailable</c> (a kill, or an unclean stop).</summary>
+    public int EndedOtherwise { get; private set; }
+
+    private string? _lastType;
+
     private long _lastId;
 
     /// <summary>Connects (the first time without <c>Last-Event-ID</c>) and returns once the first <c>connected</c> event is in.</summary>
@@ -38,6 +46,7 @@ internal sealed class CrashSubscriber(HttpClient client, string topic, string na
     {
         while (!stop.IsCancellationRequested)
         {
+            _lastType = null;
             try
             {
                 await ReadOneStreamAsync(connected, stop);
@@ -49,6 +58,8 @@ internal sealed class CrashSubscriber(HttpClient client, string topic, string na
             catch (Exception error) when (error is HttpRequestException or IOException or OperationCanceledException)
             {
             }
+            if (_lastType == "unavailable") EndedUnavailable++;
+            else if (_lastType is not null) EndedOtherwise++;
             Reconnects++;
             try
             {
@@ -86,6 +97,7 @@ internal sealed class CrashSubscriber(HttpClient client, string topic, string na
 
     private void Dispatch(string? type, string? id, string? data, TaskCompletionSource connected)
     {
+        if (type != "ping") _lastType = type ?? "message";
         switch (type)
         {
             case "connected":

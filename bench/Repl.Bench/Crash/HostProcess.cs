@@ -12,6 +12,7 @@ namespace Repl.Bench.Crash;
 internal sealed class HostProcess(string host, string dataDir, int port, string? cpu)
 {
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly ConcurrentQueue<string> _errors = new();
     private Process? _process;
 
     public Uri Url { get; } = new($"http://127.0.0.1:{port}");
@@ -22,6 +23,9 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
 
     /// <summary>The host's last output lines, for failure messages.</summary>
     public string OutputTail => string.Join('\n', _output);
+
+    /// <summary>What the current (or last) host wrote to stderr (its logs go to stdout).</summary>
+    public IReadOnlyList<string> ErrorLines => [.. _errors];
 
     /// <summary>Starts the host and waits until <c>/readyz</c> (or only <c>/health</c>) answers 200; throws when it exits or does not answer in time.</summary>
     /// <param name="ready">False: up is enough (<c>/health</c>); a node that cannot commit (a full disk) is up but not ready.</param>
@@ -64,6 +68,35 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
         }
     }
 
+    /// <summary>
+    /// SIGTERM, as a supervisor stops a service: the host drains and exits by itself. Returns its exit code, or null
+    /// when it still runs after <paramref name="timeout"/> (then killed).
+    /// </summary>
+    public async Task<int?> TerminateAsync(TimeSpan timeout)
+    {
+        if (_process is null) return null;
+        // taskset execs the host, so the pid is the host's own (see Launch).
+        if (SendSignal(_process.Id, 15) != 0) throw new InvalidOperationException($"kill({_process.Id}, SIGTERM) failed");
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+            _process.WaitForExit(); // drains the redirected output
+            int code = _process.ExitCode;
+            _process.Dispose();
+            _process = null;
+            return code;
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            return null;
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
     /// <summary>SIGKILL (what <see cref="Process.Kill()"/> sends on Linux): no shutdown code runs.</summary>
     public void Kill()
     {
@@ -84,6 +117,7 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
     {
         if (Pid is not null) throw new InvalidOperationException("the host is already running");
         _output.Clear();
+        _errors.Clear();
         List<string> command = [];
         if (cpu is not null) command.AddRange(["taskset", "-c", cpu]);
         if (host.EndsWith(".dll", StringComparison.Ordinal)) command.Add("dotnet");
@@ -96,7 +130,11 @@ internal sealed class HostProcess(string host, string dataDir, int port, string?
         // taskset execs the host: the pid is the host's, and SIGKILL reaches it.
         _process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
         _process.OutputDataReceived += (_, line) => Keep(line.Data);
-        _process.ErrorDataReceived += (_, line) => Keep(line.Data);
+        _process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is not null) _errors.Enqueue(line.Data);
+            Keep(line.Data);
+        };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }

@@ -7,15 +7,24 @@ namespace Repl.Bench.Crash;
 /// <summary>
 /// The kill -9 phase: the host is killed and started again <see cref="CrashOptions.Cycles"/> times on one data directory
 /// while publishers and resuming subscribers keep going; then the journal, read back, is compared with every
-/// acknowledgement and every delivery.
+/// acknowledgement and every delivery. With <paramref name="sigterm"/>, the SIGTERM phase instead: the host is stopped
+/// as a supervisor stops it (<see cref="CrashOptions.SigtermCycles"/> times), each stop must exit 0 and end every open
+/// stream with <c>event: unavailable</c>, and <c>/metrics</c> is scraped while it runs; the first cycle also starts a
+/// second host on the same port, which must exit 4 with one line.
 /// </summary>
-internal sealed class KillCycles(CrashOptions options, CrashReport report)
+internal sealed class KillCycles(CrashOptions options, CrashReport report, bool sigterm = false)
 {
     public const string Phase = "kill-9 cycles";
+    public const string SigtermPhase = "SIGTERM cycles";
     private const string Topic = "crash";
 
     public async Task RunAsync(string dataDir)
     {
+        string phase = sigterm ? SigtermPhase : Phase;
+        int cycles = sigterm ? options.SigtermCycles : options.Cycles;
+        var exitCodes = new Dictionary<int, int>();
+        var exits = new List<double>();
+        int scrapes = 0;
         var host = new HostProcess(options.Host, dataDir, HostProcess.FreePort(), options.ServerCpu);
         var ledger = new Ledger();
         using var client = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5) })
@@ -43,19 +52,40 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report)
                 .Select(i => Task.Run(() => new CrashPublisher(client, Topic, $"p{i}", keyed: i % 2 == 0, ledger).RunAsync(stopPublishers.Token, TimeSpan.FromSeconds(30))))
                 .ToList();
 
+            if (sigterm) await SecondHostOnThePortAsync(host, phase);
             int acked = 0;
-            for (int cycle = 1; cycle <= options.Cycles; cycle++)
+            for (int cycle = 1; cycle <= cycles; cycle++)
             {
                 double up = options.UpMinSeconds + Random.Shared.NextDouble() * (options.UpMaxSeconds - options.UpMinSeconds);
+                if (sigterm)
+                {
+                    using var scrape = await client.GetAsync("/metrics");
+                    if (scrape.IsSuccessStatusCode) scrapes++;
+                    else report.Violation(phase, $"cycle {cycle}: /metrics answered {(int)scrape.StatusCode}");
+                }
                 await Task.Delay(TimeSpan.FromSeconds(up));
                 if (publishing.FirstOrDefault(p => p.IsCompleted) is { } ended) await ended; // a publisher that threw: surface it
-                host.Kill();
+                string stopped = "killed";
+                if (sigterm)
+                {
+                    var exiting = Stopwatch.StartNew();
+                    string tail = host.OutputTail;
+                    int? code = await host.TerminateAsync(TimeSpan.FromSeconds(60));
+                    exits.Add(exiting.Elapsed.TotalSeconds);
+                    exitCodes[code ?? -1] = exitCodes.GetValueOrDefault(code ?? -1) + 1;
+                    stopped = code is null ? "still running 60 s after SIGTERM, killed" : $"exit {code} {exits[^1]:0.00} s after SIGTERM";
+                    if (code != 0) report.Violation(phase, $"cycle {cycle}: {stopped}{(code == 134 ? " (SIGABRT)" : "")}:\n{host.OutputTail}");
+                }
+                else
+                {
+                    host.Kill();
+                }
                 acksPerCycle.Add(ledger.Acknowledged.Count - acked);
                 acked = ledger.Acknowledged.Count;
                 var restart = Stopwatch.StartNew();
                 await host.StartAsync(TimeSpan.FromSeconds(60));
                 restarts.Add(restart.Elapsed.TotalSeconds);
-                if (!options.JsonOnly) Console.Error.WriteLine($"   cycle {cycle}/{options.Cycles}: {acksPerCycle[^1]} acknowledged, up again in {restarts[^1]:0.00} s");
+                if (!options.JsonOnly) Console.Error.WriteLine($"   cycle {cycle}/{cycles}: {acksPerCycle[^1]} acknowledged, {stopped}, up again in {restarts[^1]:0.00} s");
             }
             // A last stretch on the last incarnation, then the keyed publishers finish the value each holds.
             await Task.Delay(TimeSpan.FromSeconds(options.UpMinSeconds));
@@ -79,37 +109,70 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report)
                 deliveredPhantom += p;
                 delivered += subscribers[i].Received.Count;
             }
-            report.Add(Phase, "cycles (kill -9 + restart)", options.Cycles);
-            report.Add(Phase, "publishers (keyed + unkeyed)", $"{(options.Publishers + 1) / 2} + {options.Publishers / 2}");
-            report.Add(Phase, "subscribers", options.Subscribers);
-            report.Add(Phase, "publish requests", ledger.Requests);
-            report.Add(Phase, "failed requests (killed, 503)", ledger.Failed);
-            report.Add(Phase, "acknowledged (201)", ledger.Acknowledged.Count);
-            report.Add(Phase, "acknowledged per cycle min/max", acksPerCycle.Count == 0 ? "-" : $"{acksPerCycle.Min()} / {acksPerCycle.Max()}");
-            report.Add(Phase, "keyed publishes retried to a 201", ledger.Retried);
-            report.Add(Phase, "  of which committed by a cut request", ledger.RetriedCommittedBefore);
-            report.Add(Phase, "unkeyed, outcome unknown to client", ledger.Unknown);
-            report.Add(Phase, "committed (in the journal)", journal.Count);
-            report.Add(Phase, "committed, never acknowledged", journal.Count - ledger.Acknowledged.Count);
-            report.Add(Phase, "delivered (all subscribers)", delivered);
-            report.Add(Phase, "subscriber reconnects", subscribers.Sum(s => s.Reconnects));
-            report.Add(Phase, "restart to ready s (median/max)", restarts.Count == 0 ? "-" : $"{Median(restarts):0.00} / {restarts.Max():0.00}");
-            report.Add(Phase, "acknowledged lost", lost);
-            report.Add(Phase, "duplicated in the journal", duplicated);
-            report.Add(Phase, "phantom in the journal", phantom);
-            report.Add(Phase, "missed by a subscriber", missing);
-            report.Add(Phase, "phantom delivered", deliveredPhantom);
-            if (ledger.Acknowledged.Count == 0) report.Violation(Phase, "nothing was acknowledged: the run tested nothing");
+            report.Add(phase, sigterm ? "cycles (SIGTERM + restart)" : "cycles (kill -9 + restart)", cycles);
+            if (sigterm)
+            {
+                report.Add(phase, "exit codes (code × times)", string.Join(", ", exitCodes.OrderBy(c => c.Key).Select(c => $"{c.Key} × {c.Value}")));
+                report.Add(phase, "SIGTERM to exit s (median/max)", exits.Count == 0 ? "-" : $"{Median(exits):0.00} / {exits.Max():0.00}");
+                report.Add(phase, "/metrics scrapes answered 200", scrapes);
+                report.Add(phase, "streams ended with unavailable", subscribers.Sum(s => s.EndedUnavailable));
+                report.Add(phase, "streams ended without it", subscribers.Sum(s => s.EndedOtherwise));
+                // Each subscriber's last stream is ended by the run, not by a stop.
+                if (subscribers.Sum(s => s.EndedOtherwise) > 0) report.Violation(phase, "a stream ended without event: unavailable when the host stopped");
+            }
+            report.Add(phase, "publishers (keyed + unkeyed)", $"{(options.Publishers + 1) / 2} + {options.Publishers / 2}");
+            report.Add(phase, "subscribers", options.Subscribers);
+            report.Add(phase, "publish requests", ledger.Requests);
+            report.Add(phase, "failed requests (killed, 503)", ledger.Failed);
+            report.Add(phase, "acknowledged (201)", ledger.Acknowledged.Count);
+            report.Add(phase, "acknowledged per cycle min/max", acksPerCycle.Count == 0 ? "-" : $"{acksPerCycle.Min()} / {acksPerCycle.Max()}");
+            report.Add(phase, "keyed publishes retried to a 201", ledger.Retried);
+            report.Add(phase, "  of which committed by a cut request", ledger.RetriedCommittedBefore);
+            report.Add(phase, "unkeyed, outcome unknown to client", ledger.Unknown);
+            report.Add(phase, "committed (in the journal)", journal.Count);
+            report.Add(phase, "committed, never acknowledged", journal.Count - ledger.Acknowledged.Count);
+            report.Add(phase, "delivered (all subscribers)", delivered);
+            report.Add(phase, "subscriber reconnects", subscribers.Sum(s => s.Reconnects));
+            report.Add(phase, "restart to ready s (median/max)", restarts.Count == 0 ? "-" : $"{Median(restarts):0.00} / {restarts.Max():0.00}");
+            report.Add(phase, "acknowledged lost", lost);
+            report.Add(phase, "duplicated in the journal", duplicated);
+            report.Add(phase, "phantom in the journal", phantom);
+            report.Add(phase, "missed by a subscriber", missing);
+            report.Add(phase, "phantom delivered", deliveredPhantom);
+            if (ledger.Acknowledged.Count == 0) report.Violation(phase, "nothing was acknowledged: the run tested nothing");
         }
         catch (Exception error) when (error is InvalidOperationException or TimeoutException or HttpRequestException)
         {
-            report.Violation(Phase, error.Message);
+            report.Violation(phase, error.Message);
         }
         finally
         {
             host.Kill();
         }
-        foreach (var violation in ledger.Violations) report.Violation(Phase, violation);
+        foreach (var violation in ledger.Violations) report.Violation(phase, violation);
+    }
+
+    /// <summary>A second host on the running host's port must exit 4 with one line (not abort: 134), and the first must go on.</summary>
+    private async Task SecondHostOnThePortAsync(HostProcess host, string phase)
+    {
+        string dataDir = Directory.CreateTempSubdirectory("repl-crash-second.").FullName;
+        try
+        {
+            var second = new HostProcess(options.Host, dataDir, host.Url.Port, options.ServerCpu);
+            var started = Stopwatch.StartNew();
+            int? code = await second.RunToExitAsync(TimeSpan.FromSeconds(90));
+            string said = second.ErrorLines.LastOrDefault() ?? "";
+            report.Add(phase, "second host on the port: exit", code is null ? "still running after 90 s" : $"{code} after {started.Elapsed.TotalSeconds:0.0} s");
+            report.Add(phase, "second host on the port: stderr", $"{second.ErrorLines.Count} line(s), last: {said}");
+            if (code != 4 || second.ErrorLines.Count != 1) report.Violation(phase, $"a second host on the port exited {code?.ToString() ?? "never"}, stderr:\n{string.Join('\n', second.ErrorLines)}");
+            using var probe = new HttpClient { BaseAddress = host.Url, Timeout = TimeSpan.FromSeconds(10) };
+            using var ready = await probe.GetAsync("/readyz");
+            if (!ready.IsSuccessStatusCode) report.Violation(phase, $"the first host answered /readyz {(int)ready.StatusCode} after the second failed to bind");
+        }
+        finally
+        {
+            Directory.Delete(dataDir, recursive: true);
+        }
     }
 
     internal static double Median(List<double> values)
