@@ -69,9 +69,11 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
     /// failure that escaped a shell) — and the node's streams would all be gone with it, every later stream refused. So a
     /// host that stops while its materializer and actor system still run is replaced at once by a new incarnation, on
     /// the same handle (the streams' stages hold the handle, never a host). Graphs that ran in a dead actor have ended
-    /// (their stages' <c>PostStop</c> ran, so each request sees its stream end); a graph handed to a host that stopped
-    /// before it took it goes to the next. A host that stops before it ever started is not replaced, so a host that
-    /// cannot start does not spin. Wakes are kept in the handle's queue, so a wake in between is run by the next host.
+    /// (their stages' <c>PostStop</c> ran, so each request sees its stream end); those of a host whose stage failed go on
+    /// in its actor, woken through the new host (a message each, no longer short-circuited); a graph handed to a host
+    /// that stopped before it took it goes to the next. A host that stops before it ever started is not replaced, so a
+    /// host that cannot start does not spin. Wakes are kept in the handle's queue, so a wake in between is run by the
+    /// next host. Nothing of this is on the hot path: a wake still reads one field.
     /// </remarks>
     public sealed class Handle
     {
@@ -125,7 +127,7 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             {
                 // The next incarnation is in place before this one's waiters learn it stopped, so they go to it.
                 Volatile.Write(ref _incarnation, new Incarnation());
-                logic.Log.Warning("The node's SSE host stopped while the node runs; its streams have ended. Starting a new host.");
+                logic.Log.Warning("The node's SSE host stopped while the node runs: starting a new one");
             }
             incarnation.Stop(new StreamDetachedException("the node's SSE streams have stopped"));
             if (replace) StartIncarnation();
