@@ -158,7 +158,8 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
                     }
                     catch (Exception error)
                     {
-                        materialized.SetException(error);
+                        // A host whose materializer is shutting down still runs for a moment, but refuses graphs.
+                        materialized.SetException(_materializer.IsShutdown ? new StreamDetachedException("the node's SSE streams have stopped") : error);
                     }
                 });
                 // A host that stopped before it took the graph never answers: its stop does, and the graph goes to the
