@@ -69,6 +69,9 @@ public static class ReplHost
         var services = builder.Services;
         services.Configure<NodeOptions>(configuration.GetSection("Node"));
         services.Configure<JournalOptions>(configuration.GetSection("Journal"));
+        // The journal keeps idempotency keys for the sequencer's window (it rebuilds its window from them).
+        services.PostConfigure<JournalOptions>(journal =>
+            journal.IdempotencyWindow = (configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions()).IdempotencyWindow);
         services.Configure<TopicsOptions>(configuration.GetSection("Topics"));
         services.Configure<SequencerOptions>(configuration.GetSection("Sequencer"));
         services.Configure<SseOptions>(configuration.GetSection("Sse"));

@@ -28,7 +28,7 @@ public static class ReplEngineHosting
     /// <summary>Standalone: the node's log reader (<see cref="LogReader"/>), fed by the sequencer.</summary>
     public static AkkaConfigurationBuilder WithReplLogReader(this AkkaConfigurationBuilder builder) =>
         builder.WithActors((system, registry, resolver) =>
-            registry.Register<LogReaderProtocol.Key>(system.ActorOf(LogReaderProps(resolver, replica: false, onRestart: null, keys: null), "log-reader")));
+            registry.Register<LogReaderProtocol.Key>(system.ActorOf(LogReaderProps(resolver, replica: false, onRestart: null), "log-reader")));
 
     /// <summary>
     /// Cluster mode: the node's log reader, which writes etcd's local replica, fed by etcd's watch (the container's
@@ -36,18 +36,17 @@ public static class ReplEngineHosting
     /// reader). A reader that crashed has the feed open the watch again from its watermark. The host waits for
     /// <see cref="ClusterLogFeed.Started"/> and stops the feed; it never feeds the reader itself.
     /// </summary>
-    /// <param name="keys">The idempotency window, which a replica's reader applies.</param>
-    public static AkkaConfigurationBuilder WithReplClusterLog(this AkkaConfigurationBuilder builder, SequencerOptions keys) =>
+    public static AkkaConfigurationBuilder WithReplClusterLog(this AkkaConfigurationBuilder builder) =>
         builder.WithActors((system, registry, resolver) =>
         {
             var feed = resolver.GetService<ClusterLogFeed>();
-            var reader = system.ActorOf(LogReaderProps(resolver, replica: true, feed.Restart, keys), "log-reader");
+            var reader = system.ActorOf(LogReaderProps(resolver, replica: true, feed.Restart), "log-reader");
             registry.Register<LogReaderProtocol.Key>(reader);
             feed.Start(reader);
         });
 
-    private static Props LogReaderProps(IDependencyResolver resolver, bool replica, Action? onRestart, SequencerOptions? keys) =>
-        LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart, keys,
+    private static Props LogReaderProps(IDependencyResolver resolver, bool replica, Action? onRestart) =>
+        LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart,
             resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
 
     /// <summary>

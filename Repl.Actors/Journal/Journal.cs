@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
 
 namespace Repl.Actors.Journal;
 
@@ -21,6 +22,8 @@ public sealed class Journal : IDisposable
     private readonly SqliteConnection _writer;
     private readonly Lock _gate = new();
     private SqliteCommand? _insertMessage;
+    private SqliteCommand? _insertKey;
+    private SqliteCommand? _expireKeys;
     private long _lastPosition;
     private long _replicaRevision;
 
@@ -70,6 +73,20 @@ public sealed class Journal : IDisposable
         if (ReadScalar(_writer, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'key'") == 0)
         {
             Execute(_writer, null, "ALTER TABLE messages ADD COLUMN key TEXT");
+        }
+        // Then the keys got a table of their own, which retention does not trim (see KeysInWindow); a journal from
+        // before it has them in messages.key only, and what retention left of them there is copied once.
+        if (ReadScalar(_writer, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'keys'") == 0)
+        {
+            using var _ = EnterWriteGate();
+            using var transaction = _writer.BeginTransaction();
+            Execute(_writer, transaction, """
+                CREATE TABLE keys(pos INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL, created INTEGER NOT NULL);
+                CREATE INDEX keys_created ON keys(created);
+                INSERT INTO keys(pos, topic, key, created) SELECT pos, topic, key, created FROM messages WHERE key IS NOT NULL;
+                """);
+            ExpireKeys(transaction, ReadScalar(_writer, "SELECT coalesce(max(created), 0) FROM keys"));
+            transaction.Commit();
         }
     }
 
@@ -170,6 +187,7 @@ public sealed class Journal : IDisposable
         var insert = _insertMessage ??= Prepare(_writer, "INSERT INTO messages(pos, topic, created, body, key) VALUES ($p, $t, $c, $b, $k)", "$p", "$t", "$c", "$b", "$k");
         insert.Transaction = transaction;
         long last = _lastPosition;
+        long newestKey = 0;
         foreach (var entry in entries)
         {
             if (entry.Position <= last) continue;
@@ -183,6 +201,17 @@ public sealed class Journal : IDisposable
                     insert.Parameters[3].Value = entry.Message;
                     insert.Parameters[4].Value = (object?)entry.Key ?? DBNull.Value;
                     insert.ExecuteNonQuery();
+                    if (entry.Key is { } key)
+                    {
+                        var insertKey = _insertKey ??= Prepare(_writer, "INSERT OR REPLACE INTO keys(pos, topic, key, created) VALUES ($p, $t, $k, $c)", "$p", "$t", "$k", "$c");
+                        insertKey.Transaction = transaction;
+                        insertKey.Parameters[0].Value = entry.Position;
+                        insertKey.Parameters[1].Value = entry.Topic;
+                        insertKey.Parameters[2].Value = key;
+                        insertKey.Parameters[3].Value = entry.CreatedAtMs;
+                        insertKey.ExecuteNonQuery();
+                        newestKey = Math.Max(newestKey, entry.CreatedAtMs);
+                    }
                     break;
                 case LogEntryKind.CreateTopic:
                     Execute(_writer, transaction, "INSERT OR IGNORE INTO topics(name, created) VALUES ($n, $p)", ("$n", entry.Topic), ("$p", entry.Position));
@@ -205,6 +234,7 @@ public sealed class Journal : IDisposable
                     break;
             }
         }
+        if (newestKey > 0) ExpireKeys(transaction, newestKey);
         last = Math.Max(last, through);
         SetMeta(transaction, "last", last);
         if (revision > 0)
@@ -252,6 +282,33 @@ public sealed class Journal : IDisposable
         return entries;
     }
 
+    /// <summary>
+    /// What the log's writer replays after <paramref name="after"/> up to <paramref name="upTo"/>, in position order, at
+    /// most <paramref name="limit"/>: topic changes, and keyed publishes (without their message) from the <c>keys</c>
+    /// table, so retention does not take a key still in its window. Publishes without a key change nothing the writer keeps.
+    /// </summary>
+    public List<LogEntry> ReadForReplay(long after, long upTo, int limit)
+    {
+        using var reader = OpenReader();
+        using var command = reader.Connection.CreateCommand();
+        command.CommandText = """
+            SELECT pos, 1, topic, created, 0, key FROM keys WHERE pos > $a AND pos <= $b
+            UNION ALL SELECT pos, kind, topic, created, through, NULL FROM events WHERE pos > $a AND pos <= $b
+            ORDER BY 1 LIMIT $n
+            """;
+        command.Parameters.AddWithValue("$a", after);
+        command.Parameters.AddWithValue("$b", upTo);
+        command.Parameters.AddWithValue("$n", limit);
+        using var rows = command.ExecuteReader();
+        var entries = new List<LogEntry>();
+        while (rows.Read())
+        {
+            entries.Add(new LogEntry(rows.GetInt64(0), (LogEntryKind)rows.GetInt64(1), rows.GetString(2), [], rows.GetInt64(3), rows.GetInt64(4),
+                rows.IsDBNull(5) ? null : rows.GetString(5)));
+        }
+        return entries;
+    }
+
     /// <summary>The stored message JSON at a position, or null when there is none (never was, or trimmed).</summary>
     public byte[]? MessageAt(long position)
     {
@@ -262,16 +319,41 @@ public sealed class Journal : IDisposable
         return command.ExecuteScalar() as byte[];
     }
 
-    /// <summary>The idempotency keys of publishes created at or after <paramref name="sinceMs"/>, in position order.</summary>
-    public List<(string Topic, string Key, long Position, long CreatedAtMs)> KeysSince(long sinceMs)
+    /// <summary>
+    /// Drops the keys that left the idempotency window (<see cref="JournalOptions.IdempotencyWindow"/> before the newest
+    /// key's time, as <see cref="IdempotencyWindow"/> counts it): the table holds about the window, not the log's history.
+    /// </summary>
+    /// <remarks>An index range at the table's old end: each write deletes what expired since the one before.</remarks>
+    private void ExpireKeys(SqliteTransaction transaction, long newestMs)
+    {
+        var expire = _expireKeys ??= Prepare(_writer, "DELETE FROM keys WHERE created < $c", "$c");
+        expire.Transaction = transaction;
+        expire.Parameters[0].Value = newestMs - (long)_options.IdempotencyWindow.TotalMilliseconds;
+        expire.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// The idempotency keys still in their window: publishes created at most <paramref name="window"/> before the newest
+    /// key, the newest <paramref name="maxKeys"/> of them, in position order. What the sequencer rebuilds its window from.
+    /// </summary>
+    /// <remarks>
+    /// From the <c>keys</c> table, which retention and topic deletion leave alone: a key stays live for its window even
+    /// when its message was trimmed sooner.
+    /// </remarks>
+    public List<SequencerProtocol.IdempotencyKey> KeysInWindow(TimeSpan window, int maxKeys)
     {
         using var reader = OpenReader();
         using var command = reader.Connection.CreateCommand();
-        command.CommandText = "SELECT topic, key, pos, created FROM messages WHERE key IS NOT NULL AND created >= $c ORDER BY pos";
-        command.Parameters.AddWithValue("$c", sinceMs);
+        command.CommandText = """
+            SELECT topic, key, pos, created FROM (
+                SELECT topic, key, pos, created FROM keys WHERE created >= (SELECT coalesce(max(created), 0) FROM keys) - $w ORDER BY pos DESC LIMIT $n)
+            ORDER BY pos
+            """;
+        command.Parameters.AddWithValue("$w", (long)window.TotalMilliseconds);
+        command.Parameters.AddWithValue("$n", maxKeys);
         using var rows = command.ExecuteReader();
-        var keys = new List<(string, string, long, long)>();
-        while (rows.Read()) keys.Add((rows.GetString(0), rows.GetString(1), rows.GetInt64(2), rows.GetInt64(3)));
+        var keys = new List<SequencerProtocol.IdempotencyKey>();
+        while (rows.Read()) keys.Add(new SequencerProtocol.IdempotencyKey(rows.GetString(0), rows.GetString(1), rows.GetInt64(2), rows.GetInt64(3)));
         return keys;
     }
 
@@ -409,6 +491,8 @@ public sealed class Journal : IDisposable
     {
         using var _ = EnterWriteGate();
         _insertMessage?.Dispose();
+        _insertKey?.Dispose();
+        _expireKeys?.Dispose();
         _writer.Dispose();
     }
 

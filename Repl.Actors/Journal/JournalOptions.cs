@@ -14,4 +14,10 @@ public sealed class JournalOptions
 
     /// <summary>History kept per topic, in age; older messages are trimmed. Zero keeps all.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// How long the <c>keys</c> table keeps a publish's idempotency key: the sequencer's window
+    /// (<c>Sequencer:IdempotencyWindow</c>, which the host copies here), whatever retention does to the message.
+    /// </summary>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromMinutes(10);
 }

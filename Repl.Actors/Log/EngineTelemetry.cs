@@ -23,11 +23,15 @@ public sealed class EngineTelemetry : IDisposable
         var meter = meters.Create(MeterName);
         CommitDuration = meter.CreateHistogram<double>("repl.commit.duration", "s", "Time to append one batch to the log");
         BatchSize = meter.CreateHistogram<long>("repl.commit.batch", "{entry}", "Entries per log write");
+        SnapshotFailures = meter.CreateCounter<long>("repl.snapshot.failures", "{snapshot}", "Sequencer snapshots that failed to save");
     }
 
     public Histogram<double> CommitDuration { get; }
 
     public Histogram<long> BatchSize { get; }
+
+    /// <summary>Snapshots the sequencer failed to save: recovery then replays from an older one, a longer tail.</summary>
+    public Counter<long> SnapshotFailures { get; }
 
     public ActivitySource Source { get; } = new(MeterName);
 

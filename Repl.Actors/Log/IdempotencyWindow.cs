@@ -22,8 +22,13 @@ public sealed class IdempotencyWindow(TimeSpan window, int maxKeys)
     public bool TryGet(string topic, string key, out long position) => _positions.TryGetValue((topic, key), out position);
 
     /// <summary>Remembers a committed publish's key (a later one with the same key replaces it).</summary>
+    /// <remarks>
+    /// Adding a key again at the position it holds changes nothing: a recovery rebuilds the window from the journal,
+    /// then replays events the journal had already applied (see <see cref="SequencerActor"/>).
+    /// </remarks>
     public void Add(SequencerProtocol.IdempotencyKey key)
     {
+        if (_positions.TryGetValue((key.Topic, key.Key), out long held) && held == key.Position) return;
         _positions[(key.Topic, key.Key)] = key.Position;
         _order.Enqueue(key);
         long oldest = key.CreatedAtMs - (long)window.TotalMilliseconds;
@@ -34,8 +39,4 @@ public sealed class IdempotencyWindow(TimeSpan window, int maxKeys)
             if (_positions.TryGetValue((head.Topic, head.Key), out long position) && position == head.Position) _positions.Remove((head.Topic, head.Key));
         }
     }
-
-    /// <summary>The keys held, oldest first (for a snapshot).</summary>
-    public SequencerProtocol.IdempotencyKey[] ToArray() =>
-        [.. _order.Where(key => _positions.TryGetValue((key.Topic, key.Key), out long position) && position == key.Position)];
 }

@@ -30,25 +30,19 @@ public sealed class LogReader : ReceiveActor
     private readonly Action? _onRestart;
     private readonly List<LogEntry> _accepted = [];
     private readonly List<(long Position, long Answer)> _resolved = [];
-    private readonly IdempotencyWindow? _keys;
     private readonly EngineTelemetry? _telemetry;
     private readonly HashSet<TopicActor> _touched = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
     /// <param name="onRestart">Called after a crash: cluster mode opens the watch again from the watermark (<see cref="Cluster.ClusterLogFeed.Restart"/>).</param>
-    /// <param name="keys">Cluster mode, where nodes write to etcd without one sequencer to deduplicate: the idempotency
-    /// window, applied here instead. Every node applies the same log, so every node skips the same duplicates.</param>
-    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, SequencerOptions? keys = null,
-        EngineTelemetry? telemetry = null)
+    /// <remarks>
+    /// The reader does not deduplicate idempotency keys: the sequencer, the log's one writer in both modes, logs a
+    /// publish whose key it holds as nothing at all, so no batch it wrote carries a duplicate.
+    /// </remarks>
+    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, EngineTelemetry? telemetry = null)
     {
         _telemetry = telemetry;
-        if (replica && keys is not null)
-        {
-            _keys = new IdempotencyWindow(keys.IdempotencyWindow, keys.MaxIdempotencyKeys);
-            long since = DateTimeOffset.UtcNow.Add(-keys.IdempotencyWindow).ToUnixTimeMilliseconds();
-            foreach (var (topic, key, position, created) in journal.KeysSince(since)) _keys.Add(new Sequencer.SequencerProtocol.IdempotencyKey(topic, key, position, created));
-        }
         _registry = registry;
         _options = options;
         _journal = journal;
@@ -75,9 +69,8 @@ public sealed class LogReader : ReceiveActor
         });
     }
 
-    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, SequencerOptions? keys = null,
-        EngineTelemetry? telemetry = null) =>
-        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, keys, telemetry));
+    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, EngineTelemetry? telemetry = null) =>
+        Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, telemetry));
 
     protected override void PostRestart(Exception reason)
     {
@@ -112,11 +105,7 @@ public sealed class LogReader : ReceiveActor
             if (entry.Position <= before) continue; // already applied (a cluster watch may resend a window)
             switch (entry.Kind)
             {
-                case LogEntryKind.Publish when _keys is not null && entry.Key is { } key && _keys.TryGet(entry.Topic, key, out long first):
-                    _resolved.Add((entry.Position, first));
-                    break;
                 case LogEntryKind.Publish when _registry.TryGet(entry.Topic, out var topic):
-                    if (_keys is not null && entry.Key is { } newKey) _keys.Add(new Sequencer.SequencerProtocol.IdempotencyKey(entry.Topic, newKey, entry.Position, entry.CreatedAtMs));
                     topic.Append(new Frame(entry.Position, entry.Topic, MessageJson.Frame(entry.Position, _registry.Epoch.Utf8, entry.Message)), before);
                     _touched.Add(topic);
                     _accepted.Add(entry);

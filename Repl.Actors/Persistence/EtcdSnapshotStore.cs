@@ -16,14 +16,22 @@ namespace Repl.Actors.Persistence;
 /// <para>Value: <c>sequenceNr:i64, createdMs:i64, serializer:i32, manifest length:i32, manifest (UTF-8), payload</c>, little-endian;
 /// the payload is serialized by the serializer bound to the snapshot's type (Repl's own, <c>ReplSerializer</c>).</para>
 /// <para>A save is fenced like a log write (<see cref="EtcdStore.Fence"/>): only the lease's holder writes snapshots.</para>
+/// <para>The sequencer's snapshot is a few bytes (<see cref="Sequencer.SequencerProtocol.JournalSnapshot"/>): its state
+/// is rebuilt from the node's replica, so a snapshot is offered only once the replica has applied its sequence number
+/// (waiting up to <c>replay-wait</c>, as the journal's replay does). A snapshot over <see cref="EtcdJournal.MaxTxnBytes"/>
+/// is refused here, with its size, rather than by etcd.</para>
 /// </remarks>
 public sealed class EtcdSnapshotStore : SnapshotStore
 {
     private const int Header = 8 + 8 + 4 + 4;
 
     private readonly EtcdStore _store = EtcdStore.Of(Context.System);
+    private readonly Journal.Journal _replica = SqliteJournal.JournalOf(Context.System);
     // Captured here: after an await there is no actor context to take it from.
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
+    private readonly TimeSpan _replicaWait;
+
+    public EtcdSnapshotStore(Akka.Configuration.Config config) => _replicaWait = config.GetTimeSpan("replay-wait", TimeSpan.FromSeconds(15));
 
     protected override async Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
@@ -36,6 +44,14 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         int manifestLength = BinaryPrimitives.ReadInt32LittleEndian(value[20..]);
         string manifest = Encoding.UTF8.GetString(value.Slice(Header, manifestLength));
         var snapshot = _serialization.Deserialize(value[(Header + manifestLength)..].ToArray(), serializer, manifest);
+        // The node's replica is written from etcd's watch and may be behind the snapshot (a node that just started).
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (_replica.LastPosition < sequenceNr)
+        {
+            if (waited.Elapsed > _replicaWait)
+                throw new TimeoutException($"this node's replica of the log is at {_replica.LastPosition}, the snapshot at {sequenceNr}: it did not catch up within {_replicaWait.TotalSeconds:0} s");
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
         return new SelectedSnapshot(new SnapshotMetadata(persistenceId, sequenceNr, created), snapshot);
     }
 
@@ -46,6 +62,8 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         var manifest = Encoding.UTF8.GetBytes(Akka.Serialization.Serialization.ManifestFor(serializer, snapshot));
         var payload = serializer.ToBinary(snapshot);
         var value = new byte[Header + manifest.Length + payload.Length];
+        if (value.Length > EtcdJournal.MaxTxnBytes)
+            throw new InvalidOperationException($"the snapshot is {value.Length:N0} bytes, over the {EtcdJournal.MaxTxnBytes:N0} a request to etcd may carry; it was not saved");
         BinaryPrimitives.WriteInt64LittleEndian(value, metadata.SequenceNr);
         BinaryPrimitives.WriteInt64LittleEndian(value.AsSpan(8), new DateTimeOffset(DateTime.SpecifyKind(metadata.Timestamp, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(16), serializer.Identifier);

@@ -95,13 +95,18 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
 
     /// <summary>
     /// A call that failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's own
-    /// token did not cause) becomes the 503 <see cref="LogUnavailableException"/>.
+    /// token did not cause) becomes the 503 <see cref="LogUnavailableException"/>. So does a request etcd refused (too
+    /// large, too many operations), still not committed, but named as what it is: etcd was there and said no.
     /// </summary>
     private static async Task<T> Mapped<T>(Func<Task<T>> call, CancellationToken cancellationToken)
     {
         try
         {
             return await call().ConfigureAwait(false);
+        }
+        catch (RpcException refused) when (refused.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted or StatusCode.FailedPrecondition or StatusCode.OutOfRange)
+        {
+            throw new LogUnavailableException($"etcd refused the request ({refused.StatusCode}: {refused.Status.Detail})", refused);
         }
         catch (Exception error) when (error is RpcException or HttpRequestException or IOException ||
                                       (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))

@@ -29,9 +29,9 @@ namespace Repl.Actors.Persistence;
 /// breaker is not missed: a failed write stops the sequencer, whose backoff supervisor already spaces the retries.</para>
 /// <para><b>Positions.</b> An event's sequence number is its log position: a publish is stored as the message row at
 /// that position, with the id it carries in every stream. There is one persistence id, the sequencer's.</para>
-/// <para><b>Replay.</b> Topic changes replay from <c>events</c>, publishes from <c>messages</c> without their body (the
-/// sequencer's state needs none); publishes that retention removed are not replayed, which the sequencer's state
-/// (the topic set) does not need either. Recovery starts from a snapshot, so a replay is the short tail after it. The
+/// <para><b>Replay.</b> Topic changes replay from <c>events</c>, keyed publishes from <c>keys</c> without their body
+/// (<see cref="Journal.Journal.ReadForReplay"/>): the sequencer's state is the topic set and the idempotency keys, and
+/// neither needs a message nor a publish without a key. Recovery starts from a snapshot, so a replay is the short tail after it. The
 /// replay passes through Akka's <see cref="ReplayFilter"/> (<c>replay-filter.mode</c>).</para>
 /// </remarks>
 public sealed class SqliteJournal : WriteJournalBase
@@ -184,7 +184,7 @@ public sealed class SqliteJournal : WriteJournalBase
         long left = max;
         while (left > 0)
         {
-            var page = journal.ReadLog(after, toSequenceNr, (int)Math.Min(left, ReplayPage), bodies: false);
+            var page = journal.ReadForReplay(after, toSequenceNr, (int)Math.Min(left, ReplayPage));
             foreach (var entry in page)
             {
                 var e = new LogEvent(entry.Kind, entry.Topic, [], entry.CreatedAtMs, entry.Through, entry.Key);

@@ -17,6 +17,17 @@ namespace Repl.Actors.Sequencer;
 /// becomes the next write, so batches grow with load (group commit). <c>PersistAllAsync</c> over that queue: plain
 /// <c>Persist</c>/<c>PersistAll</c> would stash commands during the write and shrink every batch to one.</para>
 /// <para><b>Positions</b> are the journal's sequence numbers: one event per publish or topic change.</para>
+/// <para><b>Snapshots</b> (<see cref="SequencerProtocol.JournalSnapshot"/>) hold no state, only a sequence number S: the
+/// topic set and the idempotency keys are rebuilt from the node's journal (standalone the log itself, in cluster mode
+/// etcd's local replica), which keeps both (<c>topics</c>, and <c>keys</c> for the idempotency window). A snapshot stays
+/// a few bytes whatever the window and the topic count hold, and taking one costs the log's thread nothing.</para>
+/// <para><b>Recovery's invariant.</b> The journal read at recovery must have applied at least S; it may have applied
+/// more (up to the log's head R). The state rebuilt from it is then the state at some R ≥ S, and the replay of the
+/// events after S brings it to the head: every change the sequencer keeps is "the last event for this name wins" (a
+/// topic's create or delete, a key's position), and a replayed event at or below R only says again what R already
+/// holds. The cluster's snapshot store offers a snapshot only once the node's replica has applied its sequence number
+/// (<see cref="Persistence.EtcdSnapshotStore"/>), and the rebuild checks it again: below S the recovery fails, and the
+/// backoff supervisor's next incarnation tries again.</para>
 /// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
 /// <para><b>One write, one transaction.</b> A write is cut at what one journal transaction holds
@@ -59,11 +70,16 @@ public sealed class SequencerActor : ReceivePersistentActor
         _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
         Recover<SnapshotOffer>(offer =>
         {
-            var snapshot = (SequencerProtocol.Snapshot)offer.Snapshot;
-            _topics = new HashSet<string>(snapshot.Topics, StringComparer.Ordinal);
-            _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
-            foreach (var key in snapshot.Keys) _keys.Add(key);
             _snapshotAt = offer.Metadata.SequenceNr;
+            _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
+            if (offer.Snapshot is SequencerProtocol.Snapshot whole)
+            {
+                // Written whole by an earlier version.
+                _topics = new HashSet<string>(whole.Topics, StringComparer.Ordinal);
+                foreach (var key in whole.Keys) _keys.Add(key);
+                return;
+            }
+            RebuildFromJournal(offer.Metadata.SequenceNr);
         });
         Recover<LogEvent>(e =>
         {
@@ -78,7 +94,12 @@ public sealed class SequencerActor : ReceivePersistentActor
             StopWhenDrained();
         });
         Command<SaveSnapshotSuccess>(saved => DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(failed => Context.GetLogger().Warning("Snapshot at {0} failed: {1}", failed.Metadata.SequenceNr, failed.Cause.Message));
+        Command<SaveSnapshotFailure>(failed =>
+        {
+            _telemetry?.SnapshotFailures.Add(1);
+            Context.GetLogger().Warning("The snapshot at {0} was not saved ({1}: {2}); a recovery replays from the last one saved", failed.Metadata.SequenceNr,
+                failed.Cause.GetType().Name, failed.Cause.Message);
+        });
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
     }
@@ -247,8 +268,8 @@ public sealed class SequencerActor : ReceivePersistentActor
         _writing = null;
         if (LastSequenceNr - _snapshotAt >= _settings.SnapshotEvery)
         {
-            // The topic set now is the one at LastSequenceNr: nothing later has been cut yet.
-            SaveSnapshot(new SequencerProtocol.Snapshot([.. _topics], _keys.ToArray()));
+            // Its state is the journal's at LastSequenceNr (or later): see the remarks.
+            SaveSnapshot(SequencerProtocol.JournalSnapshot.Instance);
             _snapshotAt = LastSequenceNr;
         }
         Write();
@@ -271,6 +292,20 @@ public sealed class SequencerActor : ReceivePersistentActor
             }
             cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions));
         }
+    }
+
+    /// <summary>The topic set and the idempotency keys from the node's journal, which has applied at least <paramref name="snapshotAt"/> (see the remarks).</summary>
+    private void RebuildFromJournal(long snapshotAt)
+    {
+        var journal = Persistence.SqliteJournal.JournalOf(Context.System);
+        long applied = journal.LastPosition;
+        if (applied < snapshotAt)
+            throw new InvalidOperationException($"the node's journal has applied the log up to {applied}, the snapshot is at {snapshotAt}: its state cannot be rebuilt yet");
+        long started = Stopwatch.GetTimestamp();
+        _topics = new HashSet<string>(journal.LoadTopics().Select(topic => topic.Name), StringComparer.Ordinal);
+        foreach (var key in journal.KeysInWindow(_settings.KeyWindow, _settings.MaxKeys)) _keys.Add(key);
+        Context.GetLogger().Info("Rebuilt {0} topics and {1} idempotency keys from the journal (applied to {2}, snapshot at {3}) in {4:0} ms",
+            _topics.Count, _keys.Count, applied, snapshotAt, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>Applies a topic change to the topic set; false when it changes nothing (and is then not logged).</summary>

@@ -39,8 +39,22 @@ public static class SequencerProtocol
         public static readonly Drain Instance = new();
     }
 
-    /// <summary>The sequencer's state in a snapshot: the topics that exist at its sequence number, and the idempotency keys still in their window.</summary>
+    /// <summary>
+    /// The sequencer's state written out whole: the topics that exist at its sequence number, and the idempotency keys
+    /// still in their window. Written by earlier versions (and the journal's schema migration); read still, never written.
+    /// </summary>
+    /// <remarks>It grew with the keys and topics until etcd refused it (1.5 MiB), and then no snapshot was saved again.</remarks>
     public sealed record Snapshot(string[] Topics, IdempotencyKey[] Keys) : IReplMessage;
+
+    /// <summary>
+    /// The sequencer's snapshot: no state, only its sequence number (the snapshot's metadata). Its topic set and
+    /// idempotency keys at that number are in the node's journal, which recovery rebuilds them from
+    /// (<see cref="SequencerActor"/>), so the snapshot's size does not grow with either.
+    /// </summary>
+    public sealed record JournalSnapshot : IReplMessage
+    {
+        public static readonly JournalSnapshot Instance = new();
+    }
 
     /// <summary>A publish's idempotency key as the window keeps it: topic and key, where it landed, when it was published.</summary>
     public readonly record struct IdempotencyKey(string Topic, string Key, long Position, long CreatedAtMs);

@@ -31,6 +31,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         SequencerProtocol.TopicChanged => "SD1",
         SequencerProtocol.Drain => "SX1",
         SequencerProtocol.Snapshot => "SS2",
+        SequencerProtocol.JournalSnapshot => "SS3",
         LogEvent => "LE2",
         TopicProtocol.Create => "TC1",
         TopicProtocol.Delete => "TD1",
@@ -81,7 +82,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(t.Topic);
                     w.Write(t.Position);
                     break;
-                case SequencerProtocol.Drain:
+                case SequencerProtocol.Drain or SequencerProtocol.JournalSnapshot:
                     break;
                 case SequencerProtocol.Snapshot s:
                     WriteSnapshot(w, s.Topics, s.Keys);
@@ -133,6 +134,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "ST1": return new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
             case "SD1": return new SequencerProtocol.TopicChanged(r.ReadString(), r.ReadInt64());
             case "SX1": return SequencerProtocol.Drain.Instance;
+            case "SS3": return SequencerProtocol.JournalSnapshot.Instance;
             case "SS1" or "SS2":
             {
                 var topics = new string[r.ReadInt32()];

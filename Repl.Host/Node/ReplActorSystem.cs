@@ -72,7 +72,7 @@ internal static class ReplActorSystem
                 .WithReplRemoting(akkaCluster)
                 .WithActorSystemLivenessCheck()
                 .WithAkkaClusterReadinessCheck();
-            if (isCluster) akka.WithReplClusterLog(sequencer);
+            if (isCluster) akka.WithReplClusterLog();
             else akka.WithReplLogReader();
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)

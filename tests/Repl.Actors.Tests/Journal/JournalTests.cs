@@ -27,6 +27,36 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public void Keys_OutliveRetention_LeaveWithTheirWindow_AndAreCopiedFromAnOlderJournal()
+    {
+        var window = TimeSpan.FromMinutes(10);
+        long t0 = 1_000_000;
+        using (var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { DataDir = _dir, IdempotencyWindow = window }))
+        {
+            journal.Write([Create(1, "a"), Publish(2, "a", t0) with { Key = "k2" }, Publish(3, "a", t0 + 1) with { Key = "k3" }, Publish(4, "a", t0 + 2)]);
+            journal.Write([new LogEntry(5, LogEntryKind.Truncate, "a", [], t0 + 3, 4)]);
+            Assert.Empty(journal.Read(["a"], 0, long.MaxValue, 10));
+            Assert.Equal(["k2", "k3"], journal.KeysInWindow(window, 100).Select(key => key.Key));
+            Assert.Equal(["k3"], journal.KeysInWindow(window, 1).Select(key => key.Key));
+            // The replay sees the keys and the topic changes, not the trimmed message or the unkeyed publish.
+            Assert.Equal([1L, 2L, 3L, 5L], journal.ReadForReplay(0, 10, 100).Select(entry => entry.Position));
+            // A key published a window after k2 and k3 sends them out of the table.
+            journal.Write([Publish(6, "a", t0 + 2 + (long)window.TotalMilliseconds) with { Key = "k6" }]);
+            Assert.Equal(["k6"], journal.KeysInWindow(window, 100).Select(key => key.Key));
+        }
+        // A journal from before the keys table: its keys are copied from messages.key when it opens.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, "repl.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "DROP TABLE keys";
+            drop.ExecuteNonQuery();
+        }
+        using var reopened = Repl.Actors.Journal.Journal.Open(new JournalOptions { DataDir = _dir, IdempotencyWindow = window });
+        Assert.Equal([("a", "k6", 6L)], reopened.KeysInWindow(window, 100).Select(key => (key.Topic, key.Key, key.Position)));
+    }
+
+    [Fact]
     public void Write_SkipsEntriesAlreadyWritten()
     {
         using var journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true });

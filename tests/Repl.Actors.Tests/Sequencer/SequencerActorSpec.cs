@@ -266,6 +266,57 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void RetryAfterRecovery_AnswersTheFirstPosition_EvenWhenRetentionTrimmedTheMessage()
+    {
+        var first = StartSequencer(snapshotEvery: 3);
+        CreateTopic(first, "a");
+        long Keyed(IActorRef sequencer, long batch, string key)
+        {
+            sequencer.Tell(Publish(batch, Command("a", (int)batch) with { Key = key, CreatedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }));
+            return Assert.Single(ExpectMsg<SequencerProtocol.Committed>(Wait).Positions);
+        }
+        long early = Keyed(first, 1, "early");
+        Keyed(first, 2, "other");
+        // A snapshot at 3, then a key in the tail after it.
+        AwaitAssert(() => Assert.Equal(3, _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)?.SequenceNr), Wait);
+        long late = Keyed(first, 3, "late");
+        // Retention trims every message of the topic, keyed ones included, well within their window.
+        first.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.Truncate, "a", late, Future));
+        ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+        Assert.Empty(_journal.Journal.Read(["a"], 0, long.MaxValue, 10));
+        Watch(first);
+        first.Tell(SequencerProtocol.Drain.Instance);
+        ExpectTerminated(first, Wait);
+        long head = _journal.Journal.LastPosition;
+
+        var second = StartSequencer(snapshotEvery: 3);
+        Assert.Equal(early, Keyed(second, 4, "early"));
+        Assert.Equal(late, Keyed(second, 5, "late"));
+        Assert.Equal(head, _journal.Journal.LastPosition);
+    }
+
+    [Fact]
+    public void Snapshot_StaysSmall_WhateverTheKeyWindowAndTheTopicsHold()
+    {
+        var sequencer = StartSequencer(snapshotEvery: 2_000);
+        for (int topic = 0; topic < 500; topic++)
+        {
+            sequencer.Tell(Create("t" + topic));
+            ExpectMsg<SequencerProtocol.TopicChanged>(Wait);
+        }
+        // 2,000 keys of 200 characters: written whole, about 450 kB.
+        string padding = new('k', 190);
+        for (int batch = 0; batch < 20; batch++)
+        {
+            sequencer.Tell(Publish(batch, [.. Enumerable.Range(0, 100).Select(i => Command("t" + i, i) with { Key = $"{batch:D4}{i:D4}{padding}" })]));
+            ExpectMsg<SequencerProtocol.Committed>(Wait);
+        }
+        AwaitAssert(() => Assert.NotNull(_journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)), Wait);
+        var snapshot = _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)!;
+        Assert.InRange(snapshot.Payload.Length, 0, 64);
+    }
+
+    [Fact]
     public void Snapshot_ReplacesTheOlderOne()
     {
         var sequencer = StartSequencer(snapshotEvery: 2);

@@ -24,6 +24,7 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new SequencerProtocol.TopicChanged("t", 12),
         SequencerProtocol.Drain.Instance,
         new SequencerProtocol.Snapshot(["a", "comments:42", ""], []),
+        SequencerProtocol.JournalSnapshot.Instance,
         new SequencerProtocol.Snapshot(["a"], [new SequencerProtocol.IdempotencyKey("a", "order-17", 5, 1_800_000_000_000)]),
         new SequencerProtocol.Publish(8, [new PublishCommand("a", [1, 2], 3, "key-1"), new PublishCommand("a", [], 4)], 1_800_000_000_002),
         new LogEvent(LogEntryKind.Publish, "a", [], 125, 0, "key-2"),
