@@ -32,7 +32,7 @@
 # BENCH_ETCD_ARGS (extra etcd flags),
 # BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
 # BENCH_C1_PUBLISHERS (96), BENCH_C3_DURATION (s, default 60; the kill comes at a third of it),
-# BENCH_C3_SUBSCRIBERS (100).
+# BENCH_C3_SUBSCRIBERS (100), BENCH_C3_RATE (publishes/s, 500), BENCH_C3_KILL_AT (s into the window, default a third).
 # X1: BENCH_X1_CYCLES (kill -9 cycles, default 20), BENCH_X1_ARGS (more Repl.Bench crash options).
 # X2: BENCH_X2_CYCLES (SIGTERM cycles, default 30), BENCH_X2_ARGS (more Repl.Bench crash options).
 # SOAK: BENCH_SOAK_DURATION (s, default 1800), BENCH_SOAK_CHURNERS (300), BENCH_SOAK_RATE (publishes/s, 100),
@@ -115,7 +115,7 @@ S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
 C2 300 0 120 1000 $duration cluster
-C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 500 $c3_duration cluster
+C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 ${BENCH_C3_RATE:-500} $c3_duration cluster
 ROWS
   fi
 }
@@ -246,8 +246,9 @@ run_cluster() {
       urls+="${urls:+,}http://127.0.0.1:$((cluster_port + i - 1))"
       pids+="${pids:+,}$(cat "$cluster_dir/node-n$i.pid")"
     done
-    kill=(--retry --kill-pid "$(cat "$cluster_dir/node-n$victim.pid")" --kill-at "$(awk "BEGIN { print $secs / 3 }")")
-    echo "   the sequencer runs on n$victim: kill -9 at $(awk "BEGIN { print $secs / 3 }") s; load on $urls"
+    local kill_at="${BENCH_C3_KILL_AT:-$(awk "BEGIN { print $secs / 3 }")}"
+    kill=(--retry --kill-pid "$(cat "$cluster_dir/node-n$victim.pid")" --kill-at "$kill_at")
+    echo "   the sequencer runs on n$victim: kill -9 at $kill_at s; load on $urls"
   fi
   "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "$urls" --server-pid "$pids" --etcd-pid "$etcd_pids" \
     --scenario "$name" --label repl --subscribers "$subs" --publishers "$pubs" "${kill[@]}" \

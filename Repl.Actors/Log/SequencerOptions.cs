@@ -18,6 +18,6 @@ public sealed class SequencerOptions
     /// <summary>A publish retried with the same <c>Idempotency-Key</c> on its topic within this window is committed once.</summary>
     public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>Most idempotency keys remembered (the oldest go first beyond it); they are part of the sequencer's snapshot.</summary>
+    /// <summary>Most idempotency keys remembered (the oldest go first beyond it); a recovery rebuilds them from the journal's <c>keys</c> table.</summary>
     public int MaxIdempotencyKeys { get; set; } = 1_000_000;
 }
