@@ -22,8 +22,8 @@ namespace Repl.Actors.Sequencer;
 /// etcd's local replica), which keeps both (<c>topics</c>, and <c>keys</c> for the idempotency window). A snapshot stays
 /// a few bytes whatever the window and the topic count hold, and taking one costs the log's thread nothing.</para>
 /// <para><b>Recovery's invariant.</b> The journal read at recovery must have applied at least S; it may have applied
-/// more (up to the log's head R). The state rebuilt from it is then the state at some R ≥ S, and the replay of the
-/// events after S brings it to the head: every change the sequencer keeps is "the last event for this name wins" (a
+/// more, up to the log's head. The state rebuilt from it is then the state at some R with S ≤ R ≤ head, and the replay
+/// of the events after S brings it to the head: every change the sequencer keeps is "the last event for this name wins" (a
 /// topic's create or delete, a key's position), and a replayed event at or below R only says again what R already
 /// holds. The cluster's snapshot store offers a snapshot only once the node's replica has applied its sequence number
 /// (<see cref="Persistence.EtcdSnapshotStore"/>), and the rebuild checks it again: below S the recovery fails, and the
