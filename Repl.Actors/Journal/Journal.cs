@@ -344,9 +344,11 @@ public sealed class Journal : IDisposable
     {
         using var reader = OpenReader();
         using var command = reader.Connection.CreateCommand();
+        // In the table's own order (its primary key), from the newest maxKeys on: no temporary b-tree to sort the window in.
         command.CommandText = """
-            SELECT topic, key, pos, created FROM (
-                SELECT topic, key, pos, created FROM keys WHERE created >= (SELECT coalesce(max(created), 0) FROM keys) - $w ORDER BY pos DESC LIMIT $n)
+            SELECT topic, key, pos, created FROM keys
+            WHERE pos >= coalesce((SELECT pos FROM keys ORDER BY pos DESC LIMIT 1 OFFSET $n - 1), 0)
+              AND created >= (SELECT coalesce(max(created), 0) FROM keys) - $w
             ORDER BY pos
             """;
         command.Parameters.AddWithValue("$w", (long)window.TotalMilliseconds);
