@@ -95,8 +95,9 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
 
     /// <summary>
     /// A call that failed for want of etcd (unreachable, no quorum, no answer in time: a cancellation the caller's own
-    /// token did not cause) becomes the 503 <see cref="LogUnavailableException"/>. So does a request etcd refused (too
-    /// large, too many operations), still not committed, but named as what it is: etcd was there and said no.
+    /// token did not cause) becomes the 503 <see cref="LogUnavailableException"/>. So does a request etcd or its gRPC
+    /// server refused (too large, malformed), named as what it is: etcd was there and said no, it was not unavailable.
+    /// (<see cref="TransactionAsync"/> tells which of these may still have committed.)
     /// </summary>
     private static async Task<T> Mapped<T>(Func<Task<T>> call, CancellationToken cancellationToken)
     {
@@ -104,7 +105,7 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
         {
             return await call().ConfigureAwait(false);
         }
-        catch (RpcException refused) when (refused.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted or StatusCode.FailedPrecondition or StatusCode.OutOfRange)
+        catch (RpcException refused) when (refused.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
         {
             throw new LogUnavailableException($"etcd refused the request ({refused.StatusCode}: {refused.Status.Detail})", refused);
         }
