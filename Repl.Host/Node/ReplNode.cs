@@ -177,29 +177,35 @@ public sealed class ReplNode : IHostedService
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = _loggers.CreateLogger<ReplNode>();
-        // A start that waits long says on what, every 10 s (a node that is not ready otherwise shows nothing at Warning).
+        // A start that waits long says on what, every 10 s (a node that is not ready otherwise shows nothing at Warning),
+        // and each step's end at Information, in seconds since the process started: the timeline of a slow start.
         string step = "the engine's actors";
         var started = _time.GetTimestamp();
         using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step} (actors registered: batcher {Batcher}, topics {Topics}, log reader {Reader})",
             _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step), _actors.TryGet<Batcher.Key>(out IActorRef? _), _actors.TryGet<TopicProtocol.Key>(out IActorRef? _),
             _actors.TryGet<LogReaderProtocol.Key>(out IActorRef? _)), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        void Next(string next)
+        {
+            logger.LogInformation("Node start: {Step} at {Seconds:0.0} s", Volatile.Read(ref step), SinceProcessStart());
+            Volatile.Write(ref step, next);
+        }
         await RegisteredAsync<Batcher.Key>(cancellationToken);
         _topics = await RegisteredAsync<TopicProtocol.Key>(cancellationToken);
         _reader = await RegisteredAsync<LogReaderProtocol.Key>(cancellationToken);
-        Volatile.Write(ref step, "this node to be an Up member of its cluster");
+        Next("this node to be an Up member of its cluster");
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
         await up.Task.WaitAsync(cancellationToken);
 
         if (IsCluster)
         {
-            Volatile.Write(ref step, "etcd (membership)");
+            Next("etcd (membership)");
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
             await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
-            Volatile.Write(ref step, "the log's feed (the journal against etcd's head, the epoch)");
+            Next("the log's feed (the journal against etcd's head, the epoch)");
             await _feed!.Started.WaitAsync(cancellationToken);
         }
-        Volatile.Write(ref step, "the initial topics to be created through the sequencer and applied here");
+        Next("the initial topics to be created through the sequencer and applied here");
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
@@ -208,9 +214,11 @@ public sealed class ReplNode : IHostedService
 
         _loops.Add(EveryAsync(Options.RetentionInterval, () => _ = ApplyRetentionAsync()));
         _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
-        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address}; journal at position {Position}, {Topics} topics",
-            Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, Journal.LastPosition, Registry.All.Count);
+        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s; journal at position {Position}, {Topics} topics",
+            Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, SinceProcessStart(), Journal.LastPosition, Registry.All.Count);
     }
+
+    private static double SinceProcessStart() => (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds;
 
     /// <summary>
     /// The actor registered under <typeparamref name="TKey"/>, once Akka.Hosting has started it. Akka.Hosting's own
