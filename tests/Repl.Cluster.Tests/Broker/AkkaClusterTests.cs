@@ -142,6 +142,69 @@ public sealed class AkkaClusterTests(ReplClusterFixture cluster, ITestOutputHelp
     }
 
     [Fact]
+    public async Task BrokerFrozenForFiveSeconds_StaysAMember_ItsStreamGoesOn_AndItsPublishesCommitAfterwards()
+    {
+        // A broker that does not run the sequencer, so the others commit while it is frozen.
+        var nodes = await cluster.SequencerFirstAsync();
+        var frozen = nodes[1];
+        var other = nodes[2];
+        string topic = "stall-" + Guid.NewGuid().ToString("N")[..10];
+        await other.Client.CreateTopicAsync(topic);
+        var appeared = Stopwatch.StartNew();
+        while ((await frozen.Client.GetAsync($"/topics/{topic}")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(appeared.Elapsed < TimeSpan.FromSeconds(10), $"topic {topic} never appeared on {frozen.Id}");
+            await Task.Delay(20);
+        }
+        await using var stream = await SseStream.OpenAsync(frozen.BaseAddress, $"/topics/{topic}/sse");
+        var published = new List<long> { await other.Client.PublishAsync(topic, "before") };
+        Assert.Equal(published, (await stream.MessagesAsync(1, TimeSpan.FromSeconds(10))).Select(message => message.Id));
+
+        // Five seconds frozen: failure detection marks it unreachable, and the resolver must not decide before it is back.
+        var clock = Stopwatch.StartNew();
+        frozen.Pause();
+        try
+        {
+            for (int i = 0; clock.Elapsed < TimeSpan.FromSeconds(5); i++)
+            {
+                published.Add(await other.Client.PublishAsync(topic, $"while frozen {i}"));
+                await Task.Delay(500);
+            }
+        }
+        finally
+        {
+            frozen.Resume();
+        }
+        output.WriteLine($"frozen for {clock.Elapsed.TotalSeconds:0.0} s");
+
+        // Back: it commits through the sequencer again (a 503 is retried, as a client would, within seconds).
+        var (status, id, body) = (default(HttpStatusCode), 0L, "");
+        var resumed = Stopwatch.StartNew();
+        while (status != HttpStatusCode.Created)
+        {
+            Assert.True(resumed.Elapsed < TimeSpan.FromSeconds(10), $"a publish through the woken broker answered {(int)status}: {body}");
+            (status, id, body) = await frozen.Client.TryPublishAsync(topic, "after", "stall-after-" + topic);
+        }
+        output.WriteLine($"a publish through it committed {resumed.Elapsed.TotalSeconds:0.0} s after it continued");
+        published.Add(id);
+        // Its stream never ended: it delivers what was committed while it was frozen and after, in order, once.
+        Assert.Equal(published, (await stream.MessagesAsync(published.Count - 1, TimeSpan.FromSeconds(20))).Select(message => message.Id).Prepend(published[0]));
+
+        // Past the time the resolver would have downed it (unreachable + stable-after after its last change), it is
+        // still the same member, Up and reachable everywhere: never downed, never restarted.
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(8))
+        {
+            var seen = (await ReplClusterFixture.AkkaMembersAsync(other)).SingleOrDefault(member => member.Address == frozen.AkkaAddress);
+            Assert.True(seen is { Status: "up" }, $"{other.Id} sees the woken broker as {seen?.Status ?? "removed"}");
+            Assert.True(frozen.IsRunning, $"the woken broker shut down (downed):\n{frozen.OutputTail}");
+            await Task.Delay(250);
+        }
+        await cluster.WaitConvergedAsync(TimeSpan.FromSeconds(30));
+        Assert.True(frozen.IsRunning);
+    }
+
+    [Fact]
     public async Task BrokerWhoseSeedsDoNotAnswer_IsNotReady_AndSaysSoWithinASecond()
     {
         int nobody = ReplNodeProcess.FreePort();
