@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Cluster start, again and again: N starts of a fresh local cluster (scripts/cluster-up.sh: 3 etcd members, 2
 # lighthouses, 3 brokers, every data directory new), each timed from the launch to every broker's first /readyz 200.
-# Prints one line per start and, at the end, the slowest broker of the slowest start with its log's
-# "Node start has waited N s for ..." lines and its start timeline. See bench/README.md, "Cluster start".
+# Prints one line per start (each broker's seconds to ready, the slowest, the load average at the launch, the launch's
+# time, each broker's CPU seconds when it was ready, and every cluster process's CPU seconds once all were) and, at
+# the end, the slowest broker of the slowest start with its log's "Node start has waited N s for ..." lines and its
+# start timeline. See bench/README.md, "Cluster start".
 #
 #   bench/cluster-start.sh [N]      N starts (default 10)
 #
@@ -28,17 +30,22 @@ if [ -z "${REPL_HOST_DLL:-}" ]; then
 fi
 mkdir -p "$out"
 results="$out/starts.tsv"
-printf 'start\tn1\tn2\tn3\tslowest\tload\tlaunched\n' >"$results"
+printf 'start\tn1\tn2\tn3\tslowest\tload\tlaunched\tbroker_cpu\tall_cpu\n' >"$results"
 trap 'scripts/cluster-down.sh --clean >/dev/null 2>&1 || true' EXIT
 
 now_ms() { date +%s%3N; }
 
-# Polls one node's /readyz every 100 ms from $t0; writes the seconds to its first 200 (or "fail") to $2.
-time_ready() { # port file
+# CPU seconds (user + system) a process has used, from /proc/PID/stat.
+cpu_of() { awk -v tck="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / tck }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
+
+# Polls one node's /readyz every 100 ms from $t0; writes the seconds to its first 200 (or "fail") to $2, and the CPU
+# seconds its process had used by then to $2.cpu.
+time_ready() { # port file pidfile
   local deadline=$((t0 + limit * 1000))
   while [ "$(now_ms)" -lt "$deadline" ]; do
     if curl -fs -m 1 -o /dev/null "http://127.0.0.1:$1/readyz"; then
       awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }' >"$2"
+      cpu_of "$(cat "$3")" >"$2.cpu"
       return
     fi
     sleep 0.1
@@ -56,11 +63,14 @@ for start in $(seq 1 "$runs"); do
   up=$!
   pollers=()
   for i in 1 2 3; do
-    time_ready $((REPL_CLUSTER_NODE_PORT + i - 1)) "$out/ready-n$i" &
+    time_ready $((REPL_CLUSTER_NODE_PORT + i - 1)) "$out/ready-n$i" "$REPL_CLUSTER_DIR/node-n$i.pid" &
     pollers+=($!)
   done
   wait "${pollers[@]}"
   wait "$up" || true
+  # Every process of the cluster (etcd, lighthouses, brokers) with the CPU it has used: the start is mostly CPU, and
+  # eight processes starting at once share the machine's cores.
+  cpu_all="$(for f in "$REPL_CLUSTER_DIR"/*.pid; do cpu_of "$(cat "$f")"; echo; done | awk '{ s += $1 } END { printf "%.1f", s }')"
   times=() slowest=0 slow_node=""
   for i in 1 2 3; do
     t="$(cat "$out/ready-n$i")"
@@ -68,7 +78,8 @@ for start in $(seq 1 "$runs"); do
     [ "$t" = fail ] && t=$((limit + 1))
     if awk -v a="$t" -v b="$slowest" 'BEGIN { exit !(a > b) }'; then slowest="$t" slow_node="n$i"; fi
   done
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "${times[@]}" "$slowest" "$load" "$(date -d "@${t0:0:-3}.${t0: -3}" +%T.%3N)" | tee -a "$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "${times[@]}" "$slowest" "$load" "$(date -d "@${t0:0:-3}.${t0: -3}" +%T.%3N)" \
+    "$(cat "$out"/ready-n[123].cpu | paste -sd/)" "$cpu_all" | tee -a "$results"
   if awk -v a="$slowest" -v b="$worst" 'BEGIN { exit !(a > b) }'; then
     worst="$slowest" worst_start="$start" worst_node="$slow_node"
     rm -rf "$out/slowest" && mkdir -p "$out/slowest" && cp "$REPL_CLUSTER_DIR"/*.log "$out/slowest/"
