@@ -51,6 +51,7 @@ time_ready() { # port file pidfile
     sleep 0.1
   done
   echo fail >"$2"
+  echo "?" >"$2.cpu"
 }
 
 worst=0 worst_start="" worst_node=""
@@ -79,7 +80,7 @@ for start in $(seq 1 "$runs"); do
     if awk -v a="$t" -v b="$slowest" 'BEGIN { exit !(a > b) }'; then slowest="$t" slow_node="n$i"; fi
   done
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$start" "${times[@]}" "$slowest" "$load" "$(date -d "@${t0:0:-3}.${t0: -3}" +%T.%3N)" \
-    "$(cat "$out"/ready-n[123].cpu | paste -sd/)" "$cpu_all" | tee -a "$results"
+    "$(cat "$out/ready-n1.cpu")/$(cat "$out/ready-n2.cpu")/$(cat "$out/ready-n3.cpu")" "$cpu_all" | tee -a "$results"
   if awk -v a="$slowest" -v b="$worst" 'BEGIN { exit !(a > b) }'; then
     worst="$slowest" worst_start="$start" worst_node="$slow_node"
     rm -rf "$out/slowest" && mkdir -p "$out/slowest" && cp "$REPL_CLUSTER_DIR"/*.log "$out/slowest/"
