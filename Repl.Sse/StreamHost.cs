@@ -97,6 +97,24 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             backlog?.OnHold(() => Wake(Probe));
         }
 
+        // A host that keeps failing (a graph of the old one that throws on every wake, say) is not replaced in a loop.
+        private const int MaxRestarts = 10;
+        private static readonly TimeSpan RestartWindow = TimeSpan.FromMinutes(1);
+        private readonly Queue<long> _restarts = new();
+
+        /// <summary>Counts a restart in; false once <see cref="MaxRestarts"/> happened within <see cref="RestartWindow"/>.</summary>
+        private bool RestartAllowed()
+        {
+            lock (_restarts)
+            {
+                long now = Environment.TickCount64;
+                while (_restarts.Count > 0 && now - _restarts.Peek() > (long)RestartWindow.TotalMilliseconds) _restarts.Dequeue();
+                if (_restarts.Count >= MaxRestarts) return false;
+                _restarts.Enqueue(now);
+                return true;
+            }
+        }
+
         /// <summary>Materializes the current incarnation's host; a failure to do so stops it for good.</summary>
         internal void StartIncarnation()
         {
@@ -123,6 +141,12 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             _backlog?.Report(0);
             bool replace = incarnation.Logic.Task.IsCompletedSuccessfully && !_materializer.IsShutdown
                 && CoordinatedShutdown.Get(_materializer.System).ShutdownReason is null && !_materializer.System.WhenTerminated.IsCompleted;
+            if (replace && !RestartAllowed())
+            {
+                replace = false;
+                logic.Log.Error("The node's SSE host stopped {0} times within {1}: no new one is started, and new streams fail until the node restarts",
+                    MaxRestarts, RestartWindow);
+            }
             if (replace)
             {
                 // The next incarnation is in place before this one's waiters learn it stopped, so they go to it.

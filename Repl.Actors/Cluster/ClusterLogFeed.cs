@@ -89,7 +89,21 @@ public sealed class ClusterLogFeed : IAsyncDisposable
     }
 
     /// <summary>Opens the watch again from the reader's watermark (the reader lost the batch it crashed on).</summary>
-    public void Restart() => Volatile.Read(ref _watch)?.Cancel();
+    /// <remarks>
+    /// Called from the reader's restart, so it must not throw: the source may be disposed between the read and the
+    /// cancel (the loop's turn ended, or the loop has returned), and a throw there would stop the reader for good.
+    /// </remarks>
+    public void Restart()
+    {
+        try
+        {
+            Volatile.Read(ref _watch)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That watch is gone already: the next one opens from the reader's watermark anyway.
+        }
+    }
 
     private async Task RunAsync(IActorRef reader)
     {

@@ -40,7 +40,6 @@ public sealed class EtcdLog : IAsyncDisposable
     private readonly CancellationTokenSource _disposed = new();
     // What the reader has handed out: topic → position that created it (for the compaction resync).
     private readonly Dictionary<string, long> _topics;
-    private long _lastDelivered;
 
     /// <param name="topics">The topics as of the position the first <see cref="ReadAsync"/> will start after (the replica journal's).</param>
     public EtcdLog(EtcdConnection etcd, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
@@ -58,9 +57,6 @@ public sealed class EtcdLog : IAsyncDisposable
 
     /// <summary>Reachability of etcd as this log sees it.</summary>
     public LogHealth Health { get; }
-
-    /// <summary>The etcd revision of the last batch this node's reader delivered.</summary>
-    public long DeliveredRevision => Volatile.Read(ref _lastDelivered);
 
     /// <summary>The key the log lives at.</summary>
     public static string LogKey(string prefix) => prefix.TrimEnd('/') + "/log";
@@ -125,10 +121,8 @@ public sealed class EtcdLog : IAsyncDisposable
                         Track(entries);
                         after = entries[^1].Position;
                         yield return new LogBatch(entries, revision);
-                        Volatile.Write(ref _lastDelivered, revision);
                         entries = [];
                     }
-                    Volatile.Write(ref _lastDelivered, next - 1);
                     continue;
                 }
                 watch.Dispose();

@@ -9,12 +9,6 @@ public sealed class EtcdLogOptions
     /// <summary>This node's id: names its writer key, so its retried transactions are recognised.</summary>
     public required string NodeId { get; init; }
 
-    /// <summary>
-    /// Most bytes of entries in one etcd transaction; a larger batch is split into several (etcd refuses requests
-    /// over <c>--max-request-bytes</c>, 1.5 MiB by default). Default 1 MiB.
-    /// </summary>
-    public int MaxTxnBytes { get; init; } = 1 << 20;
-
     /// <summary>Transactions this node may have in flight at once, each through its own writer key. Default 1.</summary>
     public int WriterSlots { get; init; } = 1;
 

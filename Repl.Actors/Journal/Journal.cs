@@ -249,7 +249,7 @@ public sealed class Journal : IDisposable
     /// <summary>Cluster mode: the etcd revision of the last batch written to this replica (0: none recorded), where the node's watch resumes.</summary>
     public long ReplicaRevision => Volatile.Read(ref _replicaRevision);
 
-    // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (publishes replay from messages).
+    // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (keyed publishes replay from keys).
     private void KeepEvent(SqliteTransaction transaction, LogEntry entry) =>
         Execute(_writer, transaction, "INSERT OR REPLACE INTO events(pos, kind, topic, created, through) VALUES ($p, $k, $t, $c, $h)",
             ("$p", entry.Position), ("$k", (long)entry.Kind), ("$t", entry.Topic), ("$c", entry.CreatedAtMs), ("$h", entry.Through));

@@ -107,7 +107,9 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
         }
         catch (RpcException refused) when (refused.StatusCode is StatusCode.InvalidArgument or StatusCode.ResourceExhausted)
         {
-            throw new LogUnavailableException($"etcd refused the request ({refused.StatusCode}: {refused.Status.Detail})", refused);
+            // Named as etcd said it (a request too large, say), not as a want of etcd. Whether a transaction so answered
+            // may still have committed is TransactionAsync's call: only InvalidArgument is refused before it is proposed.
+            throw new LogUnavailableException($"etcd answered {refused.StatusCode}: {refused.Status.Detail}", refused);
         }
         catch (Exception error) when (error is RpcException or HttpRequestException or IOException ||
                                       (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))

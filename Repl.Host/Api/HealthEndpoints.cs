@@ -83,7 +83,8 @@ internal static class HealthEndpoints
         }
         catch (OutcomeUnknownException error)
         {
-            return ApiError.Unavailable("not ready: the canary publish was not answered (" + error.Message + ")");
+            // Not "log unavailable", which says nothing was committed: the canary may have been.
+            return ApiError.Of(StatusCodes.Status503ServiceUnavailable, ApiError.OutcomeUnknown, "not ready: the canary publish was not answered (" + error.Message + ")");
         }
     }
 

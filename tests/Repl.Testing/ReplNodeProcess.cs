@@ -176,7 +176,6 @@ public sealed class ReplNodeProcess : IAsyncDisposable
         throw new TimeoutException($"node {Id} was not ready within {timeout.TotalSeconds:0} s:\n{OutputTail}");
     }
 
-    /// <summary>SIGKILL: no shutdown code runs.</summary>
     /// <summary>Whether the process ends by itself within <paramref name="timeout"/>.</summary>
     public async Task<bool> ExitsWithinAsync(TimeSpan timeout)
     {
