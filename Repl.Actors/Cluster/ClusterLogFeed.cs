@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Etcdserverpb;
 using Google.Protobuf;
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
@@ -150,30 +149,17 @@ public sealed class ClusterLogFeed : IAsyncDisposable
     }
 
     /// <summary>The ahead check and the epoch, until etcd answers.</summary>
-    private async Task PrepareAsync(CancellationToken stop)
+    private Task PrepareAsync(CancellationToken stop) => EtcdConnection.UntilAnswersAsync(async () =>
     {
-        while (true)
+        long head = await _log.HeadAsync(stop).ConfigureAwait(false);
+        if (head < _journal.LastPosition)
         {
-            try
-            {
-                long head = await _log.HeadAsync(stop).ConfigureAwait(false);
-                if (head < _journal.LastPosition)
-                {
-                    throw new InvalidOperationException(
-                        $"this node's journal (position {_journal.LastPosition}) is ahead of etcd's log (position {head}): " +
-                        $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_dataDir}').");
-                }
-                _registry.UseEpoch(await EpochAsync(stop).ConfigureAwait(false));
-                return;
-            }
-            // A cancellation the token did not cause is the transport giving up (see EtcdConnection): etcd did not answer.
-            catch (Exception error) when (error is RpcException or OperationCanceledException && !stop.IsCancellationRequested)
-            {
-                _logger.LogWarning("Waiting for the log: {Message}", error.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), _time, stop).ConfigureAwait(false);
-            }
+            throw new InvalidOperationException(
+                $"this node's journal (position {_journal.LastPosition}) is ahead of etcd's log (position {head}): " +
+                $"etcd was reset or this is another cluster. Start the node with an empty data directory (Journal:DataDir '{_dataDir}').");
         }
-    }
+        _registry.UseEpoch(await EpochAsync(stop).ConfigureAwait(false));
+    }, _logger, stop, _time);
 
     /// <summary>The log's epoch, kept in etcd beside the log; the first node to start draws it, every later one reads it.</summary>
     private async Task<LogEpoch> EpochAsync(CancellationToken cancellationToken)

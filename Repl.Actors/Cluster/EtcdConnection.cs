@@ -5,6 +5,8 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client.Configuration;
+using Microsoft.Extensions.Logging;
+using Repl.Actors.Log;
 
 namespace Repl.Actors.Cluster;
 
@@ -150,4 +152,34 @@ public sealed class EtcdConnection : IDisposable
     public static bool IsCompacted(RpcException error) => error.StatusCode == StatusCode.OutOfRange;
 
     public void Dispose() => Client.Dispose();
+
+    /// <summary>
+    /// Runs <paramref name="call"/> until etcd answers it: a node started while etcd has no quorum waits for it rather
+    /// than failing to start. Each try that etcd did not answer is logged ("Waiting for the log") and retried after 1 s.
+    /// </summary>
+    public static async Task UntilAnswersAsync(Func<Task> call, ILogger logger, CancellationToken cancellationToken, TimeProvider? time = null)
+    {
+        while (true)
+        {
+            try
+            {
+                await call().ConfigureAwait(false);
+                return;
+            }
+            // A cancellation the token did not cause is the transport giving up (see Deadline): etcd did not answer.
+            catch (Exception error) when (error is LogUnavailableException or RpcException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Waiting for the log: {Message}", error.Message);
+                await Task.Delay(TimeSpan.FromSeconds(1), time ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc cref="UntilAnswersAsync(Func{Task}, ILogger, CancellationToken, TimeProvider?)"/>
+    public static async Task<T> UntilAnswersAsync<T>(Func<Task<T>> call, ILogger logger, CancellationToken cancellationToken, TimeProvider? time = null)
+    {
+        T result = default!;
+        await UntilAnswersAsync(async () => { result = await call().ConfigureAwait(false); }, logger, cancellationToken, time).ConfigureAwait(false);
+        return result;
+    }
 }

@@ -146,6 +146,22 @@ public sealed class Journal : IDisposable
     public long LastPosition => Volatile.Read(ref _lastPosition);
 
     /// <summary>
+    /// Waits until this journal holds <paramref name="position"/>. Cluster mode: the replica is written by the node's log
+    /// reader from etcd's watch, so on a node that just started it may be behind the log (<paramref name="what"/>).
+    /// </summary>
+    /// <exception cref="TimeoutException">It did not catch up within <paramref name="wait"/>.</exception>
+    public async Task WaitForAsync(long position, TimeSpan wait, string what, CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (LastPosition < position)
+        {
+            if (waited.Elapsed > wait)
+                throw new TimeoutException($"this node's replica of the log is at {LastPosition}, {what} at {position}: it did not catch up within {wait.TotalSeconds:0} s");
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Writes committed entries in one transaction, applying their effect: a publish adds a message, a create
     /// adds a topic, a delete removes a topic and all its messages.
     /// </summary>

@@ -130,14 +130,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
         Action<IPersistentRepresentation> recoveryCallback)
     {
         if (fromSequenceNr > toSequenceNr || max <= 0) return;
-        // The replica is written by this node's log reader from etcd's watch; a node that just started may be behind.
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (_replica.LastPosition < toSequenceNr)
-        {
-            if (waited.Elapsed > _replayWait)
-                throw new TimeoutException($"this node's replica of the log is at {_replica.LastPosition}, the log at {toSequenceNr}: it did not catch up within {_replayWait.TotalSeconds:0} s");
-            await Task.Delay(50).ConfigureAwait(false);
-        }
+        await _replica.WaitForAsync(toSequenceNr, _replayWait, "the log", CancellationToken.None).ConfigureAwait(false);
         SqliteJournal.Replay(_replica, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
     }
 

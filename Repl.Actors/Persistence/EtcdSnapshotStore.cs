@@ -44,14 +44,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         int manifestLength = BinaryPrimitives.ReadInt32LittleEndian(value[20..]);
         string manifest = Encoding.UTF8.GetString(value.Slice(Header, manifestLength));
         var snapshot = _serialization.Deserialize(value[(Header + manifestLength)..].ToArray(), serializer, manifest);
-        // The node's replica is written from etcd's watch and may be behind the snapshot (a node that just started).
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (_replica.LastPosition < sequenceNr)
-        {
-            if (waited.Elapsed > _replicaWait)
-                throw new TimeoutException($"this node's replica of the log is at {_replica.LastPosition}, the snapshot at {sequenceNr}: it did not catch up within {_replicaWait.TotalSeconds:0} s");
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
+        await _replica.WaitForAsync(sequenceNr, _replicaWait, "the snapshot", cancellationToken).ConfigureAwait(false);
         return new SelectedSnapshot(new SnapshotMetadata(persistenceId, sequenceNr, created), snapshot);
     }
 

@@ -201,7 +201,7 @@ public sealed class ReplNode : IHostedService
         {
             Next("etcd (membership)");
             Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
-            await UntilEtcdAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
+            await EtcdConnection.UntilAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
             Next("the log's feed (the journal against etcd's head, the epoch)");
             await _feed!.Started.WaitAsync(cancellationToken);
         }
@@ -209,7 +209,7 @@ public sealed class ReplNode : IHostedService
         foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
         {
             if (Registry.TryGet(name, out _)) continue;
-            await UntilEtcdAnswersAsync(() => CreateTopicAsync(name), logger, cancellationToken);
+            await EtcdConnection.UntilAnswersAsync(() => CreateTopicAsync(name), logger, cancellationToken);
         }
 
         _loops.Add(EveryAsync(Options.RetentionInterval, () => _ = ApplyRetentionAsync()));
@@ -252,32 +252,6 @@ public sealed class ReplNode : IHostedService
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    /// <summary>Cluster mode: a node started while etcd has no quorum waits for it rather than failing to start.</summary>
-    private static async Task<T> UntilEtcdAnswersAsync<T>(Func<Task<T>> call, ILogger logger, CancellationToken cancellationToken)
-    {
-        T result = default!;
-        await UntilEtcdAnswersAsync(async () => { result = await call(); }, logger, cancellationToken);
-        return result;
-    }
-
-    private static async Task UntilEtcdAnswersAsync(Func<Task> call, ILogger logger, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                await call();
-                return;
-            }
-            // A cancellation the token did not cause is the transport giving up (see EtcdConnection): etcd did not answer.
-            catch (Exception error) when (error is LogUnavailableException or RpcException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                logger.LogWarning("Waiting for the log: {Message}", error.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
         }
     }
 }
