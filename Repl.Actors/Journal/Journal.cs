@@ -276,15 +276,29 @@ public sealed class Journal : IDisposable
     /// </summary>
     /// <remarks>Publishes removed by retention or a topic's deletion are not there: positions may skip.</remarks>
     /// <param name="bodies">False: publishes come without their message (a writer's replay needs none).</param>
-    public List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true)
+    public List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true) => ReadEntries($"""
+        SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0, key FROM messages WHERE pos > $a AND pos <= $b
+        UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
+        ORDER BY 1 LIMIT $n
+        """, after, upTo, limit);
+
+    /// <summary>
+    /// What the log's writer replays after <paramref name="after"/> up to <paramref name="upTo"/>, in position order, at
+    /// most <paramref name="limit"/>: topic changes, and keyed publishes (without their message) from the <c>keys</c>
+    /// table, so retention does not take a key still in its window. Publishes without a key change nothing the writer keeps.
+    /// </summary>
+    public List<LogEntry> ReadForReplay(long after, long upTo, int limit) => ReadEntries("""
+        SELECT pos, 1, topic, created, NULL, 0, key FROM keys WHERE pos > $a AND pos <= $b
+        UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
+        ORDER BY 1 LIMIT $n
+        """, after, upTo, limit);
+
+    /// <summary>Runs <paramref name="sql"/> (columns: pos, kind, topic, created, body, through, key; parameters $a, $b, $n) into entries.</summary>
+    private List<LogEntry> ReadEntries(string sql, long after, long upTo, int limit)
     {
         using var reader = OpenReader();
         using var command = reader.Connection.CreateCommand();
-        command.CommandText = $"""
-            SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0, key FROM messages WHERE pos > $a AND pos <= $b
-            UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
-            ORDER BY 1 LIMIT $n
-            """;
+        command.CommandText = sql;
         command.Parameters.AddWithValue("$a", after);
         command.Parameters.AddWithValue("$b", upTo);
         command.Parameters.AddWithValue("$n", limit);
@@ -294,33 +308,6 @@ public sealed class Journal : IDisposable
         {
             entries.Add(new LogEntry(rows.GetInt64(0), (LogEntryKind)rows.GetInt64(1), rows.GetString(2),
                 rows.IsDBNull(4) ? [] : (byte[])rows.GetValue(4), rows.GetInt64(3), rows.GetInt64(5), rows.IsDBNull(6) ? null : rows.GetString(6)));
-        }
-        return entries;
-    }
-
-    /// <summary>
-    /// What the log's writer replays after <paramref name="after"/> up to <paramref name="upTo"/>, in position order, at
-    /// most <paramref name="limit"/>: topic changes, and keyed publishes (without their message) from the <c>keys</c>
-    /// table, so retention does not take a key still in its window. Publishes without a key change nothing the writer keeps.
-    /// </summary>
-    public List<LogEntry> ReadForReplay(long after, long upTo, int limit)
-    {
-        using var reader = OpenReader();
-        using var command = reader.Connection.CreateCommand();
-        command.CommandText = """
-            SELECT pos, 1, topic, created, 0, key FROM keys WHERE pos > $a AND pos <= $b
-            UNION ALL SELECT pos, kind, topic, created, through, NULL FROM events WHERE pos > $a AND pos <= $b
-            ORDER BY 1 LIMIT $n
-            """;
-        command.Parameters.AddWithValue("$a", after);
-        command.Parameters.AddWithValue("$b", upTo);
-        command.Parameters.AddWithValue("$n", limit);
-        using var rows = command.ExecuteReader();
-        var entries = new List<LogEntry>();
-        while (rows.Read())
-        {
-            entries.Add(new LogEntry(rows.GetInt64(0), (LogEntryKind)rows.GetInt64(1), rows.GetString(2), [], rows.GetInt64(3), rows.GetInt64(4),
-                rows.IsDBNull(5) ? null : rows.GetString(5)));
         }
         return entries;
     }

@@ -194,22 +194,15 @@ public sealed class ReplNodeProcess : IAsyncDisposable
     }
 
     /// <summary>SIGTERM: what a supervisor (systemd, Kubernetes, docker stop) sends; the node shuts down gracefully.</summary>
-    public void Terminate() => Signal(15);
+    public void Terminate() => Signal(Signals.Terminate);
 
     /// <summary>SIGSTOP: the process freezes as in a long pause or a partition, sockets open; <see cref="Resume"/> continues it.</summary>
-    public void Pause() => Signal(19);
+    public void Pause() => Signal(Signals.Stop);
 
     /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
-    public void Resume() => Signal(18);
+    public void Resume() => Signal(Signals.Continue);
 
-    private void Signal(int signal)
-    {
-        if (_process is null || _process.HasExited) return;
-        if (SendSignal(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
+    private void Signal(int signal) => Signals.Send(_process, signal);
 
     public void Kill()
     {

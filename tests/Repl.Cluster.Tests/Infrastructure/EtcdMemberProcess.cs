@@ -147,19 +147,12 @@ public sealed class EtcdMemberProcess
     }
 
     /// <summary>SIGSTOP: the member freezes with its sockets open, so a request sent to it gets no answer; <see cref="Resume"/> continues it.</summary>
-    public void Pause() => Signal(19);
+    public void Pause() => Signal(Signals.Stop);
 
     /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
-    public void Resume() => Signal(18);
+    public void Resume() => Signal(Signals.Continue);
 
-    private void Signal(int signal)
-    {
-        if (_process is null || _process.HasExited) return;
-        if (SendSignal(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
+    private void Signal(int signal) => Signals.Send(_process, signal);
 
     /// <summary>SIGKILL, then wait for the process to be gone.</summary>
     internal async Task KillAsync()
