@@ -38,4 +38,20 @@ public sealed class ClusterOptions
 
     /// <summary>Bound on one etcd call, failover included; a publish that cannot commit in this time gets 503.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Throws <see cref="ClusterSettingsException"/> for a setting that cannot work (a window of no entries, a zero
+    /// interval), so the node exits with one line naming it instead of failing somewhere in its start.
+    /// </summary>
+    public void Validate()
+    {
+        if (FeedWindow < 1) throw new ClusterSettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Cluster.ClusterLogFeed.DefaultWindow})");
+        if (WindowRevisions < 1) throw new ClusterSettingsException($"Cluster:WindowRevisions is {WindowRevisions}: it must be at least 1");
+        if (MaxLag < 1) throw new ClusterSettingsException($"Cluster:MaxLag is {MaxLag}: it must be at least 1");
+        foreach (var (name, value) in new[] { ("CompactInterval", CompactInterval), ("UnavailableAfter", UnavailableAfter), ("LeaseTtl", LeaseTtl),
+                     ("ProgressInterval", ProgressInterval), ("RequestTimeout", RequestTimeout) })
+        {
+            if (value <= TimeSpan.Zero) throw new ClusterSettingsException($"Cluster:{name} is {value}: it must be a positive time span (hh:mm:ss)");
+        }
+    }
 }

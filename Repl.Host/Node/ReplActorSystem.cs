@@ -41,6 +41,7 @@ internal static class ReplActorSystem
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
+        if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
         if (isCluster)
         {

@@ -23,6 +23,24 @@ public sealed class NodeExitTests
     }
 
     [Fact]
+    public async Task ANodeWithAFeedWindowOfNoEntries_ExitsWithCode2_AndOneLineNamingTheSetting()
+    {
+        using var free = new TcpListener(IPAddress.Loopback, 0);
+        free.Start();
+        int port = ((IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+
+        // Cluster mode, but nothing is reached: the settings are checked before the node starts.
+        await using var node = await ReplNodeProcess.LaunchAsync("feed-window", port, "--Cluster:Etcd", "http://127.0.0.1:1",
+            "--CLUSTER_SEEDS", "akka.tcp://repl@127.0.0.1:1", "--Cluster:FeedWindow", "0");
+        Assert.True(await node.ExitsWithinAsync(TimeSpan.FromSeconds(90)), node.OutputTail);
+        // Before, an ArgumentOutOfRangeException from the feed's constructor, with its trace, and exit code 1.
+        Assert.True(node.ExitCode == 2, $"exit code {node.ExitCode}:\n{node.OutputTail}");
+        var line = Assert.Single(node.ErrorLines);
+        Assert.StartsWith("repl: cannot start: Cluster:FeedWindow is 0: it must be at least 1", line);
+    }
+
+    [Fact]
     public async Task SigtermUnderLoad_ExitsWith0_EndsStreamsWithUnavailable_AndKeepsEveryAcknowledgedPublish()
     {
         await using var node = await ReplNodeProcess.StartAsync("drain", etcd: null);
