@@ -89,7 +89,12 @@ public static class ReplHost
         // The host's start still completes only once every service, the node included, has started. (Standalone joins
         // itself at once and keeps the sequential start.)
         if (!string.IsNullOrWhiteSpace(configuration["Cluster:Etcd"])) services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
-        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            // As the messages themselves (MessageJson): non-ASCII text as it is, control characters escaped.
+            json.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        });
         // NodeOptions.InlineScheduling: with it the streams' thread (Repl.Sse.SseStreams) does a stream's whole write round,
         // the send included, without a thread hop (bench/README.md: S2 1.4M → 3.7M deliveries/s).
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = configuration.GetValue("Node:InlineScheduling", new NodeOptions().InlineScheduling));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Repl.Actors.Messages;
@@ -10,12 +11,21 @@ namespace Repl.Actors.Messages;
 /// <remarks>
 /// A publish is encoded when the request is read (<see cref="EncodeBody"/>, everything but the id); the id — the
 /// log position — is spliced in front once the log has committed it (<see cref="WithId"/>). Every later use
-/// (journal, SSE frame, history, the publish response) shares those bytes. Utf8JsonWriter escapes control
-/// characters, so the JSON never holds a raw CR or LF and is always one SSE <c>data:</c> line.
+/// (journal, SSE frame, history, the publish response) shares those bytes.
+/// <para>Text reads as it was written: printable characters, non-ASCII included, are left as they are (<c>ç</c>, not
+/// <c>\u00E7</c>, which made every non-ASCII character six bytes). Control characters are still escaped, so the JSON
+/// never holds a raw CR or LF and is always one SSE <c>data:</c> line; so are <c>"</c> and <c>\</c>, and characters
+/// outside the Basic Multilingual Plane (as surrogate pairs). The JSON is never embedded in HTML by the broker (it is
+/// served as <c>application/json</c> and <c>text/event-stream</c>), so HTML's characters need no escaping either.</para>
 /// </remarks>
 public static class MessageJson
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Indented = false,
+        SkipValidation = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     // One writer and buffer per thread, reused: a fresh pair cost ~1 KB of allocations per 60-byte publish.
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;

@@ -20,10 +20,15 @@ public class MessageJsonBenchmarks
     [Params(60, 1024)]
     public int ValueBytes { get; set; }
 
+    /// <summary>ASCII text, or Portuguese (about one character in ten is not ASCII: ç, ã, é).</summary>
+    [Params("ascii", "pt")]
+    public string Text { get; set; } = "ascii";
+
     [GlobalSetup]
     public void Setup()
     {
-        _value = "1234567890123456789-" + new string('x', ValueBytes - 20);
+        string filler = Text == "pt" ? "votação na eleição, não é? " : "voting in the election, ok? ";
+        _value = "1234567890123456789-" + string.Concat(Enumerable.Repeat(filler, ValueBytes / filler.Length + 1))[..(ValueBytes - 20)];
         _headers = [new("content-type", "text/plain"), new("trace", "abc123")];
         _body = MessageJson.EncodeBody("bench", _value, _headers, CreatedAt);
         _json = MessageJson.WithId(123_456_789, _body);

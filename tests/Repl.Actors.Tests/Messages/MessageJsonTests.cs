@@ -41,4 +41,15 @@ public sealed class MessageJsonTests
         var json = Encoding.UTF8.GetString(MessageJson.WithId(long.MaxValue, body));
         Assert.StartsWith("{\"id\":\"9223372036854775807\",\"topic\":\"t\"", json);
     }
+
+    [Fact]
+    public void Text_ReadsAsWritten_NonAsciiIncluded_ControlCharactersStillEscaped()
+    {
+        var body = MessageJson.EncodeBody("votos", "ação <b>&'+ 中文\u0007\n", [new("país", "São Paulo")], DateTimeOffset.UnixEpoch);
+        var json = Encoding.UTF8.GetString(body);
+
+        // Before: "a\u00E7\u00E3o \u003Cb\u003E\u0026\u0027\u002B \u4E2D\u6587": every non-ASCII character six bytes.
+        Assert.Contains("\"value\":\"ação <b>&'+ 中文\\u0007\\n\"", json);
+        Assert.Contains("\"país\":\"São Paulo\"", json);
+    }
 }

@@ -42,6 +42,20 @@ public sealed class CompatibilityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NonAsciiText_IsAnsweredAsWritten_InThePublishAnswerAndTheHistory_AsREPLDoes()
+    {
+        // REPL (Go's encoding/json) leaves non-ASCII as it is; System.Text.Json's default encoder wrote \u00E7.
+        using var response = await _server.Client.PostAsync("/topics/demo", new StringContent("""{"value":"votação"}"""));
+        string answer = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Contains("\"value\":\"votação\"", answer);
+        long id = long.Parse(JsonDocument.Parse(answer).RootElement.GetProperty("data").GetProperty("id").GetString()!);
+        string history = await _server.Client.GetStringAsync($"/topics/demo/messages?after={id - 1}&limit=1");
+        Assert.Contains("\"value\":\"votação\"", history);
+    }
+
+    [Fact]
     public async Task Publish_WithAValue_HasNoWarning()
     {
         using var response = await _server.Client.PostAsJsonAsync("/topics/demo", new { value = "x" });
