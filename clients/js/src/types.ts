@@ -46,12 +46,26 @@ export interface ResetEvent {
   position: number;
 }
 
+/**
+ * A topic as `GET /topics/{name}` describes it (the server's `TopicInfo` record, Repl.Host/Api/ApiJsonContext.cs).
+ * e2e/contract.e2e.test.ts compares it with what a real node answers, so a field the server adds fails there.
+ */
 export interface TopicInfo {
   name: string;
+  /** Open streams on this topic, on the node that answered. */
   subscribers: number;
+  /** Messages the node's journal holds for this topic. */
   messages: number;
+  /** Oldest retained position of the topic (0 when it holds none). */
   firstPosition: number;
+  /** Newest position of the topic (0 when it holds none). */
   lastPosition: number;
+  /** Position of the log entry that created the topic. */
+  created: number;
+  /** Highest position retention removed (0: none); a resume point behind it gets a `gap`. */
+  trimmedThrough: number;
+  /** True while the node keeps the topic's recent history in memory (it is dropped when the topic is idle). */
+  active: boolean;
 }
 
 export interface HistoryPage<T = string> {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
+import type { TopicInfo } from '../../src/types.js';
 import { hostDll, repoRoot } from './paths.js';
 
 /** A free loopback port (the OS picks one; we release it for the server). */
@@ -158,17 +159,6 @@ export class ReplServer {
     if (res.status !== 200) throw new Error(`topic ${name}: ${res.status} ${await res.text()}`);
     return (await res.json()) as TopicInfo;
   }
-}
-
-export interface TopicInfo {
-  name: string;
-  subscribers: number;
-  messages: number;
-  firstPosition: number;
-  lastPosition: number;
-  created: number;
-  trimmedThrough: number;
-  active: boolean;
 }
 
 /** A topic name unique to one test. */
