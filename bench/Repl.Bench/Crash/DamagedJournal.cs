@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Repl.Testing.Processes;
 
 namespace Repl.Bench.Crash;
 
@@ -33,9 +34,10 @@ internal sealed class DamagedJournal(CrashOptions options, CrashReport report)
         string dataDir = Directory.CreateTempSubdirectory("repl-crash-damaged.").FullName;
         string file = Path.Combine(dataDir, "repl.db");
         await File.WriteAllBytesAsync(file, content);
-        var host = new HostProcess(options.Host, dataDir, HostProcess.FreePort(), options.ServerCpu);
+        await using var host = CrashHost.Create(options, dataDir, ReplNodeProcess.FreePort());
         var started = Stopwatch.StartNew();
-        int? code = await host.RunToExitAsync(TimeSpan.FromSeconds(30));
+        await host.RestartAsync(waitReady: false);
+        int? code = await host.ExitCodeWithinAsync(TimeSpan.FromSeconds(30));
         string output = host.OutputTail;
         report.Add(Phase, what, code is null ? "still running after 30 s" : $"exit {code} in {started.Elapsed.TotalSeconds:0.0} s: {output.Split('\n').LastOrDefault(l => l.Contains(file)) ?? output}");
         if (code != 3) report.Violation(Phase, $"{what}: expected exit code 3, got {(code is null ? "a running host" : code)}:\n{output}");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Repl.Testing.Processes;
 
 namespace Repl.Bench.Crash;
 
@@ -28,14 +29,14 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
             Directory.Delete(mount);
             return;
         }
-        var host = new HostProcess(options.Host, Path.Combine(mount, "data"), HostProcess.FreePort(), options.ServerCpu);
+        await using var host = CrashHost.Create(options, Path.Combine(mount, "data"), ReplNodeProcess.FreePort());
         var ledger = new Ledger();
-        using var client = new HttpClient { BaseAddress = host.Url, Timeout = TimeSpan.FromSeconds(30) };
-        using var streams = new HttpClient { BaseAddress = host.Url, Timeout = Timeout.InfiniteTimeSpan };
+        using var client = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var streams = new HttpClient { BaseAddress = host.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         using var stop = new CancellationTokenSource();
         try
         {
-            await host.StartAsync(TimeSpan.FromSeconds(60));
+            await host.RestartAsync(TimeSpan.FromSeconds(60));
             using (var created = await client.PostAsJsonAsync("/topics", new { name = Topic })) created.EnsureSuccessStatusCode();
             var subscriber = new CrashSubscriber(streams, Topic, "full-s0", ledger);
             var reading = await subscriber.StartAsync(stop.Token);
@@ -68,7 +69,7 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
             report.Add(Phase, "other answers (must be 0)", other);
             report.Add(Phase, "503 body", cause ?? "(none)");
             if (unavailable == 0) ledger.Violations.Enqueue($"the disk never filled in {filling.Elapsed.TotalSeconds:0} s ({n} publishes)");
-            if (host.Pid is null) ledger.Violations.Enqueue($"the host died on the full disk:\n{host.OutputTail}");
+            if (!host.IsRunning) ledger.Violations.Enqueue($"the host died on the full disk:\n{host.OutputTail}");
             using (var health = await client.GetAsync("/health")) report.Add(Phase, "GET /health while full", (int)health.StatusCode);
 
             // Restart on the full disk: the journal opens, and the acknowledged messages are all there. The node is up;
@@ -76,7 +77,8 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
             host.Kill();
             try
             {
-                await host.StartAsync(TimeSpan.FromSeconds(60), ready: false);
+                await host.RestartAsync(waitReady: false);
+                await host.WaitUpAsync(TimeSpan.FromSeconds(60));
             }
             catch (Exception error) when (error is InvalidOperationException or TimeoutException)
             {
@@ -127,7 +129,7 @@ internal sealed class FullDisk(CrashOptions options, CrashReport report)
 
             // And the journal holds what was acknowledged, once each, nothing else; the subscriber got all of it.
             host.Kill();
-            await host.StartAsync(TimeSpan.FromSeconds(60));
+            await host.RestartAsync(TimeSpan.FromSeconds(60));
             var journal = await JournalReadback.ReadAsync(client, Topic);
             var drained = Stopwatch.StartNew();
             while (subscriber.LastId < journal[^1].Id && drained.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using Repl.Testing.Processes;
 
 namespace Repl.Bench.Crash;
 
@@ -25,19 +26,19 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report, bool 
         var exitCodes = new Dictionary<int, int>();
         var exits = new List<double>();
         int scrapes = 0;
-        var host = new HostProcess(options.Host, dataDir, HostProcess.FreePort(), options.ServerCpu);
+        await using var host = CrashHost.Create(options, dataDir, ReplNodeProcess.FreePort());
         var ledger = new Ledger();
         using var client = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(5) })
         {
-            BaseAddress = host.Url,
+            BaseAddress = host.BaseAddress,
             Timeout = TimeSpan.FromSeconds(15),
         };
-        using var streams = new HttpClient { BaseAddress = host.Url, Timeout = Timeout.InfiniteTimeSpan };
+        using var streams = new HttpClient { BaseAddress = host.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         var restarts = new List<double>();
         var acksPerCycle = new List<int>();
         try
         {
-            await host.StartAsync(TimeSpan.FromSeconds(60));
+            await host.RestartAsync(TimeSpan.FromSeconds(60));
             using (var created = await client.PostAsJsonAsync("/topics", new { name = Topic }))
             {
                 if (created.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.Conflict))
@@ -70,7 +71,8 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report, bool 
                 {
                     var exiting = Stopwatch.StartNew();
                     string tail = host.OutputTail;
-                    int? code = await host.TerminateAsync(TimeSpan.FromSeconds(60));
+                    host.Terminate();
+                    int? code = await host.ExitCodeWithinAsync(TimeSpan.FromSeconds(60));
                     exits.Add(exiting.Elapsed.TotalSeconds);
                     exitCodes[code ?? -1] = exitCodes.GetValueOrDefault(code ?? -1) + 1;
                     stopped = code is null ? "still running 60 s after SIGTERM, killed" : $"exit {code} {exits[^1]:0.00} s after SIGTERM";
@@ -83,7 +85,7 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report, bool 
                 acksPerCycle.Add(ledger.Acknowledged.Count - acked);
                 acked = ledger.Acknowledged.Count;
                 var restart = Stopwatch.StartNew();
-                await host.StartAsync(TimeSpan.FromSeconds(60));
+                await host.RestartAsync(TimeSpan.FromSeconds(60));
                 restarts.Add(restart.Elapsed.TotalSeconds);
                 if (!options.JsonOnly) Console.Error.WriteLine($"   cycle {cycle}/{cycles}: {acksPerCycle[^1]} acknowledged, {stopped}, up again in {restarts[^1]:0.00} s");
             }
@@ -153,19 +155,20 @@ internal sealed class KillCycles(CrashOptions options, CrashReport report, bool 
     }
 
     /// <summary>A second host on the running host's port must exit 4 with one line (not abort: 134), and the first must go on.</summary>
-    private async Task SecondHostOnThePortAsync(HostProcess host, string phase)
+    private async Task SecondHostOnThePortAsync(ReplNodeProcess host, string phase)
     {
         string dataDir = Directory.CreateTempSubdirectory("repl-crash-second.").FullName;
         try
         {
-            var second = new HostProcess(options.Host, dataDir, host.Url.Port, options.ServerCpu);
+            await using var second = CrashHost.Create(options, dataDir, host.BaseAddress.Port);
             var started = Stopwatch.StartNew();
-            int? code = await second.RunToExitAsync(TimeSpan.FromSeconds(90));
+            await second.RestartAsync(waitReady: false);
+            int? code = await second.ExitCodeWithinAsync(TimeSpan.FromSeconds(90));
             string said = second.ErrorLines.LastOrDefault() ?? "";
             report.Add(phase, "second host on the port: exit", code is null ? "still running after 90 s" : $"{code} after {started.Elapsed.TotalSeconds:0.0} s");
             report.Add(phase, "second host on the port: stderr", $"{second.ErrorLines.Count} line(s), last: {said}");
             if (code != 4 || second.ErrorLines.Count != 1) report.Violation(phase, $"a second host on the port exited {code?.ToString() ?? "never"}, stderr:\n{string.Join('\n', second.ErrorLines)}");
-            using var probe = new HttpClient { BaseAddress = host.Url, Timeout = TimeSpan.FromSeconds(10) };
+            using var probe = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
             using var ready = await probe.GetAsync("/readyz");
             if (!ready.IsSuccessStatusCode) report.Violation(phase, $"the first host answered /readyz {(int)ready.StatusCode} after the second failed to bind");
         }

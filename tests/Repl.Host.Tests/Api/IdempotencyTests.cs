@@ -42,7 +42,7 @@ public sealed class IdempotencyTests
     {
         string dataDir;
         long id;
-        await using (var server = await ReplServer.StartAsync(Repl.Testing.TempDir.Create()))
+        await using (var server = await ReplServer.StartAsync(TempDir.Create()))
         {
             dataDir = server.DataDir;
             id = (await PublishAsync(server.Client, "demo", "before", "restart-key")).Id;

@@ -17,11 +17,11 @@ public sealed class CrashConsistencyTests
     {
         var options = CrashOptions.Parse(["crash", "--host", Host, "--cycles", "3", "--publishers", "4", "--subscribers", "2", "--up", "0.5,1.5"]);
         var report = new CrashReport();
-        string dataDir = Repl.Testing.TempDir.Create();
+        string dataDir = TempDir.Create();
 
         await new KillCycles(options, report).RunAsync(dataDir);
 
-        Repl.Testing.TempDir.Delete(dataDir);
+        TempDir.Delete(dataDir);
         Assert.True(report.Passed, string.Join('\n', report.Violations));
         Assert.True(Convert.ToInt64(report.Figure(KillCycles.Phase, "acknowledged (201)")) > 0);
         Assert.Equal(0, report.Figure(KillCycles.Phase, "acknowledged lost"));

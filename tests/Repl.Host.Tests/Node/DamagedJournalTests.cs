@@ -8,7 +8,7 @@ public sealed class DamagedJournalTests
     [Fact]
     public void ANodeOnAFileThatIsNotAJournal_RefusesToStart_NamingTheFile()
     {
-        string dataDir = Repl.Testing.TempDir.Create();
+        string dataDir = TempDir.Create();
         string file = Path.Combine(dataDir, "repl.db");
         var garbage = new byte[64 * 1024];
         new Random(7).NextBytes(garbage);
@@ -18,6 +18,6 @@ public sealed class DamagedJournalTests
         Assert.Equal(file, error.Path);
         Assert.Contains(file, error.Message);
         Assert.Equal(garbage, File.ReadAllBytes(file));
-        Repl.Testing.TempDir.Delete(dataDir);
+        TempDir.Delete(dataDir);
     }
 }

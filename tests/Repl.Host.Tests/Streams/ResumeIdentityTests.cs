@@ -73,7 +73,7 @@ public sealed class ResumeIdentityTests
     [Fact]
     public async Task TheEpoch_SurvivesARestart_AndAWipedDataDirectoryGetsANewOne()
     {
-        string dataDir = Repl.Testing.TempDir.Create();
+        string dataDir = TempDir.Create();
         string before;
         await using (var server = await ReplServer.StartAsync(dataDir))
         {
@@ -86,8 +86,8 @@ public sealed class ResumeIdentityTests
             await again.StopAsync();
         }
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Repl.Testing.TempDir.Delete(dataDir);
-        await using var wiped = await ReplServer.StartAsync(Repl.Testing.TempDir.Create());
+        TempDir.Delete(dataDir);
+        await using var wiped = await ReplServer.StartAsync(TempDir.Create());
         Assert.NotEqual(before, await EpochAsync(wiped));
     }
 

@@ -1,4 +1,4 @@
-namespace Repl.Testing;
+namespace Repl.Testing.Processes;
 
 public static class TempDir
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Repl.Testing;
+namespace Repl.Testing.Processes;
 
 /// <summary>POSIX signals to a test's child process: what <see cref="Process"/> cannot send (SIGSTOP, SIGCONT, SIGTERM).</summary>
 public static class Signals
