@@ -56,9 +56,10 @@ public sealed class SequencerActor : ReceivePersistentActor
     private HashSet<string> _topics = new(StringComparer.Ordinal);
     private IdempotencyWindow _keys;
     private List<Cut>? _writing;
-    // Set by a rejected write until its completion callback runs: until then the journal may still report rejections
-    // of its events, which must not be taken for the next write's.
-    private bool _rejected;
+    private int _writingEvents;
+    // Rejections of a rejected write's events still to come. The next write waits for them: they must not be taken for
+    // its own, and LastSequenceNr (where the next write says it follows) counts the rejected positions only once they came.
+    private int _rejectionsToCome;
     private bool _draining;
     private long _snapshotAt;
 
@@ -88,6 +89,7 @@ public sealed class SequencerActor : ReceivePersistentActor
         });
         Command<SequencerProtocol.Publish>(publish => Enqueue(publish));
         Command<SequencerProtocol.ChangeTopic>(change => Enqueue(change));
+        Command<RejectedWriteOver>(_ => Write());
         Command<SequencerProtocol.Drain>(_ =>
         {
             _draining = true;
@@ -136,7 +138,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>Cuts a batch from the queue and persists it.</summary>
     private void Write()
     {
-        while (_writing is null && !_rejected && _queue.Count > 0)
+        while (_writing is null && _rejectionsToCome == 0 && _queue.Count > 0)
         {
             long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var events = new List<LogEvent>();
@@ -219,6 +221,7 @@ public sealed class SequencerActor : ReceivePersistentActor
                 continue;
             }
             _writing = cuts;
+            _writingEvents = events.Count;
             long after = LastSequenceNr;
             long started = Stopwatch.GetTimestamp();
             var entries = new LogEntry[events.Count];
@@ -247,13 +250,9 @@ public sealed class SequencerActor : ReceivePersistentActor
     private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started, Activity? span)
     {
         span?.SetTag("repl.log.first", entries[0].Position).SetTag("repl.log.last", entries[^1].Position).Stop();
-        // A write the journal rejected still completes here; its callers were told it was not committed.
-        if (!ReferenceEquals(_writing, cuts))
-        {
-            _rejected = false;
-            Write();
-            return;
-        }
+        // Akka runs no completion callback for a write the journal rejected (since 1.5.75, akka.net#8950): should one
+        // come, its callers were already told it was not committed (OnPersistRejected).
+        if (!ReferenceEquals(_writing, cuts)) return;
         _telemetry?.CommitDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _telemetry?.BatchSize.Record(entries.Length);
         // The node's reader first: a publisher is answered only once its node has applied the batch (the batcher
@@ -357,9 +356,18 @@ public sealed class SequencerActor : ReceivePersistentActor
     private static bool NothingCommitted(Exception cause) =>
         cause is LogUnavailableException or Repl.Actors.Journal.JournalFullException or Akka.Pattern.OpenCircuitException;
 
-    /// <remarks>Called once per event of the rejected write: the first call answers its callers and decides.</remarks>
+    /// <remarks>
+    /// Called once per event of the rejected write: the first call answers its callers and decides. Akka runs no
+    /// completion callback for a rejected write, so after a full journal the write is over at its last event's rejection,
+    /// and the next write starts from a message to itself, like any command (see <see cref="RejectedWriteOver"/>).
+    /// </remarks>
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
+        if (_rejectionsToCome > 0)
+        {
+            if (--_rejectionsToCome == 0) Self.Tell(RejectedWriteOver.Instance);
+            return;
+        }
         if (_writing is null) return;
         Context.GetLogger().Warning("The journal rejected the write at {0}: {1}", sequenceNr, cause.Message);
         if (cause is Journal.JournalFullException)
@@ -371,7 +379,8 @@ public sealed class SequencerActor : ReceivePersistentActor
                 if (_writing[i].Change is { } change) Undo(change);
             }
             Reject(cause, null);
-            _rejected = true;
+            _rejectionsToCome = _writingEvents - 1;
+            if (_rejectionsToCome == 0) Self.Tell(RejectedWriteOver.Instance);
             return;
         }
         Reject(cause, "the journal rejected the write");
@@ -397,6 +406,16 @@ public sealed class SequencerActor : ReceivePersistentActor
         }
         _queue.Clear();
         base.PostStop();
+    }
+
+    /// <summary>
+    /// To itself once every event of a write the journal rejected has been answered: the next write may start. A message
+    /// rather than a write from inside <see cref="OnPersistRejected"/>, so the next write is sent to the journal as any
+    /// command's is. It never leaves the node.
+    /// </summary>
+    private sealed class RejectedWriteOver : INoSerializationVerificationNeeded
+    {
+        public static readonly RejectedWriteOver Instance = new();
     }
 
     private const int NotLogged = -1;

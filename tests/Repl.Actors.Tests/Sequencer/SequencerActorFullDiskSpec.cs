@@ -77,6 +77,35 @@ public sealed class SequencerActorFullDiskSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void AWriteOfSeveralEntriesOnAFullDisk_IsRefusedWhole_AndTheWritesQueuedBehindItGoOn()
+    {
+        var sequencer = StartSequencer();
+        Watch(sequencer);
+        CreateTopic(sequencer, "a");
+        _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
+        var large = new PublishCommand("a", Encoding.UTF8.GetBytes($"{{\"v\":\"{new string('x', 64 * 1024)}\"}}"), 0);
+
+        _journal.Journal.CapAtCurrentSize(true);
+        // Three entries in one write, and a publish queued behind it: the journal rejects each of the three, and the
+        // queued one is cut only once the last rejection came (Akka runs no completion callback for a rejected write).
+        sequencer.Tell(Publish(1, large, large, large));
+        sequencer.Tell(Publish(2, large));
+        Assert.Equal(1, ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+        Assert.Equal(2, ExpectMsg<SequencerProtocol.Rejected>(Wait).BatchId);
+
+        _journal.Journal.CapAtCurrentSize(false);
+        sequencer.Tell(Publish(3, large));
+        var committed = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal(3, committed.BatchId);
+        // The four refused positions are spent, and the applied batch says it follows them: no hole for the reader to fill.
+        var applied = _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
+        Assert.Equal(committed.Positions[0], applied.Entries[0].Position);
+        Assert.Equal(committed.Positions[0] - 1, applied.After);
+        Assert.Equal(1, _journal.Journal.Stats("a").Messages);
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no Terminated: one sequencer throughout
+    }
+
+    [Fact]
     public void ATopicCreatedOnAFullDisk_IsRefusedAndTakenBack_AndTheSequencerGoesOn()
     {
         var sequencer = StartSequencer();
