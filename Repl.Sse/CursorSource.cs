@@ -14,7 +14,7 @@ namespace Repl.Sse;
 /// watermark W and emits every frame of its topics in (cursor, W], in position order (up to
 /// <see cref="SseOptions.MaxWriteBytes"/>), then moves the cursor. Frames at or below W are all in place, so a stream
 /// over several topics is still in log order and one <c>Last-Event-ID</c> resumes it exactly.</para>
-/// <para><b>Waking.</b> The topics call <see cref="ISubscriber.Notify"/> from the applier's loop, once per applied
+/// <para><b>Waking.</b> The topics call <see cref="ISubscriber.Notify"/> from the log reader, once per applied
 /// batch. That call only flips an interlocked flag and, if it was clear, hands the stage's one async callback to the
 /// <see cref="StreamHost"/>, which invokes it from inside its actor (no message per stream): the
 /// flag stays set from a push until the next pull looks at the watermark (and while a coalescing window or a journal
@@ -27,8 +27,11 @@ namespace Repl.Sse;
 /// <see cref="SseOptions.MaxWriteBytes"/>: it is behind, and its next round is full already.</para>
 /// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
 /// journal. A stream that fell behind its topics' rings reads the journal — blocking SQLite, so on the thread pool,
-/// with the result handed back through an async callback, never on the streams' one thread — and says <c>gap</c> for
-/// what retention removed.</para>
+/// with the result handed back through an async callback, never on the streams' one thread (<see cref="JournalPage"/>)
+/// — and says <c>gap</c> for what retention removed.</para>
+/// <para><b>State.</b> Besides its cursor, a stream is in one <see cref="Phase"/> (is <c>connected</c> still to be said),
+/// its next round comes from one <see cref="Progress"/> (caught up, behind, or a journal read in flight), and it stands in
+/// one <see cref="Coalescing"/> state (none, waiting for the window's end, or past it).</para>
 /// <para><b>End.</b> Completes after <c>event: deleted</c> once every topic is deleted, after <c>event: expired</c> at
 /// <see cref="SseConnection.ExpiresAt"/>, after <c>event: unavailable</c> when <see cref="SseConnection.Unavailable"/>
 /// fires, and silently when the stop token fires (request aborted, host stopping) or the sink cancels. It unsubscribes
@@ -65,6 +68,45 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
     protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
 
+    /// <summary>Where the stream is in its life.</summary>
+    private enum Phase
+    {
+        /// <summary>Not started: a stage that never ran <c>PreStart</c> was never counted open.</summary>
+        Created,
+
+        /// <summary>Subscribed and counted open; its first round starts with <c>connected</c> (and <c>reset</c>).</summary>
+        Opened,
+
+        /// <summary><c>connected</c> was pushed.</summary>
+        Connected,
+    }
+
+    /// <summary>Where the next round's messages come from.</summary>
+    private enum Progress
+    {
+        /// <summary>The last round reached the watermark it read up to: the rings cover what follows, and a round due soon after it may wait for the coalescing window.</summary>
+        CaughtUp,
+
+        /// <summary>The last round stopped at its byte budget, short of its watermark: the next one is full already and goes at once.</summary>
+        Behind,
+
+        /// <summary>A journal page is being read on the pool (<see cref="JournalPage"/>): nothing is pushed until it is back.</summary>
+        Reading,
+    }
+
+    /// <summary>The stream's place in the coalescing window (<see cref="CoalescingWindow"/>).</summary>
+    private enum Coalescing
+    {
+        /// <summary>Not waiting, and no window has ended since the last push (or read).</summary>
+        None,
+
+        /// <summary>Registered with the window: it wakes the stream at its end. Only one registration at a time.</summary>
+        Waiting,
+
+        /// <summary>The window ended since the last push (or read): the next round goes at once.</summary>
+        Ended,
+    }
+
     private sealed class Logic : TimerGraphStageLogic, ISubscriber
     {
         private const string PingTimer = "ping", ExpiryTimer = "expiry";
@@ -83,23 +125,20 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private Action<JournalPage> _journalRead = static _ => { };
         private Action _windowEnd = static () => { };
         private Action _windowEndViaHost = static () => { };
-        private List<TopicActor>? _deleted;
-        // Only the journal read touches it, and one read is in flight at most.
-        private Dictionary<string, long>? _gapsReported;
         private CancellationTokenRegistration _stopRegistration;
         private CancellationTokenRegistration _unavailableRegistration;
-        private byte[]? _closing;
-        // 1: a Notify need not wake the stage (it will look at the watermark anyway). See the class remarks.
+        // Only the journal read touches it, and one read is in flight at most.
+        private Dictionary<string, long>? _gapsReported;
+        // 1: a Notify need not wake the stage (it will look at the watermark anyway). An int for Interlocked: see the class remarks.
         private int _scheduled = 1;
         private long _cursor;
         private long _lastPushMs;
-        private bool _opened;
-        private bool _connected;
-        private bool _reading;
-        private bool _windowEnded;
-        // The last round stopped at its byte budget, short of the watermark it read up to: the next is not held.
-        private bool _more;
-        private bool _held;
+        private Phase _phase;
+        private Progress _progress;
+        private Coalescing _coalescing;
+        // What the next round owes besides messages: topics deleted, the closing event, a ping.
+        private List<TopicActor>? _deleted;
+        private byte[]? _closing;
         private bool _pingDue;
 
         public Logic(CursorSource stage) : base(stage.Shape)
@@ -122,7 +161,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             var stop = GetAsyncCallback(CompleteStage);
             var unavailable = GetAsyncCallback(() => Close(SseEvents.Closing("unavailable", _connection.UnavailableReason)));
             _stage._counters.Opened();
-            _opened = true;
+            _phase = Phase.Opened;
 
             foreach (var topic in _connection.Topics)
             {
@@ -154,7 +193,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             foreach (var topic in _connection.Topics) topic.Unsubscribe(this);
             _stopRegistration.Dispose();
             _unavailableRegistration.Dispose();
-            if (_opened) _stage._counters.Closed();
+            if (_phase != Phase.Created) _stage._counters.Closed();
             base.PostStop();
         }
 
@@ -207,8 +246,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         private void OnWindowEnd()
         {
-            _held = false;
-            _windowEnded = true;
+            _coalescing = Coalescing.Ended;
             Emit();
         }
 
@@ -227,12 +265,12 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         /// <summary>Pushes the next round if the sink has asked for one and there is something to send.</summary>
         private void Emit()
         {
-            if (_reading || !IsAvailable(_stage.Out)) return;
+            if (_progress == Progress.Reading || !IsAvailable(_stage.Out)) return;
             var round = _round;
             round.Clear();
-            if (!_connected)
+            if (_phase != Phase.Connected)
             {
-                _connected = true;
+                _phase = Phase.Connected;
                 round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text));
                 if (_connection.Reset is { } reset) round.AddHead(SseEvents.Reset(reset.Requested, reset.Reason, _connection.Registry.Epoch.Text, _cursor));
             }
@@ -261,17 +299,17 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
             {
-                if (!_windowEnded && !_more && round.IsEmpty && !_pingDue && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs)
+                if (WaitsForWindow(round))
                 {
                     Volatile.Write(ref _scheduled, 1);
-                    if (!_held)
+                    if (_coalescing == Coalescing.None)
                     {
-                        _held = true;
+                        _coalescing = Coalescing.Waiting;
                         _stage._window.Hold(_windowEndViaHost);
                     }
                     return;
                 }
-                _windowEnded = false;
+                PastWindow();
                 if (!FromMemory(watermark, round.Frames))
                 {
                     Volatile.Write(ref _scheduled, 1);
@@ -287,11 +325,25 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (!round.IsEmpty) Send(round);
         }
 
+        /// <summary>
+        /// Whether a round of messages only waits for the end of the coalescing window: the stream is caught up, pushed
+        /// less than a window ago, no window ended since, and the round owes nothing else (no head, closing or ping).
+        /// </summary>
+        private bool WaitsForWindow(WriteRound round) =>
+            _progress == Progress.CaughtUp && _coalescing != Coalescing.Ended && round.IsEmpty && !_pingDue
+            && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs;
+
+        /// <summary>A window that ended counted for one round; a registration still waiting stays (its end wakes the stream once more).</summary>
+        private void PastWindow()
+        {
+            if (_coalescing == Coalescing.Ended) _coalescing = Coalescing.None;
+        }
+
         private void Send(WriteRound round)
         {
             Volatile.Write(ref _scheduled, 1);
             _lastPushMs = Environment.TickCount64;
-            _windowEnded = false;
+            PastWindow();
             Push(_stage.Out, round);
         }
 
@@ -326,40 +378,21 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             _stage._host.Served(watermark - _cursor);
             _cursor = reached;
-            _more = reached < watermark;
+            _progress = reached < watermark ? Progress.Behind : Progress.CaughtUp;
             return true;
         }
 
         /// <summary>Behind the rings: reads a page from the journal on the pool and comes back through <see cref="OnJournalRead"/>.</summary>
         private void ReadJournal(long watermark)
         {
-            _reading = true;
+            _progress = Progress.Reading;
             _stage._host.Served(watermark - _cursor);
-            var topics = _topics.ToArray();
-            long cursor = _cursor;
-            var gapsReported = _gapsReported ??= new(StringComparer.Ordinal);
-            var callback = _journalRead;
-            var connection = _connection;
-            var options = _options;
-            var counters = _stage._counters;
-            _ = Task.Run(() =>
-            {
-                JournalPage page;
-                try
-                {
-                    page = JournalPage.Read(connection.Journal, connection.Registry.Epoch.Utf8, topics, cursor, watermark, gapsReported, options, counters);
-                }
-                catch (Exception error)
-                {
-                    page = new JournalPage([], [], cursor, Complete: false, error);
-                }
-                callback(page);
-            });
+            JournalPage.ReadOnPool(_connection, _topics.ToArray(), _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options,
+                _stage._counters, _journalRead);
         }
 
         private void OnJournalRead(JournalPage page)
         {
-            _reading = false;
             if (page.Error is { } error)
             {
                 FailStage(error);
@@ -368,7 +401,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             foreach (var gap in page.Gaps) _round.AddHead(gap);
             _round.Frames.AddRange(page.Frames);
             _cursor = page.Reached;
-            _more = !page.Complete;
+            _progress = page.Complete ? Progress.CaughtUp : Progress.Behind;
             if (!_round.IsEmpty)
             {
                 Send(_round);
@@ -376,44 +409,6 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             // Nothing there after all (e.g. the topic's newer messages were all removed): look again.
             Emit();
-        }
-    }
-
-    /// <summary>A page read from the journal for a stream behind its topics' rings.</summary>
-    /// <param name="Complete">Everything up to the watermark asked for; false when the page was cut short by its bounds.</param>
-    private sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, bool Complete, Exception? Error = null)
-    {
-        /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
-        public static JournalPage Read(Actors.Journal.Journal journal, byte[] epoch, TopicActor[] topics, long cursor, long watermark,
-            Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
-        {
-            var names = new List<string>(topics.Length);
-            var gaps = new List<byte[]>();
-            foreach (var topic in topics)
-            {
-                names.Add(topic.Name);
-                long trimmed = topic.TrimmedThrough;
-                if (cursor < trimmed && (!gapsReported.TryGetValue(topic.Name, out long reported) || reported < trimmed))
-                {
-                    gapsReported[topic.Name] = trimmed;
-                    long oldest = journal.Stats(topic.Name).FirstPosition;
-                    gaps.Add(SseEvents.Gap(topic.Name, cursor, oldest == 0 ? trimmed + 1 : oldest));
-                    counters.Gap();
-                }
-            }
-            // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
-            var stored = journal.Read(names, cursor, watermark, options.JournalPageSize, options.MaxWriteBytes);
-            counters.JournalRead();
-            var frames = new List<Frame>(stored.Count);
-            long bytes = 0;
-            foreach (var message in stored)
-            {
-                frames.Add(new Frame(message.Position, message.Topic, MessageJson.Frame(message.Position, epoch, message.Json)));
-                bytes += message.Json.Length;
-            }
-            // A page cut short by neither bound holds everything up to the watermark.
-            bool complete = stored.Count < options.JournalPageSize && bytes < options.MaxWriteBytes;
-            return new JournalPage(gaps, frames, complete ? watermark : stored[^1].Position, complete);
         }
     }
 }
