@@ -27,7 +27,7 @@ catch (Repl.Host.Cluster.ClusterSettingsException wrong)
     Console.Error.WriteLine("repl: cannot start: " + wrong.Message);
     return 2;
 }
-catch (Repl.Actors.Journal.JournalDamagedException damaged)
+catch (Repl.Actors.Storage.JournalDamagedException damaged)
 {
     // One clear line, not a stack trace; a distinct exit code, so a supervisor can be told not to restart in a loop.
     Console.Error.WriteLine("repl: cannot start: " + damaged.Message);

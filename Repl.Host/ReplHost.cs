@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Host.Api;

@@ -1,4 +1,5 @@
 using Repl.Actors.Messages;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 
 namespace Repl.Sse;
@@ -33,7 +34,7 @@ internal sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long R
         });
 
     /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
-    private static JournalPage Read(Actors.Journal.Journal journal, byte[] epoch, TopicActor[] topics, long cursor, long watermark,
+    private static JournalPage Read(Journal journal, byte[] epoch, TopicActor[] topics, long cursor, long watermark,
         Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
     {
         var names = new List<string>(topics.Length);

@@ -1,4 +1,4 @@
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 
 namespace Repl.Sse;

@@ -6,6 +6,8 @@ using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Cluster;
 
 /// <summary>
@@ -34,7 +36,7 @@ public sealed class ClusterLogFeed : IAsyncDisposable
 
     private readonly EtcdLog _log;
     private readonly EtcdConnection _etcd;
-    private readonly Journal.Journal _journal;
+    private readonly Journal _journal;
     private readonly TopicRegistry _registry;
     private readonly string _epochKey;
     private readonly string _dataDir;
@@ -53,7 +55,7 @@ public sealed class ClusterLogFeed : IAsyncDisposable
     /// <param name="prefix">Key prefix of the cluster in etcd.</param>
     /// <param name="dataDir">The journal's data directory, named when the journal is ahead of etcd.</param>
     /// <param name="window">Most entries handed to the reader beyond its applied position.</param>
-    public ClusterLogFeed(EtcdLog log, EtcdConnection etcd, Journal.Journal journal, TopicRegistry registry, string prefix, string dataDir, int window, TimeProvider time,
+    public ClusterLogFeed(EtcdLog log, EtcdConnection etcd, Journal journal, TopicRegistry registry, string prefix, string dataDir, int window, TimeProvider time,
         ILogger logger)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);

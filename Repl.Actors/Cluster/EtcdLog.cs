@@ -3,7 +3,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 
 namespace Repl.Actors.Cluster;

@@ -10,6 +10,8 @@ using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Hosting;
 
 /// <summary>
@@ -17,7 +19,7 @@ namespace Repl.Actors.Hosting;
 /// </summary>
 /// <remarks>
 /// Order matters: the log reader exists before the writer that feeds it, the writer before the batcher and the topic
-/// entities that send to it. Services (<see cref="Journal.Journal"/>, <see cref="TopicRegistry"/>, options, the
+/// entities that send to it. Services (<see cref="Journal"/>, <see cref="TopicRegistry"/>, options, the
 /// <see cref="TimeProvider"/>) come from the host's container.
 /// </remarks>
 public static class ReplEngineHosting
@@ -46,7 +48,7 @@ public static class ReplEngineHosting
         });
 
     private static Props LogReaderProps(IDependencyResolver resolver, bool replica, Action? onRestart) =>
-        LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal.Journal>(), replica, onRestart,
+        LogReader.Props(resolver.GetService<TopicRegistry>(), resolver.GetService<TopicsOptions>(), resolver.GetService<Journal>(), replica, onRestart,
             resolver.GetService<EngineTelemetry>()).WithDispatcher(LogDispatcher);
 
     /// <summary>
@@ -91,7 +93,7 @@ public static class ReplEngineHosting
         builder.WithShardRegion<TopicProtocol.Key>("topics", (system, registry, resolver) =>
             {
                 var sequencer = registry.Get<SequencerProtocol.Key>();
-                var journal = resolver.GetService<Journal.Journal>();
+                var journal = resolver.GetService<Journal>();
                 var topics = resolver.GetService<TopicRegistry>();
                 var time = resolver.GetService<TimeProvider>();
                 return name => TopicEntity.Props(name, sequencer, journal, topics, time, deadline);

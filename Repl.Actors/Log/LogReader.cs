@@ -3,6 +3,8 @@ using Akka.Event;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Log;
 
 /// <summary>
@@ -25,7 +27,7 @@ public sealed class LogReader : ReceiveActor
 
     private readonly TopicRegistry _registry;
     private readonly TopicsOptions _options;
-    private readonly Journal.Journal _journal;
+    private readonly Journal _journal;
     private readonly bool _replica;
     private readonly Action? _onRestart;
     private readonly List<LogEntry> _accepted = [];
@@ -40,7 +42,7 @@ public sealed class LogReader : ReceiveActor
     /// The reader does not deduplicate idempotency keys: the sequencer, the log's one writer in both modes, logs a
     /// publish whose key it holds as nothing at all, so no batch it wrote carries a duplicate.
     /// </remarks>
-    public LogReader(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart, EngineTelemetry? telemetry = null)
+    public LogReader(TopicRegistry registry, TopicsOptions options, Journal journal, bool replica, Action? onRestart, EngineTelemetry? telemetry = null)
     {
         _telemetry = telemetry;
         _registry = registry;
@@ -69,7 +71,7 @@ public sealed class LogReader : ReceiveActor
         });
     }
 
-    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal.Journal journal, bool replica, Action? onRestart = null, EngineTelemetry? telemetry = null) =>
+    public static Props Props(TopicRegistry registry, TopicsOptions options, Journal journal, bool replica, Action? onRestart = null, EngineTelemetry? telemetry = null) =>
         Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, telemetry));
 
     protected override void PostRestart(Exception reason)

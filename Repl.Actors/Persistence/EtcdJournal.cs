@@ -8,6 +8,8 @@ using Repl.Actors.Cluster;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Persistence;
 
 /// <summary>
@@ -49,7 +51,7 @@ public sealed class EtcdJournal : AsyncWriteJournal
     public const int MaxTopicOps = 100;
 
     private readonly EtcdStore _store;
-    private readonly Journal.Journal _replica;
+    private readonly Journal _replica;
     private readonly TimeSpan _replayWait;
     private readonly string _incarnation = Guid.NewGuid().ToString("N")[..12];
     private long _sequence;

@@ -6,6 +6,8 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Log;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Persistence;
 
 /// <summary>
@@ -26,7 +28,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
     private const int Header = 8 + 8 + 4 + 4;
 
     private readonly EtcdStore _store = EtcdStore.Of(Context.System);
-    private readonly Journal.Journal _replica = SqliteJournal.JournalOf(Context.System);
+    private readonly Journal _replica = SqliteJournal.JournalOf(Context.System);
     // Captured here: after an await there is no actor context to take it from.
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
     private readonly TimeSpan _replicaWait;

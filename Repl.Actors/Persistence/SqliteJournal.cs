@@ -9,11 +9,13 @@ using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Sequencer;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Persistence;
 
 /// <summary>
 /// The standalone log's Akka.Persistence journal: the sequencer's events written into Repl's SQLite schema
-/// (<see cref="Journal.Journal"/>), one transaction per write the sequencer hands it.
+/// (<see cref="Journal"/>), one transaction per write the sequencer hands it.
 /// </summary>
 /// <remarks>
 /// <para><b>Why our schema and not Akka.Persistence.Sql.</b> The log is read by topic (history pages, streams catching
@@ -30,7 +32,7 @@ namespace Repl.Actors.Persistence;
 /// <para><b>Positions.</b> An event's sequence number is its log position: a publish is stored as the message row at
 /// that position, with the id it carries in every stream. There is one persistence id, the sequencer's.</para>
 /// <para><b>Replay.</b> Topic changes replay from <c>events</c>, keyed publishes from <c>keys</c> without their body
-/// (<see cref="Journal.Journal.ReadForReplay"/>): the sequencer's state is the topic set and the idempotency keys, and
+/// (<see cref="Journal.ReadForReplay"/>): the sequencer's state is the topic set and the idempotency keys, and
 /// neither needs a message nor a publish without a key. Recovery starts from a snapshot, so a replay is the short tail after it. The
 /// replay passes through Akka's <see cref="ReplayFilter"/> (<c>replay-filter.mode</c>).</para>
 /// </remarks>
@@ -41,7 +43,7 @@ public sealed class SqliteJournal : WriteJournalBase
     private const string ReplayWriter = "repl-sqlite-journal";
     private const int ReplayPage = 4096;
 
-    private readonly Journal.Journal _journal;
+    private readonly Journal _journal;
     private readonly Func<IActorRef, Props>? _replayFilter;
 
     /// <param name="config">The plugin's HOCON section (Akka.Persistence passes it to a constructor that takes one).</param>
@@ -66,8 +68,8 @@ public sealed class SqliteJournal : WriteJournalBase
     }
 
     /// <summary>The node's journal, from the actor system's services (Akka.Hosting puts the host's provider there).</summary>
-    internal static Journal.Journal JournalOf(ActorSystem system) =>
-        DependencyResolver.For(system).Resolver.GetService<Journal.Journal>()
+    internal static Journal JournalOf(ActorSystem system) =>
+        DependencyResolver.For(system).Resolver.GetService<Journal>()
         ?? throw new InvalidOperationException("no Repl journal among the actor system's services");
 
     protected override bool Receive(object message)
@@ -109,7 +111,7 @@ public sealed class SqliteJournal : WriteJournalBase
             }
             _journal.Write(entries);
         }
-        catch (Journal.JournalFullException full)
+        catch (JournalFullException full)
         {
             // A rejection, not a failure: the journal is intact and the next write may succeed (space freed). A failure
             // would stop the sequencer and lose what reached it while its backoff supervisor restarts it (those
@@ -177,7 +179,7 @@ public sealed class SqliteJournal : WriteJournalBase
     }
 
     /// <summary>Replays the log's events from Repl's SQLite schema: this journal's, and in cluster mode the node's replica of etcd's log (<see cref="EtcdJournal"/>).</summary>
-    internal static void Replay(Journal.Journal journal, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+    internal static void Replay(Journal journal, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
         Action<IPersistentRepresentation> recoveryCallback)
     {
         long after = fromSequenceNr - 1;

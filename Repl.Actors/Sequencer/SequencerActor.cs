@@ -37,7 +37,7 @@ namespace Repl.Actors.Sequencer;
 /// committed when the journal knows so, or else that its outcome is unknown (<see cref="SequencerProtocol.OutcomeUnknown"/>:
 /// the answer was lost, and the write may be in the log), and the <see cref="Akka.Pattern.BackoffSupervisor"/> above starts a new incarnation, which recovers from
 /// the latest snapshot plus the journal's tail. A write the journal rejected because its disk is full
-/// (<see cref="Journal.JournalFullException"/>) changed nothing: its callers are told so (503), the topic changes it
+/// (<see cref="Storage.JournalFullException"/>) changed nothing: its callers are told so (503), the topic changes it
 /// cut are taken back, and the sequencer goes on with what is queued, so publishing and topic changes work again as
 /// soon as space is freed. Any other rejection stops it too (the topic set was changed at the cut, and only a
 /// recovery from what the journal holds is surely right again). The positions such a write took
@@ -302,7 +302,7 @@ public sealed class SequencerActor : ReceivePersistentActor
             throw new InvalidOperationException($"the node's journal has applied the log up to {applied}, the snapshot is at {snapshotAt}: its state cannot be rebuilt yet");
         long started = Stopwatch.GetTimestamp();
         _topics = new HashSet<string>(journal.LoadTopics().Select(topic => topic.Name), StringComparer.Ordinal);
-        foreach (var key in journal.KeysInWindow(_settings.KeyWindow, _settings.MaxKeys)) _keys.Add(key);
+        foreach (var key in journal.Keys.InWindow(_settings.KeyWindow, _settings.MaxKeys)) _keys.Add(key);
         Context.GetLogger().Info("Rebuilt {0} topics and {1} idempotency keys from the journal (applied to {2}, snapshot at {3}) in {4:0} ms",
             _topics.Count, _keys.Count, applied, snapshotAt, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
@@ -354,7 +354,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// refused before or by the log), or Akka's circuit breaker did not let the write reach the journal.
     /// </summary>
     private static bool NothingCommitted(Exception cause) =>
-        cause is LogUnavailableException or Repl.Actors.Journal.JournalFullException or Akka.Pattern.OpenCircuitException;
+        cause is LogUnavailableException or Repl.Actors.Storage.JournalFullException or Akka.Pattern.OpenCircuitException;
 
     /// <remarks>
     /// Called once per event of the rejected write: the first call answers its callers and decides. Akka runs no
@@ -370,7 +370,7 @@ public sealed class SequencerActor : ReceivePersistentActor
         }
         if (_writing is null) return;
         Context.GetLogger().Warning("The journal rejected the write at {0}: {1}", sequenceNr, cause.Message);
-        if (cause is Journal.JournalFullException)
+        if (cause is Storage.JournalFullException)
         {
             // The journal is as it was: take back the cut's topic changes, newest first (each one changed the set, or
             // it would not have been logged), and go on.

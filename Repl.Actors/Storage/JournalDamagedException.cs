@@ -1,4 +1,4 @@
-namespace Repl.Actors.Journal;
+namespace Repl.Actors.Storage;
 
 /// <summary>The journal file cannot be opened as a Repl journal: damaged, or not a database at all.</summary>
 /// <remarks>The node does not start on it, and says which file: restarting would only fail the same way.</remarks>

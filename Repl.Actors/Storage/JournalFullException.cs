@@ -1,4 +1,4 @@
-namespace Repl.Actors.Journal;
+namespace Repl.Actors.Storage;
 
 /// <summary>A write found the disk holding the journal full (SQLite's SQLITE_FULL): nothing of it was committed.</summary>
 /// <remarks>

@@ -1,4 +1,4 @@
-namespace Repl.Actors.Journal;
+namespace Repl.Actors.Storage;
 
 /// <summary>Where and how the journal keeps history.</summary>
 public sealed class JournalOptions

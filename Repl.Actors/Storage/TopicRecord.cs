@@ -1,4 +1,4 @@
-namespace Repl.Actors.Journal;
+namespace Repl.Actors.Storage;
 
 /// <summary>A topic as the journal knows it.</summary>
 /// <param name="Created">Position of the entry that created it.</param>

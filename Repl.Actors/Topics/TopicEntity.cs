@@ -3,6 +3,8 @@ using Akka.Event;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Topics;
 
 /// <summary>
@@ -21,12 +23,12 @@ public sealed class TopicEntity : ReceiveActor
 {
     private readonly string _topic;
     private readonly IActorRef _sequencer;
-    private readonly Journal.Journal _journal;
+    private readonly Journal _journal;
     private readonly TopicRegistry _registry;
     private readonly TimeProvider _time;
     private readonly TimeSpan _deadline;
 
-    public TopicEntity(string topic, IActorRef sequencer, Journal.Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline)
+    public TopicEntity(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline)
     {
         _topic = topic;
         _sequencer = sequencer;
@@ -39,7 +41,7 @@ public sealed class TopicEntity : ReceiveActor
         Receive<TopicProtocol.Retain>(_ => Retain());
     }
 
-    public static Props Props(string topic, IActorRef sequencer, Journal.Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline) =>
+    public static Props Props(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline) =>
         Akka.Actor.Props.Create(() => new TopicEntity(topic, sequencer, journal, registry, time, deadline));
 
     private void Retain()
@@ -48,7 +50,7 @@ public sealed class TopicEntity : ReceiveActor
         long cut;
         try
         {
-            cut = _journal.RetentionCut(_topic, _time.GetUtcNow());
+            cut = _journal.Retention.Cut(_topic, _time.GetUtcNow());
         }
         catch (Exception error)
         {

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 
+using Repl.Actors.Storage;
+
 namespace Repl.Actors.Topics;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace Repl.Actors.Topics;
 public sealed class TopicRegistry
 {
     /// <summary>The registry as the journal left it: its topics, applied up to its last position.</summary>
-    public static TopicRegistry Load(Journal.Journal journal, TopicsOptions options)
+    public static TopicRegistry Load(Journal journal, TopicsOptions options)
     {
         var registry = new TopicRegistry { Epoch = journal.Epoch };
         foreach (var topic in journal.LoadTopics())

@@ -4,7 +4,7 @@ using Akka.Remote.Hosting;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
 using Repl.Actors.Hosting;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
 using Repl.Actors.Topics;

@@ -3,7 +3,7 @@ using Akka.Hosting;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Cluster;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Sequencer;

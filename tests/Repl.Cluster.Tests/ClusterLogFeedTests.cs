@@ -1,11 +1,11 @@
 using Akka.Actor;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Cluster;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Cluster.Tests.Infrastructure;
-using ReplJournal = Repl.Actors.Journal.Journal;
+using ReplJournal = Repl.Actors.Storage.Journal;
 
 namespace Repl.Cluster.Tests;
 

@@ -2,7 +2,7 @@ using Etcdserverpb;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Cluster;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Cluster.Tests.Infrastructure;
 

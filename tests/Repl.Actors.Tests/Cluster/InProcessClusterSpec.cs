@@ -10,7 +10,7 @@ using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;
-using ReplJournal = Repl.Actors.Journal.Journal;
+using ReplJournal = Repl.Actors.Storage.Journal;
 
 namespace Repl.Actors.Tests.Cluster;
 

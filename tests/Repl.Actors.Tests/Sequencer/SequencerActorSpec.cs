@@ -236,8 +236,8 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
             ExpectMsg<SequencerProtocol.Committed>(Wait);
         }
         // Position 5 reached SnapshotEvery: a snapshot of {a, b} at 5. Then a tail after it (6: publish, 7: create c, 8: delete b).
-        AwaitAssert(() => Assert.NotNull(_journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)), Wait);
-        var snapshot = _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)!;
+        AwaitAssert(() => Assert.NotNull(_journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)), Wait);
+        var snapshot = _journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)!;
         Assert.Equal(5, snapshot.SequenceNr);
         CreateTopic(first, "c");
         first.Tell(Delete("b"));
@@ -278,7 +278,7 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
         long early = Keyed(first, 1, "early");
         Keyed(first, 2, "other");
         // A snapshot at 3, then a key in the tail after it.
-        AwaitAssert(() => Assert.Equal(3, _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)?.SequenceNr), Wait);
+        AwaitAssert(() => Assert.Equal(3, _journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)?.SequenceNr), Wait);
         long late = Keyed(first, 3, "late");
         // Retention trims every message of the topic, keyed ones included, well within their window.
         first.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.Truncate, "a", late, Future));
@@ -311,8 +311,8 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
             sequencer.Tell(Publish(batch, [.. Enumerable.Range(0, 100).Select(i => Command("t" + i, i) with { Key = $"{batch:D4}{i:D4}{padding}" })]));
             ExpectMsg<SequencerProtocol.Committed>(Wait);
         }
-        AwaitAssert(() => Assert.NotNull(_journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)), Wait);
-        var snapshot = _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)!;
+        AwaitAssert(() => Assert.NotNull(_journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)), Wait);
+        var snapshot = _journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue)!;
         Assert.InRange(snapshot.Payload.Length, 0, 64);
     }
 
@@ -328,9 +328,9 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
         }
         AwaitAssert(() =>
         {
-            var snapshots = _journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue);
+            var snapshots = _journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue);
             Assert.Equal(6, snapshots?.SequenceNr);
-            Assert.Null(_journal.Journal.LoadSnapshot(SequencerActor.LogPersistenceId, 5, long.MaxValue));
+            Assert.Null(_journal.Journal.Snapshots.Load(SequencerActor.LogPersistenceId, 5, long.MaxValue));
         }, Wait);
     }
 

@@ -3,14 +3,14 @@ using Akka.Actor.Setup;
 using Akka.Configuration;
 using Akka.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection;
-using Repl.Actors.Journal;
-using ReplJournal = Repl.Actors.Journal.Journal;
+using Repl.Actors.Storage;
+using ReplJournal = Repl.Actors.Storage.Journal;
 
 namespace Repl.Actors.Tests.Specs;
 
 /// <summary>
 /// What every actor spec runs on: the engine's own HOCON (<c>hocon/repl.hocon</c>, linked into the output) under a few
-/// spec settings, and an actor system whose services hold a real <see cref="Repl.Actors.Journal.Journal"/> (the SQLite
+/// spec settings, and an actor system whose services hold a real <see cref="Repl.Actors.Storage.Journal"/> (the SQLite
 /// plugins resolve it from there, as they do in the host).
 /// </summary>
 internal static class ReplSpec
@@ -78,7 +78,7 @@ internal sealed class SpecJournal : IDisposable
 
     /// <summary>The journal in <paramref name="dir"/> (created, or as an older version left it).</summary>
     public static SpecJournal Open(string dir, int maxMessagesPerTopic = 0) =>
-        new(dir, Repl.Actors.Journal.Journal.Open(new JournalOptions { DataDir = dir, MaxMessagesPerTopic = maxMessagesPerTopic, MaxAge = TimeSpan.Zero }));
+        new(dir, Repl.Actors.Storage.Journal.Open(new JournalOptions { DataDir = dir, MaxMessagesPerTopic = maxMessagesPerTopic, MaxAge = TimeSpan.Zero }));
 
     public void Dispose()
     {

@@ -2,7 +2,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
@@ -21,7 +21,7 @@ internal sealed class SseGraphFixture : IAsyncDisposable
 
     public SseGraphFixture(int memoryWindow = 1024, params string[] topics)
     {
-        Journal = Repl.Actors.Journal.Journal.Open(new JournalOptions { InMemory = true });
+        Journal = Repl.Actors.Storage.Journal.Open(new JournalOptions { InMemory = true });
         _system = ActorSystem.Create("sse-fixture", "akka.loglevel = WARNING");
         Reader = _system.ActorOf(LogReader.Props(Registry, new TopicsOptions { MemoryWindow = memoryWindow }, Journal, replica: true));
         foreach (var topic in topics.Length == 0 ? ["a"] : topics) Apply(new LogEntry(++_position, LogEntryKind.CreateTopic, topic, [], 0));
@@ -29,7 +29,7 @@ internal sealed class SseGraphFixture : IAsyncDisposable
 
     public TopicRegistry Registry { get; } = new();
 
-    public Repl.Actors.Journal.Journal Journal { get; }
+    public Repl.Actors.Storage.Journal Journal { get; }
 
     /// <summary>The log reader that applies what the specs publish.</summary>
     public IActorRef Reader { get; }

@@ -6,7 +6,7 @@ using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
 using Xunit.Abstractions;
 
-namespace Repl.Actors.Tests.Journal;
+namespace Repl.Actors.Tests.Storage;
 
 /// <summary>
 /// A data directory written before the engine moved onto Akka (commit 4160c3a: topics, messages and meta only, no
@@ -63,7 +63,7 @@ public sealed class MigrationSpec : Akka.TestKit.Xunit2.TestKit
     {
         var journal = _journal.Journal;
         Assert.Equal(8, journal.LastPosition);
-        var stored = journal.LoadSnapshot(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue);
+        var stored = journal.Snapshots.Load(SequencerActor.LogPersistenceId, long.MaxValue, long.MaxValue);
         Assert.NotNull(stored);
         Assert.Equal(8, stored.SequenceNr);
         var snapshot = Assert.IsType<SequencerProtocol.Snapshot>(Sys.Serialization.Deserialize(stored.Payload, stored.Serializer, stored.Manifest));

@@ -6,11 +6,11 @@ using Etcdserverpb;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Cluster;
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
 using Repl.Actors.Sequencer;
-using ReplJournal = Repl.Actors.Journal.Journal;
+using ReplJournal = Repl.Actors.Storage.Journal;
 
 namespace Repl.Cluster.Tests.Infrastructure;
 

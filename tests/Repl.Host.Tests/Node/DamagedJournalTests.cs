@@ -1,4 +1,4 @@
-using Repl.Actors.Journal;
+using Repl.Actors.Storage;
 
 namespace Repl.Host.Tests.Node;
 
