@@ -5,7 +5,7 @@ using Akka.DependencyInjection;
 using Akka.Hosting;
 using Akka.Pattern;
 using Microsoft.Extensions.DependencyInjection;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
@@ -59,7 +59,7 @@ public static class ReplEngineHosting
     /// Standalone: the sequencer hands each committed batch to its node's log reader. In cluster mode every node's
     /// reader, the sequencer's included, follows etcd's watch instead.
     /// </param>
-    /// <param name="lease">Cluster mode: the lease the singleton holds while it runs (<see cref="Persistence.EtcdLeaseOption.Sequencer"/>), which fences its writes.</param>
+    /// <param name="lease">Cluster mode: the lease the singleton holds while it runs (<see cref="Etcd.EtcdLeaseOption.Sequencer"/>), which fences its writes.</param>
     public static AkkaConfigurationBuilder WithReplSequencer(this AkkaConfigurationBuilder builder, SequencerOptions options, bool feedsReader = true,
         Akka.Hosting.Coordination.LeaseOptionBase? lease = null) =>
         builder.WithSingleton<SequencerProtocol.Key>("sequencer", (system, registry, resolver) =>

@@ -1,5 +1,5 @@
 using Akka.Actor;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 
@@ -230,8 +230,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     /// <param name="Deadline">A batch not cut by the sequencer this long after it was sent is not committed.</param>
     /// <param name="AnswerGrace">How long after the deadline an unanswered batch is failed.</param>
     /// <param name="MaxHold">Longest a batch waits for the node's streams to catch up (<see cref="StreamBacklog"/>) before it is cut anyway.</param>
-    /// <param name="MaxBatchBytes">Most bytes of entries in one batch, as the log encodes them: one etcd transaction's (<see cref="Persistence.EtcdJournal.MaxTxnBytes"/>).</param>
-    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = Persistence.EtcdJournal.MaxTxnBytes, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
+    /// <param name="MaxBatchBytes">Most bytes of entries in one batch, as the log encodes them: one etcd transaction's (<see cref="Etcd.EtcdJournal.MaxTxnBytes"/>).</param>
+    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = Etcd.EtcdJournal.MaxTxnBytes, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
         TimeSpan MaxHold = default)
     {
         public TimeSpan MaxHold { get; init; } = MaxHold == default ? TimeSpan.FromMilliseconds(250) : MaxHold;

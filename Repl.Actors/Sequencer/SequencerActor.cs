@@ -26,7 +26,7 @@ namespace Repl.Actors.Sequencer;
 /// of the events after S brings it to the head: every change the sequencer keeps is "the last event for this name wins" (a
 /// topic's create or delete, a key's position), and a replayed event at or below R only says again what R already
 /// holds. The cluster's snapshot store offers a snapshot only once the node's replica has applied its sequence number
-/// (<see cref="Persistence.EtcdSnapshotStore"/>), and the rebuild checks it again: below S the recovery fails, and the
+/// (<see cref="Etcd.EtcdSnapshotStore"/>), and the rebuild checks it again: below S the recovery fails, and the
 /// backoff supervisor's next incarnation tries again.</para>
 /// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
 /// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
@@ -241,8 +241,8 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates or deletes.</summary>
     private static (long Bytes, int TopicChanges) Footprint(object command) => command switch
     {
-        SequencerProtocol.Publish publish => (Cluster.LogBatchCodec.SizeOf(publish.Commands), 0),
-        SequencerProtocol.ChangeTopic change => (Cluster.LogBatchCodec.SizeOf(change.Topic, 0),
+        SequencerProtocol.Publish publish => (Etcd.LogBatchCodec.SizeOf(publish.Commands), 0),
+        SequencerProtocol.ChangeTopic change => (Etcd.LogBatchCodec.SizeOf(change.Topic, 0),
             change.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic ? 1 : 0),
         _ => (0, 0),
     };

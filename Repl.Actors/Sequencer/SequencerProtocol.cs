@@ -71,12 +71,12 @@ public static class SequencerProtocol
 
         /// <summary>
         /// Most bytes of entries (<see cref="Cluster.LogBatchCodec.SizeOf(string, int, string?)"/>) in one write: a write is
-        /// one journal transaction, and etcd's is bounded (<see cref="Persistence.EtcdJournal.MaxTxnBytes"/>). A publish
+        /// one journal transaction, and etcd's is bounded (<see cref="Etcd.EtcdJournal.MaxTxnBytes"/>). A publish
         /// batch larger than this on its own is written alone, whole.
         /// </summary>
-        public int MaxWriteBytes { get; init; } = Persistence.EtcdJournal.MaxTxnBytes;
+        public int MaxWriteBytes { get; init; } = Etcd.EtcdJournal.MaxTxnBytes;
 
-        /// <summary>Most topic creates and deletes in one write (<see cref="Persistence.EtcdJournal.MaxTopicOps"/>).</summary>
-        public int MaxWriteTopicChanges { get; init; } = Persistence.EtcdJournal.MaxTopicOps;
+        /// <summary>Most topic creates and deletes in one write (<see cref="Etcd.EtcdJournal.MaxTopicOps"/>).</summary>
+        public int MaxWriteTopicChanges { get; init; } = Etcd.EtcdJournal.MaxTopicOps;
     }
 }

@@ -4,7 +4,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Etcdserverpb;
 using Grpc.Core;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Host.Node;
 using Repl.Host.Security;
 

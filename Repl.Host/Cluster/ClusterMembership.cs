@@ -3,7 +3,7 @@ using System.Text.Json;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Actors.Topics;
 
 namespace Repl.Host.Cluster;

@@ -20,9 +20,9 @@ public sealed class ClusterOptions
 
     /// <summary>
     /// Most log entries etcd's watch hands this node's log reader beyond what it has applied: a node catching up holds
-    /// this many, not the backlog (see <see cref="Repl.Actors.Cluster.ClusterLogFeed"/>).
+    /// this many, not the backlog (see <see cref="Repl.Actors.Etcd.ClusterLogFeed"/>).
     /// </summary>
-    public int FeedWindow { get; set; } = Repl.Actors.Cluster.ClusterLogFeed.DefaultWindow;
+    public int FeedWindow { get; set; } = Repl.Actors.Etcd.ClusterLogFeed.DefaultWindow;
 
     /// <summary><c>/readyz</c> fails while this node's applied position is more entries behind the log's head than this.</summary>
     public long MaxLag { get; set; } = 50_000;

@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
-using Repl.Actors.Storage;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Cluster.Tests.Infrastructure;
 using ReplJournal = Repl.Actors.Storage.Journal;

@@ -1,9 +1,9 @@
 using Etcdserverpb;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
-using Repl.Actors.Storage;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
+using Repl.Actors.Storage;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests;

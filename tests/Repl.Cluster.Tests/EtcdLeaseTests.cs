@@ -1,6 +1,6 @@
 using Etcdserverpb;
 using Google.Protobuf;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests;

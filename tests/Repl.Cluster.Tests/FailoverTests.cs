@@ -3,7 +3,7 @@ using System.Text.Json;
 using Etcdserverpb;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Cluster.Tests.Infrastructure;
 

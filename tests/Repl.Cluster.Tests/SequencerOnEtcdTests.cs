@@ -7,12 +7,12 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
-using Repl.Actors.Storage;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Persistence;
 using Repl.Actors.Sequencer;
+using Repl.Actors.Storage;
 using Repl.Cluster.Tests.Infrastructure;
 using ReplJournal = Repl.Actors.Storage.Journal;
 

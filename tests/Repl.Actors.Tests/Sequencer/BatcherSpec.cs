@@ -165,7 +165,7 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
     {
         // Room for two of these, as the log encodes them (the topic's name and framing count, not only the body).
         var command = new PublishCommand("a-topic-with-a-long-name", Encoding.UTF8.GetBytes("{}"), 0);
-        long one = Repl.Actors.Cluster.LogBatchCodec.SizeOf([command]);
+        long one = Repl.Actors.Etcd.LogBatchCodec.SizeOf([command]);
         var batcher = Sys.ActorOf(Batcher.Props(_sequencer, _registry, new Batcher.Options(MaxInFlight: 1, MaxBatchBytes: 2 * one), TimeProvider.System));
         batcher.Tell(Publish(command));
         var first = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);

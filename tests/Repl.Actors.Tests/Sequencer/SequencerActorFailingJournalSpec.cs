@@ -146,7 +146,7 @@ public sealed class SequencerActorFailingJournalSpec : Akka.TestKit.Xunit2.TestK
     public async Task Writes_AreCutAtOneTransaction_BetweenBatches_NeverInsideOne()
     {
         // Room for two one-message batches in a write, not three.
-        long one = Repl.Actors.Cluster.LogBatchCodec.SizeOf(Publish(0, "a").Commands);
+        long one = Repl.Actors.Etcd.LogBatchCodec.SizeOf(Publish(0, "a").Commands);
         var settings = new SequencerProtocol.Settings(4096, 10_000, null) { MaxWriteBytes = (int)(2 * one) };
         var sequencer = Sys.ActorOf(SequencerActor.Props(settings, TimeProvider.System));
         sequencer.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.CreateTopic, "a", 0, Future));

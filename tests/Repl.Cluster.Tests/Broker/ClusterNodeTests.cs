@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests.Broker;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Cluster.Tests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Grpc.Core;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 
 namespace Repl.Cluster.Tests.Infrastructure;
 

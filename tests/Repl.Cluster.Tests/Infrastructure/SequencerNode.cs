@@ -5,11 +5,11 @@ using Akka.DependencyInjection;
 using Etcdserverpb;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
-using Repl.Actors.Storage;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
 using Repl.Actors.Sequencer;
+using Repl.Actors.Storage;
 using ReplJournal = Repl.Actors.Storage.Journal;
 
 namespace Repl.Cluster.Tests.Infrastructure;

@@ -1,4 +1,4 @@
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 
 namespace Repl.Cluster.Tests.Infrastructure;
 

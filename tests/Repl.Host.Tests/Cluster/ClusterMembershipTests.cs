@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
-using Repl.Actors.Cluster;
+using Repl.Actors.Etcd;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
 

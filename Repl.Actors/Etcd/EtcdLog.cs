@@ -3,14 +3,14 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Repl.Actors.Storage;
 using Repl.Actors.Log;
+using Repl.Actors.Storage;
 
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// The cluster log as a node reads it: etcd's watch of the single key <c>{prefix}/log</c>, whose versions are the
-/// batches the sequencer committed (<see cref="Persistence.EtcdJournal"/>), in revision order.
+/// batches the sequencer committed (<see cref="EtcdJournal"/>), in revision order.
 /// </summary>
 /// <remarks>
 /// <para><b>Keys.</b> <c>{prefix}/log</c>: the batch (see <see cref="LogBatchCodec"/>), one version per batch.
@@ -70,7 +70,7 @@ public sealed class EtcdLog : IAsyncDisposable
         return log is null ? 0 : LogBatchCodec.LastPosition(log.Value.Span, log.ModRevision);
     }
 
-    /// <summary>The key of the log's last position (written with every batch, <see cref="Persistence.EtcdStore.HeadKey"/>).</summary>
+    /// <summary>The key of the log's last position (written with every batch, <see cref="EtcdStore.HeadKey"/>).</summary>
     public static string HeadKey(string prefix) => prefix.TrimEnd('/') + "/head";
 
     /// <summary>Where the topic keys live (<c>{prefix}/topics/{name}</c>, written with the batch that creates or deletes the topic).</summary>

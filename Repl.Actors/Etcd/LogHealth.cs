@@ -1,4 +1,4 @@
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>Whether this node can reach its log (etcd's quorum), as seen by every call that touches it.</summary>
 /// <remarks>

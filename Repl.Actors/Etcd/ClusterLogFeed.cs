@@ -8,7 +8,7 @@ using Repl.Actors.Topics;
 
 using Repl.Actors.Storage;
 
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// Cluster mode: etcd's watch of the log (<see cref="EtcdLog"/>) feeding the node's <see cref="LogReader"/>, never more

@@ -1,4 +1,4 @@
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// Log positions in cluster mode: <c>(etcd revision &lt;&lt; 20) | (index in batch + 1)</c>.

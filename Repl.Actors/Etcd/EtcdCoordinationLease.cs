@@ -5,9 +5,8 @@ using Akka.Hosting;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
-using Repl.Actors.Cluster;
 
-namespace Repl.Actors.Persistence;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// An Akka.Coordination <see cref="Akka.Coordination.Lease"/> held in etcd: the key <c>{prefix}/leases/{lease name}</c>, created under an

@@ -1,13 +1,12 @@
 using Akka.Actor;
 using Akka.DependencyInjection;
-using Repl.Actors.Cluster;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Log;
 
-namespace Repl.Actors.Persistence;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// Where a Repl cluster keeps its log in etcd, and the one etcd client its persistence plugins and lease share: the

@@ -4,13 +4,13 @@ using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Etcdserverpb;
 using Google.Protobuf;
-using Repl.Actors.Cluster;
 using Repl.Actors.Log;
+using Repl.Actors.Persistence;
 using Repl.Actors.Sequencer;
 
 using Repl.Actors.Storage;
 
-namespace Repl.Actors.Persistence;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// The cluster log's Akka.Persistence journal: the sequencer's events committed to etcd, one transaction per batch

@@ -1,7 +1,7 @@
 using Etcdserverpb;
 using Grpc.Core;
 
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>An etcd lease, granted and kept alive in the background over etcd's <c>LeaseKeepAlive</c> stream.</summary>
 /// <remarks>

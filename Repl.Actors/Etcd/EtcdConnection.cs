@@ -1,14 +1,14 @@
 using System.Net.Http;
 using System.Text;
-using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Logging;
 using Repl.Actors.Log;
+using dotnet_etcd;
 
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// The process's connection to etcd: a dotnet-etcd <see cref="EtcdClient"/> over the configured endpoints, and the

@@ -5,10 +5,11 @@ using Akka.Persistence.Snapshot;
 using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Log;
+using Repl.Actors.Persistence;
 
 using Repl.Actors.Storage;
 
-namespace Repl.Actors.Persistence;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// The cluster's shared snapshot store: the latest snapshot of each persistence id at <c>{prefix}/snapshots/{id}</c> in

@@ -1,4 +1,4 @@
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>How an <see cref="EtcdLog"/> lays the log out in etcd.</summary>
 public sealed class EtcdLogOptions

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Repl.Actors.Log;
 
-namespace Repl.Actors.Cluster;
+namespace Repl.Actors.Etcd;
 
 /// <summary>
 /// The binary value of one log batch in etcd: <c>version:u8</c>, from version 3 <c>first:i64 LE</c> (the position of
@@ -12,7 +12,7 @@ namespace Repl.Actors.Cluster;
 /// the publish's idempotency key, and from version 3 <c>through:i64 LE</c> (a truncate's last position).
 /// </summary>
 /// <remarks>
-/// <para><b>Positions.</b> Version 3 batches are written by the sequencer's journal (<see cref="Persistence.EtcdJournal"/>):
+/// <para><b>Positions.</b> Version 3 batches are written by the sequencer's journal (<see cref="EtcdJournal"/>):
 /// an entry's position is its sequence number, <c>first + index</c>. Versions 1 and 2 were written by every node
 /// itself, before the cluster had a sequencer; their positions derive from etcd's revision
 /// (<see cref="EtcdPositions"/>) and they still decode, so a cluster's old log reads on, and the sequencer continues
