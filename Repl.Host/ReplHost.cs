@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
-using Repl.Actors.Storage;
 using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
 using Repl.Host.Metrics;

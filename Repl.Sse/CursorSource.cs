@@ -117,11 +117,11 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private readonly CursorSource _stage;
         private readonly SseConnection _connection;
         private readonly SseOptions _options;
-        private readonly List<TopicActor> _topics;
+        private readonly List<TopicHub> _topics;
         private readonly WriteRound _round = new();
         private readonly long _windowMs;
         private Action _wake = static () => { };
-        private Action<TopicActor> _topicDeleted = static _ => { };
+        private Action<TopicHub> _topicDeleted = static _ => { };
         private Action<JournalPage> _journalRead = static _ => { };
         private Action _windowEnd = static () => { };
         private Action _windowEndViaHost = static () => { };
@@ -137,7 +137,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private Progress _progress;
         private Coalescing _coalescing;
         // What the next round owes besides messages: topics deleted, the closing event, a ping.
-        private List<TopicActor>? _deleted;
+        private List<TopicHub>? _deleted;
         private byte[]? _closing;
         private bool _pingDue;
 
@@ -154,7 +154,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         public override void PreStart()
         {
             _wake = GetAsyncCallback(OnWake);
-            _topicDeleted = GetAsyncCallback<TopicActor>(OnTopicDeleted);
+            _topicDeleted = GetAsyncCallback<TopicHub>(OnTopicDeleted);
             _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
             _windowEnd = GetAsyncCallback(OnWindowEnd);
             _windowEndViaHost = () => _stage._host.Wake(_windowEnd);
@@ -202,7 +202,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (Interlocked.Exchange(ref _scheduled, 1) == 0) _stage._host.Wake(_wake);
         }
 
-        void ISubscriber.OnTopicDeleted(TopicActor topic) => _topicDeleted(topic);
+        void ISubscriber.OnTopicDeleted(TopicHub topic) => _topicDeleted(topic);
 
         protected override void OnTimer(object timerKey)
         {
@@ -256,7 +256,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             Emit();
         }
 
-        private void OnTopicDeleted(TopicActor topic)
+        private void OnTopicDeleted(TopicHub topic)
         {
             (_deleted ??= []).Add(topic);
             Emit();

@@ -7,7 +7,7 @@ namespace Repl.Sse;
 public sealed class SseConnection
 {
     /// <summary>The topics, each once.</summary>
-    public required IReadOnlyList<TopicActor> Topics { get; init; }
+    public required IReadOnlyList<TopicHub> Topics { get; init; }
 
     /// <summary>The node's applied log: its watermark bounds every round.</summary>
     public required TopicRegistry Registry { get; init; }

@@ -6,6 +6,7 @@ using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 
+using Repl.Actors.Reader;
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Etcd;

@@ -6,7 +6,6 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
-using Repl.Actors.Sequencer;
 
 using Repl.Actors.Storage;
 
@@ -19,7 +18,7 @@ namespace Repl.Actors.Etcd;
 /// <remarks>
 /// <para><b>One write in flight.</b> The sequencer hands its journal one write at a time (<c>PersistAllAsync</c> over
 /// its own queue), so every node's publishes that arrive meanwhile go into the next transaction together. A write is
-/// one transaction: the sequencer cuts its writes at <see cref="MaxTxnBytes"/> and <see cref="MaxTopicOps"/> topic
+/// one transaction: the sequencer cuts its writes at <see cref="LogWriteLimits.MaxBytes"/> and <see cref="LogWriteLimits.MaxTopicChanges"/> topic
 /// changes, so that each commits whole or not at all.</para>
 /// <para><b>Fencing.</b> Each transaction compares the log key's mod revision with the one this journal last
 /// wrote or read at recovery (the log's head), and the sequencer's lease key with the token this node put there
@@ -44,12 +43,6 @@ namespace Repl.Actors.Etcd;
 /// </remarks>
 public sealed class EtcdJournal : AsyncWriteJournal
 {
-    /// <summary>Most bytes of entries in one transaction (etcd refuses requests over <c>--max-request-bytes</c>, 1.5 MiB by default).</summary>
-    public const int MaxTxnBytes = 1 << 20;
-
-    /// <summary>Most topic creates and deletes in one transaction (etcd's <c>--max-txn-ops</c> is 128 by default; three more ops go with each).</summary>
-    public const int MaxTopicOps = 100;
-
     private readonly EtcdStore _store;
     private readonly Journal _replica;
     private readonly TimeSpan _replayWait;
@@ -61,14 +54,14 @@ public sealed class EtcdJournal : AsyncWriteJournal
     public EtcdJournal(Akka.Configuration.Config config)
     {
         _store = EtcdStore.Of(Context.System);
-        _replica = SqliteJournal.JournalOf(Context.System);
+        _replica = NodeJournal.Of(Context.System);
         _replayWait = config.GetTimeSpan("replay-wait", TimeSpan.FromSeconds(15));
     }
 
     /// <remarks>
     /// One transaction per write, never more: a write split over two could fail after its first part committed, and
     /// its callers could then be told neither "committed" nor "not committed" truly. The sequencer cuts its writes to
-    /// fit (<see cref="SequencerProtocol.Settings.MaxWriteBytes"/>); one publish batch larger than that on its own goes
+    /// fit (<see cref="Sequencer.SequencerProtocol.Settings.MaxWriteBytes"/>); one publish batch larger than that on its own goes
     /// whole, and etcd refuses it when it is over its request limit (nothing of it committed).
     /// </remarks>
     protected override async Task<IImmutableList<Exception?>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)

@@ -21,7 +21,7 @@ namespace Repl.Actors.Etcd;
 /// <para>A save is fenced like a log write (<see cref="EtcdStore.Fence"/>): only the lease's holder writes snapshots.</para>
 /// <para>The sequencer's snapshot is a few bytes (<see cref="Sequencer.SequencerProtocol.JournalSnapshot"/>): its state
 /// is rebuilt from the node's replica, so a snapshot is offered only once the replica has applied its sequence number
-/// (waiting up to <c>replay-wait</c>, as the journal's replay does). A snapshot over <see cref="EtcdJournal.MaxTxnBytes"/>
+/// (waiting up to <c>replay-wait</c>, as the journal's replay does). A snapshot over <see cref="LogWriteLimits.MaxBytes"/>
 /// is refused here, with its size, rather than by etcd.</para>
 /// </remarks>
 public sealed class EtcdSnapshotStore : SnapshotStore
@@ -29,7 +29,7 @@ public sealed class EtcdSnapshotStore : SnapshotStore
     private const int Header = 8 + 8 + 4 + 4;
 
     private readonly EtcdStore _store = EtcdStore.Of(Context.System);
-    private readonly Journal _replica = SqliteJournal.JournalOf(Context.System);
+    private readonly Journal _replica = NodeJournal.Of(Context.System);
     // Captured here: after an await there is no actor context to take it from.
     private readonly Akka.Serialization.Serialization _serialization = Context.System.Serialization;
     private readonly TimeSpan _replicaWait;
@@ -58,8 +58,8 @@ public sealed class EtcdSnapshotStore : SnapshotStore
         var manifest = Encoding.UTF8.GetBytes(Akka.Serialization.Serialization.ManifestFor(serializer, snapshot));
         var payload = serializer.ToBinary(snapshot);
         var value = new byte[Header + manifest.Length + payload.Length];
-        if (value.Length > EtcdJournal.MaxTxnBytes)
-            throw new InvalidOperationException($"the snapshot is {value.Length:N0} bytes, over the {EtcdJournal.MaxTxnBytes:N0} a request to etcd may carry; it was not saved");
+        if (value.Length > LogWriteLimits.MaxBytes)
+            throw new InvalidOperationException($"the snapshot is {value.Length:N0} bytes, over the {LogWriteLimits.MaxBytes:N0} a request to etcd may carry; it was not saved");
         BinaryPrimitives.WriteInt64LittleEndian(value, metadata.SequenceNr);
         BinaryPrimitives.WriteInt64LittleEndian(value.AsSpan(8), new DateTimeOffset(DateTime.SpecifyKind(metadata.Timestamp, DateTimeKind.Utc)).ToUnixTimeMilliseconds());
         BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(16), serializer.Identifier);

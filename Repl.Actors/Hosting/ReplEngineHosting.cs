@@ -10,6 +10,8 @@ using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
 
+using Repl.Actors.Reader;
+using Repl.Actors.Sharding;
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Hosting;
@@ -82,7 +84,7 @@ public static class ReplEngineHosting
         builder.WithActors((system, registry, resolver) =>
         {
             var batcherOptions = new Batcher.Options(options.MaxBatch, MaxInFlight: Math.Max(1, options.MaxInFlight), Deadline: options.Deadline);
-            var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>(), batcherOptions, resolver.GetService<TimeProvider>(),
+            var props = Batcher.Props(registry.Get<SequencerProtocol.Key>(), resolver.GetService<TopicRegistry>().Applied, batcherOptions, resolver.GetService<TimeProvider>(),
                 resolver.GetService<PublishQueue>(), resolver.GetService<StreamBacklog>());
             registry.Register<Batcher.Key>(system.ActorOf(props.WithDispatcher(LogDispatcher), "batcher"));
         });

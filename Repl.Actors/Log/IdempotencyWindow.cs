@@ -1,4 +1,3 @@
-using Repl.Actors.Sequencer;
 
 namespace Repl.Actors.Log;
 
@@ -13,7 +12,7 @@ namespace Repl.Actors.Log;
 public sealed class IdempotencyWindow(TimeSpan window, int maxKeys)
 {
     private readonly Dictionary<(string Topic, string Key), long> _positions = [];
-    private readonly Queue<SequencerProtocol.IdempotencyKey> _order = new();
+    private readonly Queue<IdempotencyKey> _order = new();
 
     /// <summary>Keys held now.</summary>
     public int Count => _positions.Count;
@@ -26,7 +25,7 @@ public sealed class IdempotencyWindow(TimeSpan window, int maxKeys)
     /// Adding a key again at the position it holds changes nothing: a recovery rebuilds the window from the journal,
     /// then replays events the journal had already applied (see <see cref="SequencerActor"/>).
     /// </remarks>
-    public void Add(SequencerProtocol.IdempotencyKey key)
+    public void Add(IdempotencyKey key)
     {
         if (_positions.TryGetValue((key.Topic, key.Key), out long held) && held == key.Position) return;
         _positions[(key.Topic, key.Key)] = key.Position;

@@ -1,4 +1,4 @@
-using Repl.Actors.Serialization;
+using Repl.Actors.Messages;
 
 namespace Repl.Actors.Log;
 

@@ -7,7 +7,6 @@ using Akka.Persistence.Journal;
 using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
-using Repl.Actors.Sequencer;
 
 using Repl.Actors.Storage;
 
@@ -49,7 +48,7 @@ public sealed class SqliteJournal : WriteJournalBase
     /// <param name="config">The plugin's HOCON section (Akka.Persistence passes it to a constructor that takes one).</param>
     public SqliteJournal(Config config)
     {
-        _journal = JournalOf(Context.System);
+        _journal = NodeJournal.Of(Context.System);
         ReplayFilterMode? mode = config.GetString("replay-filter.mode", "fail").ToLowerInvariant() switch
         {
             "off" => (ReplayFilterMode?)null,
@@ -66,11 +65,6 @@ public sealed class SqliteJournal : WriteJournalBase
             _replayFilter = actor => ReplayFilter.Props(actor, filter, window, oldWriters, debug);
         }
     }
-
-    /// <summary>The node's journal, from the actor system's services (Akka.Hosting puts the host's provider there).</summary>
-    internal static Journal JournalOf(ActorSystem system) =>
-        DependencyResolver.For(system).Resolver.GetService<Journal>()
-        ?? throw new InvalidOperationException("no Repl journal among the actor system's services");
 
     protected override bool Receive(object message)
     {
@@ -171,7 +165,7 @@ public sealed class SqliteJournal : WriteJournalBase
         {
             foreach (var persistent in (IImmutableList<IPersistentRepresentation>)write.Payload)
             {
-                if (persistent.PersistenceId != SequencerActor.LogPersistenceId)
+                if (persistent.PersistenceId != LogPersistence.PersistenceId)
                     throw new InvalidOperationException($"the Repl journal keeps the log only, not '{persistent.PersistenceId}'");
                 yield return (persistent.SequenceNr, (LogEvent)persistent.Payload);
             }

@@ -9,7 +9,7 @@ namespace Repl.Actors.Persistence;
 /// <summary>Snapshots in the journal's SQLite file (<c>snapshots</c> table), serialized by the serializer bound to their type.</summary>
 public sealed class SqliteSnapshotStore : SnapshotStore
 {
-    private readonly Journal _journal = SqliteJournal.JournalOf(Context.System);
+    private readonly Journal _journal = NodeJournal.Of(Context.System);
 
     protected override Task<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Repl.Actors.Etcd;
 using Repl.Actors.Log;
-using Repl.Actors.Topics;
 
 namespace Repl.Actors.Sequencer;
 
@@ -11,7 +10,7 @@ namespace Repl.Actors.Sequencer;
 /// </summary>
 /// <remarks>
 /// <para>A publisher is answered only once its batch is committed <em>and</em> applied on this node
-/// (<see cref="TopicRegistry.WhenApplied"/>), so its next read (history, a new stream) already sees it.</para>
+/// (<see cref="AppliedLog.WhenApplied"/>), so its next read (history, a new stream) already sees it.</para>
 /// <para><b>Admission.</b> While the node's streams run more than <see cref="StreamBacklog.Limit"/> positions behind
 /// its applied log, the next batch waits (at most <see cref="Options.MaxHold"/> at a time): under overload publishers
 /// wait longer for their answer instead of the streams falling behind their rings (see <see cref="StreamBacklog"/>).
@@ -25,7 +24,7 @@ namespace Repl.Actors.Sequencer;
 public sealed class Batcher : ReceiveActor, IWithTimers
 {
     private readonly IActorRef _sequencer;
-    private readonly TopicRegistry _registry;
+    private readonly AppliedLog _applied;
     private readonly Options _options;
     private readonly TimeProvider _time;
     private readonly PublishQueue _queue;
@@ -41,13 +40,13 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     /// <param name="queue">Where the node's handlers leave publishes (<see cref="PublishQueue"/>); a <see cref="Publish"/> message works too.</param>
     /// <param name="backlog">The node's streams' lag; without it batches never wait for the streams.</param>
-    public Batcher(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null)
+    public Batcher(IActorRef sequencer, AppliedLog applied, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null)
     {
         var self = Self;
         _caughtUp = () => self.Tell(CaughtUp.Instance);
         _backlog = backlog;
         _sequencer = sequencer;
-        _registry = registry;
+        _applied = applied;
         _options = options;
         _time = time;
         _queue = queue ?? new PublishQueue();
@@ -92,8 +91,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef sequencer, TopicRegistry registry, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null) =>
-        Akka.Actor.Props.Create(() => new Batcher(sequencer, registry, options, time, queue, backlog));
+    public static Props Props(IActorRef sequencer, AppliedLog applied, Options options, TimeProvider time, PublishQueue? queue = null, StreamBacklog? backlog = null) =>
+        Akka.Actor.Props.Create(() => new Batcher(sequencer, applied, options, time, queue, backlog));
 
     protected override void PreStart()
     {
@@ -172,14 +171,14 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         var positions = committed.Positions;
         long last = 0;
         foreach (long position in positions) last = Math.Max(last, position);
-        _registry.WhenApplied(last, () =>
+        _applied.WhenApplied(last, () =>
         {
             // Cluster mode, where each node writes to etcd itself: a publish the reader skipped gets 0, as if its topic had
             // been gone when it was cut (the check before the append can race a delete on another node), and a duplicate
             // of an idempotency key gets the first one's position.
             for (int i = 0; i < positions.Length; i++)
             {
-                if (positions[i] > 0) positions[i] = _registry.Resolve(positions[i]);
+                if (positions[i] > 0) positions[i] = _applied.Resolve(positions[i]);
             }
             int offset = 0;
             foreach (var publish in batch.Publishes)
@@ -230,8 +229,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     /// <param name="Deadline">A batch not cut by the sequencer this long after it was sent is not committed.</param>
     /// <param name="AnswerGrace">How long after the deadline an unanswered batch is failed.</param>
     /// <param name="MaxHold">Longest a batch waits for the node's streams to catch up (<see cref="StreamBacklog"/>) before it is cut anyway.</param>
-    /// <param name="MaxBatchBytes">Most bytes of entries in one batch, as the log encodes them: one etcd transaction's (<see cref="Etcd.EtcdJournal.MaxTxnBytes"/>).</param>
-    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = Etcd.EtcdJournal.MaxTxnBytes, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
+    /// <param name="MaxBatchBytes">Most bytes of entries in one batch, as the log encodes them: one etcd transaction's (<see cref="LogWriteLimits.MaxBytes"/>).</param>
+    public sealed record Options(int MaxBatch = 4096, long MaxBatchBytes = LogWriteLimits.MaxBytes, int MaxInFlight = 2, TimeSpan Deadline = default, TimeSpan AnswerGrace = default,
         TimeSpan MaxHold = default)
     {
         public TimeSpan MaxHold { get; init; } = MaxHold == default ? TimeSpan.FromMilliseconds(250) : MaxHold;

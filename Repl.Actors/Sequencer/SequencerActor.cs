@@ -5,6 +5,11 @@ using LogEvent = Repl.Actors.Log.LogEvent;
 using Akka.Persistence;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Reader;
+
+using Repl.Actors.Etcd;
+
+using Repl.Actors.Storage;
 
 namespace Repl.Actors.Sequencer;
 
@@ -47,7 +52,7 @@ namespace Repl.Actors.Sequencer;
 public sealed class SequencerActor : ReceivePersistentActor
 {
     /// <summary>The log's persistence id: the only one the Repl journal keeps.</summary>
-    public const string LogPersistenceId = "repl-log";
+    public const string LogPersistenceId = LogPersistence.PersistenceId;
 
     private readonly SequencerProtocol.Settings _settings;
     private readonly TimeProvider _time;
@@ -85,7 +90,7 @@ public sealed class SequencerActor : ReceivePersistentActor
         Recover<LogEvent>(e =>
         {
             Decide(e);
-            if (e.Key is { } key) _keys.Add(new SequencerProtocol.IdempotencyKey(e.Topic, key, LastSequenceNr, e.CreatedAtMs));
+            if (e.Key is { } key) _keys.Add(new IdempotencyKey(e.Topic, key, LastSequenceNr, e.CreatedAtMs));
         });
         Command<SequencerProtocol.Publish>(publish => Enqueue(publish));
         Command<SequencerProtocol.ChangeTopic>(change => Enqueue(change));
@@ -241,8 +246,8 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates or deletes.</summary>
     private static (long Bytes, int TopicChanges) Footprint(object command) => command switch
     {
-        SequencerProtocol.Publish publish => (Etcd.LogBatchCodec.SizeOf(publish.Commands), 0),
-        SequencerProtocol.ChangeTopic change => (Etcd.LogBatchCodec.SizeOf(change.Topic, 0),
+        SequencerProtocol.Publish publish => (LogBatchCodec.SizeOf(publish.Commands), 0),
+        SequencerProtocol.ChangeTopic change => (LogBatchCodec.SizeOf(change.Topic, 0),
             change.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic ? 1 : 0),
         _ => (0, 0),
     };
@@ -261,7 +266,7 @@ public sealed class SequencerActor : ReceivePersistentActor
         // Before the next cut, so a retry queued behind this write finds its key.
         foreach (var entry in entries)
         {
-            if (entry.Key is { } key) _keys.Add(new SequencerProtocol.IdempotencyKey(entry.Topic, key, entry.Position, entry.CreatedAtMs));
+            if (entry.Key is { } key) _keys.Add(new IdempotencyKey(entry.Topic, key, entry.Position, entry.CreatedAtMs));
         }
         Answer(cuts, entries);
         _writing = null;
@@ -296,7 +301,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// <summary>The topic set and the idempotency keys from the node's journal, which has applied at least <paramref name="snapshotAt"/> (see the remarks).</summary>
     private void RebuildFromJournal(long snapshotAt)
     {
-        var journal = Persistence.SqliteJournal.JournalOf(Context.System);
+        var journal = NodeJournal.Of(Context.System);
         long applied = journal.LastPosition;
         if (applied < snapshotAt)
             throw new InvalidOperationException($"the node's journal has applied the log up to {applied}, the snapshot is at {snapshotAt}: its state cannot be rebuilt yet");

@@ -1,6 +1,8 @@
 using Akka.Actor;
 using Repl.Actors.Log;
-using Repl.Actors.Serialization;
+using Repl.Actors.Messages;
+
+using Repl.Actors.Etcd;
 
 namespace Repl.Actors.Sequencer;
 
@@ -56,9 +58,6 @@ public static class SequencerProtocol
         public static readonly JournalSnapshot Instance = new();
     }
 
-    /// <summary>A publish's idempotency key as the window keeps it: topic and key, where it landed, when it was published.</summary>
-    public readonly record struct IdempotencyKey(string Topic, string Key, long Position, long CreatedAtMs);
-
     /// <summary>Typed key of the sequencer (the singleton proxy) in Akka.Hosting's actor registry.</summary>
     public sealed class Key;
 
@@ -71,12 +70,12 @@ public static class SequencerProtocol
 
         /// <summary>
         /// Most bytes of entries (<see cref="Cluster.LogBatchCodec.SizeOf(string, int, string?)"/>) in one write: a write is
-        /// one journal transaction, and etcd's is bounded (<see cref="Etcd.EtcdJournal.MaxTxnBytes"/>). A publish
+        /// one journal transaction, and etcd's is bounded (<see cref="LogWriteLimits.MaxBytes"/>). A publish
         /// batch larger than this on its own is written alone, whole.
         /// </summary>
-        public int MaxWriteBytes { get; init; } = Etcd.EtcdJournal.MaxTxnBytes;
+        public int MaxWriteBytes { get; init; } = LogWriteLimits.MaxBytes;
 
-        /// <summary>Most topic creates and deletes in one write (<see cref="Etcd.EtcdJournal.MaxTopicOps"/>).</summary>
-        public int MaxWriteTopicChanges { get; init; } = Etcd.EtcdJournal.MaxTopicOps;
+        /// <summary>Most topic creates and deletes in one write (<see cref="LogWriteLimits.MaxTopicChanges"/>).</summary>
+        public int MaxWriteTopicChanges { get; init; } = LogWriteLimits.MaxTopicChanges;
     }
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
+using Repl.Actors.Sharding;
 using Repl.Actors.Topics;
 
 namespace Repl.Actors.Serialization;
@@ -30,7 +31,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         SequencerProtocol.ChangeTopic => "ST1",
         SequencerProtocol.TopicChanged => "SD1",
         SequencerProtocol.Drain => "SX1",
-        SequencerProtocol.Snapshot => "SS2",
+        SequencerProtocol.Snapshot => LogPersistence.SnapshotManifest,
         SequencerProtocol.JournalSnapshot => "SS3",
         LogEvent => "LE2",
         TopicProtocol.Create => "TC1",
@@ -85,7 +86,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case SequencerProtocol.Drain or SequencerProtocol.JournalSnapshot:
                     break;
                 case SequencerProtocol.Snapshot s:
-                    WriteSnapshot(w, s.Topics, s.Keys);
+                    LogPersistence.WriteSnapshot(w, s.Topics, s.Keys);
                     break;
                 case LogEvent e:
                     w.Write((byte)e.Kind);
@@ -137,10 +138,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "SS3": return SequencerProtocol.JournalSnapshot.Instance;
             case "SS1" or "SS2":
             {
-                var topics = new string[r.ReadInt32()];
-                for (int i = 0; i < topics.Length; i++) topics[i] = r.ReadString();
-                var keys = new SequencerProtocol.IdempotencyKey[manifest == "SS2" ? r.ReadInt32() : 0];
-                for (int i = 0; i < keys.Length; i++) keys[i] = new SequencerProtocol.IdempotencyKey(r.ReadString(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
+                var (topics, keys) = LogPersistence.ReadSnapshot(r, withKeys: manifest == LogPersistence.SnapshotManifest);
                 return new SequencerProtocol.Snapshot(topics, keys);
             }
             case "LE1": return new LogEvent((LogEntryKind)r.ReadByte(), r.ReadString(), ReadBytes(r), r.ReadInt64(), r.ReadInt64());
@@ -149,28 +147,6 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "TD1": return new TopicProtocol.Delete(r.ReadString());
             case "TR1": return new TopicProtocol.Retain(r.ReadString());
             default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
-        }
-    }
-
-    /// <summary>A sequencer snapshot of <paramref name="topics"/>, as the snapshot store keeps it (the journal's schema migration writes one).</summary>
-    internal static (int Serializer, string Manifest, byte[] Payload) SnapshotOf(IReadOnlyCollection<string> topics)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new BinaryWriter(stream)) WriteSnapshot(w, topics, []);
-        return (Id, "SS2", stream.ToArray());
-    }
-
-    private static void WriteSnapshot(BinaryWriter w, IReadOnlyCollection<string> topics, SequencerProtocol.IdempotencyKey[] keys)
-    {
-        w.Write(topics.Count);
-        foreach (var topic in topics) w.Write(topic);
-        w.Write(keys.Length);
-        foreach (var key in keys)
-        {
-            w.Write(key.Topic);
-            w.Write(key.Key);
-            w.Write(key.Position);
-            w.Write(key.CreatedAtMs);
         }
     }
 

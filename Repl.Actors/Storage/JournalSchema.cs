@@ -1,3 +1,4 @@
+using Repl.Actors.Log;
 using Repl.Actors.Messages;
 
 namespace Repl.Actors.Storage;
@@ -71,8 +72,8 @@ internal static class JournalSchema
                 using var rows = command.ExecuteReader();
                 while (rows.Read()) topics.Add(rows.GetString(0));
             }
-            var (serializer, manifest, payload) = Serialization.ReplSerializer.SnapshotOf(topics);
-            snapshots.Save(Sequencer.SequencerActor.LogPersistenceId, last, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), serializer, manifest, payload);
+            var (serializer, manifest, payload) = LogPersistence.SnapshotOf(topics);
+            snapshots.Save(LogPersistence.PersistenceId, last, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), serializer, manifest, payload);
         }
         using var _ = file.EnterWriteGate();
         file.SetMeta(null, "schema", Version);

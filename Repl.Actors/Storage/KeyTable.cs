@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using Repl.Actors.Log;
-using Repl.Actors.Sequencer;
 
 namespace Repl.Actors.Storage;
 
@@ -53,7 +52,7 @@ public sealed class KeyTable : IDisposable
     /// The idempotency keys still in their window: publishes created at most <paramref name="window"/> before the newest
     /// key, the newest <paramref name="maxKeys"/> of them, in position order. What the sequencer rebuilds its window from.
     /// </summary>
-    public List<SequencerProtocol.IdempotencyKey> InWindow(TimeSpan window, int maxKeys)
+    public List<IdempotencyKey> InWindow(TimeSpan window, int maxKeys)
     {
         using var reader = _file.OpenReader();
         using var command = reader.Connection.CreateCommand();
@@ -67,8 +66,8 @@ public sealed class KeyTable : IDisposable
         command.Parameters.AddWithValue("$w", (long)window.TotalMilliseconds);
         command.Parameters.AddWithValue("$n", maxKeys);
         using var rows = command.ExecuteReader();
-        var keys = new List<SequencerProtocol.IdempotencyKey>();
-        while (rows.Read()) keys.Add(new SequencerProtocol.IdempotencyKey(rows.GetString(0), rows.GetString(1), rows.GetInt64(2), rows.GetInt64(3)));
+        var keys = new List<IdempotencyKey>();
+        while (rows.Read()) keys.Add(new IdempotencyKey(rows.GetString(0), rows.GetString(1), rows.GetInt64(2), rows.GetInt64(3)));
         return keys;
     }
 

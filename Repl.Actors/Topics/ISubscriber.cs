@@ -7,5 +7,5 @@ public interface ISubscriber
     void Notify();
 
     /// <summary>A topic the subscriber follows was deleted.</summary>
-    void OnTopicDeleted(TopicActor topic);
+    void OnTopicDeleted(TopicHub topic);
 }

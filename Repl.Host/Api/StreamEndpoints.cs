@@ -1,5 +1,5 @@
-using Repl.Actors.Messages;
 using Microsoft.AspNetCore.Http.Features;
+using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -110,7 +110,7 @@ internal static class StreamEndpoints
     /// <summary><c>HttpContext.Items</c> key under which <see cref="LimitsMiddleware"/> leaves the token's expiry for the stream.</summary>
     public const string StreamExpiry = "repl.stream-expiry";
 
-    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicActor> topics,
+    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicHub> topics,
         out long? cursor, out LogEpoch? epoch, out string? requested)
     {
         topics = [];

@@ -163,7 +163,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     /// An existing topic is found even when the name rule now refuses its name: a journal written before the rule
     /// grew (a topic <c>a.</c>) keeps its topics reachable wherever a URL can still name them (<c>/sse?topic=a.</c>).
     /// </remarks>
-    internal static IResult? Lookup(string topic, ReplNode node, out TopicActor actor)
+    internal static IResult? Lookup(string topic, ReplNode node, out TopicHub actor)
     {
         if (!TopicName.IsInternal(topic) && node.Registry.TryGet(topic, out actor)) return null;
         actor = null!;

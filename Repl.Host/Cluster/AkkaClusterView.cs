@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
+using Repl.Actors.Sharding;
 using Repl.Actors.Topics;
 
 namespace Repl.Host.Cluster;

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Repl.Actors.Sharding;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
 using Repl.Host.Cluster;

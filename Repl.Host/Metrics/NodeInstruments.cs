@@ -19,7 +19,7 @@ internal sealed class NodeInstruments
 
     // Topics' Published counts as last seen, so deleting a topic does not make repl_published_total go down.
     private readonly Lock _publishedGate = new();
-    private readonly Dictionary<TopicActor, long> _lastSeen = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<TopicHub, long> _lastSeen = new(ReferenceEqualityComparer.Instance);
     private long _retired;
 
     public NodeInstruments(IMeterFactory meters, ReplNode node)
@@ -47,7 +47,7 @@ internal sealed class NodeInstruments
         meter.CreateObservableUpDownCounter("repl.process.working_set", () => Environment.WorkingSet, "By", "Process working set.");
     }
 
-    private List<TopicActor> Topics() => [.. _node.Registry.All];
+    private List<TopicHub> Topics() => [.. _node.Registry.All];
 
     private IEnumerable<Measurement<long>> TopicSubscribers() =>
         Topics().Where(topic => !TopicName.IsInternal(topic.Name))
@@ -56,12 +56,12 @@ internal sealed class NodeInstruments
             .Select(topic => new Measurement<long>(topic.SubscriberCount, new KeyValuePair<string, object?>("topic", topic.Name)));
 
     /// <summary>Total published over the current topics plus what deleted topics had, as a counter that never falls.</summary>
-    private long Published(List<TopicActor> topics)
+    private long Published(List<TopicHub> topics)
     {
         lock (_publishedGate)
         {
             long total = 0;
-            var current = new HashSet<TopicActor>(ReferenceEqualityComparer.Instance);
+            var current = new HashSet<TopicHub>(ReferenceEqualityComparer.Instance);
             foreach (var topic in topics)
             {
                 long published = topic.Published;

@@ -6,6 +6,7 @@ using Repl.Actors.Etcd;
 using Repl.Actors.Hosting;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;

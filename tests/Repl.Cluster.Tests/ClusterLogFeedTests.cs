@@ -2,6 +2,7 @@ using Akka.Actor;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Etcd;
 using Repl.Actors.Log;
+using Repl.Actors.Reader;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Cluster.Tests.Infrastructure;

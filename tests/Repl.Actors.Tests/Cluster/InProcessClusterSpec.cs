@@ -7,6 +7,7 @@ using Akka.Pattern;
 using Akka.TestKit;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
+using Repl.Actors.Sharding;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;

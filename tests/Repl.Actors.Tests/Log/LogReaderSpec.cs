@@ -2,6 +2,7 @@ using System.Text;
 using Akka.Actor;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Reader;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;
@@ -119,8 +120,8 @@ public sealed class LogReaderSpec : Akka.TestKit.Xunit2.TestKit
         var reader = StartReader();
         reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "nope"), Published(3, "a")]));
         await Applied(3);
-        Assert.Equal(0, _registry.Resolve(2));
-        Assert.Equal(3, _registry.Resolve(3));
+        Assert.Equal(0, _registry.Applied.Resolve(2));
+        Assert.Equal(3, _registry.Applied.Resolve(3));
         Assert.Equal([3L], Frames("a"));
     }
 
@@ -167,7 +168,7 @@ public sealed class LogReaderSpec : Akka.TestKit.Xunit2.TestKit
         {
         }
 
-        public void OnTopicDeleted(TopicActor topic) => Interlocked.Increment(ref _deleted);
+        public void OnTopicDeleted(TopicHub topic) => Interlocked.Increment(ref _deleted);
     }
 
     protected override void Dispose(bool disposing)

@@ -2,6 +2,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
 using Repl.Actors.Log;
+using Repl.Actors.Reader;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
@@ -31,7 +32,7 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     private IActorRef StartBatcher(TimeProvider? time = null, int maxInFlight = 1, StreamBacklog? backlog = null, TimeSpan maxHold = default) =>
-        Sys.ActorOf(Batcher.Props(_sequencer, _registry,
+        Sys.ActorOf(Batcher.Props(_sequencer, _registry.Applied,
             new Batcher.Options(MaxInFlight: maxInFlight, Deadline: TimeSpan.FromSeconds(1), AnswerGrace: TimeSpan.FromSeconds(1), MaxHold: maxHold),
             time ?? TimeProvider.System, backlog: backlog));
 
@@ -166,7 +167,7 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         // Room for two of these, as the log encodes them (the topic's name and framing count, not only the body).
         var command = new PublishCommand("a-topic-with-a-long-name", Encoding.UTF8.GetBytes("{}"), 0);
         long one = Repl.Actors.Etcd.LogBatchCodec.SizeOf([command]);
-        var batcher = Sys.ActorOf(Batcher.Props(_sequencer, _registry, new Batcher.Options(MaxInFlight: 1, MaxBatchBytes: 2 * one), TimeProvider.System));
+        var batcher = Sys.ActorOf(Batcher.Props(_sequencer, _registry.Applied, new Batcher.Options(MaxInFlight: 1, MaxBatchBytes: 2 * one), TimeProvider.System));
         batcher.Tell(Publish(command));
         var first = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
         for (int i = 0; i < 3; i++) batcher.Tell(Publish(command));

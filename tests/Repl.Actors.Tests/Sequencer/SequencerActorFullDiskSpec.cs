@@ -2,6 +2,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
 using Repl.Actors.Log;
+using Repl.Actors.Reader;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
 using Xunit.Abstractions;

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.TestKit;
 using Microsoft.Data.Sqlite;
 using Repl.Actors.Log;
+using Repl.Actors.Reader;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
 using Xunit.Abstractions;

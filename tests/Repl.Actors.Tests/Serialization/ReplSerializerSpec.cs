@@ -2,8 +2,10 @@ using System.Runtime.Serialization;
 using System.Text;
 using Akka.Actor;
 using Repl.Actors.Log;
+using Repl.Actors.Messages;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Serialization;
+using Repl.Actors.Sharding;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;
@@ -25,7 +27,7 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         SequencerProtocol.Drain.Instance,
         new SequencerProtocol.Snapshot(["a", "comments:42", ""], []),
         SequencerProtocol.JournalSnapshot.Instance,
-        new SequencerProtocol.Snapshot(["a"], [new SequencerProtocol.IdempotencyKey("a", "order-17", 5, 1_800_000_000_000)]),
+        new SequencerProtocol.Snapshot(["a"], [new IdempotencyKey("a", "order-17", 5, 1_800_000_000_000)]),
         new SequencerProtocol.Publish(8, [new PublishCommand("a", [1, 2], 3, "key-1"), new PublishCommand("a", [], 4)], 1_800_000_000_002),
         new LogEvent(LogEntryKind.Publish, "a", [], 125, 0, "key-2"),
         new LogEvent(LogEntryKind.Publish, "a", Encoding.UTF8.GetBytes("{\"v\":1}"), 123, 0),

@@ -2,9 +2,10 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
-using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Reader;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Sse;
 
@@ -38,7 +39,7 @@ internal sealed class SseGraphFixture : IAsyncDisposable
 
     public long Position => _position;
 
-    public TopicActor Topic(string name) => Registry.TryGet(name, out var topic) ? topic : throw new KeyNotFoundException(name);
+    public TopicHub Topic(string name) => Registry.TryGet(name, out var topic) ? topic : throw new KeyNotFoundException(name);
 
     /// <summary>Applies one batch: a message to each of <paramref name="topics"/>, in turn, <paramref name="count"/> times. Returns its last position.</summary>
     public long Publish(int count, params string[] topics)

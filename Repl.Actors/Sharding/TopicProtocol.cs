@@ -1,6 +1,6 @@
-using Repl.Actors.Serialization;
+using Repl.Actors.Messages;
 
-namespace Repl.Actors.Topics;
+namespace Repl.Actors.Sharding;
 
 /// <summary>What a topic's sharded entity (<see cref="TopicEntity"/>) takes: the per-topic decisions, off the publish path.</summary>
 public static class TopicProtocol

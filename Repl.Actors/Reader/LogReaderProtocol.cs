@@ -1,6 +1,8 @@
 using Akka.Actor;
 
-namespace Repl.Actors.Log;
+using Repl.Actors.Log;
+
+namespace Repl.Actors.Reader;
 
 /// <summary>What a node's <see cref="LogReader"/> takes.</summary>
 public static class LogReaderProtocol

@@ -7,14 +7,14 @@ namespace Repl.Actors.Topics;
 /// </summary>
 /// <remarks>
 /// <para>The design card gives each topic an actor with its own mailbox. Here the topic's mailbox is the log:
-/// its state changes only on the <see cref="Log.LogReader"/>, in log order, and subscribers read its
+/// its state changes only on the <see cref="Reader.LogReader"/>, in log order, and subscribers read its
 /// ring without locks. A per-topic mailbox would add a hop per message and, worse, let topics advance
 /// independently, which breaks the single resume cursor of a stream over several topics.</para>
 /// <para>Subscribing and unsubscribing swap a copy-on-write array under a lock; notifying reads the array.</para>
 /// <para>An idle topic (no subscriber, no publish for a while) is passivated: its ring is dropped and readers
 /// are served from the journal until new messages arrive.</para>
 /// </remarks>
-public sealed class TopicActor
+public sealed class TopicHub
 {
     private readonly Lock _subscribersGate = new();
     private readonly int _windowSize;
@@ -26,7 +26,7 @@ public sealed class TopicActor
     private long _newestAtMost;
 
     /// <param name="newestAtMost">No message of the topic is after this position (a bound, for readers of a topic without a ring).</param>
-    internal TopicActor(string name, long created, long trimmedThrough, int windowSize, long newestAtMost)
+    internal TopicHub(string name, long created, long trimmedThrough, int windowSize, long newestAtMost)
     {
         Name = name;
         Created = created;

@@ -1,4 +1,4 @@
-namespace Repl.Actors.Log;
+namespace Repl.Actors.Sequencer;
 
 /// <summary>How publishes are batched into log writes (configuration section <c>Sequencer</c>).</summary>
 public sealed class SequencerOptions

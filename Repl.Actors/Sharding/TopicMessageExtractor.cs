@@ -1,6 +1,6 @@
 using Akka.Cluster.Sharding;
 
-namespace Repl.Actors.Topics;
+namespace Repl.Actors.Sharding;
 
 /// <summary>Routes a topic command to the topic's entity: the entity id is the topic's name.</summary>
 /// <remarks><see cref="HashCodeMessageExtractor"/> also routes sharding's own <c>StartEntity</c>.</remarks>

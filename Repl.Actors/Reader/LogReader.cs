@@ -5,7 +5,9 @@ using Repl.Actors.Topics;
 
 using Repl.Actors.Storage;
 
-namespace Repl.Actors.Log;
+using Repl.Actors.Log;
+
+namespace Repl.Actors.Reader;
 
 /// <summary>
 /// A node's one reader of the committed log: applies every batch, in order, to the node's topic hubs (the framed
@@ -33,7 +35,7 @@ public sealed class LogReader : ReceiveActor
     private readonly List<LogEntry> _accepted = [];
     private readonly List<(long Position, long Answer)> _resolved = [];
     private readonly EngineTelemetry? _telemetry;
-    private readonly HashSet<TopicActor> _touched = [];
+    private readonly HashSet<TopicHub> _touched = [];
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
@@ -89,11 +91,11 @@ public sealed class LogReader : ReceiveActor
             var page = _journal.ReadLog(_registry.AppliedPosition, through, CatchUpPage);
             if (page.Count == 0)
             {
-                _registry.Advance(through, []);
+                _registry.Applied.Advance(through, []);
                 return;
             }
             Apply(page);
-            if (page.Count < CatchUpPage) _registry.Advance(Math.Max(_registry.AppliedPosition, through), []);
+            if (page.Count < CatchUpPage) _registry.Applied.Advance(Math.Max(_registry.AppliedPosition, through), []);
         }
     }
 
@@ -116,7 +118,7 @@ public sealed class LogReader : ReceiveActor
                     _resolved.Add((entry.Position, 0));
                     break;
                 case LogEntryKind.CreateTopic when !_registry.TryGet(entry.Topic, out _):
-                    _registry.Add(new TopicActor(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
+                    _registry.Add(new TopicHub(entry.Topic, entry.Position, 0, _options.MemoryWindow, entry.Position));
                     _accepted.Add(entry);
                     break;
                 case LogEntryKind.DeleteTopic when _registry.TryGet(entry.Topic, out var deleted):
@@ -137,7 +139,7 @@ public sealed class LogReader : ReceiveActor
         }
         if (entries.Count == 0) return;
         if (_replica) _journal.Write(_accepted, entries[^1].Position, revision);
-        _registry.Advance(Math.Max(before, entries[^1].Position), _resolved);
+        _registry.Applied.Advance(Math.Max(before, entries[^1].Position), _resolved);
         foreach (var topic in _touched) topic.NotifySubscribers();
         _touched.Clear();
     }

@@ -5,7 +5,9 @@ using Repl.Actors.Sequencer;
 
 using Repl.Actors.Storage;
 
-namespace Repl.Actors.Topics;
+using Repl.Actors.Topics;
+
+namespace Repl.Actors.Sharding;
 
 /// <summary>
 /// A topic's sharded entity (role <c>broker</c>): the decisions that are per topic in the whole cluster — its creation
