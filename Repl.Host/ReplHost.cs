@@ -114,7 +114,7 @@ public static class ReplHost
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);
         HealthEndpoints.Map(app);
-        Repl.Host.Cluster.ClusterEndpoints.Map(app);
+        Repl.Host.Api.ClusterEndpoints.Map(app);
         app.MapReplMetrics();
         return app;
     }

@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Log;
 using Repl.Host.Metrics;
 
+using Repl.Host.Security;
+
 namespace Repl.Host.Api;
 
 /// <summary>Makes every error the pipeline can still shape a JSON <c>{"error", "cause"}</c> (see <see cref="ApiError"/>).</summary>

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 
+using Repl.Host.Security;
+
 namespace Repl.Host.Api;
 
 /// <summary>

@@ -12,6 +12,8 @@ using Repl.Actors.Log;
 using Repl.Host.Api;
 using Repl.Host.Metrics;
 
+using Repl.Host.Security;
+
 namespace Repl.Host.Tests.Api;
 
 /// <summary>

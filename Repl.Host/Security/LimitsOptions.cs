@@ -1,4 +1,4 @@
-namespace Repl.Host.Api;
+namespace Repl.Host.Security;
 
 /// <summary>Request limits (configuration section <c>Limits</c>).</summary>
 public sealed class LimitsOptions

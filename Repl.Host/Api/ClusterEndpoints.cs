@@ -5,10 +5,11 @@ using Akka.Hosting;
 using Etcdserverpb;
 using Grpc.Core;
 using Repl.Actors.Etcd;
+using Repl.Host.Cluster;
 using Repl.Host.Node;
 using Repl.Host.Security;
 
-namespace Repl.Host.Cluster;
+namespace Repl.Host.Api;
 
 /// <summary><c>GET /cluster</c>: the cluster as this node sees it (standalone: just this node). With auth on, admin only: it shows the topology.</summary>
 internal static class ClusterEndpoints
