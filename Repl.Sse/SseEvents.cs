@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Repl.Sse;
 
-/// <summary>The control events of a Repl stream (messages are framed by the applier, see <c>MessageJson.Frame</c>).</summary>
+/// <summary>The control events of a Repl stream (messages are framed by the log reader, see <c>MessageJson.Frame</c>).</summary>
 /// <remarks>
 /// None of these carries an <c>id:</c> line, so they never move the client's <c>Last-Event-ID</c>.
 /// Their data is JSON written by Utf8JsonWriter: one line, whatever the topic names hold.

@@ -38,7 +38,7 @@ internal sealed class WriteRound
     {
         _head?.Clear();
         _tail?.Clear();
-        // Capacity is kept: a busy stream would otherwise reallocate it every round (SseSink kept it too).
+        // Capacity is kept: a busy stream would otherwise reallocate it every round (the sink before it kept it too).
         Frames.Clear();
     }
 

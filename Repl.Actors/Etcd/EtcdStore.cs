@@ -14,7 +14,7 @@ namespace Repl.Actors.Etcd;
 /// (<see cref="EtcdCoordinationLease"/>).
 /// </summary>
 /// <remarks>
-/// Keys under <see cref="Prefix"/>: <c>log</c> (one version per batch, <see cref="Cluster.LogBatchCodec"/>),
+/// Keys under <see cref="Prefix"/>: <c>log</c> (one version per batch, <see cref="LogBatchCodec"/>),
 /// <c>head</c> (the log's last position), <c>writer</c> (the token of the last log transaction), <c>topics/{name}</c> (while the topic exists),
 /// <c>snapshots/{persistence id}</c>, <c>leases/{name}</c> (held under an etcd lease by the lease's owner).
 /// </remarks>

@@ -2,7 +2,7 @@ namespace Repl.Actors.Log;
 
 /// <summary>
 /// How far this node has applied the log: the watermark, the callbacks waiting for it, and the answers for the
-/// publishes the node's log reader resolved (skipped or deduplicated).
+/// publishes the node's log reader skipped.
 /// </summary>
 /// <remarks>
 /// Written only by the node's log reader; read by everyone. Apart from the topics (<c>TopicRegistry</c> holds one)
@@ -18,7 +18,7 @@ public sealed class AppliedLog
     private int _anyResolved;
     private long _applied;
 
-    /// <summary>How many resolved publishes (skipped, or duplicates) <see cref="Resolve"/> remembers, the most recent ones.</summary>
+    /// <summary>How many skipped publishes <see cref="Resolve"/> remembers, the most recent ones.</summary>
     /// <remarks>
     /// It is asked right after the publish is applied, so this only has to cover the moment between the apply and an
     /// acknowledgement; a flood of publishes to deleted topics that overran it would get 201 for its oldest skips.
@@ -64,8 +64,8 @@ public sealed class AppliedLog
 
     /// <summary>
     /// The answer for the publish committed at <paramref name="position"/>: 0 when it was skipped (its topic did not
-    /// exist at that point in the log: deleted, or never created), the earlier position of the same idempotency key when
-    /// it was a duplicate, else the position itself. Asked once the position has been applied.
+    /// exist at that point in the log: deleted, or never created), else the position itself. Asked once the position
+    /// has been applied.
     /// </summary>
     public long Resolve(long position)
     {
@@ -73,7 +73,7 @@ public sealed class AppliedLog
         lock (_waitersGate) return _resolved.TryGetValue(position, out long answer) ? answer : position;
     }
 
-    /// <summary>Log reader only: publishes the new watermark and the publishes it skipped or deduplicated, then runs the callbacks that waited for it.</summary>
+    /// <summary>Log reader only: publishes the new watermark and the publishes it skipped, then runs the callbacks that waited for it.</summary>
     internal void Advance(long position, IReadOnlyList<(long Position, long Answer)> resolved)
     {
         lock (_waitersGate)

@@ -10,6 +10,6 @@ public sealed class Frame(long position, string topic, byte[] bytes)
     /// <summary><c>id: position\ndata: json\n\n</c></summary>
     public byte[] Bytes { get; } = bytes;
 
-    /// <summary>Its place in the topic's ring, set once by the applier before readers can see it.</summary>
+    /// <summary>Its place in the topic's ring, set once by the log reader before readers can see it.</summary>
     internal long Sequence { get; set; }
 }

@@ -14,11 +14,11 @@ namespace Repl.Actors.Reader;
 /// rings, serialized once), then moves the node's single applied watermark and wakes the subscribers it touched.
 /// </summary>
 /// <remarks>
-/// <para>Fed by the sequencer's persist callback in standalone, by etcd's watch in cluster mode (<see cref="Cluster.ClusterLogFeed"/>, bounded). Every node applies
+/// <para>Fed by the sequencer's persist callback in standalone, by etcd's watch in cluster mode (<see cref="Etcd.ClusterLogFeed"/>, bounded). Every node applies
 /// the same entries in the same order, so positions and <c>Last-Event-ID</c> mean the same everywhere.</para>
 /// <para><b>No holes.</b> A batch that does not follow the watermark (<see cref="LogReaderProtocol.Apply.After"/> ahead
 /// of it: this reader crashed on an earlier one) is preceded by what the journal holds in between (standalone), or
-/// dropped (cluster mode: the feed opens the watch again from the watermark, see <see cref="Cluster.ClusterLogFeed"/>);
+/// dropped (cluster mode: the feed opens the watch again from the watermark, see <see cref="Etcd.ClusterLogFeed"/>);
 /// entries at or below the watermark are skipped. A failure to apply crashes the reader and nothing after it is applied or acknowledged
 /// until it has caught up (a publisher is answered only once its batch is applied here).</para>
 /// <para>In cluster mode the node's journal is etcd's local replica, written here before the watermark moves.</para>
@@ -39,7 +39,7 @@ public sealed class LogReader : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     /// <param name="replica">Cluster mode: write applied entries to the journal (etcd's local replica).</param>
-    /// <param name="onRestart">Called after a crash: cluster mode opens the watch again from the watermark (<see cref="Cluster.ClusterLogFeed.Restart"/>).</param>
+    /// <param name="onRestart">Called after a crash: cluster mode opens the watch again from the watermark (<see cref="Etcd.ClusterLogFeed.Restart"/>).</param>
     /// <remarks>
     /// The reader does not deduplicate idempotency keys: the sequencer, the log's one writer in both modes, logs a
     /// publish whose key it holds as nothing at all, so no batch it wrote carries a duplicate.

@@ -10,7 +10,7 @@ public static class LogReaderProtocol
     /// <summary>
     /// Committed entries, in order, one message per committed batch. <paramref name="After"/> is the position the batch
     /// follows (-1: unknown). Never crosses a process: each node's reader is fed on its node (standalone: by the
-    /// sequencer's persist callback; cluster: by etcd's watch, <see cref="Cluster.ClusterLogFeed"/>).
+    /// sequencer's persist callback; cluster: by etcd's watch, <see cref="Etcd.ClusterLogFeed"/>).
     /// </summary>
     /// <param name="Commit">The span of the log write that committed the batch, when tracing is on.</param>
     /// <param name="Revision">Cluster mode: the etcd revision the batch was committed at, kept with the replica so the watch resumes there.</param>

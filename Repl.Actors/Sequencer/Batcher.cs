@@ -173,9 +173,9 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         foreach (long position in positions) last = Math.Max(last, position);
         _applied.WhenApplied(last, () =>
         {
-            // Cluster mode, where each node writes to etcd itself: a publish the reader skipped gets 0, as if its topic had
-            // been gone when it was cut (the check before the append can race a delete on another node), and a duplicate
-            // of an idempotency key gets the first one's position.
+            // A publish the reader skipped (its topic did not exist at that point of the log) gets 0, as if its topic had
+            // been gone when it was cut. The sequencer, the log's one writer, checks the topic when it cuts, so only a
+            // batch from before the cluster had a sequencer can hold such a publish.
             for (int i = 0; i < positions.Length; i++)
             {
                 if (positions[i] > 0) positions[i] = _applied.Resolve(positions[i]);

@@ -69,7 +69,7 @@ public static class SequencerProtocol
         public TimeSpan KeyWindow { get; init; } = KeyWindow == default ? TimeSpan.FromMinutes(10) : KeyWindow;
 
         /// <summary>
-        /// Most bytes of entries (<see cref="Cluster.LogBatchCodec.SizeOf(string, int, string?)"/>) in one write: a write is
+        /// Most bytes of entries (<see cref="Etcd.LogBatchCodec.SizeOf(string, int, string?)"/>) in one write: a write is
         /// one journal transaction, and etcd's is bounded (<see cref="LogWriteLimits.MaxBytes"/>). A publish
         /// batch larger than this on its own is written alone, whole.
         /// </summary>

@@ -3,7 +3,7 @@ using Repl.Actors.Messages;
 namespace Repl.Actors.Topics;
 
 /// <summary>
-/// A topic's recent framed messages: one writer (the applier), any number of lock-free readers (sinks).
+/// A topic's recent framed messages: one writer (the log reader), any number of lock-free readers (sinks).
 /// </summary>
 /// <remarks>
 /// Slots are overwritten in order once the ring is full. A reader checks each frame's sequence number, so a
@@ -32,7 +32,7 @@ internal sealed class FrameRing
     /// <summary>Frames held now.</summary>
     public int Count => (int)Math.Min(Volatile.Read(ref _count), _slots.Length);
 
-    /// <summary>Appends the next frame; only the applier calls this.</summary>
+    /// <summary>Appends the next frame; only the log reader calls this.</summary>
     public void Append(Frame frame)
     {
         long sequence = _count;

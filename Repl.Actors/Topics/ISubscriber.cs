@@ -1,6 +1,6 @@
 namespace Repl.Actors.Topics;
 
-/// <summary>What a topic tells its subscribers (SSE sinks). Calls come from the applier's loop and must not block.</summary>
+/// <summary>What a topic tells its subscribers (SSE sinks). Calls come from the log reader and must not block.</summary>
 public interface ISubscriber
 {
     /// <summary>New messages were applied to a topic the subscriber follows.</summary>

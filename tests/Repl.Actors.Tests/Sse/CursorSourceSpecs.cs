@@ -6,7 +6,7 @@ using Repl.Sse;
 
 namespace Repl.Actors.Tests.Sse;
 
-/// <summary>The cursor source of a connection's graph, against a real applier and journal, read by a probe sink.</summary>
+/// <summary>The cursor source of a connection's graph, against a real log reader and journal, read by a probe sink.</summary>
 public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
