@@ -45,7 +45,7 @@ public sealed class ClusterOptions
     /// </summary>
     public void Validate()
     {
-        if (FeedWindow < 1) throw new ClusterSettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Cluster.ClusterLogFeed.DefaultWindow})");
+        if (FeedWindow < 1) throw new ClusterSettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Etcd.ClusterLogFeed.DefaultWindow})");
         if (WindowRevisions < 1) throw new ClusterSettingsException($"Cluster:WindowRevisions is {WindowRevisions}: it must be at least 1");
         if (MaxLag < 1) throw new ClusterSettingsException($"Cluster:MaxLag is {MaxLag}: it must be at least 1");
         foreach (var (name, value) in new[] { ("CompactInterval", CompactInterval), ("UnavailableAfter", UnavailableAfter), ("LeaseTtl", LeaseTtl),
