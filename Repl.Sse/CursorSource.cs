@@ -19,7 +19,7 @@ namespace Repl.Sse;
 /// <see cref="StreamHost"/>, which invokes it from inside its actor (no message per stream): the
 /// flag stays set from a push until the next pull looks at the watermark (and while a coalescing window or a journal
 /// read is pending), so a connection is woken at most once per batch or window however many batches arrive
-/// meanwhile, and the applier never blocks on it.</para>
+/// meanwhile, and the log reader never blocks on it.</para>
 /// <para><b>Coalescing.</b> A stream that pushed less than <see cref="SseOptions.CoalesceWindow"/> ago waits for the
 /// window's next tick (<see cref="CoalescingWindow"/>: Akka's scheduler cannot time 5 ms), then takes everything pending in one round: on loopback most of a round's cost is the
 /// kernel's send, so fewer, fuller writes are the lever under load (bench/README.md: 480k → 1,167k deliveries/s in S2
