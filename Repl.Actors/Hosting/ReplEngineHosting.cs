@@ -108,4 +108,17 @@ public static class ReplEngineHosting
                 RememberEntities = false,
                 PassivateIdleEntityAfter = passivateAfter,
             });
+
+    /// <summary>
+    /// The retention owner (<see cref="RetentionActor"/>): a cluster singleton (role <c>broker</c>; standalone, the node
+    /// is its own cluster) that every <paramref name="interval"/> tells the topics over their limits to apply retention.
+    /// After <see cref="WithReplTopics"/>, whose region it sends to.
+    /// </summary>
+    /// <param name="deadline">The sequencer's deadline: an entity's answer is waited for a second longer.</param>
+    public static AkkaConfigurationBuilder WithReplRetention(this AkkaConfigurationBuilder builder, TimeSpan interval, TimeSpan deadline) =>
+        builder.WithSingleton<RetentionProtocol.Key>("retention", (system, registry, resolver) =>
+                RetentionActor.Props(resolver.GetService<Journal>(), registry.Get<TopicProtocol.Key>(), resolver.GetService<TimeProvider>(), interval,
+                    deadline + TimeSpan.FromSeconds(1)),
+            new ClusterSingletonOptions { Role = "broker" },
+            createProxyToo: true);
 }

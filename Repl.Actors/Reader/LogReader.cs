@@ -22,8 +22,11 @@ namespace Repl.Actors.Reader;
 /// entries at or below the watermark are skipped. A failure to apply crashes the reader and nothing after it is applied or acknowledged
 /// until it has caught up (a publisher is answered only once its batch is applied here).</para>
 /// <para>In cluster mode the node's journal is etcd's local replica, written here before the watermark moves.</para>
+/// <para>Every quarter of <see cref="TopicsOptions.PassivateAfter"/> (at least a second) its own timer sweeps the hubs:
+/// an idle one drops its ring (<see cref="LogReaderProtocol.Sweep"/>). The reader is the hubs' one writer, so the
+/// sweep runs between batches, never beside one.</para>
 /// </remarks>
-public sealed class LogReader : ReceiveActor
+public sealed class LogReader : ReceiveActor, IWithTimers
 {
     private const int CatchUpPage = 4096;
 
@@ -72,6 +75,12 @@ public sealed class LogReader : ReceiveActor
             }
         });
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Also after a restart: a restart cancels the timers.</summary>
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer("sweep", LogReaderProtocol.Sweep.Instance, TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _options.PassivateAfter.Ticks / 4)));
 
     public static Props Props(TopicRegistry registry, TopicsOptions options, Journal journal, bool replica, Action? onRestart = null, EngineTelemetry? telemetry = null) =>
         Akka.Actor.Props.Create(() => new LogReader(registry, options, journal, replica, onRestart, telemetry));

@@ -17,7 +17,7 @@ public static class LogReaderProtocol
     public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default, long Revision = 0)
         : INoSerializationVerificationNeeded;
 
-    /// <summary>Passivate idle topic hubs.</summary>
+    /// <summary>Passivate idle topic hubs: the reader's own periodic timer.</summary>
     public sealed record Sweep : INoSerializationVerificationNeeded
     {
         public static readonly Sweep Instance = new();

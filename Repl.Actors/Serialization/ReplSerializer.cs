@@ -37,6 +37,8 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         TopicProtocol.Create => "TC1",
         TopicProtocol.Delete => "TD1",
         TopicProtocol.Retain => "TR1",
+        RetentionProtocol.Run => "RN1",
+        RetentionProtocol.Ran => "RD1",
         _ => throw new ArgumentException($"{o.GetType()} is not a Repl message", nameof(o)),
     };
 
@@ -99,6 +101,11 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case TopicProtocol.ICommand t:
                     w.Write(t.Topic);
                     break;
+                case RetentionProtocol.Run:
+                    break;
+                case RetentionProtocol.Ran ran:
+                    w.Write(ran.Position);
+                    break;
                 default:
                     throw new ArgumentException($"{obj.GetType()} is not a Repl message", nameof(obj));
             }
@@ -146,6 +153,8 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "TC1": return new TopicProtocol.Create(r.ReadString());
             case "TD1": return new TopicProtocol.Delete(r.ReadString());
             case "TR1": return new TopicProtocol.Retain(r.ReadString());
+            case "RN1": return RetentionProtocol.Run.Instance;
+            case "RD1": return new RetentionProtocol.Ran(r.ReadInt64());
             default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
         }
     }

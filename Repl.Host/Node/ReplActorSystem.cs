@@ -41,6 +41,7 @@ internal static class ReplActorSystem
         var cluster = configuration.GetSection("Cluster").Get<ReplClusterOptions>() ?? new ReplClusterOptions();
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
+        var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
@@ -78,7 +79,8 @@ internal static class ReplActorSystem
             else akka.WithReplLogReader();
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
-                .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline);
+                .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline)
+                .WithReplRetention(nodeOptions.RetentionInterval, sequencer.Deadline);
             if (configuration.GetSection("akka").Exists()) akka.AddHocon(configuration.GetSection("akka"), HoconAddMode.Prepend);
         });
     }

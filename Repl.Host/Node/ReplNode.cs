@@ -38,14 +38,11 @@ public sealed class ReplNode : IHostedService
     private readonly ActorRegistry _actors;
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
-    private readonly CancellationTokenSource _stopping = new();
     private readonly IHostApplicationLifetime _lifetime;
     private readonly PublishQueue _publishes;
-    private readonly List<Task> _loops = [];
     private readonly TimeSpan _askTimeout;
     private readonly ClusterLogFeed? _feed;
     private IActorRef _topics = ActorRefs.Nobody;
-    private IActorRef _reader = ActorRefs.Nobody;
 
     public ReplNode(IOptions<NodeOptions> node, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
         SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
@@ -141,9 +138,15 @@ public sealed class ReplNode : IHostedService
         }
     }
 
-    /// <summary>Runs retention over every topic now (the node does so every <see cref="NodeOptions.RetentionInterval"/>).</summary>
-    public Task ApplyRetentionAsync() =>
-        Task.WhenAll(Registry.All.Where(topic => !topic.IsDeleted).Select(topic => ChangeTopicAsync(new TopicProtocol.Retain(topic.Name))));
+    /// <summary>
+    /// Runs a retention round now, wherever the retention owner runs (it runs one every
+    /// <see cref="NodeOptions.RetentionInterval"/>): the topics over their limits are trimmed, and applied here, when it completes.
+    /// </summary>
+    public async Task ApplyRetentionAsync()
+    {
+        var ran = await _actors.Get<RetentionProtocol.Key>().Ask<RetentionProtocol.Ran>(RetentionProtocol.Run.Instance, _askTimeout * 2);
+        await Registry.WaitAppliedAsync(ran.Position);
+    }
 
     private async Task<long> ChangeTopicAsync(TopicProtocol.ICommand command)
     {
@@ -193,7 +196,7 @@ public sealed class ReplNode : IHostedService
         }
         await RegisteredAsync<Batcher.Key>(cancellationToken);
         _topics = await RegisteredAsync<TopicProtocol.Key>(cancellationToken);
-        _reader = await RegisteredAsync<LogReaderProtocol.Key>(cancellationToken);
+        await RegisteredAsync<LogReaderProtocol.Key>(cancellationToken);
         Next("this node to be an Up member of its cluster");
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
@@ -214,8 +217,6 @@ public sealed class ReplNode : IHostedService
             await EtcdConnection.UntilAnswersAsync(() => CreateTopicAsync(name), logger, cancellationToken);
         }
 
-        _loops.Add(EveryAsync(Options.RetentionInterval, () => _ = ApplyRetentionAsync()));
-        _loops.Add(EveryAsync(TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, _topicsOptions.PassivateAfter.Ticks / 4)), () => _reader.Tell(LogReaderProtocol.Sweep.Instance)));
         logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s; journal at position {Position}, {Topics} topics",
             Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, SinceProcessStart(), Journal.LastPosition, Registry.All.Count);
     }
@@ -239,21 +240,7 @@ public sealed class ReplNode : IHostedService
     {
         // The watch first: it reads through the connection disposed below.
         if (_feed is not null) await _feed.DisposeAsync();
-        await _stopping.CancelAsync();
-        await Task.WhenAll(_loops.Select(loop => loop.ContinueWith(static _ => { }, TaskScheduler.Default)));
         if (Membership is not null) await Membership.DisposeAsync();
         Etcd?.Dispose();
-    }
-
-    private async Task EveryAsync(TimeSpan interval, Action action)
-    {
-        using var timer = new PeriodicTimer(interval, _time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token)) action();
-        }
-        catch (OperationCanceledException)
-        {
-        }
     }
 }

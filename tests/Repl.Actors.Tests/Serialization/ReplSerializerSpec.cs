@@ -35,6 +35,8 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new TopicProtocol.Create("new"),
         new TopicProtocol.Delete("old"),
         new TopicProtocol.Retain("kept"),
+        RetentionProtocol.Run.Instance,
+        new RetentionProtocol.Ran(42),
     ];
 
     public static TheoryData<int> Indexes()

@@ -116,6 +116,26 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(3, journal.Retention.Cut("a", now));
     }
 
+    [Fact]
+    public void TopicsOverRetention_NamesOnlyTheTopicsOverTheirCountOrAge_UntilTheyAreCut()
+    {
+        var now = DateTimeOffset.UtcNow;
+        long old = now.AddHours(-2).ToUnixTimeMilliseconds(), fresh = now.ToUnixTimeMilliseconds();
+        using var journal = Repl.Actors.Storage.Journal.Open(new JournalOptions { InMemory = true, MaxMessagesPerTopic = 3, MaxAge = TimeSpan.FromHours(1) });
+        journal.Write([Create(1, "count"), Create(2, "at-limit"), Create(3, "age"), Create(4, "sparse"), Create(5, "empty"),
+            Publish(6, "sparse", fresh), Publish(7, "age", old), Publish(8, "age", fresh),
+            .. Enumerable.Range(9, 4).Select(position => Publish(position, "count", fresh)),
+            .. Enumerable.Range(13, 3).Select(position => Publish(position, "at-limit", fresh)),
+            Publish(16, "sparse", fresh)]);
+
+        // "sparse" spans more positions than the limit with two messages: under it.
+        Assert.Equal(["age", "count"], journal.Retention.TopicsOver(now));
+
+        journal.Write([new LogEntry(17, LogEntryKind.Truncate, "count", [], 0, Through: journal.Retention.Cut("count", now)),
+            new LogEntry(18, LogEntryKind.Truncate, "age", [], 0, Through: journal.Retention.Cut("age", now))]);
+        Assert.Empty(journal.Retention.TopicsOver(now));
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
