@@ -84,11 +84,11 @@ public static class ReplHost
         services.AddSingleton<SseCounters>();
         services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
-        services.AddHostedService(provider => provider.GetRequiredService<ReplNode>());
-        // Cluster mode: Kestrel starts beside the node rather than after it. The node's start waits until it is an Up
-        // member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse connections.
-        // The host's start still completes only once every service, the node included, has started. (Standalone joins
-        // itself at once and keeps the sequential start.)
+        services.AddHostedService<NodeStart>();
+        // Cluster mode: Kestrel starts beside the node rather than after it. The node's start (NodeStart) waits until it
+        // is an Up member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse
+        // connections. The host's start still completes only once every service, the node's start included, has
+        // completed. (Standalone joins itself at once and keeps the sequential start.)
         if (!string.IsNullOrWhiteSpace(configuration["Cluster:Etcd"])) services.Configure<HostOptions>(host => host.ServicesStartConcurrently = true);
         services.ConfigureHttpJsonOptions(json =>
         {

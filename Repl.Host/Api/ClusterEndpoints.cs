@@ -4,7 +4,9 @@ using Akka.Actor;
 using Akka.Hosting;
 using Etcdserverpb;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Repl.Actors.Etcd;
+using Repl.Actors.Topics;
 using Repl.Host.Cluster;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -12,24 +14,31 @@ using Repl.Host.Security;
 namespace Repl.Host.Api;
 
 /// <summary><c>GET /cluster</c>: the cluster as this node sees it (standalone: just this node). With auth on, admin only: it shows the topology.</summary>
-internal static class ClusterEndpoints
+/// <remarks>The node's services are taken once, when the route is mapped; the actor system, which exists once the host has started, per request.</remarks>
+internal sealed class ClusterEndpoints(TopicRegistry registry, NodeOptions node, ClusterOptions options, ClusterMembership? membership, EtcdConnection? etcd)
 {
-    public static void Map(IEndpointRouteBuilder routes) => routes.MapGet("/cluster", ViewAsync).RequireAuthorization(ReplPolicies.Admin);
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        var services = routes.ServiceProvider;
+        var api = new ClusterEndpoints(services.GetRequiredService<TopicRegistry>(), services.GetRequiredService<IOptions<NodeOptions>>().Value,
+            services.GetRequiredService<IOptions<ClusterOptions>>().Value, services.GetService<ClusterMembership>(), services.GetService<EtcdConnection>());
+        routes.MapGet("/cluster", api.ViewAsync).RequireAuthorization(ReplPolicies.Admin);
+    }
 
-    private static async Task<IResult> ViewAsync(ReplNode node, ActorSystem system, ActorRegistry actors, CancellationToken requestAborted)
+    private async Task<IResult> ViewAsync(ActorSystem system, ActorRegistry actors, CancellationToken requestAborted)
     {
         // An operator asks this most when etcd is in trouble: answer within a bound with what is known.
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         bound.CancelAfter(TimeSpan.FromSeconds(3));
         var cancellationToken = bound.Token;
-        long applied = node.Registry.AppliedPosition;
+        long applied = registry.AppliedPosition;
         var akka = AkkaClusterView.BuildAsync(system, actors, cancellationToken);
-        if (node.Membership is not { } membership || node.Etcd is not { } etcd)
+        if (membership is not { Started: true } || etcd is null)
         {
             // Cluster mode before the node has started (waiting to join the Akka cluster, or for etcd): say so.
-            string state = node.IsCluster ? "starting" : "up";
-            var self = new ClusterMemberView(node.Options.Id, "", state, applied, 0, null, Self: true);
-            return TypedResults.Json(new ClusterView(node.Mode, node.Options.Id, applied, applied, state, [self], null, await akka), ClusterJsonContext.Default.ClusterView);
+            string state = options.IsCluster ? "starting" : "up";
+            var self = new ClusterMemberView(node.Id, "", state, applied, 0, null, Self: true);
+            return TypedResults.Json(new ClusterView(options.Mode, node.Id, applied, applied, state, [self], null, await akka), ClusterJsonContext.Default.ClusterView);
         }
 
         long head = membership.LogHead;
@@ -46,10 +55,10 @@ internal static class ClusterEndpoints
             {
                 var record = JsonSerializer.Deserialize(kv.Value.Span, ClusterJsonContext.Default.ClusterMemberRecord);
                 if (record is null) continue;
-                bool self = record.Id == node.Options.Id;
+                bool self = record.Id == node.Id;
                 long memberApplied = self ? applied : positions.GetValueOrDefault(record.Id);
                 long lag = Math.Max(0, head - memberApplied);
-                members.Add(new ClusterMemberView(record.Id, record.Url, lag > node.ClusterOptions.MaxLag ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
+                members.Add(new ClusterMemberView(record.Id, record.Url, lag > options.MaxLag ? "lagging" : "up", memberApplied, lag, record.StartedAt, self));
             }
         }
         catch (Exception error) when (error is RpcException || (error is OperationCanceledException && !requestAborted.IsCancellationRequested))
@@ -58,10 +67,10 @@ internal static class ClusterEndpoints
         }
         if (!members.Any(member => member.Self))
         {
-            members.Add(new ClusterMemberView(node.Options.Id, node.ClusterOptions.AdvertiseUrl ?? "", status, applied, membership.Lag, null, Self: true));
+            members.Add(new ClusterMemberView(node.Id, options.AdvertiseUrl ?? "", status, applied, membership.Lag, null, Self: true));
         }
         return TypedResults.Json(
-            new ClusterView(node.Mode, node.Options.Id, applied, head, status, members, await EtcdViewAsync(etcd, cancellationToken), await akka),
+            new ClusterView(options.Mode, node.Id, applied, head, status, members, await EtcdViewAsync(etcd, cancellationToken), await akka),
             ClusterJsonContext.Default.ClusterView);
     }
 

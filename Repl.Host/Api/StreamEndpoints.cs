@@ -1,6 +1,9 @@
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using Repl.Actors.Messages;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
+using Repl.Host.Cluster;
 using Repl.Host.Node;
 using Repl.Host.Security;
 using Repl.Sse;
@@ -24,9 +27,10 @@ internal static class StreamEndpoints
 
     private static async Task StreamAsync(HttpContext context, string[] names)
     {
-        var node = context.RequestServices.GetRequiredService<ReplNode>();
-        var limits = context.RequestServices.GetRequiredService<LimitsOptions>();
-        if (Resolve(context, node, limits, names, out var topics, out long? cursor, out var epoch, out string? requested) is { } error)
+        var services = context.RequestServices;
+        var registry = services.GetRequiredService<TopicRegistry>();
+        var limits = services.GetRequiredService<LimitsOptions>();
+        if (Resolve(context, registry, limits, names, out var topics, out long? cursor, out var epoch, out string? requested) is { } error)
         {
             await error.ExecuteAsync(context);
             return;
@@ -35,11 +39,11 @@ internal static class StreamEndpoints
         ResumeReset? reset = null;
         if (cursor is { } position)
         {
-            if (epoch is { } other && other != node.Registry.Epoch)
+            if (epoch is { } other && other != registry.Epoch)
             {
-                reset = new ResumeReset(requested!, $"this id is from another log (epoch {other}); this log (epoch {node.Registry.Epoch}) starts over from its beginning");
+                reset = new ResumeReset(requested!, $"this id is from another log (epoch {other}); this log (epoch {registry.Epoch}) starts over from its beginning");
             }
-            else if (await node.IsAheadOfLogAsync(position, context.RequestAborted))
+            else if (await services.GetRequiredService<ReplNode>().IsAheadOfLogAsync(position, context.RequestAborted))
             {
                 reset = new ResumeReset(requested!, $"position {position} is ahead of this log's head: this log never issued it (a wiped or replaced log?); it starts over from its beginning");
             }
@@ -48,30 +52,32 @@ internal static class StreamEndpoints
         // Open means subscribed: the start is fixed before the head leaves, so whatever commits after the client sees
         // the head (EventSource's `open`) is above it. Taken later (when the graph starts), a publish answered in
         // between was skipped.
-        long start = cursor ?? node.Registry.AppliedPosition;
+        long start = cursor ?? registry.AppliedPosition;
         var response = context.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache, no-transform";
         response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
         // The node stopping, or (cluster mode) cut off from the log: the stream ends with `event: unavailable`, so the
         // client reconnects, with its Last-Event-ID, to a node that can serve it.
-        using var unavailable = CancellationTokenSource.CreateLinkedTokenSource(node.StreamsUnavailable, lifetime.ApplicationStopping);
-        var streams = context.RequestServices.GetRequiredService<SseStreams>();
+        var cutOff = services.GetService<ClusterMembership>()?.StreamsUnavailable ?? CancellationToken.None;
+        using var unavailable = CancellationTokenSource.CreateLinkedTokenSource(cutOff, lifetime.ApplicationStopping);
+        var streams = services.GetRequiredService<SseStreams>();
+        var node = services.GetRequiredService<IOptions<NodeOptions>>().Value;
         var connection = new SseConnection
         {
             Topics = topics,
-            Registry = node.Registry,
-            Journal = node.Journal,
-            Node = node.Options.Id,
+            Registry = registry,
+            Journal = services.GetRequiredService<Journal>(),
+            Node = node.Id,
             Cursor = start,
             Reset = reset,
             ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
             Unavailable = unavailable.Token,
             UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
-            Time = context.RequestServices.GetRequiredService<TimeProvider>(),
+            Time = services.GetRequiredService<TimeProvider>(),
         };
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
         await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
@@ -82,10 +88,10 @@ internal static class StreamEndpoints
     /// response, once Kestrel has sent the head — with inline scheduling that send completes inside the flush, so
     /// Kestrel holds no unsent byte when ours begin — else Kestrel's pipe.
     /// </summary>
-    private static async Task<System.IO.Pipelines.PipeWriter> BodyWriterAsync(HttpContext context, ReplNode node, SseOptions sse)
+    private static async Task<System.IO.Pipelines.PipeWriter> BodyWriterAsync(HttpContext context, NodeOptions node, SseOptions sse)
     {
         var response = context.Response;
-        if (!sse.DirectWrites || !node.Options.InlineScheduling || context.Request.IsHttps || !HttpProtocol.IsHttp11(context.Request.Protocol)
+        if (!sse.DirectWrites || !node.InlineScheduling || context.Request.IsHttps || !HttpProtocol.IsHttp11(context.Request.Protocol)
             || context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionSocketFeature>()?.Socket is not { } socket)
         {
             return response.BodyWriter;
@@ -110,7 +116,7 @@ internal static class StreamEndpoints
     /// <summary><c>HttpContext.Items</c> key under which <see cref="LimitsMiddleware"/> leaves the token's expiry for the stream.</summary>
     public const string StreamExpiry = "repl.stream-expiry";
 
-    private static IResult? Resolve(HttpContext context, ReplNode node, LimitsOptions limits, string[] names, out List<TopicHub> topics,
+    private static IResult? Resolve(HttpContext context, TopicRegistry registry, LimitsOptions limits, string[] names, out List<TopicHub> topics,
         out long? cursor, out LogEpoch? epoch, out string? requested)
     {
         topics = [];
@@ -122,7 +128,7 @@ internal static class StreamEndpoints
             return ApiError.BadRequest("too many topics", $"a stream follows at most {limits.MaxTopicsPerStream} topics (Limits:MaxTopicsPerStream)");
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
-            if (TopicEndpoints.Lookup(name, node, out var topic) is { } error) return error;
+            if (TopicEndpoints.Lookup(name, registry, out var topic) is { } error) return error;
             topics.Add(topic);
         }
         // EventSource resends the last id it saw as a header; a first connection can only use the query.

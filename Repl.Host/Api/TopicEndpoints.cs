@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Authorization;
+using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
@@ -16,13 +17,15 @@ namespace Repl.Host.Api;
 /// Each route declares what a caller's token must grant (<see cref="ReplPolicies"/>); the limits it falls under are
 /// <see cref="TrafficMetadata"/>.
 /// </remarks>
-internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimeProvider time, IAuthorizationService? authorization, ReplTracing tracing)
+internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Journal journal, LimitsOptions limits, TimeProvider time, IAuthorizationService? authorization,
+    ReplTracing tracing)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
-        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(),
-            services.GetService<IAuthorizationService>(), services.GetRequiredService<ReplTracing>());
+        var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<TopicRegistry>(), services.GetRequiredService<Journal>(),
+            services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(), services.GetService<IAuthorizationService>(),
+            services.GetRequiredService<ReplTracing>());
         // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
@@ -37,7 +40,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     private async Task<IResult> ListAsync(HttpContext context)
     {
         var visible = new List<string>();
-        foreach (var name in node.Registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal))
+        foreach (var name in registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal))
         {
             // Resource-based: the same policy the stream route declares, asked about each topic.
             // No authorization service: auth is off, and every topic is visible.
@@ -69,8 +72,8 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private IResult Info(string topic)
     {
-        if (Lookup(topic, node, out var actor) is { } error) return error;
-        var stats = node.Journal.Stats(topic);
+        if (Lookup(topic, registry, out var actor) is { } error) return error;
+        var stats = journal.Stats(topic);
         return TypedResults.Json(
             new TopicInfo(topic, actor.SubscriberCount, stats.Messages, stats.FirstPosition, stats.LastPosition, actor.Created, actor.TrimmedThrough, actor.IsActive),
             ApiJsonContext.Default.TopicInfo);
@@ -78,7 +81,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private async Task<IResult> DeleteAsync(string topic, HttpContext context)
     {
-        if (Lookup(topic, node, out _) is { } error) return error;
+        if (Lookup(topic, registry, out _) is { } error) return error;
         long position = await node.DeleteTopicAsync(topic);
         if (position == 0) return ApiError.TopicNotFound(topic);
         return TypedResults.Json(new MessageBody("topic deleted"), ApiJsonContext.Default.MessageBody);
@@ -86,7 +89,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private async Task<IResult> PublishAsync(string topic, HttpContext context)
     {
-        if (Lookup(topic, node, out _) is { } error) return error;
+        if (Lookup(topic, registry, out _) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
@@ -102,7 +105,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private async Task<IResult> PublishBatchAsync(string topic, HttpContext context)
     {
-        if (Lookup(topic, node, out _) is { } error) return error;
+        if (Lookup(topic, registry, out _) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
@@ -119,7 +122,7 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     /// with the first publish's position: its message is the one stored there (same id, same createdAt), not this request's.
     /// </summary>
     private byte[] Published(PublishCommand command, long position) =>
-        command.Key is not null && node.Journal.MessageAt(position) is { } stored ? stored : MessageJson.WithId(position, command.Body);
+        command.Key is not null && journal.MessageAt(position) is { } stored ? stored : MessageJson.WithId(position, command.Body);
 
     /// <summary>Sends the commands through the sequencer and notes the outcome on the publish span (null when tracing is off).</summary>
     /// <remarks>The span covers the commit only: input that fails validation never reaches the log and gets no span.</remarks>
@@ -144,15 +147,15 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
 
     private IResult History(string topic, HttpContext context)
     {
-        if (Lookup(topic, node, out var actor) is { } error) return error;
+        if (Lookup(topic, registry, out var actor) is { } error) return error;
         var query = context.Request.Query;
         if (!TryReadLong(query["after"], 0, out long after) || after < 0)
             return ApiError.BadRequest("invalid after", "'after' must be a position: a whole number ≥ 0");
         if (!TryReadLong(query["limit"], 100, out long limit) || limit < 1 || limit > limits.MaxHistoryPage)
             return ApiError.BadRequest("invalid limit", $"'limit' must be a whole number from 1 to {limits.MaxHistoryPage}");
-        long applied = node.Registry.AppliedPosition;
-        var messages = node.Journal.Read([topic], after, applied, (int)limit);
-        long oldest = node.Journal.FirstPosition(topic);
+        long applied = registry.AppliedPosition;
+        var messages = journal.Read([topic], after, applied, (int)limit);
+        long oldest = journal.FirstPosition(topic);
         var suffix = Encoding.UTF8.GetBytes($",\"oldest\":{oldest},\"last\":{applied},\"gap\":{(after < actor.TrimmedThrough ? "true" : "false")}}}");
         var prefix = Encoding.UTF8.GetBytes("{\"topic\":" + System.Text.Json.JsonSerializer.Serialize(topic, ApiJsonContext.Default.String) + ",\"messages\":");
         return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => message.Json).ToList(), suffix));
@@ -163,9 +166,9 @@ internal sealed class TopicEndpoints(ReplNode node, LimitsOptions limits, TimePr
     /// An existing topic is found even when the name rule now refuses its name: a journal written before the rule
     /// grew (a topic <c>a.</c>) keeps its topics reachable wherever a URL can still name them (<c>/sse?topic=a.</c>).
     /// </remarks>
-    internal static IResult? Lookup(string topic, ReplNode node, out TopicHub actor)
+    internal static IResult? Lookup(string topic, TopicRegistry registry, out TopicHub actor)
     {
-        if (!TopicName.IsInternal(topic) && node.Registry.TryGet(topic, out actor)) return null;
+        if (!TopicName.IsInternal(topic) && registry.TryGet(topic, out actor)) return null;
         actor = null!;
         return TopicName.IsValid(topic) ? ApiError.TopicNotFound(topic) : ApiError.InvalidTopic(topic);
     }

@@ -40,6 +40,7 @@ public sealed class ClusterMembership : IAsyncDisposable
     private CancellationTokenSource _unavailable = new();
     private EtcdLease? _lease;
     private bool _joined;
+    private bool _started;
     private long _publishedApplied = -1;
     private long _logHead;
     private long _compactedTo;
@@ -89,8 +90,12 @@ public sealed class ClusterMembership : IAsyncDisposable
 
     public string ProgressPrefix => _prefix + "/progress/";
 
+    /// <summary>True once the node's start has begun to join (before: the node is still waiting to be an Up member of the Akka cluster).</summary>
+    public bool Started => Volatile.Read(ref _started);
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _started, true);
         await JoinAsync(cancellationToken);
         _loops.Add(ProbeLoopAsync(_stop.Token));
         _loops.Add(UnavailableLoopAsync(_stop.Token));

@@ -6,6 +6,12 @@ public sealed class ClusterOptions
     /// <summary>Comma-separated etcd client URLs (<c>--etcd http://a:2379,http://b:2379</c>). Set: cluster mode.</summary>
     public string? Etcd { get; set; }
 
+    /// <summary>True in cluster mode: <see cref="Etcd"/> is set.</summary>
+    public bool IsCluster => !string.IsNullOrWhiteSpace(Etcd);
+
+    /// <summary><c>standalone</c> or <c>cluster</c>, as <c>/health</c> and <c>/cluster</c> say it.</summary>
+    public string Mode => IsCluster ? "cluster" : "standalone";
+
     /// <summary>The URL other nodes and clients reach this node at, published in the member list (<c>--advertise-url</c>).</summary>
     public string? AdvertiseUrl { get; set; }
 

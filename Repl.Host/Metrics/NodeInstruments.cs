@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
+using Repl.Actors.Sequencer;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
-using Repl.Host.Node;
+using Repl.Sse;
 
 namespace Repl.Host.Metrics;
 
@@ -15,39 +17,37 @@ internal sealed class NodeInstruments
     /// <summary>Per-topic gauges cover this many topics at most (the most subscribed), to bound the series count.</summary>
     public const int TopTopics = 20;
 
-    private readonly ReplNode _node;
+    private readonly TopicRegistry _registry;
 
     // Topics' Published counts as last seen, so deleting a topic does not make repl_published_total go down.
     private readonly Lock _publishedGate = new();
     private readonly Dictionary<TopicHub, long> _lastSeen = new(ReferenceEqualityComparer.Instance);
     private long _retired;
 
-    public NodeInstruments(IMeterFactory meters, ReplNode node)
+    public NodeInstruments(IMeterFactory meters, Journal journal, TopicRegistry registry, SseCounters streams, StreamBacklog backlog)
     {
-        _node = node;
+        _registry = registry;
         var meter = meters.Create(ReplTelemetry.Name);
-        var streams = node.Streams;
         meter.CreateObservableCounter("repl.published", () => Started(() => Published(Topics())), "{message}", "Messages applied on this node, all topics (deleted topics keep counting).");
-        meter.CreateObservableGauge("repl.committed.position", () => Started(() => _node.Journal.LastPosition), "{position}", "Last position committed to the journal.");
-        meter.CreateObservableGauge("repl.applied.position", () => node.Registry.AppliedPosition, "{position}", "Last position applied to topics on this node.");
+        meter.CreateObservableGauge("repl.committed.position", () => Started(() => journal.LastPosition), "{position}", "Last position committed to the journal.");
+        meter.CreateObservableGauge("repl.applied.position", () => registry.AppliedPosition, "{position}", "Last position applied to topics on this node.");
         meter.CreateObservableCounter("repl.delivered", () => streams.Delivered, "{message}", "Messages written to SSE streams.");
         meter.CreateObservableCounter("repl.stream.writes", () => streams.Writes, "{write}", "Writes to SSE streams that carried messages (delivered / writes = messages per write).");
         meter.CreateObservableUpDownCounter("repl.streams.open", () => streams.Open, "{stream}", "Open SSE streams.");
         meter.CreateObservableCounter("repl.subscribers.cut_off", () => streams.CutOff, "{stream}", "Streams closed because their client stopped reading.");
         meter.CreateObservableCounter("repl.stream.journal_reads", () => streams.JournalReads, "{read}", "Pages read from the journal by streams behind their topics' in-memory rings (a stream that fell behind).");
         meter.CreateObservableCounter("repl.stream.flush_waits", () => streams.FlushWaits, "{write}", "Writes to SSE streams that found the client's socket full and waited for it to drain.");
-        var backlog = node.Backlog;
         meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "Mean lag behind the applied log of the rounds the streams' thread wrote in its last run (0: none written); beyond a quarter of a topic's ring new batches wait.");
         meter.CreateObservableCounter("repl.publish.holds", () => backlog.Holds, "{hold}", "Times the node's next batch waited for its streams to catch up (admission control under overload).");
         meter.CreateObservableCounter("repl.gaps", () => streams.Gaps, "{event}", "Gap events sent (a resume point no longer retained).");
         meter.CreateObservableUpDownCounter("repl.topics", () => Topics().Count(topic => !TopicName.IsInternal(topic.Name)), "{topic}", "Topics on this node (internal topics excluded).");
         meter.CreateObservableGauge("repl.topic.subscribers", TopicSubscribers, "{subscriber}", $"Subscribers per topic, for the {TopTopics} most subscribed topics.");
-        meter.CreateObservableUpDownCounter("repl.journal.bytes", () => Started(() => _node.Journal.SizeBytes()), "By", "Size of the journal database file.");
+        meter.CreateObservableUpDownCounter("repl.journal.bytes", () => Started(() => journal.SizeBytes()), "By", "Size of the journal database file.");
         meter.CreateObservableUpDownCounter("repl.process.managed", () => GC.GetTotalMemory(false), "By", "Managed heap in use (GC.GetTotalMemory).");
         meter.CreateObservableUpDownCounter("repl.process.working_set", () => Environment.WorkingSet, "By", "Process working set.");
     }
 
-    private List<TopicHub> Topics() => [.. _node.Registry.All];
+    private List<TopicHub> Topics() => [.. _registry.All];
 
     private IEnumerable<Measurement<long>> TopicSubscribers() =>
         Topics().Where(topic => !TopicName.IsInternal(topic.Name))

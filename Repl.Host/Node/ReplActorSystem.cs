@@ -60,6 +60,10 @@ internal static class ReplActorSystem
                 provider.GetRequiredService<Journal>(), provider.GetRequiredService<TopicRegistry>(), cluster.Prefix,
                 provider.GetRequiredService<IOptions<JournalOptions>>().Value.DataDir, cluster.FeedWindow, provider.GetRequiredService<TimeProvider>(),
                 provider.GetRequiredService<ILogger<ClusterLogFeed>>()));
+            // Started by NodeStart once this node is an Up member; read by readiness, the streams and /cluster.
+            services.AddSingleton(provider => new ClusterMembership(provider.GetRequiredService<EtcdConnection>(), provider.GetRequiredService<IOptions<ReplClusterOptions>>().Value,
+                provider.GetRequiredService<IOptions<NodeOptions>>().Value.Id, provider.GetRequiredService<TopicRegistry>(), provider.GetRequiredService<EtcdLog>().Health,
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<ClusterMembership>>()));
             // The sequencer's journal, snapshot store and lease (hocon/broker.hocon) talk to etcd through this.
             services.AddSingleton(provider => new EtcdStore(provider.GetRequiredService<EtcdConnection>(), cluster.Prefix));
         }

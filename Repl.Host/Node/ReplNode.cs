@@ -4,106 +4,47 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Repl.Actors.Etcd;
 using Repl.Actors.Log;
-using Repl.Actors.Messages;
-using Repl.Actors.Reader;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Sharding;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
-using Repl.Host.Cluster;
-using Repl.Sse;
 
 namespace Repl.Host.Node;
 
 /// <summary>
-/// The broker on this node as the HTTP side sees it: publishes go to the node's batcher, topic changes to the topics'
-/// sharded entities, reads to the journal and the topic hubs. The actors themselves run in the actor system that
-/// Akka.Hosting starts before this service (see <see cref="ReplHost"/>).
+/// The engine as the HTTP layer writes to it: publishes go to the node's batcher, topic changes to the topics' sharded
+/// entities, a retention round to its owner; and the one read that needs the log's head. Everything else the routes
+/// read they take from the container themselves: the <see cref="TopicRegistry"/>, the <see cref="Journal"/>, the options.
 /// </summary>
 /// <remarks>
-/// <para>Start: waits until this node is an Up member of its cluster (standalone: it joined itself), then makes sure the
-/// initial topics exist. Cluster mode (<c>Cluster:Etcd</c>) also starts the membership in etcd
-/// (<see cref="ClusterMembership"/>) and waits for the log's feed (<see cref="ClusterLogFeed"/>, which the engine starts
-/// and runs) to have checked the journal against etcd and taken the epoch.</para>
-/// <para>Shutdown drains: readiness goes off when the host starts stopping; Kestrel lets in-flight publishes finish
-/// (the actor system still runs); streams end with <c>event: unavailable</c>; then the actor system leaves its
-/// cluster, and the sequencer singleton commits what it holds before it stops.</para>
+/// The actors run in the actor system that Akka.Hosting starts; <see cref="NodeStart"/> waits for them, and until they
+/// are registered a topic change is answered "log unavailable: this node is still starting".
 /// </remarks>
-public sealed class ReplNode : IHostedService
+public sealed class ReplNode
 {
+    /// <summary>The internal topic of the readiness probe's publish; created at start.</summary>
     public const string CanaryTopic = "$canary";
 
-    private readonly TopicsOptions _topicsOptions;
-    private readonly ActorSystem _system;
-    private readonly ActorRegistry _actors;
-    private readonly ILoggerFactory _loggers;
-    private readonly TimeProvider _time;
-    private readonly IHostApplicationLifetime _lifetime;
-    private readonly PublishQueue _publishes;
-    private readonly TimeSpan _askTimeout;
-    private readonly ClusterLogFeed? _feed;
-    private IActorRef _topics = ActorRefs.Nobody;
+    /// <summary>What a caller whose topic change has an unknown outcome can do, said with the error.</summary>
+    private const string TopicChangeRetryAdvice = ". Retrying is safe: a create that did commit answers 409, a delete 404";
 
-    public ReplNode(IOptions<NodeOptions> node, IOptions<TopicsOptions> topics, IOptions<SequencerOptions> sequencer,
-        SseCounters streams, IOptions<ClusterOptions> cluster, Journal journalStore, TopicRegistry registry, ActorSystem system, ActorRegistry actors,
-        IHostApplicationLifetime lifetime, PublishQueue publishes, StreamBacklog backlog, IServiceProvider services, ILoggerFactory loggers, TimeProvider time)
+    private readonly PublishQueue _publishes;
+    private readonly ActorRegistry _actors;
+    private readonly TopicRegistry _registry;
+    private readonly Journal _journal;
+    private readonly EtcdLog? _etcdLog;
+    private readonly TimeSpan _askTimeout;
+
+    /// <param name="etcdLog">Cluster mode only: the log, whose head says whether a position was ever issued.</param>
+    public ReplNode(PublishQueue publishes, ActorRegistry actors, TopicRegistry registry, Journal journal, IOptions<SequencerOptions> sequencer, EtcdLog? etcdLog = null)
     {
         _publishes = publishes;
-        Backlog = backlog;
-        ClusterOptions = cluster.Value;
-        Streams = streams;
-        Options = node.Value;
-        _topicsOptions = topics.Value;
-        _askTimeout = sequencer.Value.Deadline + TimeSpan.FromSeconds(1);
-        Journal = journalStore;
-        Registry = registry;
-        _system = system;
         _actors = actors;
-        _loggers = loggers;
-        _time = time;
-        _lifetime = lifetime;
-        if (IsCluster)
-        {
-            EtcdLog = services.GetRequiredService<EtcdLog>();
-            Etcd = services.GetRequiredService<EtcdConnection>();
-            _feed = services.GetRequiredService<ClusterLogFeed>();
-        }
+        _registry = registry;
+        _journal = journal;
+        _etcdLog = etcdLog;
+        _askTimeout = sequencer.Value.Deadline + TimeSpan.FromSeconds(1);
     }
-
-    public NodeOptions Options { get; }
-
-    public ClusterOptions ClusterOptions { get; }
-
-    /// <summary><c>standalone</c> or <c>cluster</c>.</summary>
-    public string Mode => IsCluster ? "cluster" : "standalone";
-
-    public bool IsCluster => !string.IsNullOrWhiteSpace(ClusterOptions.Etcd);
-
-    /// <summary>Cluster mode: the connection to etcd.</summary>
-    public EtcdConnection? Etcd { get; }
-
-    /// <summary>Cluster mode: the etcd log the node writes to and reads from.</summary>
-    public EtcdLog? EtcdLog { get; }
-
-    /// <summary>Cluster mode: membership, progress and the etcd probe.</summary>
-    public ClusterMembership? Membership { get; private set; }
-
-    /// <summary>Cluster mode: fires when streams should end and retry on another node (etcd unreachable for a while); a new token after recovery.</summary>
-    public CancellationToken StreamsUnavailable => Membership?.StreamsUnavailable ?? CancellationToken.None;
-
-    /// <summary>True once the host has begun to stop: readiness is off.</summary>
-    public bool Stopping => _lifetime.ApplicationStopping.IsCancellationRequested;
-
-    public TopicRegistry Registry { get; }
-
-    /// <summary>How far behind the applied log the node's streams run (the batcher holds new batches beyond its limit).</summary>
-    public StreamBacklog Backlog { get; }
-
-    /// <summary>The node's SSE streams' counters (the streams themselves are graphs, see <see cref="SseStreams"/>).</summary>
-    public SseCounters Streams { get; }
-
-    /// <summary>The node's journal: the log itself standalone, etcd's local replica in cluster mode. Read-only here.</summary>
-    public Journal Journal { get; }
 
     /// <summary>
     /// Publishes as one batch; completes with each command's position (0 where the topic did not exist) once the batch
@@ -120,17 +61,30 @@ public sealed class ReplNode : IHostedService
     public Task<long> DeleteTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Delete(name));
 
     /// <summary>
+    /// Runs a retention round now, wherever its owner runs (<see cref="RetentionActor"/>, which also runs one every
+    /// <see cref="NodeOptions.RetentionInterval"/>); completes once the topics over their limits are trimmed and that is
+    /// applied here.
+    /// </summary>
+    public async Task ApplyRetentionAsync()
+    {
+        if (!_actors.TryGet<RetentionProtocol.Key>(out var owner)) throw new LogUnavailableException("this node is still starting");
+        // A round waits for each told entity's answer, up to the ask timeout; the owner's query comes before.
+        var ran = await owner.Ask<RetentionProtocol.Ran>(RetentionProtocol.Run.Instance, _askTimeout * 2);
+        await _registry.WaitAppliedAsync(ran.Position);
+    }
+
+    /// <summary>
     /// Whether <paramref name="position"/> is past the head of the log: never issued by it. Standalone the journal's last
     /// position is the head; in cluster mode a position past this node's watermark may just not be applied here yet,
     /// so etcd's head decides (when etcd cannot be asked, the position is given the benefit of the doubt).
     /// </summary>
     public async Task<bool> IsAheadOfLogAsync(long position, CancellationToken cancellationToken)
     {
-        if (position <= Registry.AppliedPosition) return false;
-        if (!IsCluster) return position > Journal.LastPosition;
+        if (position <= _registry.AppliedPosition) return false;
+        if (_etcdLog is null) return position > _journal.LastPosition;
         try
         {
-            return position > await EtcdLog!.HeadAsync(cancellationToken);
+            return position > await _etcdLog.HeadAsync(cancellationToken);
         }
         catch (RpcException)
         {
@@ -138,23 +92,13 @@ public sealed class ReplNode : IHostedService
         }
     }
 
-    /// <summary>
-    /// Runs a retention round now, wherever the retention owner runs (it runs one every
-    /// <see cref="NodeOptions.RetentionInterval"/>): the topics over their limits are trimmed, and applied here, when it completes.
-    /// </summary>
-    public async Task ApplyRetentionAsync()
-    {
-        var ran = await _actors.Get<RetentionProtocol.Key>().Ask<RetentionProtocol.Ran>(RetentionProtocol.Run.Instance, _askTimeout * 2);
-        await Registry.WaitAppliedAsync(ran.Position);
-    }
-
     private async Task<long> ChangeTopicAsync(TopicProtocol.ICommand command)
     {
-        if (_topics.IsNobody()) throw new LogUnavailableException("this node is still starting");
+        if (!_actors.TryGet<TopicProtocol.Key>(out var topics)) throw new LogUnavailableException("this node is still starting");
         object answer;
         try
         {
-            answer = await _topics.Ask(command, _askTimeout);
+            answer = await topics.Ask(command, _askTimeout);
         }
         catch (AskTimeoutException)
         {
@@ -165,7 +109,7 @@ public sealed class ReplNode : IHostedService
         switch (answer)
         {
             case SequencerProtocol.TopicChanged changed:
-                await Registry.WaitAppliedAsync(changed.Position);
+                await _registry.WaitAppliedAsync(changed.Position);
                 return changed.Position;
             case SequencerProtocol.Rejected rejected:
                 throw new LogUnavailableException(rejected.Reason);
@@ -174,73 +118,5 @@ public sealed class ReplNode : IHostedService
             default:
                 throw new InvalidOperationException($"unexpected answer {answer}");
         }
-    }
-
-    /// <summary>What a caller whose topic change has an unknown outcome can do, said with the error.</summary>
-    private const string TopicChangeRetryAdvice = ". Retrying is safe: a create that did commit answers 409, a delete 404";
-
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var logger = _loggers.CreateLogger<ReplNode>();
-        // A start that waits long says on what, every 10 s (a node that is not ready otherwise shows nothing at Warning),
-        // and each step's end at Information, in seconds since the process started: the timeline of a slow start.
-        string step = "the engine's actors";
-        var started = _time.GetTimestamp();
-        using var watchdog = new Timer(_ => logger.LogWarning("Node start has waited {Seconds:0} s for {Step} (actors registered: batcher {Batcher}, topics {Topics}, log reader {Reader})",
-            _time.GetElapsedTime(started).TotalSeconds, Volatile.Read(ref step), _actors.TryGet<Batcher.Key>(out IActorRef? _), _actors.TryGet<TopicProtocol.Key>(out IActorRef? _),
-            _actors.TryGet<LogReaderProtocol.Key>(out IActorRef? _)), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
-        void Next(string next)
-        {
-            logger.LogInformation("Node start: {Step} at {Seconds:0.0} s", Volatile.Read(ref step), SinceProcessStart());
-            Volatile.Write(ref step, next);
-        }
-        await RegisteredAsync<Batcher.Key>(cancellationToken);
-        _topics = await RegisteredAsync<TopicProtocol.Key>(cancellationToken);
-        await RegisteredAsync<LogReaderProtocol.Key>(cancellationToken);
-        Next("this node to be an Up member of its cluster");
-        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Akka.Cluster.Cluster.Get(_system).RegisterOnMemberUp(up.SetResult);
-        await up.Task.WaitAsync(cancellationToken);
-
-        if (IsCluster)
-        {
-            Next("etcd (membership)");
-            Membership = new ClusterMembership(Etcd!, ClusterOptions, Options.Id, Registry, EtcdLog!.Health, _time, _loggers.CreateLogger<ClusterMembership>());
-            await EtcdConnection.UntilAnswersAsync(() => Membership.StartAsync(cancellationToken), logger, cancellationToken);
-            Next("the log's feed (the journal against etcd's head, the epoch)");
-            await _feed!.Started.WaitAsync(cancellationToken);
-        }
-        Next("the initial topics to be created through the sequencer and applied here");
-        foreach (var name in IsCluster ? [CanaryTopic] : _topicsOptions.Initial.Append(CanaryTopic))
-        {
-            if (Registry.TryGet(name, out _)) continue;
-            await EtcdConnection.UntilAnswersAsync(() => CreateTopicAsync(name), logger, cancellationToken);
-        }
-
-        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s; journal at position {Position}, {Topics} topics",
-            Options.Id, Mode, Akka.Cluster.Cluster.Get(_system).SelfAddress, SinceProcessStart(), Journal.LastPosition, Registry.All.Count);
-    }
-
-    private static double SinceProcessStart() => (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds;
-
-    /// <summary>
-    /// The actor registered under <typeparamref name="TKey"/>, once Akka.Hosting has started it. Akka.Hosting's own
-    /// <c>ActorRegistry.GetAsync</c> (1.5.74) looks, then adds its waiter: a registration that lands in between is
-    /// never announced to it, and the wait lasts forever (cluster nodes start beside Akka.Hosting, see
-    /// <see cref="ReplHost"/>; CI saw a broker wait 1,000 s with all three actors registered). Looking again once the
-    /// waiter is in place closes that window.
-    /// </summary>
-    private async Task<IActorRef> RegisteredAsync<TKey>(CancellationToken cancellationToken)
-    {
-        var waiting = _actors.GetAsync<TKey>(cancellationToken);
-        return _actors.TryGet<TKey>(out var actor) ? actor : await waiting;
-    }
-
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        // The watch first: it reads through the connection disposed below.
-        if (_feed is not null) await _feed.DisposeAsync();
-        if (Membership is not null) await Membership.DisposeAsync();
-        Etcd?.Dispose();
     }
 }

@@ -2,7 +2,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Repl.Actors.Topics;
 using Repl.Host.Node;
+using Repl.Sse;
 
 namespace Repl.Host.Tests.Infrastructure;
 
@@ -28,7 +30,14 @@ public sealed class ReplServer : IAsyncDisposable
 
     public string DataDir { get; }
 
+    /// <summary>The engine as the routes write to it: publishes, topic changes, a retention round.</summary>
     public ReplNode Node => _app.Services.GetRequiredService<ReplNode>();
+
+    /// <summary>The node's topic hubs and applied watermark.</summary>
+    public TopicRegistry Registry => _app.Services.GetRequiredService<TopicRegistry>();
+
+    /// <summary>The node's SSE streams' counters.</summary>
+    public SseCounters Streams => _app.Services.GetRequiredService<SseCounters>();
 
     /// <summary>The node's container, for what a test checks about its wiring.</summary>
     public IServiceProvider Services => _app.Services;

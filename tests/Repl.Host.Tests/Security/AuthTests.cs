@@ -87,7 +87,7 @@ public sealed class AuthTests(AuthServerFixture fixture) : IClassFixture<AuthSer
             using var response = await Server.Client.SendAsync(request);
             Assert.True(response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest, $"{body}: {(int)response.StatusCode}");
         }
-        Assert.False(Server.Node.Registry.TryGet("secret2", out _));
+        Assert.False(Server.Registry.TryGet("secret2", out _));
     }
 
     [Fact]

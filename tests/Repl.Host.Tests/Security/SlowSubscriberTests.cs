@@ -32,7 +32,7 @@ public sealed class SlowSubscriberTests
                 await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /topics/flood/sse HTTP/1.1\r\nHost: {server.BaseAddress.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
                 stalled.Add(socket);
             }
-            await WaitForAsync(() => server.Node.Streams.Open >= Sockets + 1, "the stalled streams to open");
+            await WaitForAsync(() => server.Streams.Open >= Sockets + 1, "the stalled streams to open");
             long before = GC.GetTotalMemory(forceFullCollection: true);
 
             var reading = Task.Run(() => CountAsync(reader));
@@ -46,12 +46,12 @@ public sealed class SlowSubscriberTests
             Assert.Equal(Messages, await reading);
 
             long after = GC.GetTotalMemory(forceFullCollection: true);
-            long stillOpen = server.Node.Streams.Open;
+            long stillOpen = server.Streams.Open;
             // Had the node buffered for each stalled stream: 20 MiB each, 400 MiB in all. Measured: ~23 MiB (pools and caches warming up).
             Assert.True(after - before < 64L * 1024 * 1024, $"managed memory grew by {(after - before) / 1024 / 1024} MiB with {stillOpen} streams open");
 
-            await WaitForAsync(() => server.Node.Streams.CutOff >= Sockets, "the stalled streams to be cut off", TimeSpan.FromSeconds(20));
-            await WaitForAsync(() => server.Node.Streams.Open == 1, "only the reader to stay open");
+            await WaitForAsync(() => server.Streams.CutOff >= Sockets, "the stalled streams to be cut off", TimeSpan.FromSeconds(20));
+            await WaitForAsync(() => server.Streams.Open == 1, "only the reader to stay open");
         }
         finally
         {

@@ -173,7 +173,7 @@ public sealed class StreamTests
         await stalled.SendAsync(Encoding.ASCII.GetBytes($"GET /topics/demo/sse HTTP/1.1\r\nHost: {server.BaseAddress.Authority}\r\n\r\n"));
         await using var reader = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
         // Nothing tells the test when the raw request has been handled: wait until both streams are subscribed.
-        Assert.True(server.Node.Registry.TryGet("demo", out var demo));
+        Assert.True(server.Registry.TryGet("demo", out var demo));
         var subscribed = DateTime.UtcNow.AddSeconds(10);
         while (demo.SubscriberCount < 2 && DateTime.UtcNow < subscribed) await Task.Delay(10);
         Assert.Equal(2, demo.SubscriberCount);
@@ -194,8 +194,8 @@ public sealed class StreamTests
         // The stalled one is cut off once its socket has taken nothing for the stall timeout. It is counted as cut off
         // just before its loop ends and unsubscribes, so wait for both.
         var deadline = DateTime.UtcNow.AddSeconds(15);
-        while ((server.Node.Streams.CutOff == 0 || demo.SubscriberCount > 1) && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.Equal(1, server.Node.Streams.CutOff);
+        while ((server.Streams.CutOff == 0 || demo.SubscriberCount > 1) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(1, server.Streams.CutOff);
         Assert.Equal(1, demo.SubscriberCount);
     }
 }
