@@ -68,14 +68,15 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
     private void StartRound()
     {
         _running = true;
-        RoundAsync().PipeTo(Self);
+        // A round that throws still ends one, or no round would ever run again.
+        RoundAsync().PipeTo(Self, failure: error => new RoundDone(0, 0, 0, error));
     }
 
     private void OnRoundDone(RoundDone done)
     {
         _running = false;
-        if (done.Error is not null) _log.Warning("Retention: asking the journal which topics are over their limits failed, will retry: {0}", done.Error.Message);
-        else if (done.Told > 0) _log.Debug("Retention: {0} topics over their limits, {1} unanswered", done.Told, done.Unanswered);
+        if (done.Error is not null) _log.Warning("Retention: the round failed, the next one tries again: {0}", done.Error.Message);
+        else if (done.Told > 0) _log.Debug("Retention: told {0} topics over their limits", done.Told);
         if (done.Unanswered > 0) _log.Warning("Retention: {0} of {1} topics over their limits did not answer within {2:0} s; they are asked again next round",
             done.Unanswered, done.Told, _askTimeout.TotalSeconds);
         foreach (var asker in _answerAfterThisRound) asker.Tell(new RetentionProtocol.Ran(done.Position));

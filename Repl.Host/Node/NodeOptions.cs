@@ -13,6 +13,9 @@ public sealed class NodeOptions
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
-    /// <summary>Applies retention this often.</summary>
+    /// <summary>
+    /// How often retention runs: one round for the whole cluster, by the retention owner (a singleton,
+    /// <see cref="Repl.Actors.Sharding.RetentionActor"/>), which trims the topics over their limits. More than zero.
+    /// </summary>
     public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromSeconds(30);
 }

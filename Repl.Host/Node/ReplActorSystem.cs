@@ -42,6 +42,8 @@ internal static class ReplActorSystem
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
+        if (nodeOptions.RetentionInterval <= TimeSpan.Zero)
+            throw new ClusterSettingsException($"Node:RetentionInterval is {nodeOptions.RetentionInterval}: it is how often retention runs, and must be more than zero");
         bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);

@@ -35,6 +35,13 @@ public sealed class RetentionTests
         Assert.Equal(1, (await TopicInfoAsync(server, "idle")).GetProperty("messages").GetInt64());
     }
 
+    [Fact]
+    public void RetentionInterval_OfZero_IsASettingsError()
+    {
+        var error = Assert.Throws<Repl.Host.Cluster.ClusterSettingsException>(() => ReplHost.Build(["--Node:RetentionInterval", "00:00:00", "--Journal:InMemory", "true"]));
+        Assert.Contains("Node:RetentionInterval", error.Message);
+    }
+
     private static async Task<System.Text.Json.JsonElement> TopicInfoAsync(ReplServer server, string topic) =>
         (await server.Client.SendAsync(HttpMethod.Get, $"/topics/{topic}")).Body;
 
