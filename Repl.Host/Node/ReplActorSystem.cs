@@ -43,8 +43,8 @@ internal static class ReplActorSystem
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
         if (nodeOptions.RetentionInterval <= TimeSpan.Zero)
-            throw new ClusterSettingsException($"Node:RetentionInterval is {nodeOptions.RetentionInterval}: it is how often retention runs, and must be more than zero");
-        bool isCluster = !string.IsNullOrWhiteSpace(cluster.Etcd);
+            throw new ClusterSettingsException($"Node:RetentionInterval is {nodeOptions.RetentionInterval}: it must be a positive time span (hh:mm:ss), how often retention runs");
+        bool isCluster = cluster.IsCluster;
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
         if (isCluster)
