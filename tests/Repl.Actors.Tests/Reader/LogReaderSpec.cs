@@ -7,7 +7,7 @@ using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;
 
-namespace Repl.Actors.Tests.Log;
+namespace Repl.Actors.Tests.Reader;
 
 /// <summary>A node's log reader over a real registry and a real SQLite journal.</summary>
 public sealed class LogReaderSpec : Akka.TestKit.Xunit2.TestKit

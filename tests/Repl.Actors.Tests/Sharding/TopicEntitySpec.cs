@@ -10,7 +10,7 @@ using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
 using Xunit.Abstractions;
 
-namespace Repl.Actors.Tests.Topics;
+namespace Repl.Actors.Tests.Sharding;
 
 /// <summary>A topic's entity with a probe as the sequencer, then with the real sequencer and log reader behind it.</summary>
 public sealed class TopicEntitySpec : Akka.TestKit.Xunit2.TestKit

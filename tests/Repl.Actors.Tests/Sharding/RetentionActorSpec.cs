@@ -7,7 +7,7 @@ using Repl.Actors.Tests.Specs;
 using Repl.Actors.Sharding;
 using Xunit.Abstractions;
 
-namespace Repl.Actors.Tests.Topics;
+namespace Repl.Actors.Tests.Sharding;
 
 /// <summary>The retention owner, with a real journal and a probe as the topics' shard region.</summary>
 public sealed class RetentionActorSpec : Akka.TestKit.Xunit2.TestKit
