@@ -54,10 +54,10 @@ public sealed class ClusterOptions
         if (FeedWindow < 1) throw new ClusterSettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Etcd.ClusterLogFeed.DefaultWindow})");
         if (WindowRevisions < 1) throw new ClusterSettingsException($"Cluster:WindowRevisions is {WindowRevisions}: it must be at least 1");
         if (MaxLag < 1) throw new ClusterSettingsException($"Cluster:MaxLag is {MaxLag}: it must be at least 1");
-        foreach (var (name, value) in new[] { ("CompactInterval", CompactInterval), ("UnavailableAfter", UnavailableAfter), ("LeaseTtl", LeaseTtl),
-                     ("ProgressInterval", ProgressInterval), ("RequestTimeout", RequestTimeout) })
-        {
-            if (value <= TimeSpan.Zero) throw new ClusterSettingsException($"Cluster:{name} is {value}: it must be a positive time span (hh:mm:ss)");
-        }
+        ClusterSettingsException.ThrowUnlessPositive("Cluster:CompactInterval", CompactInterval);
+        ClusterSettingsException.ThrowUnlessPositive("Cluster:UnavailableAfter", UnavailableAfter);
+        ClusterSettingsException.ThrowUnlessPositive("Cluster:LeaseTtl", LeaseTtl);
+        ClusterSettingsException.ThrowUnlessPositive("Cluster:ProgressInterval", ProgressInterval);
+        ClusterSettingsException.ThrowUnlessPositive("Cluster:RequestTimeout", RequestTimeout);
     }
 }

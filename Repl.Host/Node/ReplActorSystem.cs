@@ -42,8 +42,7 @@ internal static class ReplActorSystem
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
-        if (nodeOptions.RetentionInterval <= TimeSpan.Zero)
-            throw new ClusterSettingsException($"Node:RetentionInterval is {nodeOptions.RetentionInterval}: it must be a positive time span (hh:mm:ss), how often retention runs");
+        ClusterSettingsException.ThrowUnlessPositive("Node:RetentionInterval", nodeOptions.RetentionInterval, "how often retention runs");
         bool isCluster = cluster.IsCluster;
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
