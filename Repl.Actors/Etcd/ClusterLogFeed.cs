@@ -4,10 +4,9 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
-using Repl.Actors.Topics;
-
 using Repl.Actors.Reader;
 using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 
 namespace Repl.Actors.Etcd;
 

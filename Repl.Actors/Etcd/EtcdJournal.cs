@@ -6,7 +6,6 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Repl.Actors.Log;
 using Repl.Actors.Persistence;
-
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Etcd;

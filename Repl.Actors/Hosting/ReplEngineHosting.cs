@@ -7,12 +7,11 @@ using Akka.Pattern;
 using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Etcd;
 using Repl.Actors.Log;
-using Repl.Actors.Sequencer;
-using Repl.Actors.Topics;
-
 using Repl.Actors.Reader;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Sharding;
 using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 
 namespace Repl.Actors.Hosting;
 

@@ -7,7 +7,6 @@ using Akka.Persistence.Journal;
 using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
-
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Persistence;

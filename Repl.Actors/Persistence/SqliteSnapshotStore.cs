@@ -1,7 +1,6 @@
 using Akka.Persistence;
 using Akka.Persistence.Snapshot;
 using Akka.Serialization;
-
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Persistence;

@@ -1,11 +1,9 @@
 using Akka.Actor;
 using Akka.Event;
-using Repl.Actors.Messages;
-using Repl.Actors.Topics;
-
-using Repl.Actors.Storage;
-
 using Repl.Actors.Log;
+using Repl.Actors.Messages;
+using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 
 namespace Repl.Actors.Reader;
 

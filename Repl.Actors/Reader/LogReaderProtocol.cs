@@ -1,5 +1,4 @@
 using Akka.Actor;
-
 using Repl.Actors.Log;
 
 namespace Repl.Actors.Reader;

@@ -1,15 +1,13 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
-using LogEvent = Repl.Actors.Log.LogEvent;
 using Akka.Persistence;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Reader;
-
-using Repl.Actors.Etcd;
-
 using Repl.Actors.Storage;
+using LogEvent = Repl.Actors.Log.LogEvent;
 
 namespace Repl.Actors.Sequencer;
 
@@ -359,7 +357,7 @@ public sealed class SequencerActor : ReceivePersistentActor
     /// refused before or by the log), or Akka's circuit breaker did not let the write reach the journal.
     /// </summary>
     private static bool NothingCommitted(Exception cause) =>
-        cause is LogUnavailableException or Repl.Actors.Storage.JournalFullException or Akka.Pattern.OpenCircuitException;
+        cause is LogUnavailableException or JournalFullException or Akka.Pattern.OpenCircuitException;
 
     /// <remarks>
     /// Called once per event of the rejected write: the first call answers its callers and decides. Akka runs no

@@ -1,8 +1,7 @@
 using Akka.Actor;
+using Repl.Actors.Etcd;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
-
-using Repl.Actors.Etcd;
 
 namespace Repl.Actors.Sequencer;
 

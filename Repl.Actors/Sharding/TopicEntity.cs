@@ -2,9 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
-
 using Repl.Actors.Storage;
-
 using Repl.Actors.Topics;
 
 namespace Repl.Actors.Sharding;

@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Log;
 using Repl.Host.Metrics;
-
 using Repl.Host.Security;
 
 namespace Repl.Host.Api;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text.Json;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
-
 using Repl.Host.Security;
 
 namespace Repl.Host.Api;

@@ -11,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Log;
 using Repl.Host.Api;
 using Repl.Host.Metrics;
-
 using Repl.Host.Security;
 
 namespace Repl.Host.Tests.Api;
