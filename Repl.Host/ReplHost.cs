@@ -4,6 +4,7 @@ using Repl.Actors.Sequencer;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
+using Repl.Host.Contract;
 using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -115,7 +116,7 @@ public static class ReplHost
         StreamEndpoints.Map(app);
         HealthEndpoints.Map(app);
         Repl.Host.Api.ClusterEndpoints.Map(app);
-        app.MapReplMetrics();
+        app.MapReplMetrics(ReplPolicies.Metrics);
         return app;
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Repl.Actors.Log;
+using Repl.Host.Contract;
 using Repl.Host.Metrics;
 using Repl.Host.Security;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Repl.Actors.Log;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
+using Repl.Host.Contract;
 using Repl.Host.Node;
 using Repl.Sse;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Host.Contract;
 using Repl.Host.Security;
 
 namespace Repl.Host.Api;

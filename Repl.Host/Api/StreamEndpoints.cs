@@ -4,6 +4,7 @@ using Repl.Actors.Messages;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
+using Repl.Host.Contract;
 using Repl.Host.Node;
 using Repl.Host.Security;
 using Repl.Sse;
@@ -17,13 +18,9 @@ internal static class StreamEndpoints
     {
         routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic]))
             .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
-        routes.MapGet("/sse", (HttpContext context) => StreamAsync(context, QueryTopics(context.Request)))
+        routes.MapGet("/sse", (HttpContext context) => StreamAsync(context, RequestTopics.FromQuery(context.Request)))
             .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
     }
-
-    /// <summary>The topics of <c>?topic=a&amp;topic=b,c</c>.</summary>
-    internal static string[] QueryTopics(HttpRequest request) =>
-        [.. request.Query["topic"].SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))];
 
     private static async Task StreamAsync(HttpContext context, string[] names)
     {
@@ -74,7 +71,7 @@ internal static class StreamEndpoints
             Node = node.Id,
             Cursor = start,
             Reset = reset,
-            ExpiresAt = context.Items.TryGetValue(StreamExpiry, out var expiry) ? (DateTimeOffset?)expiry : null,
+            ExpiresAt = StreamExpiry.Of(context),
             Unavailable = unavailable.Token,
             UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
             Time = services.GetRequiredService<TimeProvider>(),
@@ -112,9 +109,6 @@ internal static class StreamEndpoints
             return response.BodyWriter;
         }
     }
-
-    /// <summary><c>HttpContext.Items</c> key under which <see cref="LimitsMiddleware"/> leaves the token's expiry for the stream.</summary>
-    public const string StreamExpiry = "repl.stream-expiry";
 
     private static IResult? Resolve(HttpContext context, TopicRegistry registry, LimitsOptions limits, string[] names, out List<TopicHub> topics,
         out long? cursor, out LogEpoch? epoch, out string? requested)

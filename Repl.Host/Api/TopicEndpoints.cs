@@ -1,9 +1,10 @@
 using System.Text;
 using Microsoft.AspNetCore.Authorization;
-using Repl.Actors.Storage;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Storage;
 using Repl.Actors.Topics;
+using Repl.Host.Contract;
 using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;

@@ -6,6 +6,7 @@ using Repl.Actors.Sharding;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
 using Repl.Host.Cluster;
+using Repl.Host.Contract;
 using Repl.Host.Node;
 
 namespace Repl.Host.Lighthouse;

@@ -63,15 +63,16 @@ internal static class TelemetryExtensions
     /// <remarks>
     /// The meter provider is built first, so it already listens when the instruments are made: <see cref="ReplMetrics"/>
     /// starts every status class and refusal reason at 0, and those first measurements must not be missed.
-    /// With auth on, the route needs <see cref="Security.ReplPolicies.Metrics"/> (admin, the scrape token or an allowed address).
+    /// The host names the authorization policy the route needs (with auth on: admin, the scrape token or an allowed
+    /// address); this room knows nothing of security.
     /// </remarks>
-    public static void MapReplMetrics(this WebApplication app)
+    public static void MapReplMetrics(this WebApplication app, string scrapePolicy)
     {
         _ = app.Services.GetRequiredService<MeterProvider>();
         _ = app.Services.GetRequiredService<ReplMetrics>();
         _ = app.Services.GetRequiredService<NodeInstruments>();
         // The exporter maps every method; a scrape is a GET (anything else gets the usual 405 with Allow).
-        app.MapPrometheusScrapingEndpoint(ScrapePath).RequireAuthorization(Security.ReplPolicies.Metrics)
+        app.MapPrometheusScrapingEndpoint(ScrapePath).RequireAuthorization(scrapePolicy)
             .WithMetadata(new HttpMethodMetadata([HttpMethods.Get]));
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
-using Repl.Host.Api;
+using Repl.Host.Contract;
 using Repl.Host.Metrics;
 
 namespace Repl.Host.Security;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
-using Repl.Host.Api;
+using Repl.Host.Contract;
 using Repl.Host.Metrics;
 
 namespace Repl.Host.Security;
@@ -76,7 +76,7 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
             if (auth.Value.Enabled && await ExpiresAsync(context) is { } expires)
             {
                 // The stream ends when the token stops being accepted: its expiry, plus the clock skew validation allows.
-                context.Items[StreamEndpoints.StreamExpiry] = expires + auth.Value.ClockSkew;
+                StreamExpiry.Limit(context, expires + auth.Value.ClockSkew);
             }
             await next(context);
         }

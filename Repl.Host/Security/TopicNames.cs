@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Repl.Host.Api;
+using Repl.Host.Contract;
 
 namespace Repl.Host.Security;
 
@@ -11,7 +11,7 @@ internal static class TopicNames
     {
         if (source == TopicSource.Body) return await BodyNameAsync(context, maxBodyBytes) is { } name ? [name] : [];
         if (context.Request.RouteValues["topic"] is string topic) return [topic];
-        return StreamEndpoints.QueryTopics(context.Request);
+        return RequestTopics.FromQuery(context.Request);
     }
 
     /// <summary>Reads <c>{"name": ...}</c> from a buffered body and rewinds it for the handler.</summary>

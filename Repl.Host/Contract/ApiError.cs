@@ -1,4 +1,4 @@
-namespace Repl.Host.Api;
+namespace Repl.Host.Contract;
 
 /// <summary>The JSON errors of the API: <c>{"error": what, "cause": why}</c> with the matching status.</summary>
 internal static class ApiError

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Repl.Host.Api;
+namespace Repl.Host.Contract;
 
 /// <summary>An error as every route returns it.</summary>
 public sealed record ErrorBody(string Error, string Cause);
