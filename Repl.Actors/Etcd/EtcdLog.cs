@@ -83,7 +83,7 @@ public sealed class EtcdLog : IAsyncDisposable
     /// <summary>The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on, each with its revision.</summary>
     /// <param name="fromRevision">The revision of the last batch applied (re-read, its entries up to <paramref name="after"/> skipped), or earlier; 0: the start.</param>
     /// <param name="cancellationToken">Ends the read.</param>
-    public IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, CancellationToken cancellationToken) => ReadAsync(after, fromRevision, int.MaxValue, cancellationToken);
+    internal IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, CancellationToken cancellationToken) => ReadAsync(after, fromRevision, int.MaxValue, cancellationToken);
 
     /// <summary>
     /// The batches after position <paramref name="after"/>, watched from etcd revision <paramref name="fromRevision"/> on,
@@ -95,7 +95,7 @@ public sealed class EtcdLog : IAsyncDisposable
     /// to this many entries, and apart beyond it (always at a committed batch's end, whose revision the delivery carries).
     /// </param>
     /// <param name="cancellationToken">Ends the read.</param>
-    public async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, int maxEntries, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal async IAsyncEnumerable<LogBatch> ReadAsync(long after, long fromRevision, int maxEntries, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
@@ -294,7 +294,7 @@ public sealed class EtcdLog : IAsyncDisposable
     }
 
     /// <summary>One committed batch as read, and the etcd revision it was committed at.</summary>
-    public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Revision);
+    internal sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Revision);
 
     /// <param name="Events">The changes of one watch answer, in revision order.</param>
     /// <param name="CompactRevision">Set when etcd cancelled the watch because its start had been compacted: the compaction point.</param>

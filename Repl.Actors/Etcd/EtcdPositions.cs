@@ -9,7 +9,7 @@ namespace Repl.Actors.Etcd;
 /// index 0 is never a real entry, and indexes from <see cref="SyntheticBase"/> up are reserved for the entries a
 /// node synthesises when it resynchronises after a compaction.
 /// </remarks>
-public static class EtcdPositions
+internal static class EtcdPositions
 {
     public const int IndexBits = 20;
 

@@ -45,7 +45,7 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
     /// The sequencer's lease as this node holds it, or null: every log and snapshot write compares the lease key with
     /// it, so a node that lost the lease (or a zombie after a partition) cannot commit.
     /// </summary>
-    public EtcdFence? Fence
+    internal EtcdFence? Fence
     {
         get => Volatile.Read(ref _fence);
         set => Volatile.Write(ref _fence, value);
@@ -120,4 +120,4 @@ public sealed class EtcdStore(EtcdConnection etcd, string prefix)
 }
 
 /// <summary>The sequencer's lease key and the value this node put there when it acquired it.</summary>
-public sealed record EtcdFence(ByteString Key, ByteString Token);
+internal sealed record EtcdFence(ByteString Key, ByteString Token);

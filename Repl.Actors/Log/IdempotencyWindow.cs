@@ -25,7 +25,7 @@ public sealed class IdempotencyWindow(TimeSpan window, int maxKeys)
     /// Adding a key again at the position it holds changes nothing: a recovery rebuilds the window from the journal,
     /// then replays events the journal had already applied (see <see cref="SequencerActor"/>).
     /// </remarks>
-    public void Add(IdempotencyKey key)
+    internal void Add(IdempotencyKey key)
     {
         if (_positions.TryGetValue((key.Topic, key.Key), out long held) && held == key.Position) return;
         _positions[(key.Topic, key.Key)] = key.Position;

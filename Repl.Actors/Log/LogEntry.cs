@@ -1,7 +1,7 @@
 namespace Repl.Actors.Log;
 
 /// <summary>What a log entry does to the state machine.</summary>
-public enum LogEntryKind : byte
+internal enum LogEntryKind : byte
 {
     Publish = 1,
     CreateTopic = 2,
@@ -21,7 +21,7 @@ public enum LogEntryKind : byte
 /// <param name="Message">For <see cref="LogEntryKind.Publish"/>: the message JSON, id included. Empty otherwise.</param>
 /// <param name="Through">For <see cref="LogEntryKind.Truncate"/>: the topic's history up to this position goes (0: up to the entry's own position).</param>
 /// <param name="Key">For a publish: its idempotency key, if it had one.</param>
-public readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs, long Through = 0, string? Key = null)
+internal readonly record struct LogEntry(long Position, LogEntryKind Kind, string Topic, byte[] Message, long CreatedAtMs, long Through = 0, string? Key = null)
 {
     /// <summary>For a truncate: the last position whose history it removes.</summary>
     public long TruncatedThrough => Through > 0 ? Through : Position;

@@ -7,4 +7,4 @@ namespace Repl.Actors.Log;
 /// changes, and for publishes replayed to the sequencer, whose state needs no body.</param>
 /// <param name="Through">For <see cref="LogEntryKind.Truncate"/>: the topic's history up to this position goes.</param>
 /// <param name="Key">For a publish: its idempotency key, if it had one (committed with it, so the window survives restarts).</param>
-public sealed record LogEvent(LogEntryKind Kind, string Topic, byte[] Body, long CreatedAtMs, long Through = 0, string? Key = null) : IReplMessage;
+internal sealed record LogEvent(LogEntryKind Kind, string Topic, byte[] Body, long CreatedAtMs, long Through = 0, string? Key = null) : IReplMessage;

@@ -5,7 +5,7 @@ namespace Repl.Actors.Log;
 /// The sequencer cuts its writes at these (<see cref="Sequencer.SequencerProtocol.Settings"/>) standalone too, so that
 /// a batch never depends on the mode it was cut in; the etcd journal and snapshot store check against them.
 /// </remarks>
-public static class LogWriteLimits
+internal static class LogWriteLimits
 {
     /// <summary>Most bytes of entries in one write (etcd refuses requests over <c>--max-request-bytes</c>, 1.5 MiB by default).</summary>
     public const int MaxBytes = 1 << 20;

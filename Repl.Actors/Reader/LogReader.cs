@@ -24,7 +24,7 @@ namespace Repl.Actors.Reader;
 /// an idle one drops its ring (<see cref="LogReaderProtocol.Sweep"/>). The reader is the hubs' one writer, so the
 /// sweep runs between batches, never beside one.</para>
 /// </remarks>
-public sealed class LogReader : ReceiveActor, IWithTimers
+internal sealed class LogReader : ReceiveActor, IWithTimers
 {
     private const int CatchUpPage = 4096;
 

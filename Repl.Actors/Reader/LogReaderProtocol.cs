@@ -13,7 +13,7 @@ public static class LogReaderProtocol
     /// </summary>
     /// <param name="Commit">The span of the log write that committed the batch, when tracing is on.</param>
     /// <param name="Revision">Cluster mode: the etcd revision the batch was committed at, kept with the replica so the watch resumes there.</param>
-    public sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default, long Revision = 0)
+    internal sealed record Apply(long After, IReadOnlyList<LogEntry> Entries, System.Diagnostics.ActivityContext Commit = default, long Revision = 0)
         : INoSerializationVerificationNeeded;
 
     /// <summary>Passivate idle topic hubs: the reader's own periodic timer.</summary>

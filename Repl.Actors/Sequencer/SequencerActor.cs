@@ -47,7 +47,7 @@ namespace Repl.Actors.Sequencer;
 /// are spent, never issued: the log skips them (its readers allow holes). <see cref="SequencerProtocol.Drain"/> (the
 /// singleton's termination message) commits what is queued, answers everyone, then stops.</para>
 /// </remarks>
-public sealed class SequencerActor : ReceivePersistentActor
+internal sealed class SequencerActor : ReceivePersistentActor
 {
     /// <summary>The log's persistence id: the only one the Repl journal keeps.</summary>
     public const string LogPersistenceId = LogPersistence.PersistenceId;

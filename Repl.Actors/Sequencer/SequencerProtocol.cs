@@ -29,7 +29,7 @@ public static class SequencerProtocol
     public sealed record OutcomeUnknown(long BatchId, string Reason) : IReplMessage;
 
     /// <summary>Creates, deletes or truncates (<paramref name="Through"/>) a topic, through the log.</summary>
-    public sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs) : IReplMessage;
+    internal sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs) : IReplMessage;
 
     /// <summary>The change's position; 0 when it changed nothing (the topic exists, or does not).</summary>
     public sealed record TopicChanged(string Topic, long Position) : IReplMessage;
@@ -45,7 +45,7 @@ public static class SequencerProtocol
     /// still in their window. Written by earlier versions (and the journal's schema migration); read still, never written.
     /// </summary>
     /// <remarks>It grew with the keys and topics until etcd refused it (1.5 MiB), and then no snapshot was saved again.</remarks>
-    public sealed record Snapshot(string[] Topics, IdempotencyKey[] Keys) : IReplMessage;
+    internal sealed record Snapshot(string[] Topics, IdempotencyKey[] Keys) : IReplMessage;
 
     /// <summary>
     /// The sequencer's snapshot: no state, only its sequence number (the snapshot's metadata). Its topic set and

@@ -19,7 +19,7 @@ namespace Repl.Actors.Sharding;
 /// else writes that mark. Create and delete are forwarded with the caller as sender, so the sequencer answers the
 /// caller directly.</para>
 /// </remarks>
-public sealed class TopicEntity : ReceiveActor
+internal sealed class TopicEntity : ReceiveActor
 {
     private readonly string _topic;
     private readonly IActorRef _sequencer;

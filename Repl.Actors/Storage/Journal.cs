@@ -58,13 +58,13 @@ public sealed class Journal : IDisposable
     public JournalOptions Options { get; }
 
     /// <summary>Akka snapshots of persistent actors, for the SQLite snapshot store plugin.</summary>
-    public SnapshotTable Snapshots { get; }
+    internal SnapshotTable Snapshots { get; }
 
     /// <summary>The publishes' idempotency keys in their window, which the sequencer rebuilds its window from.</summary>
-    public KeyTable Keys { get; }
+    internal KeyTable Keys { get; }
 
     /// <summary>Where retention would cut a topic.</summary>
-    public RetentionQueries Retention { get; }
+    internal RetentionQueries Retention { get; }
 
     /// <summary>Position of the last entry written (0 when empty).</summary>
     public long LastPosition => Volatile.Read(ref _lastPosition);
@@ -94,7 +94,7 @@ public sealed class Journal : IDisposable
     /// <param name="through">Cluster mode: the batch's last position, which the entries kept need not reach (the reader skipped some).</param>
     /// <param name="revision">Cluster mode: the etcd revision of the batch, where the node's watch resumes (<see cref="ReplicaRevision"/>).</param>
     /// <exception cref="JournalFullException">The disk is full; the transaction rolled back, the journal is as it was.</exception>
-    public void Write(IReadOnlyList<LogEntry> entries, long through = 0, long revision = 0)
+    internal void Write(IReadOnlyList<LogEntry> entries, long through = 0, long revision = 0)
     {
         if (entries.Count == 0 && through <= _lastPosition && revision == 0) return;
         try
@@ -194,7 +194,7 @@ public sealed class Journal : IDisposable
     /// </summary>
     /// <remarks>Publishes removed by retention or a topic's deletion are not there: positions may skip.</remarks>
     /// <param name="bodies">False: publishes come without their message (a writer's replay needs none).</param>
-    public List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true) => ReadEntries($"""
+    internal List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true) => ReadEntries($"""
         SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0, key FROM messages WHERE pos > $a AND pos <= $b
         UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
         ORDER BY 1 LIMIT $n
@@ -205,7 +205,7 @@ public sealed class Journal : IDisposable
     /// most <paramref name="limit"/>: topic changes, and keyed publishes (without their message) from the <c>keys</c>
     /// table, so retention does not take a key still in its window. Publishes without a key change nothing the writer keeps.
     /// </summary>
-    public List<LogEntry> ReadForReplay(long after, long upTo, int limit) => ReadEntries("""
+    internal List<LogEntry> ReadForReplay(long after, long upTo, int limit) => ReadEntries("""
         SELECT pos, 1, topic, created, NULL, 0, key FROM keys WHERE pos > $a AND pos <= $b
         UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
         ORDER BY 1 LIMIT $n

@@ -10,7 +10,7 @@ namespace Repl.Actors.Storage;
 /// Retention and topic deletion leave this table alone: a key stays live for its window even when its message was
 /// trimmed sooner. Each write drops what left the window, so it holds about the window, not the log's history.
 /// </remarks>
-public sealed class KeyTable : IDisposable
+internal sealed class KeyTable : IDisposable
 {
     private readonly SqliteFile _file;
     private readonly TimeSpan _window;

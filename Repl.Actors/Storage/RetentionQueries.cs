@@ -2,7 +2,7 @@ namespace Repl.Actors.Storage;
 
 /// <summary>Where retention (<see cref="JournalOptions.MaxMessagesPerTopic"/>, <see cref="JournalOptions.MaxAge"/>) would cut a topic.</summary>
 /// <remarks>Reads only: the cut is committed as a truncate entry, and applied by whoever writes the journal.</remarks>
-public sealed class RetentionQueries
+internal sealed class RetentionQueries
 {
     private readonly SqliteFile _file;
     private readonly JournalOptions _options;

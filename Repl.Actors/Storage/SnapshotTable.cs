@@ -4,7 +4,7 @@ namespace Repl.Actors.Storage;
 /// Akka snapshots of persistent actors (the <c>snapshots</c> table), which the SQLite snapshot store plugin reads and
 /// writes: the sequencer's topic set and key window.
 /// </summary>
-public sealed class SnapshotTable
+internal sealed class SnapshotTable
 {
     private readonly SqliteFile _file;
 

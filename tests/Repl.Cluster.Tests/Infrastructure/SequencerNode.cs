@@ -143,7 +143,7 @@ public sealed class SequencerNode : IDisposable
     }
 
     /// <summary>The log's first <paramref name="count"/> entries as a node's watch reads them.</summary>
-    public static async Task<List<LogEntry>> ReadAsync(EtcdConnection etcd, string prefix, int count)
+    internal static async Task<List<LogEntry>> ReadAsync(EtcdConnection etcd, string prefix, int count)
     {
         await using var log = new EtcdLog(etcd, new EtcdLogOptions { Prefix = prefix, NodeId = "reader" }, [], new LogHealth(TimeProvider.System), TimeProvider.System,
             NullLogger.Instance);
@@ -158,7 +158,7 @@ public sealed class SequencerNode : IDisposable
     }
 
     /// <summary>The log's batches as etcd keeps them, one per transaction (a watch may hand several in one response).</summary>
-    public static async Task<List<List<LogEntry>>> ReadTransactionsAsync(EtcdConnection etcd, string prefix)
+    internal static async Task<List<List<LogEntry>>> ReadTransactionsAsync(EtcdConnection etcd, string prefix)
     {
         var key = EtcdConnection.Key(EtcdLog.LogKey(prefix));
         var transactions = new List<List<LogEntry>>();
