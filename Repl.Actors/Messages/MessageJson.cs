@@ -10,8 +10,10 @@ namespace Repl.Actors.Messages;
 /// </summary>
 /// <remarks>
 /// A publish is encoded when the request is read (<see cref="EncodeBody"/>, everything but the id); the id — the
-/// log position — is spliced in front once the log has committed it (<see cref="WithId"/>). Every later use
-/// (journal, SSE frame, history, the publish response) shares those bytes.
+/// log position — is spliced in front once the position is known (<see cref="WithId"/>): standalone by the sequencer
+/// as it cuts the write, in cluster mode by each node as it decodes etcd's batch (which keeps bodies without ids).
+/// Every later use (journal, SSE frame, history) shares those bytes; the publish response is written from the id
+/// (<see cref="WriteIdPrefix"/>) and the body as they are.
 /// <para>Text reads as it was written: printable characters, non-ASCII included, are left as they are (<c>ç</c>, not
 /// <c>\u00E7</c>, which made every non-ASCII character six bytes). Control characters are still escaped, so the JSON
 /// never holds a raw CR or LF and is always one SSE <c>data:</c> line; so are <c>"</c> and <c>\</c>, and characters
@@ -56,14 +58,35 @@ public static class MessageJson
     public static byte[] WithId(long position, ReadOnlySpan<byte> body)
     {
         // {"id":"<digits>",  + body without its leading '{'
-        Span<byte> digits = stackalloc byte[20];
-        Utf8Formatter.TryFormat(position, digits, out int length);
-        var json = new byte[7 + length + 2 + body.Length - 1];
-        "{\"id\":\""u8.CopyTo(json);
-        digits[..length].CopyTo(json.AsSpan(7));
-        "\","u8.CopyTo(json.AsSpan(7 + length));
-        body[1..].CopyTo(json.AsSpan(9 + length));
+        Span<byte> prefix = stackalloc byte[MaxIdPrefixLength];
+        int length = WriteIdPrefix(position, prefix);
+        var json = new byte[length + body.Length - 1];
+        prefix[..length].CopyTo(json);
+        body[1..].CopyTo(json.AsSpan(length));
         return json;
+    }
+
+    /// <summary>The most bytes <see cref="WriteIdPrefix"/> writes.</summary>
+    public const int MaxIdPrefixLength = 9 + 20;
+
+    /// <summary>
+    /// Writes <c>{"id":"position",</c>; followed by an encoded body without its leading <c>{</c>, it is the message
+    /// <see cref="WithId"/> makes, so an answer can be written from the parts without joining them into a new array.
+    /// </summary>
+    /// <returns>The bytes written.</returns>
+    public static int WriteIdPrefix(long position, Span<byte> into)
+    {
+        "{\"id\":\""u8.CopyTo(into);
+        Utf8Formatter.TryFormat(position, into[7..], out int length);
+        "\","u8.CopyTo(into[(7 + length)..]);
+        return 9 + length;
+    }
+
+    /// <summary>Whether <paramref name="json"/> is a message made by <see cref="WithId"/> for <paramref name="position"/>.</summary>
+    internal static bool HasId(ReadOnlySpan<byte> json, long position)
+    {
+        Span<byte> prefix = stackalloc byte[MaxIdPrefixLength];
+        return json.StartsWith(prefix[..WriteIdPrefix(position, prefix)]);
     }
 
     /// <summary>The SSE event for a message: <c>id: position@epoch\ndata: json\n\n</c>.</summary>

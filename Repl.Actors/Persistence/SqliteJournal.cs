@@ -6,7 +6,6 @@ using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Microsoft.Extensions.DependencyInjection;
 using Repl.Actors.Log;
-using Repl.Actors.Messages;
 using Repl.Actors.Storage;
 
 namespace Repl.Actors.Persistence;
@@ -98,10 +97,7 @@ public sealed class SqliteJournal : WriteJournalBase
         {
             var entries = new List<LogEntry>();
             foreach (var (position, e) in LogEvents(writes))
-            {
-                var message = e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [];
-                entries.Add(new LogEntry(position, e.Kind, e.Topic, message, e.CreatedAtMs, e.Through, e.Key));
-            }
+                entries.Add(new LogEntry(position, e.Kind, e.Topic, e.MessageAt(position), e.CreatedAtMs, e.Through, e.Key));
             _journal.Write(entries);
         }
         catch (JournalFullException full)

@@ -198,7 +198,12 @@ internal sealed class SequencerActor : ReceivePersistentActor
                                 cutKeys[(c.Topic, key)] = events.Count;
                             }
                             indexes[i] = events.Count;
-                            events.Add(new LogEvent(LogEntryKind.Publish, c.Topic, c.Body, c.CreatedAtMs, Key: c.Key));
+                            // Its message is built here, once, for the position it is persisted at: persisting assigns the
+                            // next sequence numbers in order, and none is in flight (one write at a time, rejections in).
+                            events.Add(new LogEvent(LogEntryKind.Publish, c.Topic, c.Body, c.CreatedAtMs, Key: c.Key)
+                            {
+                                Message = _settings.Reader is null ? null : MessageJson.WithId(LastSequenceNr + events.Count + 1, c.Body),
+                            });
                         }
                         cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null, known));
                         break;
@@ -231,11 +236,13 @@ internal sealed class SequencerActor : ReceivePersistentActor
             int persisted = 0;
             var span = parents is null ? null : _telemetry!.StartLinked("commit", parents.Distinct());
             span?.SetTag("repl.log.entries", events.Count);
+            // Standalone the journal stored each message's bytes and the node's reader takes the same ones; in cluster
+            // mode every node's reader decodes etcd's batch, and the entries here need no message.
+            bool messages = _settings.Reader is not null;
             PersistAllAsync(events, e =>
             {
                 long position = LastSequenceNr;
-                entries[persisted++] = new LogEntry(position, e.Kind, e.Topic, e.Kind == LogEntryKind.Publish ? MessageJson.WithId(position, e.Body) : [],
-                    e.CreatedAtMs, e.Through, e.Key);
+                entries[persisted++] = new LogEntry(position, e.Kind, e.Topic, messages ? e.MessageAt(position) : [], e.CreatedAtMs, e.Through, e.Key);
             }, () => Written(after, entries, cuts, started, span));
         }
         StopWhenDrained();

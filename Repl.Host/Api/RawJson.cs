@@ -23,14 +23,17 @@ internal sealed class RawJson(int status, params ReadOnlyMemory<byte>[] parts) :
     }
 
     /// <summary>Joins JSON values with commas inside brackets.</summary>
-    public static ReadOnlyMemory<byte>[] Array(ReadOnlySpan<byte> prefix, IReadOnlyList<byte[]> items, ReadOnlySpan<byte> suffix)
+    /// <param name="items">The values, each <paramref name="partsPerItem"/> parts written one after the other.</param>
+    public static ReadOnlyMemory<byte>[] Array(ReadOnlySpan<byte> prefix, IReadOnlyList<ReadOnlyMemory<byte>> items, ReadOnlySpan<byte> suffix, int partsPerItem = 1)
     {
-        var parts = new ReadOnlyMemory<byte>[items.Count * 2 + 2];
+        int count = items.Count / partsPerItem;
+        var parts = new ReadOnlyMemory<byte>[count * (partsPerItem + 1) + 2];
         parts[0] = (byte[])[.. prefix, (byte)'['];
-        for (int i = 0; i < items.Count; i++)
+        int next = 1;
+        for (int i = 0; i < count; i++)
         {
-            parts[1 + i * 2] = items[i];
-            parts[2 + i * 2] = i + 1 < items.Count ? Comma : ReadOnlyMemory<byte>.Empty;
+            for (int part = 0; part < partsPerItem; part++) parts[next++] = items[i * partsPerItem + part];
+            parts[next++] = i + 1 < count ? Comma : ReadOnlyMemory<byte>.Empty;
         }
         parts[^1] = (byte[])[(byte)']', .. suffix];
         return parts;

@@ -42,6 +42,29 @@ public sealed class MessageJsonTests
         Assert.StartsWith("{\"id\":\"9223372036854775807\",\"topic\":\"t\"", json);
     }
 
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(42L)]
+    [InlineData(long.MaxValue)]
+    public void IdPrefix_ThenTheBodyAfterItsBrace_IsTheMessageWithId(long position)
+    {
+        var body = MessageJson.EncodeBody("t", "ação", [new("h", "v")], DateTimeOffset.UnixEpoch);
+        Span<byte> prefix = stackalloc byte[MessageJson.MaxIdPrefixLength];
+        int length = MessageJson.WriteIdPrefix(position, prefix);
+        byte[] parts = [.. prefix[..length], .. body.AsSpan(1)];
+        Assert.Equal(MessageJson.WithId(position, body), parts);
+    }
+
+    [Fact]
+    public void HasId_IsTrueForItsOwnPositionOnly()
+    {
+        var json = MessageJson.WithId(42, MessageJson.EncodeBody("t", "v", [], DateTimeOffset.UnixEpoch));
+        Assert.True(MessageJson.HasId(json, 42));
+        Assert.False(MessageJson.HasId(json, 4));
+        Assert.False(MessageJson.HasId(json, 420));
+        Assert.False(MessageJson.HasId(json, 43));
+    }
+
     [Fact]
     public void Text_ReadsAsWritten_NonAsciiIncluded_ControlCharactersStillEscaped()
     {

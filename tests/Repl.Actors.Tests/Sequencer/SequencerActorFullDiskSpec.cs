@@ -2,6 +2,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.TestKit;
 using Repl.Actors.Log;
+using Repl.Actors.Messages;
 using Repl.Actors.Reader;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Tests.Specs;
@@ -73,6 +74,9 @@ public sealed class SequencerActorFullDiskSpec : Akka.TestKit.Xunit2.TestKit
         Assert.True(committed.Positions[0] > 2);
         var applied = _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait);
         Assert.Equal(committed.Positions[0], applied.Entries[0].Position);
+        // The message is built before the write for the position it will have: after the spent ones, its id is still right.
+        Assert.True(MessageJson.HasId(applied.Entries[0].Message, committed.Positions[0]));
+        Assert.Equal(applied.Entries[0].Message, _journal.Journal.MessageAt(committed.Positions[0]));
         Assert.Equal(1, _journal.Journal.Stats("a").Messages);
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
