@@ -18,21 +18,13 @@ namespace Repl.Host.Security;
 internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limits, PublishRateLimiter rate, StreamSlots slots,
     ReplMetrics metrics, IOptions<AuthOptions> auth)
 {
-    public async Task InvokeAsync(HttpContext context)
+    // Not async itself: each request would pay a state machine and a continuation more to await the one it picks.
+    public Task InvokeAsync(HttpContext context) => context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() switch
     {
-        if (context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() is not { } traffic)
-        {
-            await next(context);
-        }
-        else if (traffic.IsPublish)
-        {
-            await PublishAsync(context);
-        }
-        else
-        {
-            await StreamAsync(context);
-        }
-    }
+        null => next(context),
+        { IsPublish: true } => PublishAsync(context),
+        _ => StreamAsync(context),
+    };
 
     private async Task PublishAsync(HttpContext context)
     {
