@@ -5,6 +5,7 @@ using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Api;
 using Repl.Host.Contract;
+using Repl.Host.Hooks;
 using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -103,6 +104,7 @@ public static class ReplHost
         builder.WebHost.ConfigureKestrel(kestrel => (configuration.GetSection("Limits").Get<LimitsOptions>() ?? new LimitsOptions()).ApplyTo(kestrel.Limits));
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
         builder.AddReplSecurity();
+        services.AddReplHooks(configuration);
         builder.AddReplTelemetry();
 
         var app = builder.Build();

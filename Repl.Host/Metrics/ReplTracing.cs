@@ -32,6 +32,19 @@ internal sealed class ReplTracing : IDisposable
         return activity;
     }
 
+    /// <summary>
+    /// Starts the span of a call to the <paramref name="hook"/> hook at <paramref name="url"/>: a child of the request's
+    /// span (the current activity); null when nobody listens.
+    /// </summary>
+    public Activity? StartHook(string hook, Uri url)
+    {
+        if (!_source.HasListeners()) return null;
+        var activity = _source.StartActivity("hook " + hook, ActivityKind.Client);
+        activity?.SetTag("repl.hook", hook);
+        activity?.SetTag("url.full", url.ToString());
+        return activity;
+    }
+
     /// <summary>Notes the committed positions on the span, or why the publish failed.</summary>
     public static void Committed(Activity? activity, long first, long last)
     {
