@@ -235,7 +235,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 ScheduleOnce(ExpiryTimer, left < LongestTimer ? left : LongestTimer);
                 return;
             }
-            Close(SseEvents.Closing("expired", "the access token expired; reconnect with a new token"));
+            Close(SseEvents.Closing("expired", _connection.ExpiredReason));
         }
 
         private void Close(byte[] closingEvent)

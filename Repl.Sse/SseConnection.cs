@@ -37,6 +37,12 @@ public sealed class SseConnection
     /// <summary>When set, the stream ends at this time with <c>event: expired</c> (the subscriber's token ran out).</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
+    /// <summary>What <c>event: expired</c> says: the token ran out, or the time a backend hook allowed the stream did.</summary>
+    public string ExpiredReason { get; init; } = TokenExpired;
+
+    /// <summary>The default <see cref="ExpiredReason"/>.</summary>
+    public const string TokenExpired = "the access token expired; reconnect with a new token";
+
     /// <summary>
     /// When it fires, the stream ends with <c>event: unavailable</c> (<see cref="UnavailableReason"/>): the node lost
     /// its log and the client should reconnect, with its <c>Last-Event-ID</c>, to another node.

@@ -5,6 +5,7 @@ using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
 using Repl.Host.Contract;
+using Repl.Host.Hooks;
 using Repl.Host.Node;
 using Repl.Host.Security;
 using Repl.Sse;
@@ -16,13 +17,15 @@ internal static class StreamEndpoints
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic]))
+        // Found once: with no subscribe hook the routes hold null and a stream's start does no hook work at all.
+        var hook = routes.ServiceProvider.GetService<SubscribeHook>();
+        routes.MapGet("/topics/{topic}/sse", (string topic, HttpContext context) => StreamAsync(context, [topic], hook))
             .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
-        routes.MapGet("/sse", (HttpContext context) => StreamAsync(context, RequestTopics.FromQuery(context.Request)))
+        routes.MapGet("/sse", (HttpContext context) => StreamAsync(context, RequestTopics.FromQuery(context.Request), hook))
             .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
     }
 
-    private static async Task StreamAsync(HttpContext context, string[] names)
+    private static async Task StreamAsync(HttpContext context, string[] names, SubscribeHook? hook)
     {
         var services = context.RequestServices;
         var registry = services.GetRequiredService<TopicRegistry>();
@@ -31,6 +34,26 @@ internal static class StreamEndpoints
         {
             await error.ExecuteAsync(context);
             return;
+        }
+        var expiresAt = StreamExpiry.Of(context);
+        string? expiredReason = null;
+        if (hook is not null)
+        {
+            // Decided before anything is written: a refusal or a failure is an ordinary JSON answer, and no stream starts.
+            var verdict = await hook.AskAsync(context, [.. topics.Select(topic => topic.Name)]);
+            if (verdict.Refusal is not null)
+            {
+                await verdict.Refusal.ExecuteAsync(context);
+                return;
+            }
+            if (verdict.Topics is { } allowed) topics = [.. topics.Where(topic => allowed.Contains(topic.Name, StringComparer.Ordinal))];
+            if (verdict.User is not null) context.Items[SubscribeHook.UserItem] = verdict.User;
+            // The earlier of the token's expiry and the hook's.
+            if (verdict.ExpiresAt is { } ends && !(expiresAt <= ends))
+            {
+                expiresAt = ends;
+                expiredReason = "the time the subscribe hook allowed this stream (expiresIn) is over; reconnect to be asked again";
+            }
         }
         // A resume point this log never issued is said, not swallowed: the stream starts over from the log's beginning.
         ResumeReset? reset = null;
@@ -71,7 +94,8 @@ internal static class StreamEndpoints
             Node = node.Id,
             Cursor = start,
             Reset = reset,
-            ExpiresAt = StreamExpiry.Of(context),
+            ExpiresAt = expiresAt,
+            ExpiredReason = expiredReason ?? SseConnection.TokenExpired,
             Unavailable = unavailable.Token,
             UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
             Time = services.GetRequiredService<TimeProvider>(),

@@ -5,6 +5,7 @@ using Repl.Actors.Messages;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Contract;
+using Repl.Host.Hooks;
 using Repl.Host.Metrics;
 using Repl.Host.Node;
 using Repl.Host.Security;
@@ -19,14 +20,14 @@ namespace Repl.Host.Api;
 /// <see cref="TrafficMetadata"/>.
 /// </remarks>
 internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Journal journal, LimitsOptions limits, TimeProvider time, IAuthorizationService? authorization,
-    ReplTracing tracing)
+    ReplTracing tracing, PublishHook? publishHook)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
         var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<TopicRegistry>(), services.GetRequiredService<Journal>(),
             services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(), services.GetService<IAuthorizationService>(),
-            services.GetRequiredService<ReplTracing>());
+            services.GetRequiredService<ReplTracing>(), services.GetService<PublishHook>());
         // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
@@ -97,6 +98,13 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         var (key, keyError) = PublishInput.ReadKey(context);
         if (keyError is not null) return keyError;
         if (key is not null) command = command with { Key = key };
+        // No hook set: one null check, nothing else (the publish path is S5's).
+        if (publishHook is not null)
+        {
+            PublishCommand[] asked = [command];
+            if (await publishHook.AskAsync(context, topic, asked, batch: false) is { } refused) return refused;
+            command = asked[0];
+        }
         using var activity = tracing.StartPublish(topic, 1);
         long[] positions = await CommitAsync(activity, [command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
@@ -111,6 +119,8 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
+        // One hook call for the whole batch.
+        if (publishHook is not null && await publishHook.AskAsync(context, topic, commands, batch: true) is { } refused) return refused;
         using var activity = tracing.StartPublish(topic, commands.Length);
         long[] positions = await CommitAsync(activity, commands);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);

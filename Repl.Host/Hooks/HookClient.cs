@@ -42,6 +42,9 @@ internal sealed class HookClient
     /// <summary>The settings the node runs its hooks with.</summary>
     public HooksOptions Options => _options;
 
+    /// <summary>The hooks' instruments, for what callers count themselves (refusals, answers they cannot read).</summary>
+    public HookMetrics Metrics => _metrics;
+
     /// <summary>The name of <paramref name="kind"/>'s client in <see cref="IHttpClientFactory"/> (and of its resilience pipeline).</summary>
     public static string ClientName(HookKind kind) => "repl-hook-" + HookMetrics.Label(kind);
 

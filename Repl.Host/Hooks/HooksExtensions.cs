@@ -22,6 +22,8 @@ internal static class HooksExtensions
         services.AddSingleton(hooks);
         services.AddSingleton<HookMetrics>();
         services.AddSingleton<HookClient>();
+        if (hooks.UrlOf(HookKind.Subscribe) is not null) services.AddSingleton<SubscribeHook>();
+        if (hooks.UrlOf(HookKind.Publish) is not null) services.AddSingleton<PublishHook>();
         foreach (var kind in Enum.GetValues<HookKind>())
         {
             if (hooks.UrlOf(kind) is null) continue;
