@@ -110,7 +110,7 @@ internal sealed class HookClient
         }
         catch (HttpRequestException unreachable)
         {
-            return HookReply.Fail(HookFailure.Unreachable, $"the hook's backend could not be reached: {unreachable.Message}");
+            return HookReply.Fail(HookFailure.Unreachable, $"the backend could not be reached: {unreachable.Message}");
         }
     }
 }

@@ -21,8 +21,13 @@ internal sealed class HookMetrics
     private readonly int[] _breakers = new int[Kinds.Length];
     private readonly bool[] _configured;
 
-    public HookMetrics(IMeterFactory meters, HooksOptions options)
+    /// <param name="provider">
+    /// Taken so that it is built, and listens, before the instruments are made: the routes find the hooks before
+    /// <c>/metrics</c> is mapped, and the series started at 0 here would otherwise not be seen.
+    /// </param>
+    public HookMetrics(IMeterFactory meters, HooksOptions options, OpenTelemetry.Metrics.MeterProvider provider)
     {
+        _ = provider;
         var meter = meters.Create(ReplTelemetry.Name);
         _calls = meter.CreateCounter<long>("repl.hook.calls", "{call}", "Hook calls made or attempted, by hook.");
         _refusals = meter.CreateCounter<long>("repl.hook.refusals", "{call}", "Hook answers that refused (allow:false, 401 or 403), by hook.");

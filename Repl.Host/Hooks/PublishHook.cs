@@ -56,7 +56,7 @@ internal sealed class PublishHook(HookClient client)
         }
         catch (JsonException bad)
         {
-            return HookResults.BadAnswer(HookKind.Publish, $"its answer is not the hook's JSON ({bad.Message})", client, context);
+            return HookResults.BadAnswer(HookKind.Publish, $"its answer is not the hook JSON ({bad.Message})", client, context);
         }
         if (answer?.Allow is not { } allow) return HookResults.BadAnswer(HookKind.Publish, "its answer has no \"allow\": true or false", client, context);
         if (!allow)

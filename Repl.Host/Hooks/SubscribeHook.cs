@@ -63,7 +63,7 @@ internal sealed class SubscribeHook : IDisposable
         }
         catch (JsonException bad)
         {
-            return new(HookResults.BadAnswer(HookKind.Subscribe, $"its answer is not the hook's JSON ({bad.Message})", _client, context), null, null, null);
+            return new(HookResults.BadAnswer(HookKind.Subscribe, $"its answer is not the hook JSON ({bad.Message})", _client, context), null, null, null);
         }
         if (answer?.Allow is not { } allow)
             return new(HookResults.BadAnswer(HookKind.Subscribe, "its answer has no \"allow\": true or false", _client, context), null, null, null);

@@ -105,7 +105,7 @@ public sealed class SubscribeHookTests(HookedNodeFixture fixture) : IClassFixtur
     [InlineData(500, "server_error")]
     [InlineData(502, "server_error")]
     [InlineData(404, "answered 404")]
-    [InlineData(200, "not the hook's JSON")]
+    [InlineData(200, "not the hook JSON")]
     public async Task ServerErrorOrAnAnswerItCannotRead_Is503(int hookStatus, string said)
     {
         await Server.Client.CreateTopicAsync($"broken-{hookStatus}");

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Repl.Host.Tests.Hooks;
+
+/// <summary>The publish hook against a real backend on loopback: asked before the batcher, it may rewrite or refuse.</summary>
+public sealed class PublishHookTests(HookedNodeFixture fixture) : IClassFixture<HookedNodeFixture>
+{
+    private HookBackend Backend => fixture.Node.Backend;
+    private Infrastructure.ReplServer Server => fixture.Node.Server;
+
+    [Fact]
+    public async Task Rewrite_CommitsTheValueAndHeadersTheHookGave()
+    {
+        await Server.Client.CreateTopicAsync("rewrite");
+        Backend.Clear();
+        Backend.Answer = call => Task.FromResult(call.Hook == "publish"
+            ? HookBackend.Allow(new { allow = true, value = call.Body.GetProperty("value").GetString()!.ToUpperInvariant(), headers = new { checkedBy = "backend" } })
+            : HookBackend.Allow());
+
+        var (status, body) = await Server.Client.SendAsync(HttpMethod.Post, "/topics/rewrite", """{"value":"hello","headers":{"from":"ana"}}""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        Assert.Equal("HELLO", body.GetProperty("data").GetProperty("value").GetString());
+
+        var call = await Backend.NextCallAsync();
+        Assert.Equal("publish", call.Hook);
+        Assert.True(call.SignatureValid);
+        Assert.Equal("rewrite", call.Body.GetProperty("topic").GetString());
+        Assert.Equal("hello", call.Body.GetProperty("value").GetString());
+        Assert.Equal("ana", call.Body.GetProperty("headers").GetProperty("from").GetString());
+        Assert.Equal("127.0.0.1", call.Body.GetProperty("ip").GetString());
+
+        var stored = Assert.Single(await HistoryAsync("rewrite"));
+        Assert.Equal("HELLO", stored.GetProperty("value").GetString());
+        Assert.Equal("backend", stored.GetProperty("headers").GetProperty("checkedBy").GetString());
+        Assert.False(stored.GetProperty("headers").TryGetProperty("from", out _));
+    }
+
+    [Theory]
+    [InlineData(200, """{"allow":false,"reason":"spam"}""", 403, "spam")]
+    [InlineData(401, """{"reason":"who are you?"}""", 401, "who are you?")]
+    [InlineData(500, "down", 503, "answered 500")]
+    public async Task RefusalOrFailure_CommitsNothing(int hookStatus, string hookBody, int expected, string cause)
+    {
+        string topic = $"refused-{hookStatus}";
+        await Server.Client.CreateTopicAsync(topic);
+        Backend.Answer = call => Task.FromResult(call.Hook == "publish" ? Results.Text(hookBody, "application/json", statusCode: hookStatus) : HookBackend.Allow());
+
+        var (status, error) = await Server.Client.SendAsync(HttpMethod.Post, $"/topics/{topic}", """{"value":"hello"}""");
+        Assert.Equal(expected, (int)status);
+        Assert.Contains(cause, error.GetProperty("cause").GetString());
+        var (batchStatus, _) = await Server.Client.SendAsync(HttpMethod.Post, $"/topics/{topic}/batch", """[{"value":"a"},{"value":"b"}]""");
+        Assert.Equal(expected, (int)batchStatus);
+
+        Assert.Empty(await HistoryAsync(topic));
+    }
+
+    [Fact]
+    public async Task Batch_IsOneCall_AndEachMessageMayBeRewritten()
+    {
+        await Server.Client.CreateTopicAsync("batch");
+        Backend.Clear();
+        Backend.Answer = call => Task.FromResult(call.Hook == "publish"
+            ? HookBackend.Allow(new
+            {
+                allow = true,
+                messages = call.Body.GetProperty("messages").EnumerateArray()
+                    .Select((message, i) => new { value = $"{i}:{message.GetProperty("value").GetString()}", headers = new { n = i.ToString() } }).ToArray(),
+            })
+            : HookBackend.Allow());
+
+        var (status, _) = await Server.Client.SendAsync(HttpMethod.Post, "/topics/batch/batch", """[{"value":"a"},{"value":"b"},{"value":"c"}]""");
+        Assert.Equal(HttpStatusCode.Created, status);
+        var call = Assert.Single(Backend.Calls);
+        Assert.Equal(3, call.Body.GetProperty("messages").GetArrayLength());
+        Assert.Equal(["0:a", "1:b", "2:c"], (await HistoryAsync("batch")).Select(message => message.GetProperty("value").GetString()));
+    }
+
+    [Fact]
+    public async Task ARetryWithAnIdempotencyKey_AsksTheHookAgain_AndIsCommittedOnce()
+    {
+        await Server.Client.CreateTopicAsync("retried");
+        Backend.Clear();
+        Backend.Answer = _ => Task.FromResult(HookBackend.Allow());
+
+        var first = await Server.Client.TryPublishAsync("retried", "paid", idempotencyKey: "order-17");
+        var again = await Server.Client.TryPublishAsync("retried", "paid", idempotencyKey: "order-17");
+        Assert.Equal(HttpStatusCode.Created, again.Status);
+        Assert.Equal(first.Id, again.Id);
+        Assert.Equal(2, Backend.Calls.Count(call => call.Hook == "publish"));
+        Assert.Single(await HistoryAsync("retried"));
+    }
+
+    private async Task<List<JsonElement>> HistoryAsync(string topic)
+    {
+        var (status, body) = await Server.Client.SendAsync(HttpMethod.Get, $"/topics/{topic}/messages?after=0");
+        Assert.Equal(HttpStatusCode.OK, status);
+        return [.. body.GetProperty("messages").EnumerateArray()];
+    }
+}
