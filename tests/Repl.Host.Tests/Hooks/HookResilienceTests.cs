@@ -67,23 +67,13 @@ public sealed class HookResilienceTests
     }
 
     [Fact]
-    public async Task UnreachableBackend_Is503()
-    {
-        var backend = await HookBackend.StartAsync();
-        string url = backend.SubscribeUrl;
-        await backend.DisposeAsync(); // nothing listens there any more
-        await using var server = await ReplServer.StartAsync(null, "--Hooks:Subscribe", url, "--Hooks:Secret", HookBackend.Secret);
-
-        var refused = await OpenAsync(server, "/topics/demo/sse");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
-        Assert.Contains("could not be reached", refused.Cause);
-    }
-
-    [Fact]
-    public async Task WrongSecret_FailsTheBackendsSignatureCheck()
+    public async Task WrongSecret_FailsTheBackendsSignatureCheck_AndAnUnreachableBackendIs503()
     {
         await using var backend = await HookBackend.StartAsync();
-        await using var server = await ReplServer.StartAsync(null, "--Hooks:Subscribe", backend.SubscribeUrl,
+        var gone = await HookBackend.StartAsync();
+        string unreachable = gone.PublishUrl;
+        await gone.DisposeAsync(); // nothing listens there any more
+        await using var server = await ReplServer.StartAsync(null, "--Hooks:Subscribe", backend.SubscribeUrl, "--Hooks:Publish", unreachable,
             "--Hooks:Secret", "not-the-backends-secret-0123456789abcdef");
 
         var refused = await OpenAsync(server, "/topics/demo/sse");
@@ -91,6 +81,10 @@ public sealed class HookResilienceTests
         Assert.False(call.SignatureValid);
         Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);
         Assert.Equal("bad signature", refused.Cause);
+
+        var (status, error) = await server.Client.SendAsync(HttpMethod.Post, "/topics/demo", """{"value":"a"}""");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Contains("could not be reached", error.GetProperty("cause").GetString());
     }
 
     [Fact]

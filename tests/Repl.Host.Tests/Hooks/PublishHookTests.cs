@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -90,6 +92,41 @@ public sealed class PublishHookTests(HookedNodeFixture fixture) : IClassFixture<
         Assert.Equal(first.Id, again.Id);
         Assert.Equal(2, Backend.Calls.Count(call => call.Hook == "publish"));
         Assert.Single(await HistoryAsync("retried"));
+    }
+
+    [Fact]
+    public async Task AHookCall_IsAChildSpanOfTheRequestsTrace()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Repl" or "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        Backend.Clear();
+        Backend.Answer = _ => Task.FromResult(HookBackend.Allow());
+
+        var traceId = ActivityTraceId.CreateRandom();
+        var caller = ActivitySpanId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/topics/demo") { Content = new StringContent("""{"value":"a"}""") };
+        request.Headers.Add("traceparent", $"00-{traceId}-{caller}-01");
+        using var response = await Server.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+
+        var hook = spans.Single(span => span.DisplayName == "hook publish" && span.TraceId == traceId);
+        // The node's request span (the backend, in this process too, has one in the same trace, under the hook's call).
+        // It stops after the response is sent, so it may come a moment after the answer.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!spans.Any(IsNodeRequest) && DateTime.UtcNow < deadline) await Task.Delay(20);
+        var server = spans.Single(IsNodeRequest);
+        Assert.Equal(server.SpanId, hook.ParentSpanId);
+        Assert.Equal(ActivityKind.Client, hook.Kind);
+        // HttpClient passes the trace on: the backend's own spans can join it.
+        Assert.Contains(traceId.ToString(), (await Backend.NextCallAsync()).Headers["traceparent"]);
+
+        bool IsNodeRequest(Activity span) => span.Source.Name == "Microsoft.AspNetCore" && span.ParentSpanId == caller;
     }
 
     private async Task<List<JsonElement>> HistoryAsync(string topic)
