@@ -1,3 +1,4 @@
+import { ReplError } from './errors.js';
 import { FetchEventSource } from './fetch-event-source.js';
 import type {
   EventSourceConstructor,
@@ -31,9 +32,9 @@ export interface ConnectionOptions {
   /** A position, or a stream id `position@epoch`. */
   lastEventId?: string;
   getToken: () => Promise<string | undefined>;
-  /** A native (or user-supplied) EventSource: token and resume id go in the query. */
+  /** An EventSource to read streams with (token and resume id go in the query); default: the built-in fetch reader. */
   EventSource?: EventSourceConstructor;
-  /** Used by the built-in reader when no EventSource is available. */
+  /** Used by the built-in reader. */
   fetch?: FetchLike;
   withCredentials?: boolean;
   reconnect?: ReconnectOptions;
@@ -55,6 +56,29 @@ export function backoffDelay(attempt: number, opts: ReconnectOptions = {}, rando
   return Math.round(nominal / 2 + (random() * nominal) / 2);
 }
 
+/**
+ * The delay before reconnection attempt `attempt` after an answer that said `Retry-After: retryAfter` (seconds):
+ * the backoff, but never less than the server asked for. Every stream a node refuses at once (a backend hook that
+ * failed, the node's stream limit) is told the same `Retry-After`, so with jitter on they come back spread over
+ * half of it again rather than in the same instant. The backoff's cap does not shorten the server's wait.
+ */
+export function retryDelay(
+  attempt: number,
+  retryAfter: number | undefined,
+  opts: ReconnectOptions = {},
+  random: () => number = Math.random,
+): number {
+  const backoff = backoffDelay(attempt, opts, random);
+  if (retryAfter === undefined || retryAfter <= 0) return backoff;
+  const floor = retryAfter * 1000;
+  return Math.max(backoff, opts.jitter === false ? floor : Math.round(floor + (random() * floor) / 2));
+}
+
+/** Whether requests carry an origin (a page or a worker), so that CORS applies to a cross-origin stream. */
+function hasOrigin(): boolean {
+  return typeof (globalThis as { location?: { origin?: unknown } }).location?.origin === 'string';
+}
+
 function parseJsonObject(data: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(data) as unknown;
@@ -67,8 +91,8 @@ function parseJsonObject(data: string): Record<string, unknown> | null {
 /**
  * One SSE stream for a set of topics, kept alive: tracks the last id seen and the epoch of its log,
  * reconnects on any disconnect with capped exponential backoff (resuming with
- * `?lastEventId=<position>@<epoch>`), drops duplicates, surfaces `gap` and `reset`, stops for good on
- * `deleted` / `expired`.
+ * `?lastEventId=<position>@<epoch>`, and no sooner than a refusal's `Retry-After`), drops duplicates,
+ * surfaces `gap` and `reset`, stops for good on `deleted` / `expired` and on a 401, 403 or 404 answer.
  */
 export function openConnection(opts: ConnectionOptions): Connection {
   const { handlers } = opts;
@@ -88,7 +112,15 @@ export function openConnection(opts: ConnectionOptions): Connection {
   let urlIndex = 0;
   let generation = 0;
 
-  const native = opts.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+  // The built-in fetch reader by default, browsers included: a browser's EventSource hides the answer's status, its
+  // error and its Retry-After, so a 401 or 403 (a backend hook's refusal) could not be told from a 503 (a hook that
+  // failed). An EventSource is used when given, or when there is no fetch.
+  const hasFetch = opts.fetch !== undefined || typeof globalThis.fetch === 'function';
+  const native = opts.EventSource ?? (hasFetch ? undefined : (globalThis as { EventSource?: EventSourceConstructor }).EventSource);
+  // In a page or a worker, the fetch reader asks as EventSource does (token and resume point in the query, no header
+  // of its own), so a cross-origin stream stays a simple request, with no preflight per reconnection (the preflight
+  // cache is per URL, and the resume point changes the URL). Elsewhere the headers keep the token out of URLs.
+  const simpleRequests = hasOrigin();
 
   const terminate = (detail: StatusDetail) => {
     if (closed) return;
@@ -100,14 +132,14 @@ export function openConnection(opts: ConnectionOptions): Connection {
     handlers.status('closed', detail);
   };
 
-  const scheduleReconnect = (detail: StatusDetail) => {
+  const scheduleReconnect = (detail: StatusDetail, retryAfter?: number) => {
     if (closed) return;
     es?.close();
     es = null;
     generation++;
     attempt++;
     if (opts.urls.length > 1) urlIndex = (urlIndex + 1) % opts.urls.length;
-    const delay = backoffDelay(attempt, opts.reconnect);
+    const delay = retryDelay(attempt, retryAfter, opts.reconnect);
     handlers.status('reconnecting', { ...detail, attempt, delay });
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
@@ -173,6 +205,9 @@ export function openConnection(opts: ConnectionOptions): Connection {
       if (native) {
         const url = sseUrl(base, topics, { lastEventId, accessToken: token });
         source = new native(url, opts.withCredentials ? { withCredentials: true } : undefined);
+      } else if (simpleRequests) {
+        const url = sseUrl(base, topics, { lastEventId, accessToken: token });
+        source = new FetchEventSource(url, { fetch: opts.fetch, withCredentials: opts.withCredentials });
       } else {
         const url = sseUrl(base, topics, { lastEventId });
         const headers: Record<string, string> = {};
@@ -271,21 +306,21 @@ export function openConnection(opts: ConnectionOptions): Connection {
     source.onerror = (ev) => {
       if (!current()) return;
       const status = typeof ev?.status === 'number' ? (ev.status as number) : undefined;
-      if (status === 404) {
-        terminate({ reason: 'not_found', status });
-        return;
-      }
-      if (status === 401 || status === 403) {
-        terminate({ reason: 'unauthorized', status });
+      // The fetch reader gives the server's refusal (its JSON error and Retry-After); an EventSource gives nothing.
+      const refusal = ev?.error instanceof ReplError ? ev.error : undefined;
+      const detail: StatusDetail = { reason: 'error' };
+      if (status !== undefined) detail.status = status;
+      if (refusal?.cause) detail.message = refusal.cause;
+      if (status === 404 || status === 401 || status === 403) {
+        // Final: the same request would be refused again. Reported, with the server's (or its hook's) reason.
+        handlers.error(refusal ?? new ReplError(status, `HTTP ${status}`, ''));
+        terminate({ ...detail, reason: status === 404 ? 'not_found' : 'unauthorized' });
         return;
       }
       // Native EventSource may be retrying on its own (readyState CONNECTING) or have given up
       // (CLOSED, e.g. after a 503). Either way we take over: close it and reconnect with our cursor.
-      const detail: StatusDetail = { reason: 'error' };
-      if (status !== undefined) detail.status = status;
-      const err = new Error(status !== undefined ? `SSE connection failed: HTTP ${status}` : 'SSE connection lost');
-      handlers.error(err);
-      scheduleReconnect(detail);
+      handlers.error(refusal ?? new Error(status !== undefined ? `SSE connection failed: HTTP ${status}` : 'SSE connection lost'));
+      scheduleReconnect(detail, refusal?.retryAfter);
     };
   };
 

@@ -1,3 +1,4 @@
+import { errorFromResponse, type ReplError } from './errors.js';
 import { SseParser } from './sse-parser.js';
 import type { EventSourceLike, FetchLike } from './types.js';
 
@@ -8,7 +9,10 @@ export interface FetchEventSourceInit {
   withCredentials?: boolean;
 }
 
-/** Event object given to listeners; `status` is set on error events caused by an HTTP answer. */
+/**
+ * Event object given to listeners. An error event caused by an HTTP answer has its `status` and, in `error`, a
+ * `ReplError` with the server's `{"error","cause"}` and `Retry-After`; a network failure has the thrown `error`.
+ */
 export interface FetchSourceEvent {
   type: string;
   data?: string;
@@ -24,7 +28,8 @@ type Listener = (ev: FetchSourceEvent) => void;
  *
  * Differences from the browser EventSource, on purpose: it connects once and never reconnects by
  * itself (the subscription logic does that, with backoff and resume); it can send headers; error
- * events carry the HTTP `status` when the server answered with something else than an event stream.
+ * events carry the HTTP `status`, the server's error and its `Retry-After` when the server answered
+ * with something else than an event stream (a browser's EventSource hides all three).
  */
 export class FetchEventSource implements EventSourceLike {
   static readonly CONNECTING = 0;
@@ -97,7 +102,9 @@ export class FetchEventSource implements EventSourceLike {
     try {
       res = await fetchImpl(this.url, {
         method: 'GET',
-        headers: { Accept: 'text/event-stream', 'Cache-Control': 'no-cache', ...init.headers },
+        // Only `Accept` of our own, a header CORS lets through without a preflight; `cache: 'no-store'` makes a
+        // browser send `Cache-Control: no-cache` itself.
+        headers: { Accept: 'text/event-stream', ...init.headers },
         credentials: init.withCredentials ? 'include' : 'same-origin',
         cache: 'no-store',
         signal: this.controller.signal,
@@ -112,8 +119,13 @@ export class FetchEventSource implements EventSourceLike {
     }
     const contentType = res.headers.get('content-type') ?? '';
     if (res.status !== 200 || !/^text\/event-stream/i.test(contentType) || !res.body) {
-      void res.body?.cancel().catch(() => {});
-      this.fail(res.status);
+      // A refusal's JSON error says why (a hook's reason, what a 503 means); the body of a 200 that is not an event
+      // stream may never end, so it is not read.
+      let error: ReplError | undefined;
+      if (res.status !== 200) error = await errorFromResponse(res);
+      else void res.body?.cancel().catch(() => {});
+      if (this.readyState === 2) return;
+      this.fail(res.status, error);
       return;
     }
     this.readyState = 1;

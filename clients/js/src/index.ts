@@ -7,7 +7,7 @@ export { FetchEventSource } from './fetch-event-source.js';
 export type { FetchEventSourceInit, FetchSourceEvent } from './fetch-event-source.js';
 export { sseUrl, topicUrl, topicsUrl, historyUrl, parseStreamId, formatStreamId } from './urls.js';
 export type { StreamId } from './urls.js';
-export { backoffDelay } from './connection.js';
+export { backoffDelay, retryDelay } from './connection.js';
 export type {
   ClientOptions,
   EventSourceConstructor,

@@ -82,11 +82,11 @@ export type SubscriptionStatus = 'connecting' | 'open' | 'reconnecting' | 'close
 export interface StatusDetail {
   /**
    * Why the status changed. For `closed`: `unsubscribed`, `deleted` (topic deleted),
-   * `expired` (auth token expired), `not_found` (404), `unauthorized` (401/403).
-   * For `reconnecting`: `error`, `unavailable`, `ended`, `leader-gone`.
+   * `expired` (auth token expired), `not_found` (404), `unauthorized` (401/403, e.g. a backend hook's refusal).
+   * For `reconnecting`: `error` (with `status` when the server answered, e.g. 503), `unavailable`, `ended`, `leader-gone`.
    */
   reason?: string;
-  /** Server-provided explanation, when any. */
+  /** Server-provided explanation, when any: an event's reason, or a refusal's `cause`. */
   message?: string;
   /** Topic concerned (for `deleted`). */
   topic?: string;
@@ -111,7 +111,7 @@ export interface ReconnectOptions {
   initialDelay?: number;
   /** Cap in ms (default 30000). */
   maxDelay?: number;
-  /** Randomise delays between 50% and 100% of the nominal value (default true). */
+  /** Randomise delays between 50% and 100% of the nominal value, and a `Retry-After` between 100% and 150% (default true). */
   jitter?: boolean;
 }
 
@@ -164,7 +164,11 @@ export interface ClientOptions {
   token?: TokenProvider;
   /** fetch implementation (default: globalThis.fetch). */
   fetch?: FetchLike;
-  /** EventSource implementation (default: globalThis.EventSource, else a built-in fetch-based reader). */
+  /**
+   * EventSource implementation to read streams with. Default: the built-in fetch-based reader (`FetchEventSource`),
+   * in browsers too, because an EventSource hides a refusal's status, reason and `Retry-After`: with one, a 401 or 403
+   * is retried like a 503. `globalThis.EventSource` is used only when there is no fetch.
+   */
   EventSource?: EventSourceConstructor;
   /** Share one connection per topic set between tabs (BroadcastChannel). A string names the channel. */
   shareAcrossTabs?: boolean | string;

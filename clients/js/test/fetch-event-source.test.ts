@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient, FetchEventSource, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import { createClient, FetchEventSource, ReplError, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
 import { flushMicrotasks } from './helpers.js';
 
 /** A server-side stream the test writes to. */
@@ -75,6 +75,19 @@ describe('FetchEventSource', () => {
     await until(() => errors.length === 1);
     expect(errors[0]).toMatchObject({ type: 'error', status: 404 });
     expect(es.readyState).toBe(2);
+  });
+
+  it('a refusal carries the server\'s error and Retry-After', async () => {
+    const body = '{"error":"hook failed","cause":"the subscribe hook timed out"}';
+    const es = new FetchEventSource('http://h/x', {
+      fetch: async () => new Response(body, { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '7' } }),
+    });
+    const errors: any[] = [];
+    es.onerror = (e) => errors.push(e);
+    await until(() => errors.length === 1);
+    expect(errors[0].status).toBe(503);
+    expect(errors[0].error).toBeInstanceOf(ReplError);
+    expect(errors[0].error).toMatchObject({ status: 503, error: 'hook failed', cause: 'the subscribe hook timed out', retryAfter: 7 });
   });
 
   it('a 200 that is not an event stream is an error', async () => {
@@ -179,7 +192,77 @@ describe('client on Node without EventSource (fetch-based reader)', () => {
     answer404 = true;
     streams[1]!.error(new Error('connection reset'));
     await until(() => statuses.at(-1)?.[0] === 'closed');
-    expect(statuses.at(-1)).toEqual(['closed', { reason: 'not_found', status: 404 }]);
+    expect(statuses.at(-1)).toEqual(['closed', { reason: 'not_found', status: 404, message: 't' }]);
     expect(statuses.map((s) => s[0])).toEqual(['connecting', 'open', 'reconnecting', 'open', 'reconnecting', 'closed']);
+  });
+});
+
+describe('client retrying refused streams (fetch-based reader)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  const refusal = (status: number, error: string, cause: string, retryAfter?: string) =>
+    new Response(JSON.stringify({ error, cause }), {
+      status,
+      headers: { 'content-type': 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) },
+    });
+
+  function subscribeWith(answers: (() => Response)[], reconnect = { initialDelay: 100, maxDelay: 1000, jitter: false }) {
+    const requests: { url: string; headers: Record<string, string> }[] = [];
+    const fetch = async (url: string, init?: RequestInit) => {
+      requests.push({ url, headers: { ...(init?.headers as Record<string, string>) } });
+      const next = answers.shift();
+      if (!next) return new Promise<Response>(() => {}); // hangs: no more answers in this test
+      return next();
+    };
+    const statuses: [SubscriptionStatus, StatusDetail | undefined][] = [];
+    const errors: Error[] = [];
+    const client = createClient({ url: 'http://h', fetch, token: 'jwt', reconnect });
+    client.subscribe('t', () => {}, { onStatus: (s, d) => statuses.push([s, d]), onError: (e) => errors.push(e) });
+    return { requests, statuses, errors };
+  }
+
+  it('a 503 is retried no sooner than its Retry-After, with the reason reported; the backoff goes on after it', async () => {
+    vi.useFakeTimers();
+    const t = subscribeWith([
+      () => refusal(503, 'hook failed', 'the subscribe hook answered 502', '3'),
+      () => refusal(503, 'hook failed', 'the subscribe hook answered 502'),
+    ]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.requests).toHaveLength(1);
+    expect(t.statuses.at(-1)).toEqual([
+      'reconnecting',
+      { reason: 'error', status: 503, message: 'the subscribe hook answered 502', attempt: 1, delay: 3000 },
+    ]);
+    expect(t.errors.at(-1)).toMatchObject({ status: 503, error: 'hook failed', retryAfter: 3 });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(t.requests).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.requests).toHaveLength(2);
+    // No Retry-After this time: the exponential backoff, second attempt.
+    expect(t.statuses.at(-1)![1]).toMatchObject({ status: 503, attempt: 2, delay: 200 });
+  });
+
+  it('401 and 403 are final and reported with the server\'s reason', async () => {
+    for (const status of [401, 403]) {
+      const t = subscribeWith([() => refusal(status, 'refused', 'no session for this page')]);
+      await until(() => t.statuses.at(-1)?.[0] === 'closed');
+      expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'unauthorized', status, message: 'no session for this page' }]);
+      expect(t.errors).toHaveLength(1);
+      expect(t.errors[0]).toBeInstanceOf(ReplError);
+      expect(t.errors[0]).toMatchObject({ status, error: 'refused', cause: 'no session for this page' });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(t.requests).toHaveLength(1);
+    }
+  });
+
+  it('in a page, asks as EventSource does: token and resume point in the query, no header of its own (no CORS preflight)', async () => {
+    vi.stubGlobal('location', { origin: 'http://page.example' });
+    const t = subscribeWith([() => refusal(503, 'too many streams', 'retry later')], { initialDelay: 5, maxDelay: 5, jitter: false });
+    await until(() => t.requests.length === 1);
+    expect(t.requests[0]!.url).toBe('http://h/topics/t/sse?access_token=jwt');
+    expect(t.requests[0]!.headers).toEqual({ Accept: 'text/event-stream' });
   });
 });

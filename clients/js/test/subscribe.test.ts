@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   backoffDelay,
   createClient,
+  retryDelay,
   type GapEvent,
   type Message,
   type ResetEvent,
@@ -416,5 +417,18 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, { initialDelay: 500, maxDelay: 4000 }, () => 0)).toBe(1000);
     expect(backoffDelay(3, { initialDelay: 500, maxDelay: 4000 }, () => 1)).toBe(2000);
     expect(backoffDelay(50, {}, () => 1)).toBe(30000);
+  });
+});
+
+describe('retryDelay', () => {
+  const opts = { initialDelay: 500, maxDelay: 4000 };
+  it('is the backoff without a Retry-After, and never less than the Retry-After with one', () => {
+    expect(retryDelay(3, undefined, { ...opts, jitter: false })).toBe(2000);
+    expect(retryDelay(1, 3, { ...opts, jitter: false })).toBe(3000);
+    expect(retryDelay(4, 1, { ...opts, jitter: false })).toBe(4000);
+  });
+  it('spreads the streams told the same Retry-After over half of it again; the cap does not shorten it', () => {
+    expect(retryDelay(1, 10, opts, () => 0)).toBe(10000);
+    expect(retryDelay(1, 10, opts, () => 1)).toBe(15000);
   });
 });
