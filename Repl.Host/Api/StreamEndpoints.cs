@@ -101,7 +101,26 @@ internal static class StreamEndpoints
             Time = services.GetRequiredService<TimeProvider>(),
         };
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
-        await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
+        var events = services.GetService<HookEvents>();
+        if (events is null)
+        {
+            await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
+            return;
+        }
+        // The stream's id is its request id (X-Request-Id, the subscribe hook's "client"), which the client can see too;
+        // its user is the one the subscribe hook set, else the token's.
+        string client = context.TraceIdentifier;
+        string? user = context.Items[SubscribeHook.UserItem] as string ?? HookRequestJson.UserOf(context);
+        var followed = topics.Select(topic => topic.Name).ToArray();
+        events.Stream("stream.opened", client, user, followed);
+        try
+        {
+            await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
+        }
+        finally
+        {
+            events.Stream("stream.closed", client, user, followed);
+        }
     }
 
     /// <summary>

@@ -20,14 +20,14 @@ namespace Repl.Host.Api;
 /// <see cref="TrafficMetadata"/>.
 /// </remarks>
 internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Journal journal, LimitsOptions limits, TimeProvider time, IAuthorizationService? authorization,
-    ReplTracing tracing, PublishHook? publishHook)
+    ReplTracing tracing, PublishHook? publishHook, HookEvents? events)
 {
     public static void Map(IEndpointRouteBuilder routes)
     {
         var services = routes.ServiceProvider;
         var api = new TopicEndpoints(services.GetRequiredService<ReplNode>(), services.GetRequiredService<TopicRegistry>(), services.GetRequiredService<Journal>(),
             services.GetRequiredService<LimitsOptions>(), services.GetRequiredService<TimeProvider>(), services.GetService<IAuthorizationService>(),
-            services.GetRequiredService<ReplTracing>(), services.GetService<PublishHook>());
+            services.GetRequiredService<ReplTracing>(), services.GetService<PublishHook>(), services.GetService<HookEvents>());
         // Casts: as a RequestDelegate (its only parameter is the context), the IResult it returns would be discarded.
         routes.MapGet("/topics", (Delegate)api.ListAsync).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
@@ -69,6 +69,8 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         if (!TopicName.IsValid(name)) return ApiError.InvalidTopic(name);
         long position = await node.CreateTopicAsync(name);
         if (position == 0) return ApiError.Of(StatusCodes.Status409Conflict, "topic exists", $"topic '{name}' already exists");
+        // Told by the node that took the request, the one that knows the change committed (see HookEvents).
+        events?.Topic("topic.created", name, position);
         return TypedResults.Json(new MessageBody("topic created"), ApiJsonContext.Default.MessageBody, statusCode: StatusCodes.Status201Created);
     }
 
@@ -86,6 +88,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         if (Lookup(topic, registry, out _) is { } error) return error;
         long position = await node.DeleteTopicAsync(topic);
         if (position == 0) return ApiError.TopicNotFound(topic);
+        events?.Topic("topic.deleted", topic, position);
         return TypedResults.Json(new MessageBody("topic deleted"), ApiJsonContext.Default.MessageBody);
     }
 

@@ -24,6 +24,11 @@ internal static class HooksExtensions
         services.AddSingleton<HookClient>();
         if (hooks.UrlOf(HookKind.Subscribe) is not null) services.AddSingleton<SubscribeHook>();
         if (hooks.UrlOf(HookKind.Publish) is not null) services.AddSingleton<PublishHook>();
+        if (hooks.UrlOf(HookKind.Events) is not null)
+        {
+            services.AddSingleton<HookEvents>();
+            services.AddHostedService(provider => provider.GetRequiredService<HookEvents>());
+        }
         foreach (var kind in Enum.GetValues<HookKind>())
         {
             if (hooks.UrlOf(kind) is null) continue;

@@ -42,6 +42,9 @@ public sealed class HooksOptions
     /// <summary>How long a blocking hook's decision is reused for the same question; zero (the default): never.</summary>
     public TimeSpan CacheFor { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Most events waiting for the events hook on this node; when full, the oldest is dropped for the new one.</summary>
+    public int EventQueue { get; set; } = 10_000;
+
     /// <summary>The circuit breaker opens once at least this many calls within 10 s were made and half of them failed.</summary>
     public int BreakAfter { get; set; } = 10;
 
@@ -111,6 +114,7 @@ public sealed class HooksOptions
         ClusterSettingsException.ThrowUnlessPositive("Hooks:BreakFor", BreakFor, "how long an open circuit breaker stays open");
         if (BreakFor < TimeSpan.FromMilliseconds(500)) throw new ClusterSettingsException($"Hooks:BreakFor is {BreakFor}: it must be at least 00:00:00.5");
         if (MaxInFlight < 1) throw new ClusterSettingsException($"Hooks:MaxInFlight is {MaxInFlight}: it must be at least 1");
+        if (EventQueue < 1) throw new ClusterSettingsException($"Hooks:EventQueue is {EventQueue}: it must be at least 1");
         if (BreakAfter < 2) throw new ClusterSettingsException($"Hooks:BreakAfter is {BreakAfter}: it must be at least 2");
         if (CacheFor < TimeSpan.Zero) throw new ClusterSettingsException($"Hooks:CacheFor is {CacheFor}: it must be zero (off) or a positive time span");
     }
