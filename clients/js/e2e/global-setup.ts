@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { hostDll, repoRoot } from './support/paths.js';
+import { hooksSampleDll, hostDll, repoRoot } from './support/paths.js';
 
 /** Files under `dir`, relative to it. */
 function files(dir: string): string[] {
@@ -16,6 +16,11 @@ function files(dir: string): string[] {
  * e.g. from the root build script, is used as it is.
  */
 export default function setup(): void {
+  // The cookie-session test's backend hook: the hooks sample, built once when missing.
+  if (!existsSync(hooksSampleDll)) {
+    console.log('[e2e] building samples/Hooks (Debug)…');
+    execFileSync('dotnet', ['build', 'samples/Hooks/Hooks.Backend', '-c', 'Debug', '-nologo', '-v', 'q'], { cwd: repoRoot, stdio: 'inherit' });
+  }
   const source = path.join(repoRoot, 'Repl.Host/wwwroot');
   const served = path.join(path.dirname(hostDll), 'wwwroot');
   const stale =

@@ -44,7 +44,7 @@ declare global {
  * /client/repl-client.js. Only this HTML comes from the test (through routing); everything
  * it loads and talks to is the real server.
  */
-const HARNESS = `<!doctype html>
+export const HARNESS = `<!doctype html>
 <meta charset="utf-8"><title>repl e2e</title>
 <script type="module">
   import * as repl from '/client/repl-client.js';
