@@ -52,7 +52,8 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         await Parallel.ForAsync(0, options.Voters, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken }, async (i, token) =>
         {
             var voter = plan.Voters[i];
-            await CastAsync(client, path, voter.UserId, voter.First, token);
+            bool refused = options.BallotHook && plan.Invalid.Contains(voter.UserId);
+            await CastAsync(client, path, voter.UserId, voter.First, token, refused ? HttpStatusCode.Forbidden : HttpStatusCode.Created);
             if (voter.Second is { } second) await CastAsync(client, path, voter.UserId, second, token);
         });
         double castSeconds = clock.Elapsed.TotalSeconds;
@@ -64,7 +65,7 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         await listening.CancelAsync();
         await listener.ContinueWith(_ => { }, TaskScheduler.Default);
 
-        var problems = final ? Check(plan, answers, choices) : [$"no final result within {options.Timeout.TotalSeconds:0} s ({answers.Confirmations.Count:N0} confirmations seen)"];
+        var problems = final ? Check(plan, answers, choices, options.BallotHook) : [$"no final result within {options.Timeout.TotalSeconds:0} s ({answers.Confirmations.Count:N0} confirmations seen)"];
         var finalCounts = answers.FinalCounts ?? new Dictionary<string, long>();
         return new LoadTestReport(options.Voters, plan.Ballots, answers.FinalTotal, answers.FinalRejected, finalCounts, castSeconds, totalSeconds, problems);
     }
@@ -99,7 +100,7 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         return plan;
     }
 
-    private static List<string> Check(Plan plan, Answers answers, string[] choices)
+    private static List<string> Check(Plan plan, Answers answers, string[] choices, bool ballotHook)
     {
         var problems = new List<string>();
         void Problem(string text)
@@ -114,6 +115,12 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         foreach (var userId in plan.Invalid)
         {
             if (answers.Confirmations.ContainsKey(userId)) Problem($"{userId}: an invalid ballot was confirmed");
+            // Refused by the publish hook (CastAsync checked the 403): never committed, so the tally says nothing of it.
+            if (ballotHook)
+            {
+                if (answers.Errors.ContainsKey(userId)) Problem($"{userId}: an invalid ballot refused by the hook reached the tally");
+                continue;
+            }
             if (!answers.Errors.TryGetValue(userId, out var reasons) || reasons.Count != 1 || !reasons.Single().StartsWith("invalid option", StringComparison.Ordinal))
                 Problem($"{userId}: expected one 'invalid option' error, got [{string.Join("; ", answers.Errors.GetValueOrDefault(userId) ?? [])}]");
         }
@@ -131,7 +138,8 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
             if (expected != counted) Problem($"option {choice}: final count {counted}, sent {expected}");
         }
         if (answers.FinalTotal != plan.Valid.Count) Problem($"final total {answers.FinalTotal}, sent {plan.Valid.Count} valid votes");
-        if (answers.FinalRejected != plan.Doubles.Count + plan.Invalid.Count) Problem($"final rejected {answers.FinalRejected}, sent {plan.Doubles.Count + plan.Invalid.Count} bad ballots");
+        int rejected = plan.Doubles.Count + (ballotHook ? 0 : plan.Invalid.Count);
+        if (answers.FinalRejected != rejected) Problem($"final rejected {answers.FinalRejected}, expected {rejected} bad ballots to reach the tally");
         return problems;
     }
 
@@ -153,20 +161,21 @@ internal sealed class LoadTest(LoadTestOptions options, TextWriter log)
         }
     }
 
-    private static async Task CastAsync(HttpClient client, string path, string userId, string option, CancellationToken cancellationToken)
+    private static async Task CastAsync(HttpClient client, string path, string userId, string option, CancellationToken cancellationToken,
+        HttpStatusCode expected = HttpStatusCode.Created)
     {
         string ballot = JsonSerializer.Serialize(new Dictionary<string, string> { ["userId"] = userId, ["option"] = option });
-        await PostAsync(client, path, JsonSerializer.Serialize(new Dictionary<string, string> { ["value"] = ballot }), cancellationToken);
+        await PostAsync(client, path, JsonSerializer.Serialize(new Dictionary<string, string> { ["value"] = ballot }), cancellationToken, expected);
     }
 
-    private static async Task PostAsync(HttpClient client, string path, string body, CancellationToken cancellationToken)
+    private static async Task PostAsync(HttpClient client, string path, string body, CancellationToken cancellationToken, HttpStatusCode expected = HttpStatusCode.Created)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 using var response = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"), cancellationToken);
-                if (response.StatusCode == HttpStatusCode.Created) return;
+                if (response.StatusCode == expected) return;
                 // 503 (log unavailable) and 429 (rate limit) are worth a retry; anything else is a bug in the test.
                 if (response.StatusCode is not (HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests) || attempt == 5)
                     throw new InvalidOperationException($"POST {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");

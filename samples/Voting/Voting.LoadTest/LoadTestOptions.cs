@@ -30,4 +30,10 @@ internal sealed record LoadTestOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
 
     public int Seed { get; init; } = 42;
+
+    /// <summary>
+    /// The node checks ballots through its publish hook (the tally's <c>/hooks/ballot</c>): an invalid ballot is answered
+    /// 403 and never committed, so the tally neither sees nor rejects it.
+    /// </summary>
+    public bool BallotHook { get; init; }
 }

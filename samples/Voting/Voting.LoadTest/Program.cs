@@ -3,6 +3,7 @@ using Voting.LoadTest;
 
 // dotnet run --project samples/Voting/Voting.LoadTest -- [--node URL] [--voters N] [--doubles 0.01] [--invalid 0.005]
 //     [--concurrency N] [--connections N] [--votes TOPIC] [--results TOPIC] [--options A,B,C] [--timeout SECONDS] [--seed N]
+//     [--ballot-hook true]
 var options = new LoadTestOptions();
 try
 {
@@ -22,6 +23,7 @@ try
             "--options" => options with { Options = value },
             "--timeout" => options with { Timeout = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)) },
             "--seed" => options with { Seed = int.Parse(value, CultureInfo.InvariantCulture) },
+            "--ballot-hook" => options with { BallotHook = bool.Parse(value) },
             _ => throw new ArgumentException($"unknown option {args[i]}"),
         };
     }

@@ -11,6 +11,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--options"] = "Tally:Options",
     ["--partial-every"] = "Tally:PartialEvery",
     ["--partial-interval"] = "Tally:PartialInterval",
+    ["--hook-secret"] = "Tally:HookSecret",
 });
 if (builder.Configuration["urls"] is null) builder.WebHost.UseUrls("http://localhost:5080");
 builder.Services.Configure<TallyOptions>(builder.Configuration.GetSection("Tally"));
@@ -30,4 +31,11 @@ app.UseStaticFiles();
 app.MapGet("/state", (TallyService tally) => Results.Text(
     $"{{\"node\":{System.Text.Json.JsonSerializer.Serialize(tally.Options.Node)},\"results\":{System.Text.Json.JsonSerializer.Serialize(tally.Options.Results)},\"tally\":{tally.Snapshot()}}}",
     "application/json"));
+// The publish hook for ballots (the node's Hooks:Publish = this /hooks/ballot, Hooks:Secret = --hook-secret): a ballot
+// with no voter or an unknown option is refused before it is committed. Other topics (the results) pass.
+if (builder.Configuration["Tally:HookSecret"] is { Length: > 0 } hookSecret)
+{
+    var verifier = new Hooks.Backend.WebhookVerifier(hookSecret, TimeProvider.System);
+    app.MapPost("/hooks/ballot", (HttpContext context, TallyService tally) => BallotCheck.AnswerAsync(context, verifier, tally.Options));
+}
 app.Run();
