@@ -58,15 +58,19 @@ internal static class BackendApp
             return Results.Ok(new { allow = true, topics = visible, user, expiresIn = 3600 });
         })));
 
-        // Publish hook: {"topic","value","headers","user","ip"} → refuse bad chat messages, store them trimmed and marked.
+        // Publish hook: {"topic","value","headers","user","ip","forwarded"} (a batch: "messages": [{"value","headers"}]) →
+        // refuse bad chat messages (a batch with one is refused whole), store them trimmed and marked.
         app.MapPost("/hooks/publish", (Delegate)((HttpContext context) => HookAsync(context, verifier, call =>
         {
             if (!call["topic"]!.GetValue<string>().StartsWith("chat:", StringComparison.Ordinal)) return Results.Ok(new { allow = true });
-            string value = (call["value"] is JsonValue text && text.TryGetValue<string>(out var s) ? s : call["value"]?.ToJsonString() ?? "").Trim();
-            if (Rules.Refuse(value) is { } reason) return Results.Ok(new { allow = false, reason });
-            var headers = call["headers"]?.DeepClone() as JsonObject ?? [];
-            headers["checked-by"] = "hooks-sample";
-            return Results.Ok(new { allow = true, value, headers });
+            if (call["messages"] is not JsonArray batch)
+            {
+                var (message, refused) = Checked(call);
+                return refused is not null ? Results.Ok(new { allow = false, reason = refused }) : Results.Ok(new { allow = true, value = message!["value"], headers = message["headers"] });
+            }
+            var checkedBatch = batch.Select(message => Checked(message!.AsObject())).ToArray();
+            if (checkedBatch.FirstOrDefault(item => item.Refused is not null).Refused is { } reason) return Results.Ok(new { allow = false, reason });
+            return Results.Ok(new { allow = true, messages = checkedBatch.Select(item => item.Message) });
         })));
 
         // Events hook: after the fact. Answer 2xx quickly: anything else and the node sends the event again.
@@ -96,6 +100,16 @@ internal static class BackendApp
         {
             return Results.BadRequest(new { reason = "malformed hook call: " + bad.Message });
         }
+    }
+
+    /// <summary>A chat message as it will be stored (trimmed, marked), or why it may not be.</summary>
+    private static (JsonObject? Message, string? Refused) Checked(JsonObject message)
+    {
+        string value = (message["value"] is JsonValue text && text.TryGetValue<string>(out var s) ? s : message["value"]?.ToJsonString() ?? "").Trim();
+        if (Rules.Refuse(value) is { } reason) return (null, reason);
+        var headers = message["headers"]?.DeepClone() as JsonObject ?? [];
+        headers["checked-by"] = "hooks-sample";
+        return (new JsonObject { ["value"] = value, ["headers"] = headers }, null);
     }
 
     /// <summary>A forwarded request header, whatever the case of its name.</summary>

@@ -83,6 +83,14 @@ public sealed class HooksBackendTests : IAsyncLifetime
         Assert.Equal("en", allowed.GetProperty("headers").GetProperty("lang").GetString());
         Assert.Equal("hooks-sample", allowed.GetProperty("headers").GetProperty("checked-by").GetString());
 
+        // A batch: one call, refused whole when one message is bad, else each message rewritten.
+        (_, refused) = await CallAsync("/hooks/publish", new { topic = "chat:lobby", messages = new object[] { new { value = "ok" }, new { value = " " } } });
+        Assert.False(refused.GetProperty("allow").GetBoolean());
+        (_, allowed) = await CallAsync("/hooks/publish", new { topic = "chat:lobby", messages = new object[] { new { value = " a " }, new { value = "b", headers = new { k = "v" } } } });
+        var messages = allowed.GetProperty("messages").EnumerateArray().ToArray();
+        Assert.Equal(["a", "b"], messages.Select(message => message.GetProperty("value").GetString()));
+        Assert.Equal("v", messages[1].GetProperty("headers").GetProperty("k").GetString());
+
         // Other topics go through as they are.
         (_, allowed) = await CallAsync("/hooks/publish", new { topic = "news", value = "" });
         Assert.True(allowed.GetProperty("allow").GetBoolean());
