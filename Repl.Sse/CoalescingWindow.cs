@@ -13,24 +13,27 @@ namespace Repl.Sse;
 /// <para>Not a timer on the thread pool either: under overload the pool is full of publish requests, and a tick queued
 /// behind them came every 200 ms instead of 5 (bench S2: each stream wrote ~4 times a second, fell behind its topic's
 /// ring and read the journal). One thread of its own for the node, which only sleeps and hands each held stream to the
-/// streams' host (<see cref="StreamHost.Handle.Wake"/>, no blocking).</para>
+/// streams' host (<see cref="StreamHost.Handle.Wake(Action{object}, object)"/>, no blocking).</para>
 /// </remarks>
 internal sealed class CoalescingWindow : IDisposable
 {
-    private readonly ConcurrentQueue<Action> _held = new();
+    private readonly ConcurrentQueue<Action<object>> _held = new();
+    private readonly StreamHost.Handle _host;
     private volatile bool _stopped;
 
-    public CoalescingWindow(TimeSpan window)
+    /// <param name="host">Where a held stream is woken at the window's end.</param>
+    public CoalescingWindow(TimeSpan window, StreamHost.Handle host)
     {
         Window = window;
+        _host = host;
         if (window > TimeSpan.Zero) new Thread(() => Run(window)) { IsBackground = true, Name = "repl-sse-window" }.Start();
     }
 
     /// <summary>Zero: streams are never held.</summary>
     public TimeSpan Window { get; }
 
-    /// <summary>Calls <paramref name="release"/> at the window's next tick (from the window's thread; it must not block).</summary>
-    public void Hold(Action release) => _held.Enqueue(release);
+    /// <summary>At the window's next tick, wakes the stage whose async callback is <paramref name="callback"/> with <see cref="StreamSignal.WindowEnd"/>, through the host.</summary>
+    public void Hold(Action<object> callback) => _held.Enqueue(callback);
 
     private void Run(TimeSpan window)
     {
@@ -39,9 +42,9 @@ internal sealed class CoalescingWindow : IDisposable
             Thread.Sleep(window);
             // Only those held before this tick: a stream held again meanwhile waits for the next one.
             int count = _held.Count;
-            for (int i = 0; i < count && _held.TryDequeue(out var release); i++) release();
+            for (int i = 0; i < count && _held.TryDequeue(out var callback); i++) _host.Wake(callback, StreamSignal.WindowEnd);
         }
-        while (_held.TryDequeue(out var release)) release();
+        while (_held.TryDequeue(out var callback)) _host.Wake(callback, StreamSignal.WindowEnd);
     }
 
     public void Dispose() => _stopped = true;

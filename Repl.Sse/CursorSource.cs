@@ -107,24 +107,20 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         Ended,
     }
 
-    private sealed class Logic : TimerGraphStageLogic, ISubscriber
+    private sealed class Logic : GraphStageLogic, ISubscriber, ISweptStream
     {
-        private const string PingTimer = "ping", ExpiryTimer = "expiry";
-        // The scheduler's longest comfortable delay; a token valid for longer is looked at again then.
-        private static readonly TimeSpan LongestTimer = TimeSpan.FromHours(12);
         private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
 
         private readonly CursorSource _stage;
         private readonly SseConnection _connection;
         private readonly SseOptions _options;
-        private readonly List<TopicHub> _topics;
         private readonly WriteRound _round = new();
         private readonly long _windowMs;
-        private Action _wake = static () => { };
-        private Action<TopicHub> _topicDeleted = static _ => { };
-        private Action<JournalPage> _journalRead = static _ => { };
-        private Action _windowEnd = static () => { };
-        private Action _windowEndViaHost = static () => { };
+        private readonly long _pingMs;
+        // The topics still followed: the connection's own list until one is deleted, a copy from then on.
+        private IReadOnlyList<TopicHub> _topics;
+        // Every event from outside the stage comes through this one callback (StreamSignal, TopicHub, JournalPage).
+        private Action<object> _callback = static _ => { };
         private CancellationTokenRegistration _stopRegistration;
         private CancellationTokenRegistration _unavailableRegistration;
         // Only the journal read touches it, and one read is in flight at most.
@@ -132,6 +128,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         // 1: a Notify need not wake the stage (it will look at the watermark anyway). An int for Interlocked: see the class remarks.
         private int _scheduled = 1;
         private long _cursor;
+        // Written on the stage's thread, read by the host's sweep.
         private long _lastPushMs;
         private Phase _phase;
         private Progress _progress;
@@ -146,20 +143,17 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             _stage = stage;
             _connection = stage._connection;
             _options = stage._options;
-            _topics = [.. _connection.Topics];
+            _topics = _connection.Topics;
             _windowMs = (long)_options.CoalesceWindow.TotalMilliseconds;
+            _pingMs = (long)_options.PingInterval.TotalMilliseconds;
             SetHandler(stage.Out, onPull: Emit);
         }
 
+        public Action<object> Callback => _callback;
+
         public override void PreStart()
         {
-            _wake = GetAsyncCallback(OnWake);
-            _topicDeleted = GetAsyncCallback<TopicHub>(OnTopicDeleted);
-            _journalRead = GetAsyncCallback<JournalPage>(OnJournalRead);
-            _windowEnd = GetAsyncCallback(OnWindowEnd);
-            _windowEndViaHost = () => _stage._host.Wake(_windowEnd);
-            var stop = GetAsyncCallback(CompleteStage);
-            var unavailable = GetAsyncCallback(() => Close(SseEvents.Closing("unavailable", _connection.UnavailableReason)));
+            _callback = GetAsyncCallback<object>(OnSignal);
             _stage._counters.Opened();
             _phase = Phase.Opened;
 
@@ -170,19 +164,20 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             // The start was fixed before the head (SseConnection.Cursor); subscribed now, the first pull reads everything
             // applied above it, and anything applied after that wakes us.
             _cursor = _connection.Cursor;
-            _lastPushMs = Environment.TickCount64;
+            Volatile.Write(ref _lastPushMs, Environment.TickCount64);
 
-            ScheduleOnce(PingTimer, _options.PingInterval);
-            if (_connection.ExpiresAt is not null) CheckExpiry();
+            // Pings and the token's expiry come from the host's sweep, not from a timer of our own.
+            _stage._host.Register(this);
+            if (_connection.ExpiresAt is not null && IsExpired()) Close(Expired);
             if (_stage._stop.IsCancellationRequested)
             {
                 CompleteStage();
                 return;
             }
-            if (_stage._stop.CanBeCanceled) _stopRegistration = _stage._stop.Register(static state => ((Action)state!)(), stop);
+            if (_stage._stop.CanBeCanceled) _stopRegistration = _stage._stop.Register(static state => ((Action<object>)state!)(StreamSignal.Stop), _callback);
             if (_connection.Unavailable.CanBeCanceled)
             {
-                _unavailableRegistration = _connection.Unavailable.Register(static state => ((Action)state!)(), unavailable);
+                _unavailableRegistration = _connection.Unavailable.Register(static state => ((Action<object>)state!)(StreamSignal.Unavailable), _callback);
             }
         }
 
@@ -190,6 +185,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             // No wake-up may be sent to a stage that has stopped.
             Volatile.Write(ref _scheduled, 1);
+            _stage._host.Unregister(this);
             foreach (var topic in _connection.Topics) topic.Unsubscribe(this);
             _stopRegistration.Dispose();
             _unavailableRegistration.Dispose();
@@ -199,66 +195,67 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         void ISubscriber.Notify()
         {
-            if (Interlocked.Exchange(ref _scheduled, 1) == 0) _stage._host.Wake(_wake);
+            if (Interlocked.Exchange(ref _scheduled, 1) == 0) _stage._host.Wake(_callback, StreamSignal.Wake);
         }
 
-        void ISubscriber.OnTopicDeleted(TopicHub topic) => _topicDeleted(topic);
+        void ISubscriber.OnTopicDeleted(TopicHub topic) => _callback(topic);
 
-        protected override void OnTimer(object timerKey)
+        /// <summary>The host's thread: reads the last push's time (written with a barrier), the options and the connection, which do not change.</summary>
+        bool ISweptStream.IsDue(long nowMs) =>
+            nowMs - Volatile.Read(ref _lastPushMs) >= _pingMs || (_connection.ExpiresAt is not null && IsExpired());
+
+        private bool IsExpired() => _connection.Time.GetUtcNow() >= _connection.ExpiresAt!.Value;
+
+        private byte[] Expired => SseEvents.Closing("expired", _connection.ExpiredReason);
+
+        /// <summary>The one async callback: whatever happened outside the stage, on the stage's thread.</summary>
+        private void OnSignal(object what)
         {
-            switch (timerKey)
+            switch (what)
             {
-                case PingTimer:
-                    long interval = (long)_options.PingInterval.TotalMilliseconds;
-                    long idle = Environment.TickCount64 - _lastPushMs;
-                    if (idle < interval)
-                    {
-                        ScheduleOnce(PingTimer, TimeSpan.FromMilliseconds(interval - idle));
-                        break;
-                    }
-                    // A stream whose sink is still flushing is not idle: no ping to add behind it.
-                    _pingDue = IsAvailable(_stage.Out);
-                    Emit();
-                    ScheduleOnce(PingTimer, _options.PingInterval);
+                case JournalPage page:
+                    OnJournalRead(page);
                     break;
-                case ExpiryTimer:
-                    CheckExpiry();
+                case TopicHub topic:
+                    (_deleted ??= []).Add(topic);
+                    Emit();
+                    break;
+                case StreamSignal signal when signal == StreamSignal.Wake:
+                    _stage._counters.Woken();
+                    Emit();
+                    break;
+                case StreamSignal signal when signal == StreamSignal.WindowEnd:
+                    _coalescing = Coalescing.Ended;
+                    Emit();
+                    break;
+                case StreamSignal signal when signal == StreamSignal.Sweep:
+                    OnSweep();
+                    break;
+                case StreamSignal signal when signal == StreamSignal.Stop:
+                    CompleteStage();
+                    break;
+                case StreamSignal signal when signal == StreamSignal.Unavailable:
+                    Close(SseEvents.Closing("unavailable", _connection.UnavailableReason));
                     break;
             }
         }
 
-        private void CheckExpiry()
+        private void OnSweep()
         {
-            var left = _connection.ExpiresAt!.Value - _connection.Time.GetUtcNow();
-            if (left > TimeSpan.Zero)
+            if (_connection.ExpiresAt is not null && IsExpired())
             {
-                ScheduleOnce(ExpiryTimer, left < LongestTimer ? left : LongestTimer);
+                Close(Expired);
                 return;
             }
-            Close(SseEvents.Closing("expired", _connection.ExpiredReason));
+            if (Environment.TickCount64 - _lastPushMs < _pingMs) return;
+            // A stream whose sink is still flushing is not idle: no ping to add behind it.
+            _pingDue = IsAvailable(_stage.Out);
+            Emit();
         }
 
         private void Close(byte[] closingEvent)
         {
             _closing ??= closingEvent;
-            Emit();
-        }
-
-        private void OnWindowEnd()
-        {
-            _coalescing = Coalescing.Ended;
-            Emit();
-        }
-
-        private void OnWake()
-        {
-            _stage._counters.Woken();
-            Emit();
-        }
-
-        private void OnTopicDeleted(TopicHub topic)
-        {
-            (_deleted ??= []).Add(topic);
             Emit();
         }
 
@@ -278,7 +275,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             {
                 foreach (var topic in _deleted)
                 {
-                    if (_topics.Remove(topic)) round.AddTail(SseEvents.Deleted(topic.Name));
+                    if (!_topics.Contains(topic)) continue;
+                    _topics = [.. _topics.Where(followed => followed != topic)];
+                    round.AddTail(SseEvents.Deleted(topic.Name));
                 }
                 _deleted.Clear();
                 if (_topics.Count == 0)
@@ -305,7 +304,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     if (_coalescing == Coalescing.None)
                     {
                         _coalescing = Coalescing.Waiting;
-                        _stage._window.Hold(_windowEndViaHost);
+                        _stage._window.Hold(_callback);
                     }
                     return;
                 }
@@ -342,7 +341,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private void Send(WriteRound round)
         {
             Volatile.Write(ref _scheduled, 1);
-            _lastPushMs = Environment.TickCount64;
+            Volatile.Write(ref _lastPushMs, Environment.TickCount64);
             PastWindow();
             Push(_stage.Out, round);
         }
@@ -358,8 +357,10 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             long reached = watermark;
             int maxBytes = _options.MaxWriteBytes;
-            foreach (var topic in _topics)
+            // By index: an IReadOnlyList's enumerator would be an allocation a round.
+            for (int t = 0; t < _topics.Count; t++)
             {
+                var topic = _topics[t];
                 int start = frames.Count;
                 if (!topic.TryRead(_cursor, watermark, frames, maxBytes))
                 {
@@ -387,8 +388,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             _progress = Progress.Reading;
             _stage._host.Served(watermark - _cursor);
-            JournalPage.ReadOnPool(_connection, _topics.ToArray(), _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options,
-                _stage._counters, _journalRead);
+            JournalPage.ReadOnPool(_connection, _topics, _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options,
+                _stage._counters, _callback);
         }
 
         private void OnJournalRead(JournalPage page)

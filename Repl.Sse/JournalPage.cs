@@ -17,7 +17,7 @@ internal sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long R
     /// the streams' one thread must not. <paramref name="done"/> is the stage's async callback.
     /// </summary>
     /// <param name="gapsReported">The stream's gaps said so far, by topic; only this read touches it, and one read is in flight at most.</param>
-    public static void ReadOnPool(SseConnection connection, TopicHub[] topics, long cursor, long watermark, Dictionary<string, long> gapsReported,
+    public static void ReadOnPool(SseConnection connection, IReadOnlyList<TopicHub> topics, long cursor, long watermark, Dictionary<string, long> gapsReported,
         SseOptions options, SseCounters counters, Action<JournalPage> done) =>
         _ = Task.Run(() =>
         {
@@ -34,10 +34,10 @@ internal sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long R
         });
 
     /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
-    private static JournalPage Read(Journal journal, byte[] epoch, TopicHub[] topics, long cursor, long watermark,
+    private static JournalPage Read(Journal journal, byte[] epoch, IReadOnlyList<TopicHub> topics, long cursor, long watermark,
         Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
     {
-        var names = new List<string>(topics.Length);
+        var names = new List<string>(topics.Count);
         var gaps = new List<byte[]>();
         foreach (var topic in topics)
         {

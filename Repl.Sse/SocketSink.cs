@@ -13,8 +13,10 @@ namespace Repl.Sse;
 /// <see cref="ChunkedSocketWriter"/> (or Kestrel with inline scheduling) the flush is the socket's <c>send()</c>, on
 /// the streams' thread, and the writer's buffer is borrowed for that stretch only — an idle stream holds none.
 /// A flush that completes at once pulls the next round at once.</para>
-/// <para><b>Stalls.</b> A flush that does not complete (the socket is full) is awaited through an async callback, bounded
-/// by <see cref="SseOptions.StallTimeout"/>: then the connection is counted as cut off, aborted, and the stream ends.
+/// <para><b>Stalls.</b> A flush that does not complete (the socket is full) is awaited off the thread, bounded by
+/// <see cref="SseOptions.StallTimeout"/> (the await's own timer, made only for a flush that waits; no stage timer),
+/// and its end comes back through the stage's async callback: on the timeout the connection is counted as cut off,
+/// aborted, and the stream ends.
 /// Meanwhile nothing is pulled, so the source reads nothing and nothing queues; the thread serves other streams.</para>
 /// <para>The task completes only once no flush is in flight (or the connection was aborted), so the request's handler
 /// never returns while one of our sends could still interleave with Kestrel's closing chunk.</para>
@@ -51,15 +53,26 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
         return new LogicAndMaterializedValue<Task>(new Logic(this, ended), ended.Task);
     }
 
-    private sealed class Logic : TimerGraphStageLogic
+    /// <summary>How a flush that waited ended.</summary>
+    private enum FlushEnd
     {
-        private const string StallTimer = "stall";
+        /// <summary>Sent; the response goes on.</summary>
+        Sent,
 
+        /// <summary>The response is over (completed, cancelled, or the write failed): the client is gone.</summary>
+        Closed,
+
+        /// <summary>The socket took nothing for <see cref="SseOptions.StallTimeout"/>.</summary>
+        Stalled,
+    }
+
+    private sealed class Logic : GraphStageLogic
+    {
         private readonly SocketSink _stage;
         private readonly TaskCompletionSource _ended;
         // Made on the first flush that waits: most streams never wait, and an async callback is ~280 B of heap per
         // stream (bench/README.md, "Where S4's memory per connection goes").
-        private Action<bool>? _flushed;
+        private Action<FlushEnd>? _flushed;
         private Exception? _failure;
         private int _inFlightMessages;
         private bool _flushing;
@@ -107,31 +120,44 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
             _flushing = true;
             _stage._counters.FlushWaited();
             _inFlightMessages = messages;
-            ScheduleOnce(StallTimer, _stage._options.StallTimeout);
-            _ = AwaitFlushAsync(flush, _flushed ??= GetAsyncCallback<bool>(OnFlushed));
+            _ = AwaitFlushAsync(flush, _stage._options.StallTimeout, _flushed ??= GetAsyncCallback<FlushEnd>(OnFlushed));
         }
 
-        private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, Action<bool> flushed)
+        private async Task AwaitFlushAsync(ValueTask<FlushResult> flush, TimeSpan stallTimeout, Action<FlushEnd> flushed)
         {
-            bool open;
+            FlushEnd end;
+            var flushing = flush.AsTask();
             try
             {
-                var result = await flush.ConfigureAwait(false);
-                open = !result.IsCompleted && !result.IsCanceled;
+                var result = await flushing.WaitAsync(stallTimeout).ConfigureAwait(false);
+                end = !result.IsCompleted && !result.IsCanceled ? FlushEnd.Sent : FlushEnd.Closed;
+            }
+            catch (TimeoutException)
+            {
+                end = FlushEnd.Stalled;
+                // The abandoned flush ends once the connection is aborted, likely failed: observe it.
+                _ = flushing.ContinueWith(static task => _ = task.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
             }
             catch (Exception)
             {
-                open = false;
+                end = FlushEnd.Closed;
             }
-            if (!_stopped) flushed(open);
+            if (!_stopped) flushed(end);
         }
 
-        private void OnFlushed(bool open)
+        private void OnFlushed(FlushEnd end)
         {
             if (!_flushing) return;
             _flushing = false;
-            CancelTimer(StallTimer);
-            Flushed(open, _inFlightMessages);
+            if (end == FlushEnd.Stalled)
+            {
+                // The socket took nothing for the stall timeout: the client stopped reading. It may reconnect with its last id.
+                _stage._counters.CutOne();
+                _stage._abort();
+                CompleteStage();
+                return;
+            }
+            Flushed(end == FlushEnd.Sent, _inFlightMessages);
         }
 
         private void Flushed(bool open, int messages)
@@ -144,15 +170,6 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
             if (messages > 0) _stage._counters.Deliver(messages);
             if (_upstreamDone) End();
             else if (!IsClosed(_stage.In)) Pull(_stage.In);
-        }
-
-        protected override void OnTimer(object timerKey)
-        {
-            if (!_flushing) return;
-            // The socket took nothing for the stall timeout: the client stopped reading. It may reconnect with its last id.
-            _stage._counters.CutOne();
-            _stage._abort();
-            CompleteStage();
         }
 
         private void OnUpstreamEnd(Exception? failure)

@@ -57,11 +57,21 @@ public sealed class SseStreams : IDisposable
         Options = options.Value;
         Counters = counters;
         _materializer = system.Materializer(namePrefix: "sse");
-        _window = new CoalescingWindow(Options.CoalesceWindow);
-        _host = StreamHost.Start(_materializer, backlog);
+        _host = StreamHost.Start(_materializer, backlog, SweepInterval(Options.PingInterval));
+        _window = new CoalescingWindow(Options.CoalesceWindow, _host);
     }
 
     public SseOptions Options { get; }
+
+    /// <summary>
+    /// How often the host looks for pings due and tokens expired: every second, as the node did before the graphs, or
+    /// every half ping interval if that is shorter, but no more often than Akka's scheduler ticks (10 ms).
+    /// </summary>
+    internal static TimeSpan SweepInterval(TimeSpan pingInterval)
+    {
+        var half = pingInterval / 2;
+        return half > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : half < TimeSpan.FromMilliseconds(10) ? TimeSpan.FromMilliseconds(10) : half;
+    }
 
     /// <summary>Running totals of the node's streams.</summary>
     public SseCounters Counters { get; }

@@ -19,13 +19,17 @@ namespace Repl.Sse;
 /// that one connection. With 9,000 streams woken by one applied batch (bench S4) that came to ~5 µs a round above the
 /// socket's send, and latency grew with it (p99 ~1.9× the engine before Akka). Sub-fused, each connection is still a
 /// graph of its own stages with its own interpreter shell (a failure aborts that shell only), but the shells share the
-/// host's actor: a wake is one callback into the host (<see cref="Handle.Wake"/>), which then re-enters every woken
+/// host's actor: a wake is one callback into the host (<see cref="Handle.Wake(Action{object}, object)"/>), which then re-enters every woken
 /// stream's stage through its async callback from inside the actor — Akka.Streams short-circuits those, with no
 /// message at all.</para>
 /// <para><b>Backlog.</b> Each stream tells the host how far behind the applied log it was when it wrote a round
 /// (<see cref="Handle.Served"/>). After each run of wakes the host reports the mean to the node's
 /// <see cref="StreamBacklog"/> (0 if no round was written), which holds the node's next batch while it is over the
 /// limit. Each stream's lag counts at most a topic's ring, so a few clients that stopped reading move the mean by little.</para>
+/// <para><b>Sweep.</b> Every second (or every half <see cref="SseOptions.PingInterval"/>, if shorter) the host looks at
+/// each stream it holds (<see cref="Handle.Sweep"/>) and wakes those due for a ping or past their token's expiry,
+/// as the node did before the graphs: one timer for the node, not a ping and an expiry timer per stream (~0.8 KB of
+/// heap a stream on Akka's scheduler, bench/README.md).</para>
 /// <para><b>Fairness.</b> The host actor runs at most <c>akka.stream.materializer.sync-processing-limit</c> events per
 /// message before it lets its mailbox (flush completions, timers, new connections) in.</para>
 /// </remarks>
@@ -52,9 +56,10 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
     /// and starts it again whenever it stops while the materializer and its actor system still run.
     /// </summary>
     /// <param name="backlog">Where the host reports how far behind its streams are, if anywhere.</param>
-    public static Handle Start(ActorMaterializer materializer, StreamBacklog? backlog = null)
+    /// <param name="sweep">How often the host looks for streams due for a ping or past their token's expiry (default 1 s).</param>
+    public static Handle Start(ActorMaterializer materializer, StreamBacklog? backlog = null, TimeSpan? sweep = null)
     {
-        var handle = new Handle(materializer, backlog);
+        var handle = new Handle(materializer, backlog, sweep ?? TimeSpan.FromSeconds(1));
         handle.StartIncarnation();
         return handle;
     }
@@ -77,10 +82,13 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
     /// </remarks>
     public sealed class Handle
     {
+        private static readonly Action<object> RunAction = static action => ((Action)action).Invoke();
         private static readonly Action Probe = static () => { };
         private readonly ActorMaterializer _materializer;
         private readonly StreamBacklog? _backlog;
-        private readonly ConcurrentQueue<Action> _woken = new();
+        private readonly ConcurrentQueue<(Action<object> Callback, object What)> _woken = new();
+        // The streams the sweep looks at; under its own lock, as a stream of a replaced host registers from that host's actor.
+        private readonly HashSet<ISweptStream> _swept = [];
         private Incarnation _incarnation = new();
         // The running host's logic, null between two incarnations: what a wake signals.
         private Logic? _running;
@@ -89,10 +97,11 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         private long _rounds;
         private long _lag;
 
-        internal Handle(ActorMaterializer materializer, StreamBacklog? backlog)
+        internal Handle(ActorMaterializer materializer, StreamBacklog? backlog, TimeSpan sweepInterval)
         {
             _materializer = materializer;
             _backlog = backlog;
+            SweepInterval = sweepInterval;
             // A batch waiting for the streams needs a report even if no stream is woken meanwhile.
             backlog?.OnHold(() => Wake(Probe));
         }
@@ -195,21 +204,57 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             }
         }
 
+        /// <summary>How often the running host calls <see cref="Sweep"/>.</summary>
+        internal TimeSpan SweepInterval { get; }
+
         /// <summary>
-        /// Calls <paramref name="callback"/> (a hosted stage's async callback) from inside the host, where it costs no
-        /// message. Any thread; many wakes between two runs of the host are one message to it.
+        /// Calls <paramref name="callback"/> (a hosted stage's async callback) with <paramref name="what"/> from inside the
+        /// host, where it costs no message. Any thread; many wakes between two runs of the host are one message to it.
         /// </summary>
-        public void Wake(Action callback)
+        public void Wake(Action<object> callback, object what)
         {
-            _woken.Enqueue(callback);
+            _woken.Enqueue((callback, what));
             // No host running (between two): the next one drains the queue as it starts.
             if (Interlocked.Exchange(ref _signalled, 1) == 0) Volatile.Read(ref _running)?.Drain();
+        }
+
+        /// <summary>Calls <paramref name="callback"/> from inside the host (see the other overload).</summary>
+        public void Wake(Action callback) => Wake(RunAction, callback);
+
+        /// <summary>Adds a stream to the sweep, from its stage's <c>PreStart</c>.</summary>
+        internal void Register(ISweptStream stream)
+        {
+            lock (_swept) _swept.Add(stream);
+        }
+
+        /// <summary>Takes a stream out of the sweep, from its stage's <c>PostStop</c>.</summary>
+        internal void Unregister(ISweptStream stream)
+        {
+            lock (_swept) _swept.Remove(stream);
+        }
+
+        /// <summary>
+        /// Wakes every stream due for a ping or past its token's expiry, through its async callback (the host's thread,
+        /// from the host's timer). Only the due ones cost a callback: an idle node of 9,000 streams looks at 9,000 fields.
+        /// </summary>
+        internal void Sweep()
+        {
+            long now = Environment.TickCount64;
+            // Queued under the lock, called after it: a stream may end, and leave the set, inside its callback.
+            lock (_swept)
+            {
+                foreach (var stream in _swept)
+                {
+                    if (stream.IsDue(now)) _woken.Enqueue((stream.Callback, StreamSignal.Sweep));
+                }
+            }
+            DrainWoken();
         }
 
         internal void DrainWoken()
         {
             Volatile.Write(ref _signalled, 0);
-            while (_woken.TryDequeue(out var callback)) callback();
+            while (_woken.TryDequeue(out var woken)) woken.Callback(woken.What);
             if (_backlog is null) return;
             _backlog.Report(_rounds == 0 ? 0 : _lag / _rounds);
             _rounds = 0;
@@ -241,7 +286,7 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         }
     }
 
-    internal sealed class Logic : GraphStageLogic
+    internal sealed class Logic : TimerGraphStageLogic
     {
         private readonly Handle _handle;
         private readonly Handle.Incarnation _incarnation;
@@ -261,9 +306,12 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             _run = GetAsyncCallback<Action<IMaterializer>>(run => run(SubFusingMaterializer));
             _drain = GetAsyncCallback(_handle.DrainWoken);
             _handle.Started(this, _incarnation);
+            ScheduleRepeatedly("sweep", _handle.SweepInterval);
             // Wakes that came before the start.
             _drain();
         }
+
+        protected override void OnTimer(object timerKey) => _handle.Sweep();
 
         public override void PostStop()
         {

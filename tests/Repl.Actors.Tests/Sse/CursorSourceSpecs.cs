@@ -14,7 +14,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
     public CursorSourceSpecs() : base(SseGraphFixture.Config)
     {
         Materializer = Sys.Materializer();
-        Host = StreamHost.Start(Materializer);
+        Host = StreamHost.Start(Materializer, sweep: TimeSpan.FromMilliseconds(100));
     }
 
     private ActorMaterializer Materializer { get; }
@@ -26,7 +26,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
 
     private CoalescingWindow Window(TimeSpan window)
     {
-        var coalescing = new CoalescingWindow(window);
+        var coalescing = new CoalescingWindow(window, Host);
         _windows.Add(coalescing);
         return coalescing;
     }
