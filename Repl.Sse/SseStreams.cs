@@ -82,11 +82,9 @@ public sealed class SseStreams : IDisposable
     /// </summary>
     /// <param name="abort">Drops the connection; called when the client stalls.</param>
     /// <returns>Completes when the stream has ended and no write of it is in flight.</returns>
-    public async Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop)
-    {
-        var ended = await _host.MaterializeAsync(Graph(connection, writer, abort, stop)).ConfigureAwait(false);
-        await ended.ConfigureAwait(false);
-    }
+    /// <remarks>Not an async method: its state machine would be held for the stream's life (160 B), the unwrapped task is less.</remarks>
+    public Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
+        _host.MaterializeAsync(Graph(connection, writer, abort, stop)).Unwrap();
 
     /// <summary>One connection's graph, not yet materialized.</summary>
     internal IRunnableGraph<Task> Graph(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>

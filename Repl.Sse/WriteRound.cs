@@ -17,16 +17,19 @@ namespace Repl.Sse;
 /// </remarks>
 internal sealed class WriteRound
 {
+    // Each list is made on first use: an idle stream's rounds are a connected event and pings (bench/README.md, "Where
+    // S4's memory per connection goes").
     private List<byte[]>? _head;
     private List<byte[]>? _tail;
+    private List<Frame>? _frames;
 
     /// <summary>The frames, in log order.</summary>
-    public List<Frame> Frames { get; } = [];
+    public List<Frame> Frames => _frames ??= [];
 
     /// <summary>Messages this round delivers.</summary>
-    public int Messages => Frames.Count;
+    public int Messages => _frames?.Count ?? 0;
 
-    public bool IsEmpty => Frames.Count == 0 && _head is not { Count: > 0 } && _tail is not { Count: > 0 };
+    public bool IsEmpty => Messages == 0 && _head is not { Count: > 0 } && _tail is not { Count: > 0 };
 
     /// <summary>Adds an event written before the frames.</summary>
     public void AddHead(byte[] sseEvent) => (_head ??= []).Add(sseEvent);
@@ -39,14 +42,14 @@ internal sealed class WriteRound
         _head?.Clear();
         _tail?.Clear();
         // Capacity is kept: a busy stream would otherwise reallocate it every round (the sink before it kept it too).
-        Frames.Clear();
+        _frames?.Clear();
     }
 
     /// <summary>Copies the round into <paramref name="writer"/> without flushing.</summary>
     public void WriteTo(PipeWriter writer)
     {
         if (_head is { Count: > 0 }) foreach (var bytes in _head) writer.Write(bytes);
-        WriteFrames(writer, Frames);
+        if (_frames is { Count: > 0 }) WriteFrames(writer, _frames);
         if (_tail is { Count: > 0 }) foreach (var bytes in _tail) writer.Write(bytes);
     }
 

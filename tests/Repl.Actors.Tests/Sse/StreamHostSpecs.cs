@@ -159,6 +159,27 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, backlog.Behind);
     }
 
+    [Fact]
+    public async Task TheSweep_TellsTheStreamsDue_UntilTheyLeave()
+    {
+        var host = StreamHost.Start(Materializer, sweep: TimeSpan.FromMilliseconds(50));
+        var due = new SweptStream(isDue: true);
+        var idle = new SweptStream(isDue: false);
+        host.Register(due);
+        host.Register(idle);
+
+        await AwaitConditionAsync(() => Task.FromResult(due.Swept >= 2), Wait);
+        Assert.Equal(0, idle.Swept);
+
+        // Out of the sweep: at most a wake already queued reaches it, while another stream is swept on.
+        host.Unregister(due);
+        int before = due.Swept;
+        var later = new SweptStream(isDue: true);
+        host.Register(later);
+        await AwaitConditionAsync(() => Task.FromResult(later.Swept >= 3), Wait);
+        Assert.InRange(due.Swept, before, before + 1);
+    }
+
     private async Task<int> CountChildrenAsync(IActorRef parent) => (await ChildrenAsync(parent)).Count;
 
     private async Task<List<IActorRef>> ChildrenAsync(IActorRef parent)
@@ -168,6 +189,29 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
         var children = new List<IActorRef>();
         while (await probe.ReceiveOneAsync(TimeSpan.FromMilliseconds(500)) is ActorIdentity { Subject: { } child }) children.Add(child);
         return children;
+    }
+
+    /// <summary>A stream as the sweep sees it, counting the sweep's signals.</summary>
+    private sealed class SweptStream : ISweptStream
+    {
+        private readonly bool _isDue;
+        private int _swept;
+
+        public SweptStream(bool isDue)
+        {
+            _isDue = isDue;
+            Callback = what =>
+            {
+                Assert.Same(StreamSignal.Sweep, what);
+                Interlocked.Increment(ref _swept);
+            };
+        }
+
+        public int Swept => Volatile.Read(ref _swept);
+
+        public Action<object> Callback { get; }
+
+        public bool IsDue(long nowMs) => _isDue;
     }
 
     /// <summary>A source whose async callback, called through the host, throws.</summary>
