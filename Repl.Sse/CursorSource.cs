@@ -107,7 +107,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         Ended,
     }
 
-    private sealed class Logic : GraphStageLogic, ISubscriber, ISweptStream
+    // Its own out-handler (not SetHandler's lambdas): a handler object and its delegates are ~130 B a stream.
+    private sealed class Logic : OutGraphStageLogic, ISubscriber, ISweptStream
     {
         private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
 
@@ -146,8 +147,10 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             _topics = _connection.Topics;
             _windowMs = (long)_options.CoalesceWindow.TotalMilliseconds;
             _pingMs = (long)_options.PingInterval.TotalMilliseconds;
-            SetHandler(stage.Out, onPull: Emit);
+            SetHandler(stage.Out, this);
         }
+
+        public override void OnPull() => Emit();
 
         public Action<object> Callback => _callback;
 

@@ -66,7 +66,8 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
         Stalled,
     }
 
-    private sealed class Logic : GraphStageLogic
+    // Its own in-handler (not SetHandler's lambdas): a handler object and its three delegates are ~250 B a stream.
+    private sealed class Logic : InGraphStageLogic
     {
         private readonly SocketSink _stage;
         private readonly TaskCompletionSource _ended;
@@ -83,8 +84,12 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
         {
             _stage = stage;
             _ended = ended;
-            SetHandler(stage.In, onPush: OnPush, onUpstreamFinish: () => OnUpstreamEnd(null), onUpstreamFailure: OnUpstreamEnd);
+            SetHandler(stage.In, this);
         }
+
+        public override void OnUpstreamFinish() => OnUpstreamEnd(null);
+
+        public override void OnUpstreamFailure(Exception e) => OnUpstreamEnd(e);
 
         public override void PreStart() => Pull(_stage.In);
 
@@ -96,7 +101,7 @@ internal sealed class SocketSink : GraphStageWithMaterializedValue<SinkShape<Wri
             base.PostStop();
         }
 
-        private void OnPush()
+        public override void OnPush()
         {
             var round = Grab(_stage.In);
             int messages = round.Messages;
