@@ -32,8 +32,10 @@ namespace Repl.Sse;
 /// <para><b>State.</b> Besides its cursor, a stream is in one <see cref="Phase"/> (is <c>connected</c> still to be said),
 /// its next round comes from one <see cref="Progress"/> (caught up, behind, or a journal read in flight), and it stands in
 /// one <see cref="Coalescing"/> state (none, waiting for the window's end, or past it).</para>
+/// <para><b>Pings and expiry.</b> No timer of its own: the host's sweep (<see cref="StreamHost.Handle.Sweep"/>) wakes the
+/// stream when <see cref="SseOptions.PingInterval"/> passed since its last round, or its token expired.</para>
 /// <para><b>End.</b> Completes after <c>event: deleted</c> once every topic is deleted, after <c>event: expired</c> at
-/// <see cref="SseConnection.ExpiresAt"/>, after <c>event: unavailable</c> when <see cref="SseConnection.Unavailable"/>
+/// <see cref="SseConnection.ExpiresAt"/> (the first sweep after it), after <c>event: unavailable</c> when <see cref="SseConnection.Unavailable"/>
 /// fires, and silently when the stop token fires (request aborted, host stopping) or the sink cancels. It unsubscribes
 /// from every topic in <c>PostStop</c>, which runs on every path, failure included.</para>
 /// </remarks>
