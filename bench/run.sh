@@ -127,6 +127,9 @@ bench_env=(env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 echo "== build (Release)"
+# Into an emptied folder: publishing over an older output keeps a dependency's older DLL when the package's file is
+# not newer (Akka.Hosting 1.5.74 stayed beside a 1.5.75 deps.json, and the node would not start).
+rm -rf "$out/repl" "$out/bench"
 dotnet publish "$root/Repl.Host/Repl.Host.csproj" -c Release -o "$out/repl" --nologo -v quiet
 vs_label=""
 if [[ -n $vs ]]; then
