@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
@@ -53,7 +52,8 @@ internal sealed class EventsBackend : IAsyncDisposable
             await context.Request.Body.CopyToAsync(body);
             byte[] bytes = body.ToArray();
             string id = context.Request.Headers["webhook-id"].ToString();
-            bool valid = Verify(id, context.Request.Headers["webhook-timestamp"].ToString(), context.Request.Headers["webhook-signature"].ToString(), bytes);
+            var headers = context.Request.Headers.ToDictionary(header => header.Key.ToLowerInvariant(), header => header.Value.ToString());
+            bool valid = HookBackend.Verifies(HookBackend.SecretBytes(Secret), headers, bytes);
             backend._calls.Writer.TryWrite(new Call(id, JsonDocument.Parse(bytes).RootElement.Clone(), valid));
             if (backend.Answer(Interlocked.Increment(ref count)) is not { } status)
             {
@@ -82,16 +82,6 @@ internal sealed class EventsBackend : IAsyncDisposable
         {
             throw new TimeoutException("the events backend got no call in time");
         }
-    }
-
-    /// <summary>Standard Webhooks: <c>v1,</c> base64 HMAC-SHA256 of <c>id.timestamp.body</c> under the secret's bytes.</summary>
-    private static bool Verify(string id, string timestamp, string signatures, byte[] body)
-    {
-        byte[] key = Convert.FromBase64String(Secret["whsec_".Length..]);
-        byte[] signed = [.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body];
-        string expected = "v1," + Convert.ToBase64String(HMACSHA256.HashData(key, signed));
-        bool fresh = long.TryParse(timestamp, out long seconds) && Math.Abs(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - seconds) < 300;
-        return fresh && signatures.Split(' ').Any(signature => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(signature), Encoding.ASCII.GetBytes(expected)));
     }
 
     public async ValueTask DisposeAsync()
