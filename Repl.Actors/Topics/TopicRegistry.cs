@@ -45,6 +45,9 @@ public sealed class TopicRegistry
     /// <summary>Topics by name, internal ones included.</summary>
     public ICollection<TopicHub> All => _topics.Values;
 
+    /// <summary>The users' topics: <see cref="All"/> without the node's internal ones (<see cref="TopicName.IsInternal"/>, such as the readiness canary).</summary>
+    public IEnumerable<TopicHub> Public => _topics.Values.Where(topic => !TopicName.IsInternal(topic.Name));
+
     public bool TryGet(string name, out TopicHub topic) => _topics.TryGetValue(name, out topic!);
 
     internal void Add(TopicHub topic) => _topics[topic.Name] = topic;

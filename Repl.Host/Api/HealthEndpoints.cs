@@ -108,5 +108,5 @@ internal sealed class HealthEndpoints(ReplNode node, TopicRegistry registry, Sse
         return $"{name}: {entry.Description ?? entry.Status.ToString()}";
     }
 
-    private HealthBody Health(string status) => new(status, cluster.Mode, options.Id, registry.All.Count, registry.AppliedPosition, streams.Open);
+    private HealthBody Health(string status) => new(status, cluster.Mode, options.Id, registry.Public.Count(), registry.AppliedPosition, streams.Open);
 }

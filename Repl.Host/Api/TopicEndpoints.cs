@@ -42,7 +42,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
     private async Task<IResult> ListAsync(HttpContext context)
     {
         var visible = new List<string>();
-        foreach (var name in registry.All.Where(topic => !TopicName.IsInternal(topic.Name)).Select(topic => topic.Name).Order(StringComparer.Ordinal))
+        foreach (var name in registry.Public.Select(topic => topic.Name).Order(StringComparer.Ordinal))
         {
             // Resource-based: the same policy the stream route declares, asked about each topic.
             // No authorization service: auth is off, and every topic is visible.

@@ -40,7 +40,7 @@ internal sealed class NodeInstruments
         meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "Mean lag behind the applied log of the rounds the streams' thread wrote in its last run (0: none written); beyond a quarter of a topic's ring new batches wait.");
         meter.CreateObservableCounter("repl.publish.holds", () => backlog.Holds, "{hold}", "Times the node's next batch waited for its streams to catch up (admission control under overload).");
         meter.CreateObservableCounter("repl.gaps", () => streams.Gaps, "{event}", "Gap events sent (a resume point no longer retained).");
-        meter.CreateObservableUpDownCounter("repl.topics", () => Topics().Count(topic => !TopicName.IsInternal(topic.Name)), "{topic}", "Topics on this node (internal topics excluded).");
+        meter.CreateObservableUpDownCounter("repl.topics", () => _registry.Public.Count(), "{topic}", "Topics on this node (internal topics excluded).");
         meter.CreateObservableGauge("repl.topic.subscribers", TopicSubscribers, "{subscriber}", $"Subscribers per topic, for the {TopTopics} most subscribed topics.");
         meter.CreateObservableUpDownCounter("repl.journal.bytes", () => Started(() => journal.SizeBytes()), "By", "Size of the journal database file.");
         meter.CreateObservableUpDownCounter("repl.process.managed", () => GC.GetTotalMemory(false), "By", "Managed heap in use (GC.GetTotalMemory).");
@@ -50,7 +50,7 @@ internal sealed class NodeInstruments
     private List<TopicHub> Topics() => [.. _registry.All];
 
     private IEnumerable<Measurement<long>> TopicSubscribers() =>
-        Topics().Where(topic => !TopicName.IsInternal(topic.Name))
+        _registry.Public
             .OrderByDescending(topic => topic.SubscriberCount).ThenByDescending(topic => topic.Published).ThenBy(topic => topic.Name, StringComparer.Ordinal)
             .Take(TopTopics)
             .Select(topic => new Measurement<long>(topic.SubscriberCount, new KeyValuePair<string, object?>("topic", topic.Name)));

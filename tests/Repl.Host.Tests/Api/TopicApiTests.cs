@@ -115,6 +115,16 @@ public sealed class TopicApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_CountsOnlyTheUsersTopics()
+    {
+        // Its own node: the shared one's topic count moves with the other tests.
+        await using var server = await ReplServer.StartAsync();
+        Assert.Equal(1, (await server.Client.SendAsync(HttpMethod.Get, "/health")).Body.GetProperty("topics").GetInt32()); // demo
+        await server.Client.CreateTopicAsync("mine");
+        Assert.Equal(2, (await server.Client.SendAsync(HttpMethod.Get, "/health")).Body.GetProperty("topics").GetInt32());
+    }
+
+    [Fact]
     public async Task ManyConcurrentPublishers_KeepPerTopicOrder_ForEverySubscriber()
     {
         await Client.CreateTopicAsync("a");
