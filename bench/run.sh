@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the load scenarios S1–S6 against Repl, S1–S3 against the Node SSE baseline, S5 against the Kestrel floor
+# Runs the load scenarios S1–S7 against Repl, S1–S3 against the Node SSE baseline, S5 against the Kestrel floor
 # (bench/peers/kestrel-floor: an empty Kestrel app, what Kestrel and the kernel allow per publish), the cluster
 # scenarios C1–C3 (3 etcd + 2 lighthouses + 3 brokers; C3 kills the sequencer's broker), and writes
 # bench/results/latest.json. See bench/README.md.
@@ -87,7 +87,7 @@ akka_port="${BENCH_AKKA_PORT:-4453}"
 c3_duration="${BENCH_C3_DURATION:-60}"
 if [[ $quick == 1 ]]; then duration=1; s6_duration=1; c3_duration=3; repeat=1; warmup=0.5; fi
 
-# scenario | subscribers | non-readers | publishers | rate (0 = max) | duration | servers
+# scenario | subscribers | non-readers (N, or Ns for N slow readers) | publishers | rate (0 = max) | duration | servers
 # Fixed-rate scenarios use many publishers so that slow acknowledgements (closed loop) do not cap the rate.
 # Cluster rows: subscribers and publishers are spread round-robin over the 3 nodes. C2 needs ~240 closed-loop
 # publishers to offer 2,000/s at ~100 ms acknowledgements. C3 spreads them over the 2 brokers that survive the kill
@@ -101,6 +101,7 @@ S3 50 0 2 200 $duration repl,node
 S4 200 0 1 10 $duration repl
 S5 0 0 8 0 $duration repl,floor
 S6 50 2 2 200 $s6_duration repl
+S7 45 5s 4 0 $duration repl
 C1 30 0 6 0 $duration cluster
 C2 30 0 6 200 $duration cluster
 C3 30 0 20 500 $c3_duration cluster
@@ -113,6 +114,7 @@ S3 1000 0 32 200 $duration repl,node
 S4 9000 0 8 10 $duration repl
 S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
+S7 900 100s 32 0 $duration repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
 C2 300 0 120 1000 $duration cluster
 C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 ${BENCH_C3_RATE:-500} $c3_duration cluster
@@ -333,20 +335,21 @@ if [[ $loads == 0 ]]; then exit "$status"; fi
 while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
   if [[ -n $vs && $servers == repl* ]]; then servers="vs,$servers"; fi
+  slow=0; if [[ $nonreaders == *s ]]; then slow="${nonreaders%s}" nonreaders=0; fi
   for run in $(seq 1 "$repeat"); do
     for kind in ${servers//,/ }; do
       if [[ $kind == node && $node == 0 ]]; then continue; fi
       if [[ $kind == floor && $floor == 0 ]]; then continue; fi
       if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
       label="$kind"; [[ $kind == vs ]] && label="$vs_label"
-      echo "== $name on $label, run $run/$repeat: $subs subscribers (+$nonreaders non-reading), $pubs publishers, rate $rate, ${secs}s"
+      echo "== $name on $label, run $run/$repeat: $subs subscribers (+$nonreaders non-reading, +$slow slow), $pubs publishers, rate $rate, ${secs}s"
       if [[ $kind == cluster ]]; then
         run_cluster "$name" "$subs" "$pubs" "$rate" "$secs" "$run"
         continue
       fi
       start_server "$kind" "$name"
       "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
-        --scenario "$name" --label "$label" --subscribers "$subs" --non-readers "$nonreaders" --publishers "$pubs" \
+        --scenario "$name" --label "$label" --subscribers "$subs" --non-readers "$nonreaders" --slow-readers "$slow" --publishers "$pubs" \
         --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
         || { echo "   (bench run failed; see above)" >&2; failed=1; }
       stop_server

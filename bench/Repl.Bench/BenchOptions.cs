@@ -22,6 +22,8 @@ internal sealed class BenchOptions
     public double WarmupSeconds { get; private set; }
     public string Topic { get; private set; } = "bench";
     public int NonReaders { get; private set; }
+    /// <summary>Connections that read 4 KB every 20 ms (~200 KB/s): they fall behind their topic's ring and catch up from the journal.</summary>
+    public int SlowReaders { get; private set; }
     public int ValueBytes { get; private set; } = 60;
     public bool JsonOnly { get; private set; }
     public string Scenario { get; private set; } = "adhoc";
@@ -88,6 +90,7 @@ internal sealed class BenchOptions
                 case "--etcd-pid": options.EtcdPids = [.. List(Next()).Select(pid => int.Parse(pid, CultureInfo.InvariantCulture))]; break;
                 case "--subscribers": options.Subscribers = NextInt(); break;
                 case "--non-readers": options.NonReaders = NextInt(); break;
+                case "--slow-readers": options.SlowReaders = NextInt(); break;
                 case "--publishers": options.Publishers = NextInt(); break;
                 case "--rate": options.Rate = NextDouble(); break;
                 case "--duration": options.DurationSeconds = NextDouble(); break;
@@ -108,7 +111,7 @@ internal sealed class BenchOptions
                 default: throw new ArgumentException($"unknown option {arg}");
             }
         }
-        if (options.Subscribers < 0 || options.NonReaders < 0 || options.Publishers < 0) throw new ArgumentException("counts must be ≥ 0");
+        if (options.Subscribers < 0 || options.NonReaders < 0 || options.SlowReaders < 0 || options.Publishers < 0) throw new ArgumentException("counts must be ≥ 0");
         if (options.ValueBytes < 24) throw new ArgumentException("--value-bytes must be ≥ 24 (the timestamp needs 20)");
         if (options.Receiver is not ("epoll" or "async")) throw new ArgumentException("--receiver is epoll or async");
         if (options.Receiver == "epoll" && !EpollReceiver.IsSupported) throw new ArgumentException("--receiver epoll needs Linux on x64; use --receiver async");

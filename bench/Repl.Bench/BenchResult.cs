@@ -89,7 +89,7 @@ internal sealed class BenchResult
 
     public long ExpectedDeliveries => Accepted * (Options.Subscribers - ConnectFailures);
 
-    private int Connections => Options.Subscribers + Options.NonReaders;
+    private int Connections => Options.Subscribers + Options.NonReaders + Options.SlowReaders;
 
     private long? RssPerConnectionBytes => ServerBefore is { } before && ServerConnected is { } connected && Connections > 0
         ? (connected.RssKb - before.RssKb) * 1024 / Connections
@@ -112,6 +112,7 @@ internal sealed class BenchResult
             w.WriteNumber("servers", Options.Urls.Count);
             w.WriteNumber("subscribers", Options.Subscribers);
             w.WriteNumber("nonReaders", Options.NonReaders);
+            w.WriteNumber("slowReaders", Options.SlowReaders);
             w.WriteNumber("publishers", Options.Publishers);
             w.WriteString("receiver", Options.Receiver);
             w.WriteNumber("rate", Options.Rate);
@@ -224,7 +225,7 @@ internal sealed class BenchResult
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         void Row(string name, string value) => sb.Append(c, $"  {name,-28} {value}\n");
-        sb.Append(c, $"scenario {Options.Scenario} on {Options.Label}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {string.Join(' ', Options.Urls)}\n");
+        sb.Append(c, $"scenario {Options.Scenario} on {Options.Label}: {Options.Subscribers} subscribers (+{Options.NonReaders} non-reading, +{Options.SlowReaders} slow), {Options.Publishers} publishers, rate {(Options.Rate > 0 ? Options.Rate.ToString("N0", c) + " msg/s" : "max")}, {Options.DurationSeconds.ToString(c)} s, {string.Join(' ', Options.Urls)}\n");
         Row("publishes accepted", $"{Accepted:N0} ({PublishesPerSecond:N0}/s), rejected {Rejected:N0}, errors {PublishErrors:N0}{(PublishLastError is null ? "" : " — " + PublishLastError)}");
         Row("publish ack latency", $"p50 {Ms(AckLatency.ValueAt(0.5)):N2} ms, p99 {Ms(AckLatency.ValueAt(0.99)):N2} ms, max {Ms(AckLatency.MaxMicros):N2} ms");
         Row("deliveries", $"{Delivered:N0} of {ExpectedDeliveries:N0} ({DeliveriesPerSecond:N0}/s)");

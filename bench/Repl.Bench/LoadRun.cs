@@ -53,9 +53,10 @@ internal sealed class LoadRun(BenchOptions options)
         result.ConnectMsP99 = Percentile(connectTimes, 0.99);
         result.ConnectMsMax = connectTimes.Length == 0 ? 0 : connectTimes[^1];
 
-        // Connections that send the request and never read: their socket buffers fill and stay full.
+        // Connections that send the request and never read: their socket buffers fill and stay full. Then the slow readers.
         var nonReaders = new List<Socket>();
-        for (int i = 0; i < options.NonReaders; i++)
+        var slowReads = new List<Task>();
+        for (int i = 0; i < options.NonReaders + options.SlowReaders; i++)
         {
             var target = targets[i % targets.Length];
             var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {target.Host}\r\nAccept: text/event-stream\r\n\r\n");
@@ -63,6 +64,7 @@ internal sealed class LoadRun(BenchOptions options)
             await socket.ConnectAsync(target.Endpoint).ConfigureAwait(false);
             await socket.SendAsync(request, SocketFlags.None).ConfigureAwait(false);
             nonReaders.Add(socket);
+            if (i >= options.NonReaders) slowReads.Add(ReadSlowlyAsync(socket));
         }
         await Task.Delay(200).ConfigureAwait(false);
         result.ServerConnected = ProcessSample.Read(options.ServerPids);
@@ -147,8 +149,22 @@ internal sealed class LoadRun(BenchOptions options)
         foreach (var s in subscribers) s.Stop();
         receiver?.Dispose();
         foreach (var socket in nonReaders) socket.Dispose();
+        await Task.WhenAll(slowReads).ConfigureAwait(false);
         await Task.WhenAny(Task.WhenAll(runs), Task.Delay(2000)).ConfigureAwait(false);
         return result;
+    }
+
+    /// <summary>A slow reader: 4 KB every 20 ms until its socket is closed (by the server, or by the run's end).</summary>
+    private static async Task ReadSlowlyAsync(Socket socket)
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false) > 0) await Task.Delay(20).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is SocketException or ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>One server: where its connections go and the Host header they send.</summary>
