@@ -20,6 +20,11 @@
 #   bench/run.sh --vs REV S4 S5  A/B: also builds commit REV (a git worktree) and runs it as server "repl@REV",
 #                                alternating with this checkout run by run (BENCH_REPEAT pairs), then prints each
 #                                figure's ratio this/REV pair by pair (--vs implies --no-node --no-floor)
+#   bench/run.sh --hooks S5 O1   hooks A/B: each run also on "repl+hooks", a node whose subscribe and publish hooks
+#                                are an instant local backend (peers/kestrel-floor's POST /hook, {"allow":true}, on
+#                                the server's CPU), alternating with the plain node; prints repl+hooks/repl pair by pair
+#   O1                           stream opens: BENCH_O1_STREAMS (3,000) streams opened, 200 in flight, no publishing;
+#                                opens/s and server CPU per open, counted at each response head
 #
 # Environment: BENCH_DURATION (s, default 10), BENCH_S6_DURATION (s, default 60), BENCH_REPEAT (default 2),
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
@@ -30,7 +35,7 @@
 # BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
 # BENCH_AKKA_PORT (first lighthouse's Akka port, default 4453; brokers n1–n3 use +2..+4),
 # BENCH_ETCD_ARGS (extra etcd flags),
-# BENCH_NODE_ARGS (extra node arguments), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
+# BENCH_NODE_ARGS (extra node arguments, standalone nodes too), BENCH_C1_SUBSCRIBERS (300; 0 measures the commit path alone),
 # BENCH_C1_PUBLISHERS (96), BENCH_C3_DURATION (s, default 60; the kill comes at a third of it),
 # BENCH_C3_SUBSCRIBERS (100), BENCH_C3_RATE (publishes/s, 500), BENCH_C3_KILL_AT (s into the window, default a third).
 # X1: BENCH_X1_CYCLES (kill -9 cycles, default 20), BENCH_X1_ARGS (more Repl.Bench crash options).
@@ -47,6 +52,7 @@ x2=0
 soak=0
 node=1
 floor=1
+hooks=0
 only=()
 vs=""
 args=("$@")
@@ -54,14 +60,15 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   arg="${args[i]}"
   case "$arg" in
     --vs) vs="${args[i + 1]:?--vs needs a commit}"; i=$((i + 1)); node=0; floor=0 ;;
+    --hooks) hooks=1; node=0; floor=0 ;;
     --quick) quick=1 ;;
     --no-node) node=0 ;;
     --no-floor) floor=0 ;;
-    S[1-6]|C[1-3]) only+=("$arg") ;;
+    S[1-7]|C[1-3]|O1) only+=("$arg") ;;
     X1) x1=1 ;;
     X2) x2=1 ;;
     SOAK) soak=1 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -102,6 +109,7 @@ S4 200 0 1 10 $duration repl
 S5 0 0 8 0 $duration repl,floor
 S6 50 2 2 200 $s6_duration repl
 S7 45 5s 4 0 $duration repl
+O1 100 0 0 0 $duration repl
 C1 30 0 6 0 $duration cluster
 C2 30 0 6 200 $duration cluster
 C3 30 0 20 500 $c3_duration cluster
@@ -115,6 +123,7 @@ S4 9000 0 8 10 $duration repl
 S5 0 0 64 0 $duration repl,floor
 S6 1000 10 32 200 $s6_duration repl
 S7 900 100s 32 0 $duration repl
+O1 ${BENCH_O1_STREAMS:-3000} 0 0 0 1 repl
 C1 ${BENCH_C1_SUBSCRIBERS:-300} 0 ${BENCH_C1_PUBLISHERS:-96} 0 $duration cluster
 C2 300 0 120 1000 $duration cluster
 C3 ${BENCH_C3_SUBSCRIBERS:-100} 0 100 ${BENCH_C3_RATE:-500} $c3_duration cluster
@@ -146,7 +155,7 @@ if [[ -n $vs ]]; then
   echo "   A/B: this checkout ($(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ", with changes")) against $vs_label"
 fi
 dotnet publish "$here/Repl.Bench/Repl.Bench.csproj" -c Release -o "$out/bench" --nologo -v quiet
-if [[ $floor == 1 ]]; then
+if [[ $floor == 1 || $hooks == 1 ]]; then
   dotnet publish "$here/peers/kestrel-floor/KestrelFloor.csproj" -c Release -o "$out/floor" --nologo -v quiet
 fi
 if [[ $node == 1 ]]; then
@@ -167,6 +176,7 @@ runs="$results/runs"
 if [[ $loads == 1 ]]; then rm -rf "$runs"; fi
 mkdir -p "$runs"
 server_pid=""
+hook_pid=""
 cluster_dir=""
 failed=0
 
@@ -176,6 +186,15 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
   fi
+  if [[ -n "$hook_pid" ]]; then
+    kill "$hook_pid" 2>/dev/null || true
+    wait "$hook_pid" 2>/dev/null || true
+    hook_pid=""
+  fi
+}
+# cpu_seconds PID: user + system CPU seconds of PID so far (/proc/PID/stat fields 14 and 15, USER_HZ 100).
+cpu_seconds() {
+  awk '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"
 }
 # The cluster is started and stopped by scripts/cluster-up.sh / cluster-down.sh (pid files in its directory).
 cluster_env() {
@@ -263,17 +282,30 @@ run_cluster() {
   stop_cluster
 }
 
-# start_server repl|node|floor SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
+# start_server repl|vs|hooked|node|floor SCENARIO: starts a fresh server pinned to $server_cpu, waits for /health.
+# hooked: first the instant hook (the Kestrel floor's POST /hook) on the same CPU, then a node asking it before every
+# stream and publish.
 start_server() {
   local kind="$1" scenario="$2" log="$runs/$2-$1-server.log"
   port=$((port + 1))
-  if [[ $kind == repl || $kind == vs ]]; then
+  if [[ $kind == repl || $kind == vs || $kind == hooked ]]; then
     data_dir="$(mktemp -d "${TMPDIR:-/tmp}/repl-bench.XXXXXX")"
-    local store=(--data-dir "$data_dir") build="$out/repl"
+    local store=(--data-dir "$data_dir") build="$out/repl" hook_args=()
     if [[ $journal == memory && $scenario != S5 ]]; then store=(--in-memory); fi
     if [[ $kind == vs ]]; then build="$out/vs-$vs_commit"; fi
+    if [[ $kind == hooked ]]; then
+      taskset -c "$server_cpu" "$out/floor/KestrelFloor" --urls "http://127.0.0.1:$port" >"$runs/$2-hook-server.log" 2>&1 &
+      server_pid=$!
+      wait_health hook "$runs/$2-hook-server.log"
+      hook_pid=$server_pid
+      local hook="http://127.0.0.1:$port/hook"
+      hook_args=(--Hooks:Subscribe "$hook" --Hooks:Publish "$hook" --Hooks:Secret "whsec_$(head -c 32 /dev/urandom | base64)")
+      port=$((port + 1))
+    fi
+    # shellcheck disable=SC2086 # BENCH_NODE_ARGS is a list of arguments
     taskset -c "$server_cpu" "$build/Repl.Host" --urls "http://127.0.0.1:$port" "${store[@]}" \
-      --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 >"$log" 2>&1 &
+      --Logging:LogLevel:Default Warning --Sse:PingInterval 00:00:15 --Limits:MaxStreamsPerIp 100000 \
+      "${hook_args[@]}" ${BENCH_NODE_ARGS:-} >"$log" 2>&1 &
   elif [[ $kind == floor ]]; then
     taskset -c "$server_cpu" "$out/floor/KestrelFloor" --urls "http://127.0.0.1:$port" >"$log" 2>&1 &
   else
@@ -336,22 +368,31 @@ while read -r name subs nonreaders pubs rate secs servers; do
   if [[ ${#only[@]} -gt 0 && ! " ${only[*]} " =~ " $name " ]]; then continue; fi
   if [[ -n $vs && $servers == repl* ]]; then servers="vs,$servers"; fi
   slow=0; if [[ $nonreaders == *s ]]; then slow="${nonreaders%s}" nonreaders=0; fi
+  if [[ $hooks == 1 && $servers == repl* ]]; then servers="$servers,hooked"; fi
   for run in $(seq 1 "$repeat"); do
     for kind in ${servers//,/ }; do
       if [[ $kind == node && $node == 0 ]]; then continue; fi
       if [[ $kind == floor && $floor == 0 ]]; then continue; fi
       if [[ $kind == cluster && $cluster == 0 ]]; then continue; fi
-      label="$kind"; [[ $kind == vs ]] && label="$vs_label"
+      label="$kind"; [[ $kind == vs ]] && label="$vs_label"; [[ $kind == hooked ]] && label="repl+hooks"
       echo "== $name on $label, run $run/$repeat: $subs subscribers (+$nonreaders non-reading, +$slow slow), $pubs publishers, rate $rate, ${secs}s"
       if [[ $kind == cluster ]]; then
         run_cluster "$name" "$subs" "$pubs" "$rate" "$secs" "$run"
         continue
       fi
       start_server "$kind" "$name"
+      if [[ $name == O1 ]]; then
+        # Unmeasured: a first stream JITs the stream path (and a hooked node's HttpClient and resilience pipeline;
+        # tiering is off, so each method is compiled in full on first call), which took seconds on a busy core and
+        # made the first streams' hook calls wait past Hooks:SlotWait. O1 measures opening, not starting.
+        "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --subscribers 200 \
+          --publishers 0 --duration 0.1 --warmup 0 --topic bench --json >/dev/null || true
+      fi
       "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$label" --subscribers "$subs" --non-readers "$nonreaders" --slow-readers "$slow" --publishers "$pubs" \
         --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
         || { echo "   (bench run failed; see above)" >&2; failed=1; }
+      if [[ -n $hook_pid ]]; then echo "   the hook's own CPU over the whole run: $(cpu_seconds "$hook_pid") s"; fi
       stop_server
       [[ -n "${data_dir:-}" ]] && rm -rf "$data_dir" && data_dir=""
     done
@@ -363,5 +404,6 @@ echo "== results (medians of $repeat run(s))"
 report_args=(report "$runs" --out "$results/latest.json")
 [[ $quick == 1 ]] && report_args+=(--quick)
 [[ -n $vs ]] && report_args+=(--vs "$vs_label")
+[[ $hooks == 1 ]] && report_args+=(--this repl+hooks --vs repl)
 "$out/bench/Repl.Bench" "${report_args[@]}"
 exit "$failed"

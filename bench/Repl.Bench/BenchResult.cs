@@ -47,6 +47,8 @@ internal sealed class BenchResult
     public double ClientCpuSeconds { get; set; }
     public ProcessSample? ServerBefore { get; set; }
     public ProcessSample? ServerConnected { get; set; }
+    /// <summary>As the last subscriber's response head came: <see cref="ServerBefore"/> to here is what opening the streams cost.</summary>
+    public ProcessSample? ServerOpened { get; set; }
     public ProcessSample? ServerPublished { get; set; }
     /// <summary>At the first measured publish (after warm-up).</summary>
     public ProcessSample? ServerStart { get; set; }
@@ -84,6 +86,19 @@ internal sealed class BenchResult
     private long? RssGrowthKb => RssSamplesKb.Count >= 4 ? RssSamplesKb[^1] - RssSamplesKb[RssSamplesKb.Count / 4] : null;
 
     public double PublishesPerSecond => PublishSeconds > 0 ? Accepted / PublishSeconds : 0;
+
+    private int Opened => Options.Subscribers - ConnectFailures;
+
+    /// <summary>Streams opened (response heads read) per second of the connect phase, 200 in flight.</summary>
+    public double OpensPerSecond => ConnectSeconds > 0 ? Opened / ConnectSeconds : 0;
+
+    /// <summary>Server CPU per acknowledged publish over the measured window: robust to the VM's drift, unlike a rate.</summary>
+    private double? ServerCpuMicrosPerPublish => ServerCpuSeconds is { } cpu && Accepted > 0 ? cpu * 1e6 / Accepted : null;
+
+    /// <summary>Server CPU per stream opened, over the connect phase.</summary>
+    private double? ServerCpuMicrosPerOpen => ServerBefore is { } before && ServerOpened is { } opened && Opened > 0
+        ? (opened.CpuSeconds - before.CpuSeconds) * 1e6 / Opened
+        : null;
 
     public double DeliveriesPerSecond => DeliverySeconds > 0 ? Delivered / DeliverySeconds : 0;
 
@@ -174,6 +189,8 @@ internal sealed class BenchResult
             w.WriteNumber("p99Ms", Math.Round(ConnectMsP99, 3));
             w.WriteNumber("maxMs", Math.Round(ConnectMsMax, 3));
             w.WriteNumber("failed", ConnectFailures);
+            w.WriteNumber("opensPerSec", Math.Round(OpensPerSecond, 1));
+            if (ServerCpuMicrosPerOpen is { } perOpen) w.WriteNumber("serverCpuUsPerOpen", Math.Round(perOpen, 1));
             w.WriteEndObject();
             w.WriteNumber("publishS", Math.Round(PublishSeconds, 3));
             w.WriteNumber("drainS", Math.Round(DrainSeconds, 3));
@@ -191,6 +208,7 @@ internal sealed class BenchResult
             {
                 w.WriteNumber("cpuS", Math.Round(cpu, 2));
                 w.WriteNumber("cpuPct", Math.Round(ServerCpuPercent ?? 0, 1));
+                if (ServerCpuMicrosPerPublish is { } perPublish) w.WriteNumber("cpuUsPerPublish", Math.Round(perPublish, 1));
             }
             if (ServerBefore is { } b) w.WriteNumber("rssBeforeKb", b.RssKb);
             if (ServerConnected is { } c) w.WriteNumber("rssConnectedKb", c.RssKb);
@@ -242,10 +260,10 @@ internal sealed class BenchResult
             Row("kill -9", $"at {h.KillAtSeconds:N1} s: longest without an acknowledgement {h.LongestWithoutAckSeconds:N2} s, {(h.ResumedAfterKillSeconds is { } r ? $"until {r:N2} s after the kill" : "none after the kill")}; {h.AckedAfterKill:N0} acknowledged after it");
         }
         if (Failure is not null) Row("FAILED", Failure);
-        Row("connect", $"{ConnectSeconds:N2} s for all, per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}{(ConnectFailures > 0 && SubscriberError is not null ? " — " + SubscriberError : "")}");
+        Row("connect", $"{ConnectSeconds:N2} s for all ({OpensPerSecond:N0} opens/s{(ServerCpuMicrosPerOpen is { } perOpen ? $", server CPU {perOpen:N0} µs per open" : "")}), per connection p50 {ConnectMsP50:N1} ms, p99 {ConnectMsP99:N1} ms, failed {ConnectFailures}{(ConnectFailures > 0 && SubscriberError is not null ? " — " + SubscriberError : "")}");
         Row("drain", $"{DrainSeconds:N2} s");
         Row("bench CPU", $"{ClientCpuSeconds:N2} s");
-        if (ServerCpuSeconds is { } cpu) Row(Options.ServerPids.Count > 1 ? $"server CPU ({Options.ServerPids.Count} processes)" : "server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");
+        if (ServerCpuSeconds is { } cpu) Row(Options.ServerPids.Count > 1 ? $"server CPU ({Options.ServerPids.Count} processes)" : "server CPU", $"{cpu:N2} s ({ServerCpuPercent:N0} % of one core{(ServerCpuMicrosPerPublish is { } perPublish ? $", {perPublish:N1} µs per publish" : "")}){(OthersOnServerCpuPercent is { } o ? $"; other processes took {o:N0} % of its core" : "")}");
         if (EtcdCpuSeconds is { } etcd) Row($"etcd CPU ({Options.EtcdPids.Count} members)", $"{etcd:N2} s ({EtcdCpuPercent:N0} % of one core), RSS {EtcdAfter?.RssKb / 1024.0:N1} MB after");
         Row("machine", $"load average {LoadAverage:N1}; CPU busy {string.Join(", ", CpuBusyPercent.Select(p => $"cpu{p.Key} {p.Value:N0} %"))}");
         if (ServerBefore is { } b && ServerConnected is { } cn && ServerAfter is { } a)

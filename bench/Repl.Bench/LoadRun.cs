@@ -47,6 +47,7 @@ internal sealed class LoadRun(BenchOptions options)
         }
         await Task.WhenAll(connects).ConfigureAwait(false);
         result.ConnectSeconds = Seconds(Stopwatch.GetTimestamp() - connectStart);
+        result.ServerOpened = ProcessSample.Read(options.ServerPids);
         result.ConnectFailures = subscribers.Count(s => !s.Connected.IsCompletedSuccessfully);
         var connectTimes = subscribers.Where(s => s.Connected.IsCompletedSuccessfully).Select(s => Seconds(s.ConnectTicks) * 1000).Order().ToArray();
         result.ConnectMsP50 = Percentile(connectTimes, 0.5);

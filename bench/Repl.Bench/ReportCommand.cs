@@ -9,7 +9,8 @@ namespace Repl.Bench;
 /// <c>Repl.Bench report DIR</c>: reads every run's JSON line from DIR, takes the median of each figure per
 /// (server, scenario), checks Repl's medians against the issue's targets, prints a table and writes one JSON file.
 /// With <c>--vs LABEL</c> (an A/B, <c>bench/run.sh --vs REV</c>) it also prints, per scenario, each figure of
-/// <c>repl</c> over the same figure of LABEL, run pair by run pair (run i of one build beside run i of the other).
+/// <c>repl</c> (or of <c>--this LABEL</c>: <c>bench/run.sh --hooks</c> passes <c>repl+hooks</c>) over the same figure
+/// of LABEL, run pair by run pair (run i of one server beside run i of the other).
 /// </summary>
 internal static class ReportCommand
 {
@@ -32,6 +33,9 @@ internal static class ReportCommand
         ("handoverS", ["handover", "longestWithoutAckS"]),
         ("connectS", ["connect", "totalS"]),
         ("connectFailed", ["connect", "failed"]),
+        ("opensPerSec", ["connect", "opensPerSec"]),
+        ("cpuUsPerOpen", ["connect", "serverCpuUsPerOpen"]),
+        ("cpuUsPerPublish", ["server", "cpuUsPerPublish"]),
         ("serverCpuPct", ["server", "cpuPct"]),
         ("othersOnCorePct", ["server", "othersOnCorePct"]),
         ("etcdCpuPct", ["server", "etcd", "cpuPct"]),
@@ -47,11 +51,13 @@ internal static class ReportCommand
         string dir = args[1];
         string? outFile = null;
         string? vs = null;
+        string mine = "repl";
         bool quick = false;
         for (int i = 2; i < args.Length; i++)
         {
             if (args[i] == "--out" && i + 1 < args.Length) outFile = args[++i];
             else if (args[i] == "--vs" && i + 1 < args.Length) vs = args[++i];
+            else if (args[i] == "--this" && i + 1 < args.Length) mine = args[++i];
             else if (args[i] == "--quick") quick = true;
             else throw new ArgumentException($"unknown report option {args[i]}");
         }
@@ -95,7 +101,7 @@ internal static class ReportCommand
         }
 
         Console.WriteLine(Table(rows, quick));
-        if (vs is not null) Console.WriteLine(Ratios(runs, vs));
+        if (vs is not null) Console.WriteLine(Ratios(runs, mine, vs));
         if (outFile is not null)
         {
             var report = new JsonObject
@@ -135,20 +141,20 @@ internal static class ReportCommand
     }
 
     /// <summary>The figures an A/B is read by: throughput, latency, loss, memory per connection.</summary>
-    private static readonly string[] Compared = ["publishesPerSec", "deliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "lost", "warmupLost", "rssPerConnectionBytes"];
+    private static readonly string[] Compared = ["publishesPerSec", "cpuUsPerPublish", "opensPerSec", "cpuUsPerOpen", "deliveriesPerSec", "p50Ms", "p99Ms", "p999Ms", "lost", "warmupLost", "rssPerConnectionBytes"];
 
-    /// <summary>Per scenario and figure: <c>repl</c> / <paramref name="vs"/>, pair by pair, and the median of the pairs.</summary>
-    private static string Ratios(List<JsonObject> runs, string vs)
+    /// <summary>Per scenario and figure: <paramref name="this"/> / <paramref name="vs"/>, pair by pair, and the median of the pairs.</summary>
+    private static string Ratios(List<JsonObject> runs, string @this, string vs)
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(c, $"A/B: this checkout (repl) / {vs}, run pair by run pair; the median of the pairs in bold");
+        sb.AppendLine(c, $"A/B: {(@this == "repl" ? "this checkout (repl)" : @this)} / {vs}, run pair by run pair; the median of the pairs in bold");
         sb.AppendLine();
         sb.AppendLine("| scenario | figure | this | vs | this / vs, pair by pair | median |");
         sb.AppendLine("| --- | --- | --- | --- | --- | ---: |");
         foreach (var scenario in runs.Select(r => Str(r, "scenario")).Distinct().Order(StringComparer.Ordinal))
         {
-            var mine = runs.Where(r => Str(r, "scenario") == scenario && Str(r, "label") == "repl").ToList();
+            var mine = runs.Where(r => Str(r, "scenario") == scenario && Str(r, "label") == @this).ToList();
             var theirs = runs.Where(r => Str(r, "scenario") == scenario && Str(r, "label") == vs).ToList();
             if (mine.Count == 0 || theirs.Count == 0) continue;
             foreach (var figure in Compared)

@@ -7,6 +7,9 @@
 //   KestrelFloor --urls http://127.0.0.1:9300
 //
 // GET /health 200, POST /topics 201 (topic create; any body), POST /topics/{topic} 201, anything else 404.
+//
+// It is also the instant hook of `bench/run.sh --hooks`: POST /hook (any body) answers 200 {"allow":true} at once,
+// checking nothing (not even the signature), so a hooked node's figures are what the hook costs the node itself.
 
 using System.Buffers;
 
@@ -26,6 +29,10 @@ app.Run(context =>
     {
         if (!rest.HasValue) return DrainAndAnswerAsync(context, StatusCodes.Status201Created, Answers.TopicCreated);
         if (rest.Value!.IndexOf('/', 1) < 0) return DrainAndAnswerAsync(context, StatusCodes.Status201Created, Answers.Published);
+    }
+    else if (HttpMethods.IsPost(request.Method) && request.Path == "/hook")
+    {
+        return DrainAndAnswerAsync(context, StatusCodes.Status200OK, Answers.Allow);
     }
     else if (HttpMethods.IsGet(request.Method) && request.Path == "/health")
     {
@@ -62,6 +69,9 @@ static async Task DrainAndAnswerAsync(HttpContext context, int status, byte[] js
 internal static class Answers
 {
     public static readonly byte[] Health = """{"status":"up","node":"kestrel-floor"}"""u8.ToArray();
+
+    /// <summary>A hook's yes, to a subscribe hook and a publish hook (and a batch) alike.</summary>
+    public static readonly byte[] Allow = """{"allow":true}"""u8.ToArray();
 
     public static readonly byte[] TopicCreated = """{"message":"topic created"}"""u8.ToArray();
 
