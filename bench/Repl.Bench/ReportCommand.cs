@@ -162,7 +162,8 @@ internal static class ReportCommand
                 var path = Figures.First(f => f.Name == figure).Path;
                 var a = mine.Select(r => Get(r, path)).ToList();
                 var b = theirs.Select(r => Get(r, path)).ToList();
-                if (a.All(v => v is null) && b.All(v => v is null)) continue;
+                // Nothing to compare: a figure the scenario does not have (no subscribers in S5, no publishes in O1).
+                if (a.Concat(b).All(v => v is null or 0)) continue;
                 var pairs = a.Zip(b, (x, y) => x is { } p && y is { } q && q != 0 ? p / q : (double?)null).OfType<double>().Order().ToArray();
                 string Values(List<double?> values) => string.Join(", ", values.Select(v => v?.ToString(v >= 100 ? "N0" : "0.##", c) ?? "–"));
                 string ratios = pairs.Length == 0 ? "–" : string.Join(", ", a.Zip(b, (x, y) => x is { } p && y is { } q && q != 0 ? (p / q).ToString("0.00", c) : "–"));
