@@ -22,7 +22,7 @@ try
     await ReplHost.Create(args).RunAsync();
     return 0;
 }
-catch (Repl.Host.Cluster.ClusterSettingsException wrong)
+catch (Repl.Host.SettingsException wrong)
 {
     Console.Error.WriteLine("repl: cannot start: " + wrong.Message);
     return 2;

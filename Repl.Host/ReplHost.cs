@@ -38,7 +38,7 @@ public static class ReplHost
     /// The node the arguments ask for: a broker (<see cref="Build"/>: standalone, or cluster mode with <c>--etcd</c>) or,
     /// with <c>--role lighthouse</c>, a lighthouse (a seed-only member of the Akka cluster).
     /// </summary>
-    /// <exception cref="Cluster.ClusterSettingsException">A cluster setting cannot work; the message says which.</exception>
+    /// <exception cref="SettingsException">A setting cannot work; the message says which.</exception>
     public static IHost Create(string[] args) =>
         Cluster.AkkaClusterSettings.RoleOf(Configuration(args)) == Cluster.AkkaClusterSettings.LighthouseRole ? Lighthouse.LighthouseHost.Build(Normalize(args)) : Build(args);
 

@@ -38,7 +38,7 @@ internal static class ServeCommand
             await Microsoft.Extensions.Hosting.HostingAbstractionsHostExtensions.RunAsync(app, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Ok;
         }
-        catch (Repl.Host.Cluster.ClusterSettingsException wrong)
+        catch (Repl.Host.SettingsException wrong)
         {
             await stderr.WriteLineAsync($"error: the node could not start — {wrong.Message}").ConfigureAwait(false);
             return ExitCodes.Usage;

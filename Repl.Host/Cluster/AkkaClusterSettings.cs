@@ -33,14 +33,14 @@ internal sealed record AkkaClusterSettings(string Role, string Hostname, string 
     /// <summary>The role asked for (<c>--role</c>, <c>Node:Role</c>): <c>broker</c> unless <c>lighthouse</c>.</summary>
     public static string RoleOf(IConfiguration configuration) => configuration["Node:Role"] is { Length: > 0 } role ? role.Trim().ToLowerInvariant() : BrokerRole;
 
-    /// <exception cref="ClusterSettingsException">A setting is wrong, said in one line.</exception>
+    /// <exception cref="SettingsException">A setting is wrong, said in one line.</exception>
     public static AkkaClusterSettings From(IConfiguration configuration, bool clusterMode)
     {
         string role = RoleOf(configuration);
-        if (role is not (BrokerRole or LighthouseRole)) throw new ClusterSettingsException($"--role '{role}': expected '{BrokerRole}' or '{LighthouseRole}'");
+        if (role is not (BrokerRole or LighthouseRole)) throw new SettingsException($"--role '{role}': expected '{BrokerRole}' or '{LighthouseRole}'");
         if (configuration["ACTORSYSTEM"] is { Length: > 0 } system && system != SystemName)
         {
-            throw new ClusterSettingsException($"ACTORSYSTEM is '{system}', but Repl's actor system is '{SystemName}': every seed address must read akka.tcp://{SystemName}@host:port");
+            throw new SettingsException($"ACTORSYSTEM is '{system}', but Repl's actor system is '{SystemName}': every seed address must read akka.tcp://{SystemName}@host:port");
         }
         string? ip = Setting(configuration, "Cluster:Ip", "CLUSTER_IP");
         string? portText = Setting(configuration, "Cluster:Port", "CLUSTER_PORT");
@@ -51,7 +51,7 @@ internal sealed record AkkaClusterSettings(string Role, string Hostname, string 
         {
             if (seedsText is not null || ip is not null || portText is not null)
             {
-                throw new ClusterSettingsException("CLUSTER_SEEDS/CLUSTER_IP/CLUSTER_PORT (--seeds, --cluster-ip, --cluster-port) are for cluster mode: set Cluster:Etcd (--etcd) too, or unset them for a standalone node");
+                throw new SettingsException("CLUSTER_SEEDS/CLUSTER_IP/CLUSTER_PORT (--seeds, --cluster-ip, --cluster-port) are for cluster mode: set Cluster:Etcd (--etcd) too, or unset them for a standalone node");
             }
             // Standalone, as always: loopback and a free port, a one-node cluster of itself.
             return new AkkaClusterSettings(BrokerRole, "127.0.0.1", "127.0.0.1", 0, []);
@@ -60,26 +60,26 @@ internal sealed record AkkaClusterSettings(string Role, string Hostname, string 
         int port = lighthouse ? LighthousePort : 0;
         if (portText is not null && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port > 65535))
         {
-            throw new ClusterSettingsException($"CLUSTER_PORT '{portText}' is not a port number");
+            throw new SettingsException($"CLUSTER_PORT '{portText}' is not a port number");
         }
         string publicHostname = ip ?? "127.0.0.1";
         var seeds = new List<string>();
         foreach (string seed in (seedsText ?? "").Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!TryParseSeed(seed, out var address)) throw new ClusterSettingsException($"CLUSTER_SEEDS: '{seed}' is not an address akka.tcp://{SystemName}@host:port");
-            if (address.System != SystemName) throw new ClusterSettingsException($"CLUSTER_SEEDS: '{seed}' names actor system '{address.System}', but Repl's is '{SystemName}'");
+            if (!TryParseSeed(seed, out var address)) throw new SettingsException($"CLUSTER_SEEDS: '{seed}' is not an address akka.tcp://{SystemName}@host:port");
+            if (address.System != SystemName) throw new SettingsException($"CLUSTER_SEEDS: '{seed}' names actor system '{address.System}', but Repl's is '{SystemName}'");
             if (!seeds.Contains(address.ToString())) seeds.Add(address.ToString());
         }
         var settings = new AkkaClusterSettings(role, bindIp ?? publicHostname, publicHostname, port, seeds);
         if (lighthouse)
         {
-            if (port == 0) throw new ClusterSettingsException("a lighthouse needs a fixed CLUSTER_PORT (default 4053): brokers reach it by address");
+            if (port == 0) throw new SettingsException("a lighthouse needs a fixed CLUSTER_PORT (default 4053): brokers reach it by address");
             // Lighthouse's convention: a lighthouse is one of the seeds, so the first seed can form the cluster.
             if (!seeds.Contains(settings.SelfAddress)) seeds.Add(settings.SelfAddress);
         }
         else if (seeds.Count == 0)
         {
-            throw new ClusterSettingsException(
+            throw new SettingsException(
                 "a broker in cluster mode needs seeds: set CLUSTER_SEEDS (--seeds) to the lighthouses, e.g. akka.tcp://repl@127.0.0.1:4053 " +
                 "(a one-broker cluster names itself, with a fixed CLUSTER_PORT)");
         }

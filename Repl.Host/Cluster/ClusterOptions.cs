@@ -46,18 +46,18 @@ public sealed class ClusterOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Throws <see cref="ClusterSettingsException"/> for a setting that cannot work (a window of no entries, a zero
+    /// Throws <see cref="SettingsException"/> for a setting that cannot work (a window of no entries, a zero
     /// interval), so the node exits with one line naming it instead of failing somewhere in its start.
     /// </summary>
     public void Validate()
     {
-        if (FeedWindow < 1) throw new ClusterSettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Etcd.ClusterLogFeed.DefaultWindow})");
-        if (WindowRevisions < 1) throw new ClusterSettingsException($"Cluster:WindowRevisions is {WindowRevisions}: it must be at least 1");
-        if (MaxLag < 1) throw new ClusterSettingsException($"Cluster:MaxLag is {MaxLag}: it must be at least 1");
-        ClusterSettingsException.ThrowUnlessPositive("Cluster:CompactInterval", CompactInterval);
-        ClusterSettingsException.ThrowUnlessPositive("Cluster:UnavailableAfter", UnavailableAfter);
-        ClusterSettingsException.ThrowUnlessPositive("Cluster:LeaseTtl", LeaseTtl);
-        ClusterSettingsException.ThrowUnlessPositive("Cluster:ProgressInterval", ProgressInterval);
-        ClusterSettingsException.ThrowUnlessPositive("Cluster:RequestTimeout", RequestTimeout);
+        if (FeedWindow < 1) throw new SettingsException($"Cluster:FeedWindow is {FeedWindow}: it must be at least 1 (log entries the watch may hand the log reader ahead of what it applied; default {Repl.Actors.Etcd.ClusterLogFeed.DefaultWindow})");
+        if (WindowRevisions < 1) throw new SettingsException($"Cluster:WindowRevisions is {WindowRevisions}: it must be at least 1");
+        if (MaxLag < 1) throw new SettingsException($"Cluster:MaxLag is {MaxLag}: it must be at least 1");
+        SettingsException.ThrowUnlessPositive("Cluster:CompactInterval", CompactInterval);
+        SettingsException.ThrowUnlessPositive("Cluster:UnavailableAfter", UnavailableAfter);
+        SettingsException.ThrowUnlessPositive("Cluster:LeaseTtl", LeaseTtl);
+        SettingsException.ThrowUnlessPositive("Cluster:ProgressInterval", ProgressInterval);
+        SettingsException.ThrowUnlessPositive("Cluster:RequestTimeout", RequestTimeout);
     }
 }

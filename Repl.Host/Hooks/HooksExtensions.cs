@@ -10,7 +10,7 @@ internal static class HooksExtensions
     private const int MaxAnswerBytes = 1 << 20;
 
     /// <summary>
-    /// Validates <c>Hooks</c> (a setting that cannot work stops the node: <see cref="Cluster.ClusterSettingsException"/>)
+    /// Validates <c>Hooks</c> (a setting that cannot work stops the node: <see cref="SettingsException"/>)
     /// and, when a hook is set, registers <see cref="HooksOptions"/>, <see cref="HookMetrics"/>, <see cref="HookClient"/>
     /// and one named client per set hook. With no hook set it registers nothing: routes find no <see cref="HookClient"/>.
     /// </summary>

@@ -1,5 +1,3 @@
-using Repl.Host.Cluster;
-
 namespace Repl.Host.Hooks;
 
 /// <summary>Backend hooks (configuration section <c>Hooks</c>): the application's own server decides who may subscribe and what may be published.</summary>
@@ -81,12 +79,12 @@ public sealed class HooksOptions
         }
         catch (FormatException)
         {
-            throw new ClusterSettingsException($"Hooks:Secret starts with {WebhookSigner.SecretPrefix} but what follows is not base64 (Standard Webhooks writes a secret whsec_<base64 of its bytes>)");
+            throw new SettingsException($"Hooks:Secret starts with {WebhookSigner.SecretPrefix} but what follows is not base64 (Standard Webhooks writes a secret whsec_<base64 of its bytes>)");
         }
     }
 
     /// <summary>
-    /// Throws <see cref="ClusterSettingsException"/> (one line, exit code 2) for settings that cannot work: a URL that is
+    /// Throws <see cref="SettingsException"/> (one line, exit code 2) for settings that cannot work: a URL that is
     /// not an absolute http(s) URL, a missing or short secret, cookies or tokens sent in clear to another machine, a
     /// bound or a time that is not positive.
     /// </summary>
@@ -99,24 +97,24 @@ public sealed class HooksOptions
         {
             if (!IsSet(url)) continue;
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-                throw new ClusterSettingsException($"{setting} '{url}' is not an absolute http:// or https:// URL");
+                throw new SettingsException($"{setting} '{url}' is not an absolute http:// or https:// URL");
             // A session cookie or a bearer token in clear over the network is anyone's on the path; loopback never leaves the machine.
             if (credentials && uri.Scheme == Uri.UriSchemeHttp && !uri.IsLoopback)
-                throw new ClusterSettingsException($"{setting} '{url}' is plain http:// to another machine, and Hooks:ForwardHeaders ({ForwardHeaders}) would send it the clients' Cookie or Authorization in clear: use https://, or leave them out of Hooks:ForwardHeaders");
+                throw new SettingsException($"{setting} '{url}' is plain http:// to another machine, and Hooks:ForwardHeaders ({ForwardHeaders}) would send it the clients' Cookie or Authorization in clear: use https://, or leave them out of Hooks:ForwardHeaders");
         }
         if (string.IsNullOrEmpty(Secret))
-            throw new ClusterSettingsException("Hooks:Secret is not set: every hook call is signed (Standard Webhooks); set a secret of at least 32 bytes, e.g. whsec_<base64 of 32 random bytes>");
+            throw new SettingsException("Hooks:Secret is not set: every hook call is signed (Standard Webhooks); set a secret of at least 32 bytes, e.g. whsec_<base64 of 32 random bytes>");
         int length = SecretBytes().Length;
         if (length < WebhookSigner.MinSecretBytes)
-            throw new ClusterSettingsException($"Hooks:Secret is {length} bytes: it must be at least {WebhookSigner.MinSecretBytes} (e.g. whsec_<base64 of 32 random bytes>)");
-        ClusterSettingsException.ThrowUnlessPositive("Hooks:Timeout", Timeout, "the most one hook call may take");
-        ClusterSettingsException.ThrowUnlessPositive("Hooks:SlotWait", SlotWait, "how long a hook call waits for a slot");
-        ClusterSettingsException.ThrowUnlessPositive("Hooks:BreakFor", BreakFor, "how long an open circuit breaker stays open");
-        if (BreakFor < TimeSpan.FromMilliseconds(500)) throw new ClusterSettingsException($"Hooks:BreakFor is {BreakFor}: it must be at least 00:00:00.5");
-        if (MaxInFlight < 1) throw new ClusterSettingsException($"Hooks:MaxInFlight is {MaxInFlight}: it must be at least 1");
-        if (EventQueue < 1) throw new ClusterSettingsException($"Hooks:EventQueue is {EventQueue}: it must be at least 1");
-        if (BreakAfter < 2) throw new ClusterSettingsException($"Hooks:BreakAfter is {BreakAfter}: it must be at least 2");
-        if (CacheFor < TimeSpan.Zero) throw new ClusterSettingsException($"Hooks:CacheFor is {CacheFor}: it must be zero (off) or a positive time span");
+            throw new SettingsException($"Hooks:Secret is {length} bytes: it must be at least {WebhookSigner.MinSecretBytes} (e.g. whsec_<base64 of 32 random bytes>)");
+        SettingsException.ThrowUnlessPositive("Hooks:Timeout", Timeout, "the most one hook call may take");
+        SettingsException.ThrowUnlessPositive("Hooks:SlotWait", SlotWait, "how long a hook call waits for a slot");
+        SettingsException.ThrowUnlessPositive("Hooks:BreakFor", BreakFor, "how long an open circuit breaker stays open");
+        if (BreakFor < TimeSpan.FromMilliseconds(500)) throw new SettingsException($"Hooks:BreakFor is {BreakFor}: it must be at least 00:00:00.5");
+        if (MaxInFlight < 1) throw new SettingsException($"Hooks:MaxInFlight is {MaxInFlight}: it must be at least 1");
+        if (EventQueue < 1) throw new SettingsException($"Hooks:EventQueue is {EventQueue}: it must be at least 1");
+        if (BreakAfter < 2) throw new SettingsException($"Hooks:BreakAfter is {BreakAfter}: it must be at least 2");
+        if (CacheFor < TimeSpan.Zero) throw new SettingsException($"Hooks:CacheFor is {CacheFor}: it must be zero (off) or a positive time span");
     }
 
     private static bool IsSet(string? url) => !string.IsNullOrWhiteSpace(url);

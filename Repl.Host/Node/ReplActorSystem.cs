@@ -42,7 +42,7 @@ internal static class ReplActorSystem
         var sequencer = configuration.GetSection("Sequencer").Get<SequencerOptions>() ?? new SequencerOptions();
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
-        ClusterSettingsException.ThrowUnlessPositive("Node:RetentionInterval", nodeOptions.RetentionInterval, "how often retention runs");
+        SettingsException.ThrowUnlessPositive("Node:RetentionInterval", nodeOptions.RetentionInterval, "how often retention runs");
         bool isCluster = cluster.IsCluster;
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);

@@ -43,7 +43,7 @@ public sealed class AkkaClusterSettingsTests
     [Fact]
     public void ClusterBroker_WithoutSeeds_RefusesToStart()
     {
-        var error = Assert.Throws<ClusterSettingsException>(() => AkkaClusterSettings.From(Config(), clusterMode: true));
+        var error = Assert.Throws<SettingsException>(() => AkkaClusterSettings.From(Config(), clusterMode: true));
         Assert.Contains("CLUSTER_SEEDS", error.Message);
     }
 
@@ -63,7 +63,7 @@ public sealed class AkkaClusterSettingsTests
     [InlineData("Node:Role", "sequencer")]
     public void WrongSetting_RefusesToStart_NamingIt(string key, string value)
     {
-        var error = Assert.Throws<ClusterSettingsException>(() => AkkaClusterSettings.From(Config(("CLUSTER_SEEDS", "akka.tcp://repl@lh:4053"), (key, value)), clusterMode: true));
+        var error = Assert.Throws<SettingsException>(() => AkkaClusterSettings.From(Config(("CLUSTER_SEEDS", "akka.tcp://repl@lh:4053"), (key, value)), clusterMode: true));
         Assert.Contains(value.Split(':')[0], error.Message);
     }
 
@@ -73,6 +73,6 @@ public sealed class AkkaClusterSettingsTests
         var settings = AkkaClusterSettings.From(Config(), clusterMode: false);
         Assert.Equal(("broker", "127.0.0.1", 0), (settings.Role, settings.Hostname, settings.Port));
         Assert.Empty(settings.Seeds);
-        Assert.Throws<ClusterSettingsException>(() => AkkaClusterSettings.From(Config(("CLUSTER_SEEDS", "akka.tcp://repl@lh:4053")), clusterMode: false));
+        Assert.Throws<SettingsException>(() => AkkaClusterSettings.From(Config(("CLUSTER_SEEDS", "akka.tcp://repl@lh:4053")), clusterMode: false));
     }
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using Repl.Host.Cluster;
 using Repl.Host.Tests.Infrastructure;
 
 namespace Repl.Host.Tests.Hooks;
@@ -109,7 +108,7 @@ public sealed partial class EventsHookTests
     [InlineData("-5")]
     public void EventQueue_BelowOne_StopsTheNode(string size)
     {
-        var error = Assert.Throws<ClusterSettingsException>(() => ReplHost.Build(
+        var error = Assert.Throws<SettingsException>(() => ReplHost.Build(
             ["--urls", "http://127.0.0.1:0", "--in-memory", "--Hooks:Events", "http://127.0.0.1:1/events", "--Hooks:Secret", EventsBackend.Secret, "--Hooks:EventQueue", size]));
         Assert.Contains("Hooks:EventQueue", error.Message);
     }

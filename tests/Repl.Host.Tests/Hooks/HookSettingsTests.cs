@@ -1,5 +1,3 @@
-using Repl.Host.Cluster;
-
 namespace Repl.Host.Tests.Hooks;
 
 /// <summary>Hook settings that cannot work stop the node at start, with one line and exit code 2.</summary>
@@ -19,7 +17,7 @@ public sealed class HookSettingsTests
     [InlineData("Hooks:MaxInFlight is 0: it must be at least 1", "--Hooks:Publish", "http://localhost/p", "--Hooks:Secret", GoodSecret, "--Hooks:MaxInFlight", "0")]
     public void ASettingThatCannotWork_StopsTheNode_WithOneLineNamingIt(string message, params string[] settings)
     {
-        var wrong = Assert.Throws<ClusterSettingsException>(() => ReplHost.Build(["--urls", "http://127.0.0.1:0", "--in-memory", .. settings]));
+        var wrong = Assert.Throws<SettingsException>(() => ReplHost.Build(["--urls", "http://127.0.0.1:0", "--in-memory", .. settings]));
         Assert.StartsWith(message, wrong.Message);
     }
 

@@ -38,7 +38,7 @@ public sealed class RetentionTests
     [Fact]
     public void RetentionInterval_OfZero_IsASettingsError()
     {
-        var error = Assert.Throws<Repl.Host.Cluster.ClusterSettingsException>(() => ReplHost.Build(["--Node:RetentionInterval", "00:00:00", "--Journal:InMemory", "true"]));
+        var error = Assert.Throws<Repl.Host.SettingsException>(() => ReplHost.Build(["--Node:RetentionInterval", "00:00:00", "--Journal:InMemory", "true"]));
         Assert.Contains("Node:RetentionInterval", error.Message);
     }
 
