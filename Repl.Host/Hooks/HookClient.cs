@@ -6,17 +6,26 @@ using Repl.Host.Metrics;
 
 namespace Repl.Host.Hooks;
 
-/// <summary>Makes signed hook calls: one slot of <c>Hooks:MaxInFlight</c>, the hook's named client, a child span, the metrics.</summary>
+/// <summary>Makes signed hook calls: a slot, the hook's named client, a child span, the metrics.</summary>
 /// <remarks>
 /// <para>Each hook has its own named <see cref="HttpClient"/> (<see cref="ClientName"/>) from <see cref="IHttpClientFactory"/>,
 /// with a resilience pipeline of its own (<see cref="HooksExtensions"/>): a circuit breaker around a timeout of
 /// <c>Hooks:Timeout</c>, and no retry — a blocking hook's caller is waiting, and a retry would only add to the load of
 /// a backend already in trouble.</para>
+/// <para>The blocking hooks (subscribe, publish) share <c>Hooks:MaxInFlight</c> slots. The events hook has slots of
+/// its own (<see cref="EventSlots"/>): its one sender posts one event at a time, and a slow events backend must never
+/// hold a slot a stream or a publish is waiting for.</para>
 /// <para>Registered only when a hook is set: with none, nothing here exists and no route asks for it.</para>
 /// </remarks>
 internal sealed class HookClient
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
+
+    /// <summary>
+    /// Events hook calls in flight on this node at most. <see cref="HookEvents"/> has one sender that waits for each
+    /// answer, so it never needs more than one; the bound is there so no caller can make the events hook a flood.
+    /// </summary>
+    internal const int EventSlots = 1;
 
     private readonly IHttpClientFactory _clients;
     private readonly HooksOptions _options;
@@ -24,7 +33,8 @@ internal sealed class HookClient
     private readonly HookMetrics _metrics;
     private readonly ReplTracing _tracing;
     private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _blockingSlots;
+    private readonly SemaphoreSlim _eventSlots;
     private readonly Uri?[] _urls;
 
     public HookClient(IHttpClientFactory clients, HooksOptions options, HookMetrics metrics, ReplTracing tracing, TimeProvider time)
@@ -35,7 +45,8 @@ internal sealed class HookClient
         _metrics = metrics;
         _tracing = tracing;
         _time = time;
-        _slots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
+        _blockingSlots = new SemaphoreSlim(options.MaxInFlight, options.MaxInFlight);
+        _eventSlots = new SemaphoreSlim(EventSlots, EventSlots);
         _urls = [.. Enum.GetValues<HookKind>().Select(options.UrlOf)];
     }
 
@@ -62,10 +73,13 @@ internal sealed class HookClient
         using var activity = _tracing.StartHook(HookMetrics.Label(kind), url);
         long started = Stopwatch.GetTimestamp();
         HookReply reply;
-        if (!await _slots.WaitAsync(_options.SlotWait, cancel))
+        var slots = kind == HookKind.Events ? _eventSlots : _blockingSlots;
+        if (!await slots.WaitAsync(_options.SlotWait, cancel))
         {
-            reply = HookReply.Fail(HookFailure.NoSlot,
-                $"{_options.MaxInFlight} hook calls were in flight on this node for {_options.SlotWait.TotalSeconds:0.###} s (Hooks:MaxInFlight, Hooks:SlotWait)");
+            reply = kind == HookKind.Events
+                ? HookReply.Fail(HookFailure.NoSlot, $"{EventSlots} events hook call(s) were in flight on this node for {_options.SlotWait.TotalSeconds:0.###} s")
+                : HookReply.Fail(HookFailure.NoSlot,
+                    $"{_options.MaxInFlight} subscribe and publish hook calls were in flight on this node for {_options.SlotWait.TotalSeconds:0.###} s (Hooks:MaxInFlight, Hooks:SlotWait)");
         }
         else
         {
@@ -75,7 +89,7 @@ internal sealed class HookClient
             }
             finally
             {
-                _slots.Release();
+                slots.Release();
             }
         }
         _metrics.Called(kind, reply.Failure, Stopwatch.GetElapsedTime(started));

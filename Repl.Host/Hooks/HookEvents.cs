@@ -20,8 +20,9 @@ namespace Repl.Host.Hooks;
 /// <para>When the queue is full the oldest queued event is dropped for the new one: counted
 /// (<c>repl_hook_events_dropped_total</c>) and logged, at most once a second with the count. Events still queued when
 /// the node stops or dies are lost.</para>
-/// <para>A slow or dead backend holds one hook slot at a time (of <c>Hooks:MaxInFlight</c>), and the events hook's own
-/// circuit breaker; publishes and streams never wait for it.</para>
+/// <para>A slow or dead backend holds the events hook's own slot (<see cref="HookClient.EventSlots"/>, apart from the
+/// subscribe and publish hooks' <c>Hooks:MaxInFlight</c>) and its own circuit breaker; publishes and streams never wait
+/// for it.</para>
 /// </remarks>
 internal sealed class HookEvents : BackgroundService
 {

@@ -31,7 +31,10 @@ public sealed class HooksOptions
     /// <summary>Request headers passed on to the hooks, comma or space separated (default <c>Cookie, Authorization</c>).</summary>
     public string ForwardHeaders { get; set; } = DefaultForwardHeaders;
 
-    /// <summary>Most hook calls in flight on this node, all hooks together: a reconnect storm cannot flood the backend.</summary>
+    /// <summary>
+    /// Most subscribe and publish hook calls in flight on this node, the two together: a reconnect storm cannot flood the
+    /// backend. The events hook has its own bound (one call: its one sender waits for each answer).
+    /// </summary>
     public int MaxInFlight { get; set; } = 64;
 
     /// <summary>How long a call waits for one of the <see cref="MaxInFlight"/> slots; past it the call failed (503).</summary>

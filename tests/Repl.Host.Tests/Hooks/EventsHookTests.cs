@@ -103,6 +103,23 @@ public sealed partial class EventsHookTests
         Assert.Equal(["t0", "t5", "stream.opened"], delivered);
     }
 
+    [Fact]
+    public async Task BackendThatHangs_TakesNoSlotFromTheSubscribeHook()
+    {
+        await using var events = await EventsBackend.StartAsync();
+        events.Answer = _ => null; // never answers
+        // One slot for the blocking hooks; the events call hangs far longer than the stream may wait for that slot.
+        await using var node = await HookedNode.StartAsync("--Hooks:Events", events.Url, "--Hooks:MaxInFlight", "1",
+            "--Hooks:SlotWait", "00:00:00.300", "--Hooks:Timeout", "00:00:10");
+
+        await node.Server.Client.CreateTopicAsync("slots");
+        Assert.Equal("topic.created", (await events.NextAsync()).Type); // in flight, and it stays so
+
+        var (status, cause) = await HookResilienceTests.OpenAsync(node.Server, "/topics/slots/sse");
+        Assert.True(status == HttpStatusCode.OK, $"the stream was refused {(int)status}: {cause}");
+        Assert.Single(node.Backend.Calls);
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-5")]
