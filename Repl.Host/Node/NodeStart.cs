@@ -9,6 +9,7 @@ using Repl.Actors.Sharding;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Cluster;
+using Repl.Host.Hooks;
 
 namespace Repl.Host.Node;
 
@@ -29,7 +30,7 @@ namespace Repl.Host.Node;
 /// </remarks>
 internal sealed class NodeStart(ReplNode node, ActorSystem system, ActorRegistry actors, TopicRegistry registry, Journal journal, IOptions<NodeOptions> nodeOptions,
     IOptions<TopicsOptions> topics, TimeProvider time, ILogger<NodeStart> logger,
-    ClusterMembership? membership = null, ClusterLogFeed? feed = null, EtcdConnection? etcd = null) : IHostedService
+    ClusterMembership? membership = null, ClusterLogFeed? feed = null, EtcdConnection? etcd = null, HookEvents? events = null) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -64,7 +65,10 @@ internal sealed class NodeStart(ReplNode node, ActorSystem system, ActorRegistry
         foreach (var name in membership is not null ? [ReplNode.CanaryTopic] : topics.Value.Initial.Append(ReplNode.CanaryTopic))
         {
             if (registry.TryGet(name, out _)) continue;
-            await EtcdConnection.UntilAnswersAsync(() => node.CreateTopicAsync(name), logger, cancellationToken);
+            long position = await EtcdConnection.UntilAnswersAsync(() => node.CreateTopicAsync(name), logger, cancellationToken);
+            // A topic made here is made as POST /topics makes one, and the events hook is told the same (the sender
+            // starts beside this service; the event waits in its queue until then). 0: it existed after all.
+            if (position > 0 && !TopicName.IsInternal(name)) events?.Topic("topic.created", name, position);
         }
         logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s; journal at position {Position}, {Topics} topics",
             nodeOptions.Value.Id, membership is null ? "standalone" : "cluster", Akka.Cluster.Cluster.Get(system).SelfAddress, SinceProcessStart(), journal.LastPosition,

@@ -13,6 +13,7 @@ public sealed partial class EventsHookTests
     {
         await using var backend = await EventsBackend.StartAsync();
         await using var server = await ReplServer.StartAsync(null, backend.Settings());
+        await backend.NextAsync(); // Topics:Initial's demo (InitialTopics_AreToldAsCreated_OnTheFirstStartOnly)
 
         await server.Client.CreateTopicAsync("orders");
         var created = await backend.NextAsync();
@@ -56,7 +57,7 @@ public sealed partial class EventsHookTests
         backend.Answer = call => call == 1 ? 500 : 200;
         await using var server = await ReplServer.StartAsync(null, backend.Settings());
 
-        await server.Client.CreateTopicAsync("retried");
+        // The first event is Topics:Initial's demo, created as the node starts.
         var first = await backend.NextAsync();
         var again = await backend.NextAsync();
         Assert.Equal(first.Id, again.Id);
@@ -76,8 +77,8 @@ public sealed partial class EventsHookTests
         backend.Answer = _ => null; // never answers
         await using var server = await ReplServer.StartAsync(null, backend.Settings("--Hooks:EventQueue", "2", "--Hooks:Timeout", "00:00:00.500"));
 
-        // The first event is taken by the sender and hangs at the backend; the next ones queue behind it.
-        await server.Client.CreateTopicAsync("t0");
+        // The first event (Topics:Initial's demo, created as the node starts) is taken by the sender and hangs at the
+        // backend; the next ones queue behind it.
         await backend.NextAsync();
         for (int i = 1; i <= 5; i++) await server.Client.CreateTopicAsync($"t{i}");
         // Five queued behind the one in flight, two places: the three oldest were dropped as the others came.
@@ -100,7 +101,36 @@ public sealed partial class EventsHookTests
             string what = call.Type == "topic.created" ? call.Body.GetProperty("topic").GetString()! : call.Type;
             if (!delivered.Contains(what)) delivered.Add(what);
         }
-        Assert.Equal(["t0", "t5", "stream.opened"], delivered);
+        Assert.Equal(["demo", "t5", "stream.opened"], delivered);
+    }
+
+    [Fact]
+    public async Task InitialTopics_AreToldAsCreated_OnTheFirstStartOnly()
+    {
+        await using var backend = await EventsBackend.StartAsync();
+        string dataDir = TempDir.Create();
+        try
+        {
+            await using (var first = await ReplServer.StartAsync(dataDir, backend.Settings()))
+            {
+                // Topics:Initial (default demo) is created as the node starts, and told as a POST /topics would be.
+                var created = await backend.NextAsync();
+                Assert.Equal("topic.created", created.Type);
+                Assert.Equal("demo", created.Body.GetProperty("topic").GetString());
+                Assert.True(created.Body.GetProperty("position").GetInt64() > 0);
+                // The node's internal readiness topic, made right after, is not the application's: the next event is the API's.
+                await first.Client.CreateTopicAsync("after");
+                Assert.Equal("after", (await backend.NextAsync()).Body.GetProperty("topic").GetString());
+            }
+            // Started again on the same journal, demo exists: nothing to tell.
+            await using var again = await ReplServer.StartAsync(dataDir, backend.Settings());
+            await again.Client.CreateTopicAsync("restarted");
+            Assert.Equal("restarted", (await backend.NextAsync()).Body.GetProperty("topic").GetString());
+        }
+        finally
+        {
+            TempDir.Delete(dataDir);
+        }
     }
 
     [Fact]
