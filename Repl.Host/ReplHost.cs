@@ -112,7 +112,16 @@ public static class ReplHost
         app.UseReplObservability();
         app.UseReplErrors(app.Services.GetRequiredService<LimitsOptions>());
         app.UseDefaultFiles();
-        app.UseStaticFiles();
+        // The JS client (/client/repl-client.js) is an ES module: a page on another origin imports it in CORS mode (a
+        // module script is fetched as fetch() fetches, not as a classic <script>), and without this header Chromium
+        // refuses it. It is public code, fetched without credentials, so any origin will do. Pages need no such header.
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            OnPrepareResponse = file =>
+            {
+                if (file.Context.Request.Path.StartsWithSegments("/client")) file.Context.Response.Headers.AccessControlAllowOrigin = "*";
+            },
+        });
         app.UseReplSecurity();
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);

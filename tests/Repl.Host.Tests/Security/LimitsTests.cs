@@ -115,6 +115,26 @@ public sealed class LimitsTests
         Assert.False(preflight.Headers.Contains("Access-Control-Allow-Origin"));
     }
 
+    [Fact]
+    public async Task Cors_TheJsClientModule_CanBeImportedFromAnyOrigin_PagesAreNotShared()
+    {
+        // A page on another origin imports the client as an ES module, and a module script is fetched in CORS mode:
+        // without Access-Control-Allow-Origin the browser refuses it (a classic <script> would need no header).
+        await using var server = await ReplServer.StartAsync(null, "--Cors:SubscribeOrigins", "https://app.example");
+        using var module = new HttpRequestMessage(HttpMethod.Get, "/client/repl-client.js");
+        module.Headers.Add("Origin", "https://elsewhere.example");
+        using var answer = await server.Client.SendAsync(module);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("*", Single(answer, "Access-Control-Allow-Origin"));
+        Assert.False(answer.Headers.Contains("Access-Control-Allow-Credentials"));
+
+        using var page = new HttpRequestMessage(HttpMethod.Get, "/index.html");
+        page.Headers.Add("Origin", "https://elsewhere.example");
+        using var pageAnswer = await server.Client.SendAsync(page);
+        Assert.Equal(HttpStatusCode.OK, pageAnswer.StatusCode);
+        Assert.False(pageAnswer.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
     private static async Task<HttpResponseMessage> PreflightAsync(ReplServer server, string path, string method, string origin)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, path);
