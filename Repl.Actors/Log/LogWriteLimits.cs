@@ -5,8 +5,14 @@ namespace Repl.Actors.Log;
 /// The sequencer cuts its writes at these (<see cref="Sequencer.SequencerProtocol.Settings"/>) standalone too, so that
 /// a batch never depends on the mode it was cut in; the etcd journal and snapshot store check against them.
 /// </remarks>
-internal static class LogWriteLimits
+public static class LogWriteLimits
 {
+    /// <summary>
+    /// What <paramref name="commands"/> take of one write, in bytes as the log encodes them: a request that must be one
+    /// write (a broadcast) fits when this is at most <see cref="MaxBytes"/>.
+    /// </summary>
+    public static long Bytes(PublishCommand[] commands) => Etcd.LogBatchCodec.SizeOf(commands);
+
     /// <summary>Most bytes of entries in one write (etcd refuses requests over <c>--max-request-bytes</c>, 1.5 MiB by default).</summary>
     public const int MaxBytes = 1 << 20;
 

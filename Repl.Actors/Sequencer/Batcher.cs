@@ -122,15 +122,20 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             }
             var all = new PublishCommand[commands];
             int offset = 0;
+            bool whole = false;
             foreach (var publish in publishes)
             {
                 publish.Commands.CopyTo(all, offset);
                 offset += publish.Commands.Length;
+                whole |= publish.Whole;
             }
+            // Requests are told apart only when one must commit whole: the other batches stay as they were (and as a
+            // sequencer of an older version reads them).
+            int[]? requests = whole ? [.. publishes.Select(publish => publish.Commands.Length)] : null;
             long deadline = _time.GetUtcNow().Add(_options.Deadline).ToUnixTimeMilliseconds();
             long id = ++_nextBatch;
             _inFlight[id] = new InFlight(publishes, deadline);
-            (_local ?? _sequencer).Tell(new SequencerProtocol.Publish(id, all, deadline));
+            (_local ?? _sequencer).Tell(new SequencerProtocol.Publish(id, all, deadline, requests));
         }
     }
 
@@ -216,7 +221,8 @@ public sealed class Batcher : ReceiveActor, IWithTimers
         + "Without a key a retry may publish it twice";
 
     /// <summary>A publish from this node's HTTP handlers. Never leaves the node.</summary>
-    public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion) : INoSerializationVerificationNeeded;
+    /// <param name="Whole">Its commands commit all or nothing (<see cref="SequencerProtocol.Publish.Requests"/>).</param>
+    public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion, bool Whole = false) : INoSerializationVerificationNeeded;
 
     /// <summary>The <see cref="PublishQueue"/> has publishes: take what the in-flight bound allows.</summary>
     public sealed record Look : INoSerializationVerificationNeeded

@@ -20,9 +20,13 @@ public sealed class PublishQueue
     private int _signalled;
 
     /// <summary>Queues a publish; completes with its positions once committed and applied here (see <see cref="Batcher"/>).</summary>
-    public Task<long[]> PublishAsync(PublishCommand[] commands)
+    /// <param name="whole">
+    /// All or nothing: committed only if every command's topic exists when it is cut, else every position is 0 (a
+    /// broadcast). Without it each command's topic decides for that command alone.
+    /// </param>
+    public Task<long[]> PublishAsync(PublishCommand[] commands, bool whole = false)
     {
-        var publish = new Batcher.Publish(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var publish = new Batcher.Publish(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously), whole);
         _queue.Enqueue(publish);
         if (Interlocked.Exchange(ref _signalled, 1) == 0) _batcher.Tell(Batcher.Look.Instance);
         return publish.Completion.Task;

@@ -32,7 +32,9 @@ namespace Repl.Actors.Sequencer;
 /// (<see cref="Etcd.EtcdSnapshotStore"/>), and the rebuild checks it again: below S the recovery fails, and the
 /// backoff supervisor's next incarnation tries again.</para>
 /// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
-/// and is not persisted. A batch whose deadline passed before the cut is rejected unpersisted.</para>
+/// and is not persisted. A request that must commit whole (<see cref="SequencerProtocol.Publish.Requests"/>: a broadcast)
+/// is persisted only if every one of its topics exists at the cut, else none of it is. A batch whose deadline passed
+/// before the cut is rejected unpersisted.</para>
 /// <para><b>One write, one transaction.</b> A write is cut at what one journal transaction holds
 /// (<see cref="SequencerProtocol.Settings.MaxWriteBytes"/>, <see cref="SequencerProtocol.Settings.MaxWriteTopicChanges"/>),
 /// between callers' commands, so it commits whole or not at all.</para>
@@ -172,11 +174,20 @@ internal sealed class SequencerActor : ReceivePersistentActor
                     case SequencerProtocol.Publish publish:
                         var indexes = new int[publish.Commands.Length];
                         long[]? known = null;
+                        // The request that command i belongs to ends before requestEnd; all of it is refused when one
+                        // of its topics does not exist (a batch without Requests: every command stands alone).
+                        int request = 0, requestEnd = 0;
+                        bool refused = false;
                         for (int i = 0; i < indexes.Length; i++)
                         {
                             var c = publish.Commands[i];
                             parents?.Add(c.TraceParent);
-                            if (!_topics.Contains(c.Topic))
+                            if (publish.Requests is { } requests && i == requestEnd)
+                            {
+                                requestEnd = request < requests.Length ? Math.Min(indexes.Length, i + Math.Max(1, requests[request++])) : indexes.Length;
+                                refused = !AllExist(publish.Commands, i, requestEnd);
+                            }
+                            if (refused || !_topics.Contains(c.Topic))
                             {
                                 indexes[i] = NotLogged;
                                 continue;
@@ -246,6 +257,16 @@ internal sealed class SequencerActor : ReceivePersistentActor
             }, () => Written(after, entries, cuts, started, span));
         }
         StopWhenDrained();
+    }
+
+    /// <summary>Whether every topic of <c>commands[start..end]</c> exists now: a request that commits whole needs them all.</summary>
+    private bool AllExist(PublishCommand[] commands, int start, int end)
+    {
+        for (int i = start; i < end; i++)
+        {
+            if (!_topics.Contains(commands[i].Topic)) return false;
+        }
+        return true;
     }
 
     /// <summary>What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates or deletes.</summary>

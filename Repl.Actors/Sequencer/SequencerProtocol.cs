@@ -14,9 +14,17 @@ public static class SequencerProtocol
     /// <paramref name="DeadlineMs"/> (Unix ms) passed before it was cut is rejected unpersisted, so a caller that gave up
     /// at its deadline knows nothing of it was committed.
     /// </summary>
-    public sealed record Publish(long BatchId, PublishCommand[] Commands, long DeadlineMs) : IReplMessage;
+    /// <param name="Requests">
+    /// When set, how many of <paramref name="Commands"/> each caller's request holds, in order: each request is then
+    /// committed all or nothing (a broadcast with one unknown topic commits none of its topics). Null: each command
+    /// stands alone, its topic decided by itself, as before broadcasts (and as older nodes send it).
+    /// </param>
+    public sealed record Publish(long BatchId, PublishCommand[] Commands, long DeadlineMs, int[]? Requests = null) : IReplMessage;
 
-    /// <summary>The positions of a batch's publishes, in order; 0 where the topic did not exist when the batch was cut.</summary>
+    /// <summary>
+    /// The positions of a batch's publishes, in order; 0 where the topic did not exist when the batch was cut (for every
+    /// command of a request that must commit whole, when one of its topics did not).
+    /// </summary>
     public sealed record Committed(long BatchId, long[] Positions) : IReplMessage;
 
     /// <summary>Nothing of the batch (or topic change: <paramref name="BatchId"/> 0) was committed.</summary>

@@ -24,7 +24,9 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override string Manifest(object o) => o switch
     {
-        SequencerProtocol.Publish => "SP2",
+        // SP3 only for a batch with a request that commits whole (a broadcast): the rest stay readable by older nodes.
+        SequencerProtocol.Publish { Requests: null } => "SP2",
+        SequencerProtocol.Publish => "SP3",
         SequencerProtocol.Committed => "SC1",
         SequencerProtocol.Rejected => "SR1",
         SequencerProtocol.OutcomeUnknown => "SU1",
@@ -60,6 +62,11 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                         w.Write(c.CreatedAtMs);
                         WriteOptional(w, c.Key);
                         WriteOptional(w, c.TraceParent);
+                    }
+                    if (p.Requests is { } requests)
+                    {
+                        w.Write(requests.Length);
+                        foreach (int count in requests) w.Write(count);
                     }
                     break;
                 case SequencerProtocol.Committed c:
@@ -118,17 +125,23 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         using var r = new BinaryReader(new MemoryStream(bytes));
         switch (manifest)
         {
-            case "SP1" or "SP2":
+            case "SP1" or "SP2" or "SP3":
             {
                 long batch = r.ReadInt64(), deadline = r.ReadInt64();
                 var commands = new PublishCommand[r.ReadInt32()];
                 for (int i = 0; i < commands.Length; i++)
                 {
-                    commands[i] = manifest == "SP2"
+                    commands[i] = manifest != "SP1"
                         ? new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64(), ReadOptional(r), ReadOptional(r))
                         : new PublishCommand(r.ReadString(), ReadBytes(r), r.ReadInt64());
                 }
-                return new SequencerProtocol.Publish(batch, commands, deadline);
+                int[]? requests = null;
+                if (manifest == "SP3")
+                {
+                    requests = new int[r.ReadInt32()];
+                    for (int i = 0; i < requests.Length; i++) requests[i] = r.ReadInt32();
+                }
+                return new SequencerProtocol.Publish(batch, commands, deadline, requests);
             }
             case "SC1":
             {

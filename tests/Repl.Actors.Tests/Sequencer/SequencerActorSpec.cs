@@ -132,6 +132,31 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Request_ThatCommitsWhole_WithOneUnknownTopic_CommitsNothingOfIt_AndTheOthersOfItsBatchGoOn()
+    {
+        var sequencer = StartSequencer();
+        CreateTopic(sequencer, "a");
+        CreateTopic(sequencer, "b");
+        _reader.ReceiveN(2, Wait);
+        // One batch, three requests: a broadcast to a, nope and b; a lone publish to a; a broadcast to b and a.
+        sequencer.Tell(new SequencerProtocol.Publish(1, [Command("a", 1), Command("nope", 2), Command("b", 3), Command("a", 4), Command("b", 5), Command("a", 6)],
+            Future, [3, 1, 2]));
+
+        var committed = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal([0L, 0L, 0L, 3L, 4L, 5L], committed.Positions);
+        var log = _journal.Journal.ReadLog(2, long.MaxValue, 100);
+        Assert.Equal(["a", "b", "a"], log.Select(entry => entry.Topic));
+        Assert.Equal([4, 5, 6], log.Select(entry => int.Parse(Encoding.UTF8.GetString(entry.Message).Split("\"n\":")[1].TrimEnd('}'))));
+        // All of one write: the reader got the three in one batch.
+        Assert.Equal([3L, 4L, 5L], _reader.ExpectMsg<LogReaderProtocol.Apply>(Wait).Entries.Select(entry => entry.Position));
+
+        // The whole request refused, nothing written: answered at once.
+        sequencer.Tell(new SequencerProtocol.Publish(2, [Command("b", 7), Command("gone", 8)], Future, [2]));
+        Assert.Equal([0L, 0L], ExpectMsg<SequencerProtocol.Committed>(Wait).Positions);
+        Assert.Equal(5, _journal.Journal.LastPosition);
+    }
+
+    [Fact]
     public void Create_GetsAPosition_AndCreatingAnExistingTopicGetsZero()
     {
         var sequencer = StartSequencer();
