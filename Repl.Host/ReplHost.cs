@@ -125,6 +125,7 @@ public static class ReplHost
         app.UseReplSecurity();
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);
+        ServerEndpoints.Map(app);
         HealthEndpoints.Map(app);
         Repl.Host.Api.ClusterEndpoints.Map(app);
         app.MapReplMetrics(ReplPolicies.Metrics);

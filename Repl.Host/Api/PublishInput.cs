@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Topics;
 using Repl.Host.Contract;
 using Repl.Host.Security;
 
@@ -157,26 +158,100 @@ internal static class PublishInput
     private static IResult InvalidKey(string where) =>
         ApiError.BadRequest("invalid idempotency key", $"{where} must be 1–{MaxKeyLength} visible ASCII characters (a UUID is a good key)");
 
+    /// <summary>
+    /// Parses a broadcast, <c>{"topics": [...], "value", "headers", "idempotencyKey"?}</c>: one command per topic, in
+    /// order, each with the same value, headers, time and key. As a batch, the message needs a <c>value</c>.
+    /// </summary>
+    /// <returns>The commands, or null with a 400 (or a 413 over <paramref name="maxTopics"/>) in <paramref name="error"/>.</returns>
+    public static PublishCommand[]? ParseBroadcast(ReadOnlySequence<byte> body, DateTimeOffset now, int maxTopics, out IResult? error)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                error = ApiError.BadRequest("invalid broadcast", "the body must be a JSON object like {\"topics\":[\"a\",\"b\"],\"value\":\"...\",\"headers\":{}}");
+                return null;
+            }
+            var topics = new List<string>();
+            if (!ReadFields(ref reader, topics, maxTopics, out var fields, out error)) return null;
+            if (reader.Read() || reader.BytesConsumed < body.Length)
+            {
+                error = ApiError.BadRequest("malformed JSON", "unexpected data after the JSON object");
+                return null;
+            }
+            if (!fields.HasTopics || topics.Count == 0)
+            {
+                error = ApiError.BadRequest("no topic", "name the topics to publish to: {\"topics\":[\"a\",\"b\"],\"value\":\"...\"}");
+                return null;
+            }
+            if (fields.Value is null)
+            {
+                error = ApiError.BadRequest("missing value", "the broadcast has no \"value\"; send one (a string)");
+                return null;
+            }
+            var commands = new PublishCommand[topics.Count];
+            for (int i = 0; i < commands.Length; i++)
+            {
+                // Each topic's message names its topic, so each has its own body.
+                commands[i] = new PublishCommand(topics[i], MessageJson.EncodeBody(topics[i], fields.Value, fields.Headers, now), now.ToUnixTimeMilliseconds(), fields.Key);
+            }
+            return commands;
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or ArgumentException)
+        {
+            error = ApiError.BadRequest("malformed JSON", exception.Message);
+            return null;
+        }
+    }
+
     /// <param name="valueMissing">Set when the value was absent or null: the message then holds <c>""</c>.</param>
     private static PublishCommand? ParseObject(string topic, ref Utf8JsonReader reader, DateTimeOffset now, out IResult? error, out bool valueMissing)
     {
         valueMissing = false;
+        if (!ReadFields(ref reader, null, 0, out var fields, out error)) return null;
+        valueMissing = fields.Value is null;
+        return new PublishCommand(topic, MessageJson.EncodeBody(topic, fields.Value ?? "", fields.Headers, now), now.ToUnixTimeMilliseconds(), fields.Key);
+    }
+
+    /// <summary>A message object's fields, as read by <see cref="ReadFields"/>.</summary>
+    private readonly record struct MessageFields(string? Value, List<KeyValuePair<string, string>> Headers, string? Key, bool HasTopics);
+
+    /// <summary>
+    /// Reads a message object's fields up to its end: <c>value</c> (any JSON but a string as its text), <c>headers</c>
+    /// (string values), <c>idempotencyKey</c>, and, when <paramref name="topics"/> is given, <c>topics</c> (distinct valid
+    /// names, at most <paramref name="maxTopics"/>). Anything else is skipped.
+    /// </summary>
+    private static bool ReadFields(ref Utf8JsonReader reader, List<string>? topics, int maxTopics, out MessageFields fields, out IResult? error)
+    {
+        fields = default;
         string? value = null;
         string? key = null;
+        bool hasTopics = false;
         List<KeyValuePair<string, string>> headers = [];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             bool isValue = reader.ValueTextEquals("value"u8);
             bool isHeaders = reader.ValueTextEquals("headers"u8);
             bool isKey = reader.ValueTextEquals("idempotencyKey"u8);
+            bool isTopics = topics is not null && reader.ValueTextEquals("topics"u8);
             reader.Read();
-            if (isKey)
+            if (isTopics)
+            {
+                hasTopics = true;
+                if (ReadTopics(ref reader, topics!, maxTopics) is { } topicsError)
+                {
+                    error = topicsError;
+                    return false;
+                }
+            }
+            else if (isKey)
             {
                 key = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 if (!IsKey(key))
                 {
                     error = InvalidKey("\"idempotencyKey\"");
-                    return null;
+                    return false;
                 }
             }
             else if (isValue)
@@ -194,7 +269,7 @@ internal static class PublishInput
                 if (reader.TokenType != JsonTokenType.StartObject)
                 {
                     error = ApiError.BadRequest("invalid headers", "headers must be an object of string values");
-                    return null;
+                    return false;
                 }
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
@@ -203,7 +278,7 @@ internal static class PublishInput
                     if (reader.TokenType != JsonTokenType.String)
                     {
                         error = ApiError.BadRequest("invalid headers", $"header '{name}' must be a string");
-                        return null;
+                        return false;
                     }
                     headers.Add(new(name, reader.GetString()!));
                 }
@@ -213,9 +288,30 @@ internal static class PublishInput
                 reader.Skip();
             }
         }
-        valueMissing = value is null;
+        fields = new MessageFields(value, headers, key, hasTopics);
         error = null;
-        return new PublishCommand(topic, MessageJson.EncodeBody(topic, value ?? "", headers, now), now.ToUnixTimeMilliseconds(), key);
+        return true;
+    }
+
+    /// <summary>Reads a broadcast's <c>topics</c> array into <paramref name="topics"/>; an error when it is not a list of distinct valid names.</summary>
+    private static IResult? ReadTopics(ref Utf8JsonReader reader, List<string> topics, int maxTopics)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray) return ApiError.BadRequest("invalid topics", "\"topics\" must be an array of topic names");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.String) return ApiError.BadRequest("invalid topics", $"topics[{topics.Count}] is not a string");
+            string name = reader.GetString()!;
+            if (topics.Count == maxTopics)
+            {
+                return ApiError.Of(StatusCodes.Status413PayloadTooLarge, "broadcast too large",
+                    $"a broadcast names at most {maxTopics} topics (Limits:MaxBroadcastTopics)");
+            }
+            if (!TopicName.IsValid(name) || TopicName.IsInternal(name)) return ApiError.InvalidTopic(name);
+            if (!seen.Add(name)) return ApiError.BadRequest("duplicate topic", $"topic '{name}' is named twice; a broadcast publishes once to each topic");
+            topics.Add(name);
+        }
+        return null;
     }
 
     private static string RawText(ref Utf8JsonReader reader)

@@ -14,6 +14,9 @@ public sealed record TopicInfo(string Name, int Subscribers, long Messages, long
 
 public sealed record HealthBody(string Status, string Mode, string Node, int Topics, long Position, long Streams);
 
+/// <summary><c>POST /broadcast</c>'s answer: one message id per topic, in the order of the request's topics.</summary>
+public sealed record BroadcastBody(string Message, string[] Ids);
+
 /// <summary>Source-generated serialization for the API's fixed shapes (messages themselves are pre-encoded bytes).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(ErrorBody))]
@@ -21,6 +24,7 @@ public sealed record HealthBody(string Status, string Mode, string Node, int Top
 [JsonSerializable(typeof(CreateTopicRequest))]
 [JsonSerializable(typeof(TopicInfo))]
 [JsonSerializable(typeof(HealthBody))]
+[JsonSerializable(typeof(BroadcastBody))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
 [JsonSerializable(typeof(Dictionary<string, string>))]

@@ -47,6 +47,29 @@ internal sealed class PublishHook(HookClient client)
             }
             HookRequestJson.WriteCaller(writer, state.context, state._forward, "forwarded");
         });
+        return await DecideAsync(context, body, commands, batch);
+    }
+
+    /// <summary>
+    /// Asks the hook about a broadcast (<c>POST /broadcast</c>): one call, with <c>"topics"</c> in place of <c>topic</c>
+    /// and the one message's <c>value</c> and <c>headers</c>; what the hook changes, it changes for every topic.
+    /// </summary>
+    public Task<IResult?> AskBroadcastAsync(HttpContext context, PublishCommand[] commands)
+    {
+        byte[] body = HookRequestJson.Object((context, commands, _forward), static (writer, state) =>
+        {
+            writer.WriteStartArray("topics"u8);
+            foreach (var command in state.commands) writer.WriteStringValue(command.Topic);
+            writer.WriteEndArray();
+            WriteMessage(writer, state.commands[0]);
+            HookRequestJson.WriteCaller(writer, state.context, state._forward, "forwarded");
+        });
+        return DecideAsync(context, body, commands, batch: false);
+    }
+
+    /// <summary>Calls the hook with <paramref name="body"/> and applies its answer to <paramref name="commands"/>: per message for a batch, else the one answer to each.</summary>
+    private async Task<IResult?> DecideAsync(HttpContext context, byte[] body, PublishCommand[] commands, bool batch)
+    {
         var reply = await client.CallAsync(HookKind.Publish, body, context.RequestAborted);
         if (HookResults.NotAnAllow(HookKind.Publish, reply, client, context) is { } notAllowed) return notAllowed;
         PublishAnswer? answer;
@@ -66,7 +89,8 @@ internal sealed class PublishHook(HookClient client)
         }
         if (!batch)
         {
-            commands[0] = Rewritten(commands[0], answer);
+            // One publish, or a broadcast's one message on each of its topics.
+            for (int i = 0; i < commands.Length; i++) commands[i] = Rewritten(commands[i], answer);
             return null;
         }
         if (answer.Messages is not { } messages) return null;

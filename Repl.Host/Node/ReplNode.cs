@@ -54,6 +54,14 @@ public sealed class ReplNode
     /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
     public Task<long[]> PublishAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands);
 
+    /// <summary>
+    /// Publishes one message to several topics (one command each) as one write, all or nothing: every position is 0
+    /// when one of the topics did not exist at the cut, and then nothing was committed.
+    /// </summary>
+    /// <exception cref="LogUnavailableException">Nothing of it was committed.</exception>
+    /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
+    public Task<long[]> BroadcastAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands, whole: true);
+
     /// <summary>Creates a topic through its entity; returns the position of the creation once applied here, 0 when it exists.</summary>
     public Task<long> CreateTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Create(name));
 

@@ -42,6 +42,10 @@ public sealed class LimitsOptions
     /// <summary>Most messages in one batch publish.</summary>
     public int MaxBatch { get; set; } = 1000;
 
+    /// <summary>Most topics one broadcast (<c>POST /broadcast</c>) publishes to; more get 413.</summary>
+    /// <remarks>A broadcast is one log write whatever its topics: this bounds its count, the write's size bounds its bytes.</remarks>
+    public int MaxBroadcastTopics { get; set; } = 100;
+
     /// <summary>Most topics one stream may follow.</summary>
     public int MaxTopicsPerStream { get; set; } = 64;
 
