@@ -142,6 +142,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private Coalescing _coalescing;
         // What the next round owes besides messages: topics deleted, the closing event, a ping.
         private List<TopicHub>? _deleted;
+        // Events the server API asked for (`unsubscribed`), said in the next round.
+        private List<byte[]>? _told;
         private byte[]? _closing;
         private bool _pingDue;
 
@@ -159,6 +161,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         public override void OnPull() => Emit();
 
         public Action<object> Callback => _callback;
+
+        public SseConnection Connection => _connection;
 
         public override void PreStart()
         {
@@ -246,7 +250,33 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 case StreamSignal signal when signal == StreamSignal.Unavailable:
                     Close(SseEvents.Closing("unavailable", _connection.UnavailableReason));
                     break;
+                case StreamDisconnect disconnect:
+                    Close(SseEvents.Closing("disconnect", disconnect.Reason));
+                    break;
+                case StreamUnsubscribe unsubscribe:
+                    Unsubscribe(unsubscribe.Topic);
+                    break;
             }
+        }
+
+        /// <summary>Stops following one topic: no more of its messages from the next round on; the stream closes when it was the last.</summary>
+        private void Unsubscribe(string name)
+        {
+            TopicHub? topic = null;
+            for (int t = 0; t < _topics.Count; t++)
+            {
+                if (_topics[t].Name == name) topic = _topics[t];
+            }
+            if (topic is null) return;
+            _topics = [.. _topics.Where(followed => followed != topic)];
+            topic.Unsubscribe(this);
+            if (_topics.Count == 0)
+            {
+                Close(SseEvents.Unsubscribed(name));
+                return;
+            }
+            (_told ??= []).Add(SseEvents.Unsubscribed(name));
+            Emit();
         }
 
         private void OnSweep()
@@ -294,6 +324,11 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     Finish(round);
                     return;
                 }
+            }
+            if (_told is { Count: > 0 })
+            {
+                foreach (var told in _told) round.AddTail(told);
+                _told.Clear();
             }
             if (_closing is { } closing)
             {

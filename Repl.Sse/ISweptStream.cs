@@ -11,4 +11,7 @@ internal interface ISweptStream
 
     /// <summary>The stage's async callback, which the sweep tells <see cref="StreamSignal.Sweep"/>.</summary>
     Action<object> Callback { get; }
+
+    /// <summary>What the stream was opened with: the server API finds a user's or a client's streams by it (<see cref="StreamHost.Handle.Tell"/>).</summary>
+    SseConnection Connection { get; }
 }

@@ -51,6 +51,12 @@ public sealed class SseConnection
 
     public string UnavailableReason { get; init; } = "this node lost its connection to the cluster log; reconnect to another node";
 
+    /// <summary>The stream's id, as the server API names it (<c>DELETE /topics/{name}/clients/{client}</c>): its request id.</summary>
+    public string? Client { get; init; }
+
+    /// <summary>Whose stream it is (the token's <c>sub</c>, or the user the subscribe hook set); null when anonymous. <c>POST /disconnect</c> finds it by this.</summary>
+    public string? User { get; init; }
+
     /// <summary>The clock that <see cref="ExpiresAt"/> is read against.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -51,6 +51,9 @@ public static class SseEvents
     /// <summary><c>event: deleted</c>: the topic was deleted; the server closes the stream when no topic is left.</summary>
     public static byte[] Deleted(string topic) => Event("event: deleted", writer => writer.WriteString("topic"u8, topic));
 
+    /// <summary><c>event: unsubscribed</c>: the server took the stream off the topic (<c>DELETE /topics/{name}/clients/{client}</c>).</summary>
+    public static byte[] Unsubscribed(string topic) => Event("event: unsubscribed", writer => writer.WriteString("topic"u8, topic));
+
     /// <summary>The stream ends for a reason (<c>expired</c>, <c>unavailable</c>, ...), said in <c>data.reason</c>.</summary>
     public static byte[] Closing(string eventName, string reason) => Event("event: " + eventName, writer => writer.WriteString("reason"u8, reason));
 

@@ -94,6 +94,22 @@ public sealed class SseStreams : IDisposable
             .ToMaterialized(Sink.FromGraph(new SocketSink(writer, abort, Options, Counters, stop)), Keep.Right)
             .WithAttributes(OnDispatcher);
 
+    /// <summary>
+    /// Ends every stream of <paramref name="user"/> on this node: each says <c>event: disconnect</c> with
+    /// <c>{"reason"}</c>, then closes. Returns how many were told.
+    /// </summary>
+    public int Disconnect(string user, string reason) =>
+        _host.Tell(connection => string.Equals(connection.User, user, StringComparison.Ordinal), new StreamDisconnect(reason));
+
+    /// <summary>
+    /// Takes the stream <paramref name="client"/> off <paramref name="topic"/>, if it runs on this node and was opened
+    /// with that topic: it says <c>event: unsubscribed</c> and goes on with its other topics, or closes. Returns how many
+    /// streams were told (0 or 1: a client id is a request id).
+    /// </summary>
+    public int Unsubscribe(string client, string topic) =>
+        _host.Tell(connection => string.Equals(connection.Client, client, StringComparison.Ordinal) && connection.Topics.Any(hub => hub.Name == topic),
+            new StreamUnsubscribe(topic));
+
     public void Dispose()
     {
         _window.Dispose();

@@ -262,6 +262,25 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
             }
         }
 
+        /// <summary>
+        /// Tells <paramref name="what"/> to every stream whose connection <paramref name="matches"/>, through the host
+        /// (<see cref="Wake(Action{object}, object)"/>); returns how many. A scan of the sweep's set: for the server API's
+        /// rare calls (a disconnect, an unsubscribe), never the hot path.
+        /// </summary>
+        internal int Tell(Func<SseConnection, bool> matches, object what)
+        {
+            List<ISweptStream> told = [];
+            lock (_swept)
+            {
+                foreach (var stream in _swept)
+                {
+                    if (matches(stream.Connection)) told.Add(stream);
+                }
+            }
+            foreach (var stream in told) Wake(stream.Callback, what);
+            return told.Count;
+        }
+
         internal void DrainWoken()
         {
             Volatile.Write(ref _signalled, 0);

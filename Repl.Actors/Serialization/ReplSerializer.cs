@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using Repl.Actors.Log;
 using Repl.Actors.Sequencer;
+using Repl.Actors.ServerApi;
 using Repl.Actors.Sharding;
 using Repl.Actors.Topics;
 
@@ -41,6 +42,9 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         TopicProtocol.Retain => "TR1",
         RetentionProtocol.Run => "RN1",
         RetentionProtocol.Ran => "RD1",
+        ServerApiProtocol.Disconnect => "AD1",
+        ServerApiProtocol.Unsubscribe => "AU1",
+        ServerApiProtocol.Done => "AN1",
         _ => throw new ArgumentException($"{o.GetType()} is not a Repl message", nameof(o)),
     };
 
@@ -113,6 +117,18 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case RetentionProtocol.Ran ran:
                     w.Write(ran.Position);
                     break;
+                case ServerApiProtocol.Disconnect d:
+                    w.Write(d.User);
+                    w.Write(d.Reason);
+                    w.Write(d.UntilMs);
+                    break;
+                case ServerApiProtocol.Unsubscribe u:
+                    w.Write(u.Client);
+                    w.Write(u.Topic);
+                    break;
+                case ServerApiProtocol.Done done:
+                    w.Write(done.Streams);
+                    break;
                 default:
                     throw new ArgumentException($"{obj.GetType()} is not a Repl message", nameof(obj));
             }
@@ -168,6 +184,9 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "TR1": return new TopicProtocol.Retain(r.ReadString());
             case "RN1": return RetentionProtocol.Run.Instance;
             case "RD1": return new RetentionProtocol.Ran(r.ReadInt64());
+            case "AD1": return new ServerApiProtocol.Disconnect(r.ReadString(), r.ReadString(), r.ReadInt64());
+            case "AU1": return new ServerApiProtocol.Unsubscribe(r.ReadString(), r.ReadString());
+            case "AN1": return new ServerApiProtocol.Done(r.ReadInt32());
             default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
         }
     }

@@ -55,6 +55,19 @@ internal static class StreamEndpoints
                 expiredReason = "the time the subscribe hook allowed this stream (expiresIn) is over; reconnect to be asked again";
             }
         }
+        // The stream's id is its request id (X-Request-Id, the subscribe hook's "client"), which the client can see too;
+        // its user is the one the subscribe hook set, else the token's. The server API finds streams by both.
+        string client = context.TraceIdentifier;
+        string? user = context.Items[SubscribeHook.UserItem] as string ?? HookRequestJson.UserOf(context);
+        // A user disconnected with "for" (POST /disconnect) is refused until then: EventSource would reconnect at once.
+        if (services.GetRequiredService<RefusedUsers>().Of(user) is { } refusal)
+        {
+            long seconds = Math.Max(1, (refusal.UntilMs - services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds() + 999) / 1000);
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ApiError.Of(StatusCodes.Status403Forbidden, "user disconnected",
+                $"the server disconnected user '{user}' ({refusal.Reason}) and refuses their new streams for {seconds} s more").ExecuteAsync(context);
+            return;
+        }
         // A resume point this log never issued is said, not swallowed: the stream starts over from the log's beginning.
         ResumeReset? reset = null;
         if (cursor is { } position)
@@ -99,6 +112,8 @@ internal static class StreamEndpoints
             Unavailable = unavailable.Token,
             UnavailableReason = "this node is stopping or lost its connection to the log; reconnect with your Last-Event-ID (to another node, if there is one)",
             Time = services.GetRequiredService<TimeProvider>(),
+            Client = client,
+            User = user,
         };
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
         var events = services.GetService<HookEvents>();
@@ -107,10 +122,6 @@ internal static class StreamEndpoints
             await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
             return;
         }
-        // The stream's id is its request id (X-Request-Id, the subscribe hook's "client"), which the client can see too;
-        // its user is the one the subscribe hook set, else the token's.
-        string client = context.TraceIdentifier;
-        string? user = context.Items[SubscribeHook.UserItem] as string ?? HookRequestJson.UserOf(context);
         var followed = topics.Select(topic => topic.Name).ToArray();
         events.Stream("stream.opened", client, user, followed);
         try

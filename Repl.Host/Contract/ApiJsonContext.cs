@@ -17,6 +17,12 @@ public sealed record HealthBody(string Status, string Mode, string Node, int Top
 /// <summary><c>POST /broadcast</c>'s answer: one message id per topic, in the order of the request's topics.</summary>
 public sealed record BroadcastBody(string Message, string[] Ids);
 
+/// <summary><c>POST /disconnect</c>'s body, each field checked by the route for a clear error.</summary>
+public sealed record DisconnectRequest(JsonElement User, JsonElement Reason, JsonElement For);
+
+/// <summary>What a server API call reached: streams told, brokers that answered, brokers asked.</summary>
+public sealed record ReachedBody(string Message, int Streams, int Nodes, int Asked);
+
 /// <summary>Source-generated serialization for the API's fixed shapes (messages themselves are pre-encoded bytes).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(ErrorBody))]
@@ -25,6 +31,8 @@ public sealed record BroadcastBody(string Message, string[] Ids);
 [JsonSerializable(typeof(TopicInfo))]
 [JsonSerializable(typeof(HealthBody))]
 [JsonSerializable(typeof(BroadcastBody))]
+[JsonSerializable(typeof(DisconnectRequest))]
+[JsonSerializable(typeof(ReachedBody))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
 [JsonSerializable(typeof(Dictionary<string, string>))]

@@ -35,6 +35,7 @@ internal static class ReplActorSystem
         services.AddHealthChecks();
         services.AddSingleton<EngineTelemetry>();
         services.AddSingleton<Repl.Actors.Sequencer.PublishQueue>();
+        services.AddSingleton<RefusedUsers>();
         // Publishes wait while the streams run a quarter of a topic's ring behind (see StreamBacklog).
         services.AddSingleton(provider => new Repl.Actors.Sequencer.StreamBacklog(Math.Max(1, provider.GetRequiredService<TopicsOptions>().MemoryWindow / 4)));
 
@@ -85,7 +86,14 @@ internal static class ReplActorSystem
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
                 .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline)
-                .WithReplRetention(nodeOptions.RetentionInterval, sequencer.Deadline);
+                .WithReplRetention(nodeOptions.RetentionInterval, sequencer.Deadline)
+                .WithActors((system, registry, resolver) =>
+                {
+                    // The streams are resolved on the first call: SseStreams takes the actor system, which is starting here.
+                    var serverApi = system.ActorOf(ServerApiActor.Props(() => resolver.GetService<SseStreams>(), resolver.GetService<RefusedUsers>()),
+                        Repl.Actors.ServerApi.ServerApiProtocol.ActorName);
+                    registry.Register<Repl.Actors.ServerApi.ServerApiProtocol.Key>(serverApi);
+                });
             if (configuration.GetSection("akka").Exists()) akka.AddHocon(configuration.GetSection("akka"), HoconAddMode.Prepend);
         });
     }

@@ -62,6 +62,24 @@ public sealed class ReplNode
     /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
     public Task<long[]> BroadcastAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands, whole: true);
 
+    /// <summary>
+    /// Ends every stream of <paramref name="user"/> on every broker, each after <c>event: disconnect</c> with
+    /// <paramref name="reason"/>, and has every broker refuse the user's new streams until <paramref name="untilMs"/> (Unix ms).
+    /// </summary>
+    public Task<StreamsReached> DisconnectAsync(string user, string reason, long untilMs) =>
+        EverywhereAsync(new Repl.Actors.ServerApi.ServerApiProtocol.Disconnect(user, reason, untilMs));
+
+    /// <summary>Takes the stream <paramref name="client"/> off <paramref name="topic"/>, on whichever broker holds it.</summary>
+    public Task<StreamsReached> UnsubscribeAsync(string client, string topic) =>
+        EverywhereAsync(new Repl.Actors.ServerApi.ServerApiProtocol.Unsubscribe(client, topic));
+
+    private Task<StreamsReached> EverywhereAsync(object message)
+    {
+        if (!_actors.TryGet<Repl.Actors.ServerApi.ServerApiProtocol.Key>(out var local)) throw new LogUnavailableException("this node is still starting");
+        // The local actor asks every broker, within its answer timeout; this ask only bounds that.
+        return local.Ask<StreamsReached>(new ServerApiActor.Everywhere(message), ServerApiActor.AnswerTimeout + TimeSpan.FromSeconds(1));
+    }
+
     /// <summary>Creates a topic through its entity; returns the position of the creation once applied here, 0 when it exists.</summary>
     public Task<long> CreateTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Create(name));
 

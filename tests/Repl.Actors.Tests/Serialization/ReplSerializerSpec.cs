@@ -5,6 +5,7 @@ using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Sequencer;
 using Repl.Actors.Serialization;
+using Repl.Actors.ServerApi;
 using Repl.Actors.Sharding;
 using Repl.Actors.Tests.Specs;
 using Repl.Actors.Topics;
@@ -38,6 +39,9 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new TopicProtocol.Retain("kept"),
         RetentionProtocol.Run.Instance,
         new RetentionProtocol.Ran(42),
+        new ServerApiProtocol.Disconnect("user|with/odd ✓", "banned for spam", 1_800_000_000_004),
+        new ServerApiProtocol.Unsubscribe("0HN8:00000001", "comments:42"),
+        new ServerApiProtocol.Done(3),
     ];
 
     public static TheoryData<int> Indexes()

@@ -212,6 +212,8 @@ public sealed class StreamHostSpecs : Akka.TestKit.Xunit2.TestKit
         public Action<object> Callback { get; }
 
         public bool IsDue(long nowMs) => _isDue;
+
+        public SseConnection Connection => null!;
     }
 
     /// <summary>A source whose async callback, called through the host, throws.</summary>
