@@ -39,6 +39,36 @@ public sealed class PublishHookTests(HookedNodeFixture fixture) : IClassFixture<
         Assert.False(stored.GetProperty("headers").TryGetProperty("from", out _));
     }
 
+    [Fact]
+    public async Task Broadcast_IsOneCall_WithItsTopics_AndTheRewriteGoesToEveryTopic()
+    {
+        await Server.Client.CreateTopicAsync("broadcast-1");
+        await Server.Client.CreateTopicAsync("broadcast-2");
+        Backend.Clear();
+        Backend.Answer = call => Task.FromResult(call.Hook == "publish"
+            ? HookBackend.Allow(new { allow = true, value = call.Body.GetProperty("value").GetString()!.ToUpperInvariant() })
+            : HookBackend.Allow());
+
+        var (status, _) = await Server.Client.SendAsync(HttpMethod.Post, "/broadcast", """{"topics":["broadcast-1","broadcast-2"],"value":"all of you"}""");
+
+        Assert.Equal(HttpStatusCode.Created, status);
+        var call = Assert.Single(Backend.Calls);
+        Assert.True(call.SignatureValid);
+        Assert.Equal(["broadcast-1", "broadcast-2"], call.Body.GetProperty("topics").EnumerateArray().Select(topic => topic.GetString()));
+        Assert.False(call.Body.TryGetProperty("topic", out _));
+        Assert.Equal("all of you", call.Body.GetProperty("value").GetString());
+        Assert.Equal("ALL OF YOU", Assert.Single(await HistoryAsync("broadcast-1")).GetProperty("value").GetString());
+        Assert.Equal("ALL OF YOU", Assert.Single(await HistoryAsync("broadcast-2")).GetProperty("value").GetString());
+
+        // A refusal commits nothing on any topic.
+        Backend.Answer = call => Task.FromResult(call.Hook == "publish" ? HookBackend.Allow(new { allow = false, reason = "not now" }) : HookBackend.Allow());
+        var (refused, error) = await Server.Client.SendAsync(HttpMethod.Post, "/broadcast", """{"topics":["broadcast-1","broadcast-2"],"value":"again"}""");
+        Assert.Equal(HttpStatusCode.Forbidden, refused);
+        Assert.Contains("not now", error.GetProperty("cause").GetString());
+        Assert.Single(await HistoryAsync("broadcast-1"));
+        Assert.Single(await HistoryAsync("broadcast-2"));
+    }
+
     [Theory]
     [InlineData(200, """{"allow":false,"reason":"spam"}""", 403, "spam")]
     [InlineData(401, """{"reason":"who are you?"}""", 401, "who are you?")]
