@@ -144,6 +144,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private List<TopicHub>? _deleted;
         // Events the server API asked for (`unsubscribed`), said in the next round.
         private List<byte[]>? _told;
+        private bool _unsubscribedWhileReading;
         private byte[]? _closing;
         private bool _pingDue;
 
@@ -270,6 +271,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (topic is null) return;
             _topics = [.. _topics.Where(followed => followed != topic)];
             topic.Unsubscribe(this);
+            _unsubscribedWhileReading |= _progress == Progress.Reading;
             if (_topics.Count == 0)
             {
                 Close(SseEvents.Unsubscribed(name));
@@ -443,7 +445,16 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 return;
             }
             foreach (var gap in page.Gaps) _round.AddHead(gap);
-            _round.Frames.AddRange(page.Frames);
+            if (_unsubscribedWhileReading)
+            {
+                // The page was asked for a topic the server API has since taken this stream off: not its messages now.
+                _unsubscribedWhileReading = false;
+                _round.Frames.AddRange(page.Frames.Where(frame => _topics.Any(topic => topic.Name == frame.Topic)));
+            }
+            else
+            {
+                _round.Frames.AddRange(page.Frames);
+            }
             _cursor = page.Reached;
             _progress = page.Complete ? Progress.CaughtUp : Progress.Behind;
             if (!_round.IsEmpty)
