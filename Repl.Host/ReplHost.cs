@@ -86,6 +86,7 @@ public static class ReplHost
         services.AddSingleton<SseCounters>();
         services.AddSingleton<SseStreams>();
         services.AddSingleton<ReplNode>();
+        services.AddSingleton<NodePresence>();
         services.AddHostedService<NodeStart>();
         // Cluster mode: Kestrel starts beside the node rather than after it. The node's start (NodeStart) waits until it
         // is an Up member (for its seeds, possibly long), and meanwhile /readyz must answer 503 at once, not refuse

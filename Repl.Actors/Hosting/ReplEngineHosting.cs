@@ -109,6 +109,22 @@ public static class ReplEngineHosting
             });
 
     /// <summary>
+    /// The node's side of presence (<see cref="PresenceReporter"/>, <c>/user/presence</c>): tells each topic's entity the
+    /// joins and leaves of this node's streams every <paramref name="flush"/>, and confirms each topic with clients to
+    /// its entity four times per <paramref name="passivateAfter"/>, so that entity does not passivate. After
+    /// <see cref="WithReplTopics"/>, whose region it sends to.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithReplPresence(this AkkaConfigurationBuilder builder, TimeSpan flush, TimeSpan passivateAfter) =>
+        builder.WithActors((system, registry, _) =>
+        {
+            var self = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress;
+            var origin = new PresenceProtocol.Origin(self.Address.ToString(), self.Uid);
+            var options = new PresenceReporter.Options(flush, passivateAfter / 4);
+            registry.Register<PresenceProtocol.ReporterKey>(
+                system.ActorOf(PresenceReporter.Props(registry.Get<TopicProtocol.Key>(), origin, options), PresenceProtocol.ReporterName));
+        });
+
+    /// <summary>
     /// The retention owner (<see cref="RetentionActor"/>): a cluster singleton (role <c>broker</c>; standalone, the node
     /// is its own cluster) that every <paramref name="interval"/> tells the topics over their limits to apply retention.
     /// After <see cref="WithReplTopics"/>, whose region it sends to.

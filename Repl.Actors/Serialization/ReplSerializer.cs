@@ -45,6 +45,14 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         ServerApiProtocol.Disconnect => "AD1",
         ServerApiProtocol.Unsubscribe => "AU1",
         ServerApiProtocol.Done => "AN1",
+        PresenceProtocol.Deltas => "PD1",
+        PresenceProtocol.Full => "PF1",
+        PresenceProtocol.Heartbeat => "PH1",
+        PresenceProtocol.Resend => "PR1",
+        PresenceProtocol.List => "PL1",
+        PresenceProtocol.Page => "PP1",
+        PresenceProtocol.Stats => "PS1",
+        PresenceProtocol.Counts => "PC1",
         _ => throw new ArgumentException($"{o.GetType()} is not a Repl message", nameof(o)),
     };
 
@@ -108,6 +116,42 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(e.CreatedAtMs);
                     w.Write(e.Through);
                     WriteOptional(w, e.Key);
+                    break;
+                // Presence first: its commands are topic commands too, with more than the topic.
+                case PresenceProtocol.Deltas d:
+                    w.Write(d.Topic);
+                    WriteOrigin(w, d.From);
+                    w.Write(d.Seq);
+                    WriteClients(w, d.Joins);
+                    w.Write(d.Leaves.Length);
+                    foreach (var leave in d.Leaves) w.Write(leave);
+                    break;
+                case PresenceProtocol.Full f:
+                    w.Write(f.Topic);
+                    WriteOrigin(w, f.From);
+                    w.Write(f.Seq);
+                    WriteClients(w, f.Clients);
+                    break;
+                case PresenceProtocol.Heartbeat h:
+                    w.Write(h.Topic);
+                    WriteOrigin(w, h.From);
+                    w.Write(h.Seq);
+                    break;
+                case PresenceProtocol.Resend resend:
+                    w.Write(resend.Topic);
+                    break;
+                case PresenceProtocol.List list:
+                    w.Write(list.Topic);
+                    WriteOptional(w, list.After);
+                    w.Write(list.Limit);
+                    break;
+                case PresenceProtocol.Page page:
+                    WriteClients(w, page.Clients);
+                    w.Write(page.Total);
+                    break;
+                case PresenceProtocol.Counts counts:
+                    w.Write(counts.Clients);
+                    w.Write(counts.Users);
                     break;
                 case TopicProtocol.ICommand t:
                     w.Write(t.Topic);
@@ -187,6 +231,23 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "AD1": return new ServerApiProtocol.Disconnect(r.ReadString(), r.ReadString(), r.ReadInt64());
             case "AU1": return new ServerApiProtocol.Unsubscribe(r.ReadString(), r.ReadString());
             case "AN1": return new ServerApiProtocol.Done(r.ReadInt32());
+            case "PD1":
+            {
+                string topic = r.ReadString();
+                var from = ReadOrigin(r);
+                long seq = r.ReadInt64();
+                var joins = ReadClients(r);
+                var leaves = new string[r.ReadInt32()];
+                for (int i = 0; i < leaves.Length; i++) leaves[i] = r.ReadString();
+                return new PresenceProtocol.Deltas(topic, from, seq, joins, leaves);
+            }
+            case "PF1": return new PresenceProtocol.Full(r.ReadString(), ReadOrigin(r), r.ReadInt64(), ReadClients(r));
+            case "PH1": return new PresenceProtocol.Heartbeat(r.ReadString(), ReadOrigin(r), r.ReadInt64());
+            case "PR1": return new PresenceProtocol.Resend(r.ReadString());
+            case "PL1": return new PresenceProtocol.List(r.ReadString(), ReadOptional(r), r.ReadInt32());
+            case "PP1": return new PresenceProtocol.Page(ReadClients(r), r.ReadInt32());
+            case "PS1": return new PresenceProtocol.Stats(r.ReadString());
+            case "PC1": return new PresenceProtocol.Counts(r.ReadInt32(), r.ReadInt32());
             default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
         }
     }
@@ -198,6 +259,33 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
     }
 
     private static string? ReadOptional(BinaryReader r) => r.ReadBoolean() ? r.ReadString() : null;
+
+    private static void WriteOrigin(BinaryWriter w, PresenceProtocol.Origin origin)
+    {
+        w.Write(origin.Address);
+        w.Write(origin.Incarnation);
+    }
+
+    private static PresenceProtocol.Origin ReadOrigin(BinaryReader r) => new(r.ReadString(), r.ReadInt64());
+
+    private static void WriteClients(BinaryWriter w, PresenceProtocol.Client[] clients)
+    {
+        w.Write(clients.Length);
+        foreach (var client in clients)
+        {
+            w.Write(client.Id);
+            WriteOptional(w, client.User);
+            w.Write(client.Node);
+            w.Write(client.SinceMs);
+        }
+    }
+
+    private static PresenceProtocol.Client[] ReadClients(BinaryReader r)
+    {
+        var clients = new PresenceProtocol.Client[r.ReadInt32()];
+        for (int i = 0; i < clients.Length; i++) clients[i] = new PresenceProtocol.Client(r.ReadString(), ReadOptional(r), r.ReadString(), r.ReadInt64());
+        return clients;
+    }
 
     private static void WriteBytes(BinaryWriter w, byte[] bytes)
     {

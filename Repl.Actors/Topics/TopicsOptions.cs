@@ -11,4 +11,10 @@ public sealed class TopicsOptions
 
     /// <summary>Topics that exist from the first start (as REPL's <c>demo</c>). Standalone only.</summary>
     public string[] Initial { get; set; } = ["demo"];
+
+    /// <summary>
+    /// Presence (who reads a topic: <c>GET /topics/{name}/presence</c>) for every topic of this node. Off by default:
+    /// with it off no stream is tracked and nothing costs.
+    /// </summary>
+    public bool Presence { get; set; }
 }

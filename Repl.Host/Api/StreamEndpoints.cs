@@ -55,9 +55,9 @@ internal static class StreamEndpoints
                 expiredReason = "the time the subscribe hook allowed this stream (expiresIn) is over; reconnect to be asked again";
             }
         }
-        // The stream's id is its request id (X-Request-Id, the subscribe hook's "client"), which the client can see too;
-        // its user is the one the subscribe hook set, else the token's. The server API finds streams by both.
-        string client = context.TraceIdentifier;
+        // The stream's client id (StreamClient: unique in the cluster, the subscribe hook's "client"); its user is the one
+        // the subscribe hook set, else the token's. The server API and presence find streams by both.
+        string client = StreamClient.IdOf(context);
         string? user = context.Items[SubscribeHook.UserItem] as string ?? HookRequestJson.UserOf(context);
         // A user disconnected with "for" (POST /disconnect) is refused until then: EventSource would reconnect at once.
         if (services.GetRequiredService<RefusedUsers>().Of(user) is { } refusal)
@@ -117,20 +117,24 @@ internal static class StreamEndpoints
         };
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
         var events = services.GetService<HookEvents>();
-        if (events is null)
+        var presence = services.GetRequiredService<NodePresence>();
+        string[]? present = presence.On(topics);
+        if (events is null && present is null)
         {
             await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
             return;
         }
         var followed = topics.Select(topic => topic.Name).ToArray();
-        events.Stream("stream.opened", client, user, followed);
+        events?.Stream("stream.opened", client, user, followed);
+        if (present is not null) presence.Join(client, user, present);
         try
         {
             await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
         }
         finally
         {
-            events.Stream("stream.closed", client, user, followed);
+            if (present is not null) presence.Leave(client, present);
+            events?.Stream("stream.closed", client, user, followed);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Memory;
+using Repl.Host.Contract;
 
 namespace Repl.Host.Hooks;
 
@@ -46,7 +47,7 @@ internal sealed class SubscribeHook : IDisposable
             writer.WriteStartArray("topics"u8);
             foreach (var topic in state.topics) writer.WriteStringValue(topic);
             writer.WriteEndArray();
-            writer.WriteString("client"u8, state.context.TraceIdentifier);
+            writer.WriteString("client"u8, StreamClient.IdOf(state.context));
             HookRequestJson.WriteCaller(writer, state.context, state._forward, "headers");
         });
         var reply = await _client.CallAsync(HookKind.Subscribe, body, context.RequestAborted);

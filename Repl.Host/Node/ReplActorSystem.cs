@@ -22,6 +22,9 @@ internal static class ReplActorSystem
     /// <summary>Topic shards: about ten per broker.</summary>
     internal const int TopicShards = 10;
 
+    /// <summary>How often a node tells the topics' entities its streams' joins and leaves: a join or a leave is visible cluster-wide within about this (issue 25 asks for 2 s).</summary>
+    internal static readonly TimeSpan PresenceFlush = TimeSpan.FromMilliseconds(250);
+
     /// <summary>
     /// Adds the actor system and the services its actors take from the container: the journal, the topic registry (both
     /// opened before the actors start, so the log reader and the sequencer begin where the journal ends) and, in cluster
@@ -86,6 +89,7 @@ internal static class ReplActorSystem
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
                 .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline)
+                .WithReplPresence(PresenceFlush, topics.PassivateAfter)
                 .WithReplRetention(nodeOptions.RetentionInterval, sequencer.Deadline)
                 .WithActors((system, registry, resolver) =>
                 {
