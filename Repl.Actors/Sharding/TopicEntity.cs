@@ -18,8 +18,9 @@ namespace Repl.Actors.Sharding;
 /// journal drops the rows and every node's hub moves its trimmed-through mark when that entry is applied, so nothing
 /// else writes that mark. Create and delete are forwarded with the caller as sender, so the sequencer answers the
 /// caller directly.</para>
+/// <para><b>Presence.</b> The topic's clients across the cluster, held only in memory (TopicEntity.Presence.cs).</para>
 /// </remarks>
-internal sealed class TopicEntity : ReceiveActor
+internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
 {
     private readonly string _topic;
     private readonly IActorRef _sequencer;
@@ -39,6 +40,7 @@ internal sealed class TopicEntity : ReceiveActor
         Receive<TopicProtocol.Create>(_ => _sequencer.Forward(Change(LogEntryKind.CreateTopic, 0)));
         Receive<TopicProtocol.Delete>(_ => _sequencer.Forward(Change(LogEntryKind.DeleteTopic, 0)));
         Receive<TopicProtocol.Retain>(_ => Retain());
+        ReceivePresence();
     }
 
     public static Props Props(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline) =>
