@@ -127,6 +127,7 @@ public static class ReplHost
         TopicEndpoints.Map(app);
         StreamEndpoints.Map(app);
         ServerEndpoints.Map(app);
+        PresenceEndpoints.Map(app);
         HealthEndpoints.Map(app);
         Repl.Host.Api.ClusterEndpoints.Map(app);
         app.MapReplMetrics(ReplPolicies.Metrics);

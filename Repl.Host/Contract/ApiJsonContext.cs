@@ -12,6 +12,15 @@ public sealed record CreateTopicRequest(string? Name);
 
 public sealed record TopicInfo(string Name, int Subscribers, long Messages, long FirstPosition, long LastPosition, long Created, long TrimmedThrough, bool Active);
 
+/// <summary>One client of a topic: <c>since</c> is when its stream opened.</summary>
+public sealed record PresenceClient(string Client, string? User, string Node, DateTime Since);
+
+/// <summary>A page of a topic's clients by client id, and how many it has in all.</summary>
+public sealed record PresencePage(string Topic, PresenceClient[] Clients, int Total);
+
+/// <summary>A topic's clients and distinct users (clients without a user are not counted among users).</summary>
+public sealed record PresenceStats(string Topic, int Clients, int Users);
+
 public sealed record HealthBody(string Status, string Mode, string Node, int Topics, long Position, long Streams);
 
 /// <summary><c>POST /broadcast</c>'s answer: one message id per topic, in the order of the request's topics.</summary>
@@ -33,6 +42,8 @@ public sealed record ReachedBody(string Message, int Streams, int Nodes, int Ask
 [JsonSerializable(typeof(BroadcastBody))]
 [JsonSerializable(typeof(DisconnectRequest))]
 [JsonSerializable(typeof(ReachedBody))]
+[JsonSerializable(typeof(PresencePage))]
+[JsonSerializable(typeof(PresenceStats))]
 [JsonSerializable(typeof(string))]
 [JsonSerializable(typeof(string[]))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
