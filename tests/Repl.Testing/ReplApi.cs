@@ -34,6 +34,35 @@ public static class ReplApi
         var json = text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
         return (response.StatusCode, json);
     }
+
+    /// <summary>
+    /// Reads <paramref name="path"/> (a 200 JSON answer) until <paramref name="until"/> holds of it, and returns that
+    /// answer; fails with the last answer after <paramref name="timeout"/>. For state that converges (presence), where
+    /// there is no event to wait on.
+    /// </summary>
+    public static async Task<JsonElement> WaitUntilAsync(this HttpClient client, string path, Func<JsonElement, bool> until, TimeSpan timeout, string? bearer = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string last = "";
+        while (true)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            if (bearer is not null) request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            using var response = await client.SendAsync(request);
+            last = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                var json = JsonDocument.Parse(last).RootElement.Clone();
+                if (until(json)) return json;
+            }
+            else
+            {
+                last = $"{(int)response.StatusCode} {last}";
+            }
+            if (DateTime.UtcNow > deadline) Assert.Fail($"GET {path} did not get there within {timeout.TotalSeconds:0.#} s; last answer: {last}");
+            await Task.Delay(50);
+        }
+    }
 }
 
 /// <summary>Helpers for tests that expect failures.</summary>

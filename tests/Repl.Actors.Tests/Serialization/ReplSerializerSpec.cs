@@ -42,6 +42,16 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new ServerApiProtocol.Disconnect("user|with/odd ✓", "banned for spam", 1_800_000_000_004),
         new ServerApiProtocol.Unsubscribe("0HN8:00000001", "comments:42"),
         new ServerApiProtocol.Done(3),
+        new PresenceProtocol.Deltas("room:1", new("akka.tcp://repl@10.0.0.1:4053", 77), 3,
+            [new PresenceProtocol.Client("c1", "ana", "repl-1", 1_800_000_000_000), new PresenceProtocol.Client("c2", null, "repl-1", 5)], ["c0"]),
+        new PresenceProtocol.Full("room:1", new("akka.tcp://repl@10.0.0.1:4053", -77), 4, [new PresenceProtocol.Client("c1", "ana ✓", "repl-1", 6)]),
+        new PresenceProtocol.Heartbeat("room:1", new("akka.tcp://repl@10.0.0.2:4053", 78), 9),
+        new PresenceProtocol.Resend("room:1"),
+        new PresenceProtocol.List("room:1", "c1", 100),
+        new PresenceProtocol.List("room:1", null, 1000),
+        new PresenceProtocol.Page([new PresenceProtocol.Client("c2", null, "repl-2", 7)], 12),
+        new PresenceProtocol.Stats("room:1"),
+        new PresenceProtocol.Counts(12, 3),
     ];
 
     public static TheoryData<int> Indexes()
@@ -115,6 +125,9 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         SequencerProtocol.Committed c => $"{c.BatchId} {string.Join(",", c.Positions)}",
         SequencerProtocol.Snapshot s => string.Join("|", s.Topics),
         LogEvent e => $"{e.Kind} {e.Topic} {Convert.ToHexString(e.Body)} {e.CreatedAtMs} {e.Through}",
+        PresenceProtocol.Deltas d => $"{d.Topic} {d.From} {d.Seq} {string.Join("|", d.Joins.Select(c => c.ToString()))} {string.Join("|", d.Leaves)}",
+        PresenceProtocol.Full f => $"{f.Topic} {f.From} {f.Seq} {string.Join("|", f.Clients.Select(c => c.ToString()))}",
+        PresenceProtocol.Page p => $"{p.Total} {string.Join("|", p.Clients.Select(c => c.ToString()))}",
         _ => message.ToString()!,
     };
 }

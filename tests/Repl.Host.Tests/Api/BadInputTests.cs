@@ -45,6 +45,8 @@ public sealed class BadInputTests : IAsyncLifetime
         { "GET", "/topics/demo/messages?after=x", null, 400, "invalid after" },
         { "GET", "/topics/demo/messages?limit=0", null, 400, "invalid limit" },
         { "GET", "/topics/demo/messages?limit=1000000", null, 400, "invalid limit" },
+        { "GET", "/topics/demo/presence", null, 404, "presence off" },
+        { "GET", "/topics/demo/presence/stats", null, 404, "presence off" },
         { "DELETE", "/topics/nope", null, 404, "topic not found" },
         { "PUT", "/topics", null, 405, "method not allowed" },
         { "PATCH", "/topics/demo", null, 405, "method not allowed" },

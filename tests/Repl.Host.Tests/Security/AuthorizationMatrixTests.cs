@@ -13,7 +13,7 @@ public sealed class AuthServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await ReplServer.StartAsync(null, Tokens.Settings());
+        Server = await ReplServer.StartAsync(null, Tokens.Settings("--Topics:Presence", "true"));
         var admin = Tokens.Create(admin: true);
         foreach (var topic in new[] { "orders", "secret" })
         {
@@ -46,6 +46,9 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
         // Least exposure with auth on: the list and topic info need a subscribe grant, /metrics an admin token.
         ["list"] = false,
         ["info"] = false,
+        // Presence: who reads a topic, for whoever may read it.
+        ["presence"] = false,
+        ["presence-stats"] = false,
         ["cluster"] = false,
         ["health"] = true,
         ["healthz"] = true,
@@ -94,6 +97,8 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
             "multi-sse" => new HttpRequestMessage(HttpMethod.Get, $"/sse?topic=orders&topic={topic}"),
             "list" => new HttpRequestMessage(HttpMethod.Get, "/topics"),
             "info" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}"),
+            "presence" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}/presence"),
+            "presence-stats" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}/presence/stats"),
             "metrics" => new HttpRequestMessage(HttpMethod.Get, "/metrics"),
             var other => new HttpRequestMessage(HttpMethod.Get, "/" + other),
         };
