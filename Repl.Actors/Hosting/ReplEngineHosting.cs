@@ -119,7 +119,8 @@ public static class ReplEngineHosting
         {
             var self = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress;
             var origin = new PresenceProtocol.Origin(self.Address.ToString(), self.Uid);
-            var options = new PresenceReporter.Options(flush, passivateAfter / 4);
+            // Without passivation a heartbeat still repairs a lost delta, every 30 s.
+            var options = new PresenceReporter.Options(flush, passivateAfter > TimeSpan.Zero ? passivateAfter / 4 : TimeSpan.FromSeconds(30));
             registry.Register<PresenceProtocol.ReporterKey>(
                 system.ActorOf(PresenceReporter.Props(registry.Get<TopicProtocol.Key>(), origin, options), PresenceProtocol.ReporterName));
         });
