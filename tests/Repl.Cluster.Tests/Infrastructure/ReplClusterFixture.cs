@@ -15,6 +15,8 @@ public sealed class ReplClusterFixture : IAsyncLifetime
     [
         "--Cluster:UnavailableAfter", "00:00:03",
         "--Cluster:LeaseTtl", "00:00:05",
+        // Presence on for every topic: ClusterPresenceTests reads it across the brokers; the other tests' streams are tracked too.
+        "--Topics:Presence", "true",
     ];
 
     private EtcdCluster? _etcd;

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Repl.Cluster.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Repl.Cluster.Tests.Broker;
+
+/// <summary>Presence across three broker processes (<c>Topics:Presence</c> on in <see cref="ReplClusterFixture.NodeSettings"/>).</summary>
+[Collection(ReplClusterCollection.Name)]
+public sealed class ClusterPresenceTests(ReplClusterFixture cluster, ITestOutputHelper output)
+{
+    /// <summary>Issue 25's bound: a join or a leave is visible from any node within 2 s.</summary>
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(2);
+
+    private static bool Lists(JsonElement page, string client) =>
+        page.GetProperty("clients").EnumerateArray().Any(entry => entry.GetProperty("client").GetString() == client);
+
+    [Fact]
+    public async Task AJoinAndALeaveOnOneNode_AreVisibleFromTheOthers_Within2Seconds()
+    {
+        var (n1, n2, n3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+        string topic = "p-" + Guid.NewGuid().ToString("N")[..10];
+        await cluster.CreateTopicAsync(n1, topic, TimeSpan.FromSeconds(30));
+        foreach (var node in cluster.Nodes)
+        {
+            await node.Client.WaitUntilAsync($"/topics/{topic}", _ => true, TimeSpan.FromSeconds(10));
+        }
+        // The first query starts the topic's entity, which pulls every broker's set: the timings below are of a join and
+        // a leave, not of an entity's start.
+        await n2.Client.WaitUntilAsync($"/topics/{topic}/presence/stats", stats => stats.GetProperty("clients").GetInt32() == 0, TimeSpan.FromSeconds(10));
+
+        var clock = Stopwatch.StartNew();
+        var stream = await SseStream.OpenAsync(n1.BaseAddress, $"/topics/{topic}/sse");
+        string client = stream.Response.Headers.GetValues("X-Request-Id").Single();
+        var joined = await n2.Client.WaitUntilAsync($"/topics/{topic}/presence", page => Lists(page, client), Visible);
+        output.WriteLine($"join seen on n2 after {clock.ElapsedMilliseconds} ms");
+        Assert.Equal("n1", joined.GetProperty("clients").EnumerateArray().Single(entry => entry.GetProperty("client").GetString() == client).GetProperty("node").GetString());
+        await n3.Client.WaitUntilAsync($"/topics/{topic}/presence", page => Lists(page, client), Visible);
+
+        clock.Restart();
+        await stream.DisposeAsync();
+        await n3.Client.WaitUntilAsync($"/topics/{topic}/presence", page => !Lists(page, client), Visible);
+        output.WriteLine($"leave seen on n3 after {clock.ElapsedMilliseconds} ms");
+        var stats = await n2.Client.WaitUntilAsync($"/topics/{topic}/presence/stats", _ => true, Visible);
+        Assert.Equal(0, stats.GetProperty("clients").GetInt32());
+    }
+}
