@@ -309,7 +309,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (_phase != Phase.Connected)
             {
                 _phase = Phase.Connected;
-                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text));
+                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text, _connection.Client));
                 if (_connection.Reset is { } reset) round.AddHead(SseEvents.Reset(reset.Requested, reset.Reason, _connection.Registry.Epoch.Text, _cursor));
             }
             if (_deleted is { Count: > 0 })

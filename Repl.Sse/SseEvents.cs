@@ -13,8 +13,11 @@ public static class SseEvents
     /// <summary><c>event: ping</c>, sent on idle.</summary>
     public static ReadOnlySpan<byte> Ping => "event: ping\ndata: {}\n\n"u8;
 
-    /// <summary><c>retry:</c> then <c>event: connected</c> with the topics, the node, the position the stream starts after and the log's epoch.</summary>
-    public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position, string epoch) =>
+    /// <summary>
+    /// <c>retry:</c> then <c>event: connected</c> with the topics, the node, the position the stream starts after, the
+    /// log's epoch and, when the node gave the stream one, its client id (the one presence lists and the server API takes).
+    /// </summary>
+    public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position, string epoch, string? client = null) =>
         Event($"retry: {(long)retry.TotalMilliseconds}\nevent: connected", writer =>
         {
             writer.WriteStartArray("topics"u8);
@@ -23,6 +26,7 @@ public static class SseEvents
             writer.WriteString("node"u8, node);
             writer.WriteNumber("position"u8, position);
             writer.WriteString("epoch"u8, epoch);
+            if (client is not null) writer.WriteString("client"u8, client);
         });
 
     /// <summary>

@@ -30,8 +30,9 @@ public sealed class ServerApiClusterTests(ReplClusterFixture cluster, ITestOutpu
         await cluster.CreateTopicAsync(cluster.Nodes[0], topic, TimeSpan.FromSeconds(30));
         var auth = new Dictionary<string, string> { ["Authorization"] = "Bearer " + Token("eve", topic) };
         await using var eve = await OpenWhenThereAsync(secured, $"/topics/{topic}/sse", auth);
-        await using var other = await OpenWhenThereAsync(cluster.Nodes[1], $"/topics/{topic}/sse", new Dictionary<string, string> { ["X-Request-Id"] = "cluster-client-1" });
+        await using var other = await OpenWhenThereAsync(cluster.Nodes[1], $"/topics/{topic}/sse", new Dictionary<string, string>());
         await Task.WhenAll(eve.Connected, other.Connected);
+        string otherClient = System.Text.Json.JsonDocument.Parse((await other.Connected).Data).RootElement.GetProperty("client").GetString()!;
 
         // The call asks the brokers its node sees Up: n1 must have seen the new one join.
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -60,7 +61,7 @@ public sealed class ServerApiClusterTests(ReplClusterFixture cluster, ITestOutpu
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
 
         // A client on n2 taken off its topic through n3.
-        var (unsubscribed, _) = await cluster.Nodes[2].Client.SendAsync(HttpMethod.Delete, $"/topics/{topic}/clients/cluster-client-1");
+        var (unsubscribed, _) = await cluster.Nodes[2].Client.SendAsync(HttpMethod.Delete, $"/topics/{topic}/clients/{otherClient}");
         Assert.Equal(HttpStatusCode.OK, unsubscribed);
         Assert.Equal("unsubscribed", (await other.NextNonPingAsync(TimeSpan.FromSeconds(5))).Type);
         Assert.True(await other.EndedAsync(TimeSpan.FromSeconds(5)));

@@ -9,18 +9,21 @@ public sealed class UnsubscribeTests(ServerApiFixture fixture) : IClassFixture<S
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    private Task<SseStream> OpenAsync(string client, params string[] topics) =>
-        SseStream.OpenAsync(fixture.Server.BaseAddress, "/sse?" + string.Join('&', topics.Select(topic => "topic=" + topic)),
-            headers: new Dictionary<string, string> { ["X-Request-Id"] = client });
+    private Task<SseStream> OpenAsync(params string[] topics) =>
+        SseStream.OpenAsync(fixture.Server.BaseAddress, "/sse?" + string.Join('&', topics.Select(topic => "topic=" + topic)));
+
+    /// <summary>The stream's client id, as its connected event says.</summary>
+    private static async Task<string> ClientOf(SseStream stream) =>
+        JsonDocument.Parse((await stream.Connected).Data).RootElement.GetProperty("client").GetString()!;
 
     [Fact]
     public async Task Unsubscribe_TakesTheClientOffOneTopic_AndTheStreamGoesOnWithTheOthers()
     {
         await fixture.CreateAsync("un-a", "un-b");
-        await using var stream = await OpenAsync("client-1", "un-a", "un-b");
-        await stream.Connected;
+        await using var stream = await OpenAsync("un-a", "un-b");
+        string client = await ClientOf(stream);
 
-        var (status, body) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, "/topics/un-a/clients/client-1");
+        var (status, body) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, $"/topics/un-a/clients/{client}");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(1, body.GetProperty("streams").GetInt32());
@@ -37,10 +40,10 @@ public sealed class UnsubscribeTests(ServerApiFixture fixture) : IClassFixture<S
     public async Task Unsubscribe_FromItsLastTopic_EndsTheStream()
     {
         await fixture.CreateAsync("un-last");
-        await using var stream = await OpenAsync("client-2", "un-last");
-        await stream.Connected;
+        await using var stream = await OpenAsync("un-last");
+        string client = await ClientOf(stream);
 
-        var (status, _) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, "/topics/un-last/clients/client-2");
+        var (status, _) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, $"/topics/un-last/clients/{client}");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("unsubscribed", (await stream.NextNonPingAsync(Wait)).Type);
@@ -49,19 +52,19 @@ public sealed class UnsubscribeTests(ServerApiFixture fixture) : IClassFixture<S
 
     [Theory]
     [InlineData("/topics/un-bad/clients/no-such-client", HttpStatusCode.NotFound, "client not found")]
-    [InlineData("/topics/un-other/clients/client-3", HttpStatusCode.NotFound, "client not found")]
+    [InlineData("/topics/un-other/clients/{client}", HttpStatusCode.NotFound, "client not found")]
     [InlineData("/topics/un-bad/clients/bad%20id", HttpStatusCode.BadRequest, "invalid client")]
     [InlineData("/topics/un-bad/clients/" + "x129xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", HttpStatusCode.BadRequest, "invalid client")]
-    [InlineData("/topics/un-unknown/clients/client-3", HttpStatusCode.NotFound, "topic not found")]
-    [InlineData("/topics/bad%20topic/clients/client-3", HttpStatusCode.BadRequest, "invalid topic name")]
+    [InlineData("/topics/un-unknown/clients/{client}", HttpStatusCode.NotFound, "topic not found")]
+    [InlineData("/topics/bad%20topic/clients/{client}", HttpStatusCode.BadRequest, "invalid topic name")]
     public async Task Unsubscribe_BadInput(string path, HttpStatusCode expected, string error)
     {
         await fixture.CreateAsync("un-bad", "un-other");
-        // client-3 follows un-bad only: asked off un-other, it is not found there.
-        await using var stream = await OpenAsync("client-3", "un-bad");
-        await stream.Connected;
+        // The client follows un-bad only: asked off un-other, it is not found there.
+        await using var stream = await OpenAsync("un-bad");
+        string client = await ClientOf(stream);
 
-        var (status, body) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, path);
+        var (status, body) = await fixture.Server.Client.SendAsync(HttpMethod.Delete, path.Replace("{client}", client, StringComparison.Ordinal));
 
         Assert.Equal(expected, status);
         Assert.Equal(error, body.GetProperty("error").GetString());
