@@ -90,6 +90,10 @@ public sealed class EtcdJournal : AsyncWriteJournal
             if (e.Kind == LogEntryKind.CreateTopic)
                 txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.TopicKey(e.Topic), Value = ByteString.CopyFromUtf8(position.ToString(System.Globalization.CultureInfo.InvariantCulture)) } });
             else if (e.Kind == LogEntryKind.DeleteTopic) txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = _store.TopicKey(e.Topic) } });
+            // The create's position still (the entry carries it), and the settings after it: a node resynchronising after
+            // a compaction takes the settings from here (EtcdLog.TopicKeyValue).
+            else if (e.Kind == LogEntryKind.Settings)
+                txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _store.TopicKey(e.Topic), Value = UnsafeByteOperations.UnsafeWrap(EtcdLog.TopicKeyValue(e.Through, e.Body)) } });
         }
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = _store.WriterKey } });
         txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = fence.Key, KeysOnly = true } });

@@ -5,6 +5,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Repl.Actors.Log;
 using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 
 namespace Repl.Actors.Etcd;
 
@@ -15,8 +16,9 @@ namespace Repl.Actors.Etcd;
 /// <remarks>
 /// <para><b>Keys.</b> <c>{prefix}/log</c>: the batch (see <see cref="LogBatchCodec"/>), one version per batch.
 /// <c>{prefix}/head</c>: the log's last position. <c>{prefix}/topics/{name}</c>: exists while the topic does, written
-/// in the same transaction as the batch that creates or deletes it; read here only to resynchronise after a
-/// compaction.</para>
+/// in the same transaction as the batch that creates or deletes it, or changes its settings; its value is the position
+/// that created the topic, then, when the topic has settings of its own, a space and their JSON
+/// (<see cref="TopicKeyValue"/>). Read here only to resynchronise after a compaction.</para>
 /// <para><b>Positions</b> come with each batch (its sequence numbers), the same on every node. A reader resumes from
 /// an etcd revision (<see cref="ReadAsync"/>'s <c>fromRevision</c>, which the node's replica keeps with its entries)
 /// and skips what it already applied.</para>
@@ -25,7 +27,7 @@ namespace Repl.Actors.Etcd;
 /// channel picks, from the revision after the last one delivered, until disposed: no gap, no duplicate.</para>
 /// <para><b>Compaction.</b> etcd keeps a window of revisions. A node that resumes from a compacted revision cannot
 /// get what it missed (etcd answers the watch with its compaction revision and cancels it): it reads the topic set as
-/// of the compaction point, synthesises the creates and deletes that bring its topics there, and a
+/// of the compaction point, synthesises the creates, deletes and settings that bring its topics there, and a
 /// <see cref="LogEntryKind.Truncate"/> of every topic so readers resuming into the lost range get a gap; then it
 /// continues from the compaction point. The synthesised entries take the last positions of the lost range.</para>
 /// </remarks>
@@ -38,8 +40,8 @@ public sealed class EtcdLog : IAsyncDisposable
     private readonly ByteString _logKey;
     private readonly string _topicsPrefix;
     private readonly CancellationTokenSource _disposed = new();
-    // What the reader has handed out: topic → position that created it (for the compaction resync).
-    private readonly Dictionary<string, long> _topics;
+    // What the reader has handed out: topic → position that created it, and its settings (for the compaction resync).
+    private readonly Dictionary<string, (long Created, TopicSettings Settings)> _topics;
 
     /// <param name="topics">The topics as of the position the first <see cref="ReadAsync"/> will start after (the replica journal's).</param>
     public EtcdLog(EtcdConnection etcd, EtcdLogOptions options, IEnumerable<TopicRecord> topics, LogHealth health, TimeProvider time, ILogger logger)
@@ -52,7 +54,7 @@ public sealed class EtcdLog : IAsyncDisposable
         string prefix = options.Prefix.TrimEnd('/');
         _logKey = EtcdConnection.Key(LogKey(prefix));
         _topicsPrefix = TopicsPrefix(prefix);
-        _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
+        _topics = topics.ToDictionary(topic => topic.Name, topic => (topic.Created, TopicSettings.FromJson(topic.SettingsJson)), StringComparer.Ordinal);
     }
 
     /// <summary>Reachability of etcd as this log sees it.</summary>
@@ -75,6 +77,15 @@ public sealed class EtcdLog : IAsyncDisposable
 
     /// <summary>Where the topic keys live (<c>{prefix}/topics/{name}</c>, written with the batch that creates or deletes the topic).</summary>
     public static string TopicsPrefix(string prefix) => prefix.TrimEnd('/') + "/topics/";
+
+    /// <summary>A topic key's value: the position that created the topic, then its settings' JSON after a space, if it has any.</summary>
+    public static byte[] TopicKeyValue(long created, ReadOnlySpan<byte> settingsJson)
+    {
+        string position = created.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // "{}": no settings of its own, and the value stays what a create writes.
+        if (settingsJson.Length <= 2) return System.Text.Encoding.UTF8.GetBytes(position);
+        return [.. System.Text.Encoding.UTF8.GetBytes(position + " "), .. settingsJson];
+    }
 
     /// <summary>The head key's value.</summary>
     public static long ParseHead(ReadOnlySpan<byte> value) =>
@@ -247,43 +258,61 @@ public sealed class EtcdLog : IAsyncDisposable
         // Nothing lost after all (the revision this node resumed from was older than what it had applied).
         if (lost <= after) return ([], revision);
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var changes = new List<(LogEntryKind Kind, string Topic)>();
-        var current = snapshot.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_topicsPrefix.Length..], CreatedAt, StringComparer.Ordinal);
-        var local = new Dictionary<string, long>(_topics, StringComparer.Ordinal);
-        foreach (var (name, created) in _topics)
+        var changes = new List<(LogEntryKind Kind, string Topic, byte[] Settings, long Created)>();
+        var current = snapshot.Kvs.ToDictionary(kv => kv.Key.ToStringUtf8()[_topicsPrefix.Length..], TopicKey, StringComparer.Ordinal);
+        var local = new Dictionary<string, (long Created, TopicSettings Settings)>(_topics, StringComparer.Ordinal);
+        foreach (var (name, (created, _)) in _topics)
         {
             // Gone, or deleted and created again while this node was away.
-            if (!current.TryGetValue(name, out long createdThere) || createdThere > created)
+            if (!current.TryGetValue(name, out var there) || there.Created > created)
             {
-                changes.Add((LogEntryKind.DeleteTopic, name));
+                changes.Add((LogEntryKind.DeleteTopic, name, [], 0));
                 local.Remove(name);
             }
         }
-        changes.AddRange(current.Keys.Where(name => !local.ContainsKey(name)).Select(name => (LogEntryKind.CreateTopic, name)));
+        changes.AddRange(current.Where(topic => !local.ContainsKey(topic.Key)).Select(topic => (LogEntryKind.CreateTopic, topic.Key, Array.Empty<byte>(), 0L)));
+        // Settings changed while away (a topic created again starts with none): each change took a position in the lost
+        // range too, so they fit there with the creates and deletes.
+        foreach (var (name, there) in current)
+        {
+            var settings = local.TryGetValue(name, out var known) ? known.Settings : TopicSettings.None;
+            if (settings != there.Settings) changes.Add((LogEntryKind.Settings, name, there.Settings.ToJson(), there.Created));
+        }
         // The synthesised entries take the last positions of the lost range, so the log's own go on after them: each
-        // create and delete took a position there, so they fit. Then one truncate of every topic through the range
+        // create, delete and settings change took a position there, so they fit. Then one truncate of every topic through the range
         // (empty topic), so a stream resuming into it gets a gap. It fits too unless the lost range held nothing but
         // those topic changes, and then nothing else was lost.
-        if (changes.Count < lost - after) changes.Add((LogEntryKind.Truncate, ""));
+        if (changes.Count < lost - after) changes.Add((LogEntryKind.Truncate, "", [], 0));
         var entries = new List<LogEntry>();
         long position = lost - changes.Count;
-        foreach (var (kind, name) in changes) entries.Add(new LogEntry(++position, kind, name, [], now));
+        foreach (var (kind, name, settings, created) in changes) entries.Add(new LogEntry(++position, kind, name, settings, now, created));
         _logger.LogWarning("Resynchronised with the cluster log at revision {Revision}: {Topics} topics, history before it incomplete on this node", revision, current.Count);
         return (entries, revision);
     }
 
-    /// <summary>The position of a topic key's create: its value (written by the sequencer's journal), or from its revision (written before).</summary>
-    private static long CreatedAt(Mvccpb.KeyValue kv) =>
-        long.TryParse(kv.Value.Span, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position)
-            ? position
-            : EtcdPositions.Of(kv.CreateRevision, 0);
+    /// <summary>
+    /// A topic key read back (<see cref="TopicKeyValue"/>): the position of the topic's create (from its revision when
+    /// written before the sequencer kept positions) and its settings.
+    /// </summary>
+    private static (long Created, TopicSettings Settings) TopicKey(Mvccpb.KeyValue kv)
+    {
+        var value = kv.Value.Span;
+        int space = value.IndexOf((byte)' ');
+        var settings = space < 0 ? TopicSettings.None : TopicSettings.FromJson(value[(space + 1)..]);
+        if (space >= 0) value = value[..space];
+        return long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long position)
+            ? (position, settings)
+            : (EtcdPositions.Of(kv.CreateRevision, 0), settings);
+    }
 
     private void Track(List<LogEntry> entries)
     {
         foreach (var entry in entries)
         {
-            if (entry.Kind == LogEntryKind.CreateTopic) _topics.TryAdd(entry.Topic, entry.Position);
+            if (entry.Kind == LogEntryKind.CreateTopic) _topics.TryAdd(entry.Topic, (entry.Position, TopicSettings.None));
             else if (entry.Kind == LogEntryKind.DeleteTopic) _topics.Remove(entry.Topic);
+            else if (entry.Kind == LogEntryKind.Settings && _topics.TryGetValue(entry.Topic, out var topic))
+                _topics[entry.Topic] = (topic.Created, TopicSettings.FromJson(entry.Message));
         }
     }
 

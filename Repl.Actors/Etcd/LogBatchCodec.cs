@@ -9,7 +9,9 @@ namespace Repl.Actors.Etcd;
 /// The binary value of one log batch in etcd: <c>version:u8</c>, from version 3 <c>first:i64 LE</c> (the position of
 /// the batch's first entry), <c>count:varint</c>, then per entry <c>kind:u8, topic:(varint length, UTF-8),
 /// createdAtMs:i64 LE, body:(varint length, bytes)</c>, from version 2 <c>key:(varint length + 1, UTF-8; 0 = none)</c>,
-/// the publish's idempotency key, and from version 3 <c>through:i64 LE</c> (a truncate's last position).
+/// the publish's idempotency key, and from version 3 <c>through:i64 LE</c> (a truncate's last position). Version 4 is
+/// version 3's layout, written when the batch holds a <see cref="LogEntryKind.Settings"/> entry (its body is the
+/// settings' JSON, its <c>through</c> the topic's create position).
 /// </summary>
 /// <remarks>
 /// <para><b>Positions.</b> Version 3 batches are written by the sequencer's journal (<see cref="EtcdJournal"/>):
@@ -17,12 +19,16 @@ namespace Repl.Actors.Etcd;
 /// itself, before the cluster had a sequencer; their positions derive from etcd's revision
 /// (<see cref="EtcdPositions"/>) and they still decode, so a cluster's old log reads on, and the sequencer continues
 /// numbering after its last position.</para>
+/// <para><b>Version 4</b> only marks batches that hold topic settings: a node of a build from before settings fails on
+/// such a batch ("unknown format") rather than apply the log without them, and reads every other batch as before, so
+/// a cluster upgraded one node at a time keeps running until the first setting is changed.</para>
 /// <para>Bodies are stored without their id (<see cref="PublishCommand.Body"/>): every node splices the position in
 /// when it decodes, so the log holds each body once. Binary because bodies are already JSON bytes.</para>
 /// </remarks>
 internal static class LogBatchCodec
 {
     private const byte Version = 3;
+    private const byte SettingsVersion = 4;
 
     /// <summary>Encoded size of one entry, for splitting batches by bytes.</summary>
     public static int SizeOf(string topic, int bodyLength, string? key = null) =>
@@ -40,7 +46,7 @@ internal static class LogBatchCodec
     public static byte[] Encode(long first, IReadOnlyList<LogEvent> entries)
     {
         var buffer = new ArrayBufferWriter<byte>(64 + entries.Sum(e => SizeOf(e.Topic, e.Body.Length, e.Key)));
-        buffer.Write([Version]);
+        buffer.Write([HoldsSettings(entries) ? SettingsVersion : Version]);
         WriteInt64(buffer, first);
         WriteVarint(buffer, (uint)entries.Count);
         foreach (var (kind, topic, body, createdAtMs, through, key) in entries)
@@ -63,7 +69,7 @@ internal static class LogBatchCodec
     /// <summary>The position of the last entry of the batch committed at <paramref name="revision"/> (0 when it is empty).</summary>
     public static long LastPosition(ReadOnlySpan<byte> value, long revision)
     {
-        if (value.Length == 0 || value[0] is not (1 or 2 or Version)) throw new FormatException($"log batch at revision {revision} has an unknown format");
+        if (value.Length == 0 || value[0] is not (1 or 2 or Version or SettingsVersion)) throw new FormatException($"log batch at revision {revision} has an unknown format");
         int offset = value[0] >= 3 ? 9 : 1;
         uint count = ReadVarint(value, ref offset);
         if (count == 0) return 0;
@@ -73,7 +79,7 @@ internal static class LogBatchCodec
     /// <summary>Decodes the batch committed at <paramref name="revision"/>, keeping the entries after <paramref name="after"/>.</summary>
     public static void Decode(ReadOnlySpan<byte> value, long revision, long after, List<LogEntry> into)
     {
-        if (value.Length == 0 || value[0] is not (1 or 2 or Version)) throw new FormatException($"log batch at revision {revision} has an unknown format");
+        if (value.Length == 0 || value[0] is not (1 or 2 or Version or SettingsVersion)) throw new FormatException($"log batch at revision {revision} has an unknown format");
         byte version = value[0];
         int offset = 1;
         long first = 0;
@@ -108,9 +114,23 @@ internal static class LogBatchCodec
             }
             long position = version >= 3 ? first + i : EtcdPositions.Of(revision, (int)i);
             if (position <= after) continue;
-            byte[] message = kind == LogEntryKind.Publish ? Messages.MessageJson.WithId(position, body) : [];
+            byte[] message = kind switch
+            {
+                LogEntryKind.Publish => Messages.MessageJson.WithId(position, body),
+                LogEntryKind.Settings => body.ToArray(),
+                _ => [],
+            };
             into.Add(new LogEntry(position, kind, topic, message, createdAtMs, through, key));
         }
+    }
+
+    private static bool HoldsSettings(IReadOnlyList<LogEvent> entries)
+    {
+        for (int i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Kind == LogEntryKind.Settings) return true;
+        }
+        return false;
     }
 
     private static void WriteInt64(IBufferWriter<byte> buffer, long value)

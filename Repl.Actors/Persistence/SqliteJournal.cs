@@ -178,7 +178,8 @@ public sealed class SqliteJournal : WriteJournalBase
             var page = journal.ReadForReplay(after, toSequenceNr, (int)Math.Min(left, ReplayPage));
             foreach (var entry in page)
             {
-                var e = new LogEvent(entry.Kind, entry.Topic, [], entry.CreatedAtMs, entry.Through, entry.Key);
+                // A settings entry comes with its settings (the sequencer keeps them); a publish needs no body.
+                var e = new LogEvent(entry.Kind, entry.Topic, entry.Kind == LogEntryKind.Settings ? entry.Message : [], entry.CreatedAtMs, entry.Through, entry.Key);
                 recoveryCallback(new Persistent(e, entry.Position, persistenceId, "", false, ActorRefs.NoSender, ReplayWriter));
             }
             if (page.Count < ReplayPage) break;

@@ -134,6 +134,10 @@ internal sealed class LogReader : ReceiveActor, IWithTimers
                     _touched.Remove(deleted);
                     _accepted.Add(entry);
                     break;
+                case LogEntryKind.Settings when _registry.TryGet(entry.Topic, out var configured):
+                    configured.Settings = TopicSettings.FromJson(entry.Message);
+                    _accepted.Add(entry);
+                    break;
                 case LogEntryKind.Truncate when entry.Topic.Length == 0:
                     foreach (var each in _registry.All) each.Truncate(entry.TruncatedThrough, lost: true);
                     _accepted.Add(entry);

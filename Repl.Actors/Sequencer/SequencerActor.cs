@@ -7,6 +7,7 @@ using Repl.Actors.Log;
 using Repl.Actors.Messages;
 using Repl.Actors.Reader;
 using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 using LogEvent = Repl.Actors.Log.LogEvent;
 
 namespace Repl.Actors.Sequencer;
@@ -33,8 +34,13 @@ namespace Repl.Actors.Sequencer;
 /// backoff supervisor's next incarnation tries again.</para>
 /// <para><b>Authority.</b> A publish to a topic that does not exist at the cut gets position 0 (the caller answers 404)
 /// and is not persisted. A request that must commit whole (<see cref="SequencerProtocol.Publish.Requests"/>: a broadcast)
-/// is persisted only if every one of its topics exists at the cut, else none of it is. A batch whose deadline passed
+/// is persisted only if every one of its topics exists at the cut, else none of it is. A publish over its topic's
+/// <c>publishRate</c> gets <see cref="SequencerProtocol.OverRate"/> (429), unpersisted, and so does the rest of its
+/// request; the rate is kept here, at the one writer, so it holds for the whole cluster. A batch whose deadline passed
 /// before the cut is rejected unpersisted.</para>
+/// <para><b>Topic settings</b> are merged here at the cut and logged whole (<see cref="LogEntryKind.Settings"/>), so
+/// every entry replaces the last; the sequencer's copy is rebuilt like the topic set: from the journal's <c>topics</c>
+/// table, then the replay.</para>
 /// <para><b>One write, one transaction.</b> A write is cut at what one journal transaction holds
 /// (<see cref="SequencerProtocol.Settings.MaxWriteBytes"/>, <see cref="SequencerProtocol.Settings.MaxWriteTopicChanges"/>),
 /// between callers' commands, so it commits whole or not at all.</para>
@@ -58,7 +64,13 @@ internal sealed class SequencerActor : ReceivePersistentActor
     private readonly TimeProvider _time;
     private readonly EngineTelemetry? _telemetry;
     private readonly List<(IActorRef ReplyTo, object Command)> _queue = [];
-    private HashSet<string> _topics = new(StringComparer.Ordinal);
+    // Topic → the position that created it (0 when not known: a snapshot written whole by an earlier version), which a
+    // settings entry carries for etcd's topic key.
+    private Dictionary<string, long> _topics = new(StringComparer.Ordinal);
+    // The topics with settings of their own, and the buckets of those with a publishRate: null while none has one, so a
+    // cut of publishes to topics without a rate costs one null check per publish.
+    private readonly Dictionary<string, TopicSettings> _topicSettings = new(StringComparer.Ordinal);
+    private Dictionary<string, RateBucket>? _rates;
     private IdempotencyWindow _keys;
     private List<Cut>? _writing;
     private int _writingEvents;
@@ -78,10 +90,12 @@ internal sealed class SequencerActor : ReceivePersistentActor
         {
             _snapshotAt = offer.Metadata.SequenceNr;
             _keys = new IdempotencyWindow(settings.KeyWindow, settings.MaxKeys);
+            _topicSettings.Clear();
+            _rates = null;
             if (offer.Snapshot is SequencerProtocol.Snapshot whole)
             {
-                // Written whole by an earlier version.
-                _topics = new HashSet<string>(whole.Topics, StringComparer.Ordinal);
+                // Written whole by an earlier version, before topics had settings.
+                _topics = whole.Topics.ToDictionary(topic => topic, _ => 0L, StringComparer.Ordinal);
                 foreach (var key in whole.Keys) _keys.Add(key);
                 return;
             }
@@ -89,7 +103,7 @@ internal sealed class SequencerActor : ReceivePersistentActor
         });
         Recover<LogEvent>(e =>
         {
-            Decide(e);
+            Decide(e, LastSequenceNr);
             if (e.Key is { } key) _keys.Add(new IdempotencyKey(e.Topic, key, LastSequenceNr, e.CreatedAtMs));
         });
         Command<SequencerProtocol.Publish>(publish => Enqueue(publish));
@@ -178,6 +192,9 @@ internal sealed class SequencerActor : ReceivePersistentActor
                         // of its topics does not exist (a batch without Requests: every command stands alone).
                         int request = 0, requestEnd = 0;
                         bool refused = false;
+                        // Rates are decided per request too (Admit), so a request is never committed in part.
+                        bool admitted = true;
+                        int groupEnd = 0;
                         for (int i = 0; i < indexes.Length; i++)
                         {
                             var c = publish.Commands[i];
@@ -187,10 +204,19 @@ internal sealed class SequencerActor : ReceivePersistentActor
                                 requestEnd = request < requests.Length ? Math.Min(indexes.Length, i + Math.Max(1, requests[request++])) : indexes.Length;
                                 refused = !AllExist(publish.Commands, i, requestEnd);
                             }
-                            if (refused || !_topics.Contains(c.Topic))
+                            if (refused || !_topics.ContainsKey(c.Topic))
                             {
                                 indexes[i] = NotLogged;
                                 continue;
+                            }
+                            if (_rates is not null)
+                            {
+                                if (i >= groupEnd) (admitted, groupEnd) = Admit(publish.Commands, i, publish.Requests is null ? 0 : requestEnd, now);
+                                if (!admitted)
+                                {
+                                    indexes[i] = OverRate;
+                                    continue;
+                                }
                             }
                             if (c.Key is { } key)
                             {
@@ -222,13 +248,19 @@ internal sealed class SequencerActor : ReceivePersistentActor
                         replyTo.Tell(new SequencerProtocol.Rejected(0, "the topic change waited past its deadline and was not committed"));
                         break;
                     case SequencerProtocol.ChangeTopic change:
-                        var e = new LogEvent(change.Kind, change.Topic, [], now, change.Through);
-                        if (!Decide(e))
+                        // What the change replaces, should its write be rejected (Undo).
+                        _topics.TryGetValue(change.Topic, out long created);
+                        var before = SettingsOf(change.Topic);
+                        var e = change.Kind == LogEntryKind.Settings
+                            // Merged here, at the cut, and logged whole: every node and the journal replace, none merges.
+                            ? new LogEvent(LogEntryKind.Settings, change.Topic, before.With(change.Settings ?? TopicSettings.None, change.Fields).ToJson(), now, created)
+                            : new LogEvent(change.Kind, change.Topic, [], now, change.Through);
+                        if (!Decide(e, LastSequenceNr + events.Count + 1))
                         {
                             replyTo.Tell(new SequencerProtocol.TopicChanged(change.Topic, 0));
                             break;
                         }
-                        cuts.Add(new Cut(replyTo, 0, [events.Count], e));
+                        cuts.Add(new Cut(replyTo, 0, [events.Count], e) { Created = created, Before = before });
                         events.Add(e);
                         break;
                 }
@@ -264,19 +296,52 @@ internal sealed class SequencerActor : ReceivePersistentActor
     {
         for (int i = start; i < end; i++)
         {
-            if (!_topics.Contains(commands[i].Topic)) return false;
+            if (!_topics.ContainsKey(commands[i].Topic)) return false;
         }
         return true;
     }
 
-    /// <summary>What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates or deletes.</summary>
+    /// <summary>
+    /// What a command takes of a write at most: entry bytes as the etcd journal encodes them, and topic creates, deletes
+    /// or settings (each one more operation on a topic key in etcd's transaction).
+    /// </summary>
     private static (long Bytes, int TopicChanges) Footprint(object command) => command switch
     {
         SequencerProtocol.Publish publish => (LogBatchCodec.SizeOf(publish.Commands), 0),
-        SequencerProtocol.ChangeTopic change => (LogBatchCodec.SizeOf(change.Topic, 0),
-            change.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic ? 1 : 0),
+        SequencerProtocol.ChangeTopic change => (LogBatchCodec.SizeOf(change.Topic, change.Kind == LogEntryKind.Settings ? TopicSettingsMaxBytes : 0),
+            change.Kind is LogEntryKind.CreateTopic or LogEntryKind.DeleteTopic or LogEntryKind.Settings ? 1 : 0),
         _ => (0, 0),
     };
+
+    /// <summary>A bound on a settings entry's JSON (five fields, numbers at most 20 characters each).</summary>
+    private const int TopicSettingsMaxBytes = 200;
+
+    /// <summary>
+    /// Whether the publishes of one request, from <paramref name="first"/>, are within their topics' publishRate, and
+    /// where that request ends: <paramref name="end"/> when the batch says (<see cref="SequencerProtocol.Publish.Requests"/>,
+    /// a broadcast spans topics), else the run of publishes with the first one's topic and createdAt (a request's
+    /// publishes are adjacent in a batch, the batcher concatenates requests whole, and were read at once; two requests
+    /// taken as one run are only decided together). Every topic of the request must have room, or none is taken.
+    /// </summary>
+    private (bool Admitted, int End) Admit(PublishCommand[] commands, int first, int end, long nowMs)
+    {
+        var head = commands[first];
+        if (end <= first)
+        {
+            end = first + 1;
+            while (end < commands.Length && commands[end].CreatedAtMs == head.CreatedAtMs && string.Equals(commands[end].Topic, head.Topic, StringComparison.Ordinal)) end++;
+        }
+        var rates = _rates!;
+        for (int i = first; i < end; i++)
+        {
+            if (rates.TryGetValue(commands[i].Topic, out var bucket) && !bucket.HasRoom(nowMs)) return (false, end);
+        }
+        for (int i = first; i < end; i++)
+        {
+            if (rates.TryGetValue(commands[i].Topic, out var bucket)) bucket.Take(1);
+        }
+        return (true, end);
+    }
 
     private void Written(long after, LogEntry[] entries, List<Cut> cuts, long started, Activity? span)
     {
@@ -318,13 +383,19 @@ internal sealed class SequencerActor : ReceivePersistentActor
             for (int i = 0; i < positions.Length; i++)
             {
                 int index = cut.Indexes[i];
-                positions[i] = index >= 0 ? entries[index].Position : index == Duplicate ? cut.Known![i] : 0;
+                positions[i] = index switch
+                {
+                    >= 0 => entries[index].Position,
+                    Duplicate => cut.Known![i],
+                    OverRate => SequencerProtocol.OverRate,
+                    _ => 0,
+                };
             }
             cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions));
         }
     }
 
-    /// <summary>The topic set and the idempotency keys from the node's journal, which has applied at least <paramref name="snapshotAt"/> (see the remarks).</summary>
+    /// <summary>The topic set, its settings and the idempotency keys from the node's journal, which has applied at least <paramref name="snapshotAt"/> (see the remarks).</summary>
     private void RebuildFromJournal(long snapshotAt)
     {
         var journal = NodeJournal.Of(Context.System);
@@ -332,26 +403,74 @@ internal sealed class SequencerActor : ReceivePersistentActor
         if (applied < snapshotAt)
             throw new InvalidOperationException($"the node's journal has applied the log up to {applied}, the snapshot is at {snapshotAt}: its state cannot be rebuilt yet");
         long started = Stopwatch.GetTimestamp();
-        _topics = new HashSet<string>(journal.LoadTopics().Select(topic => topic.Name), StringComparer.Ordinal);
+        var topics = journal.LoadTopics();
+        _topics = topics.ToDictionary(topic => topic.Name, topic => topic.Created, StringComparer.Ordinal);
+        foreach (var topic in topics)
+        {
+            if (topic.SettingsJson.Length > 0) Configure(topic.Name, TopicSettings.FromJson(topic.SettingsJson));
+        }
         foreach (var key in journal.Keys.InWindow(_settings.KeyWindow, _settings.MaxKeys)) _keys.Add(key);
         Context.GetLogger().Info("Rebuilt {0} topics and {1} idempotency keys from the journal (applied to {2}, snapshot at {3}) in {4:0} ms",
             _topics.Count, _keys.Count, applied, snapshotAt, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
-    /// <summary>Applies a topic change to the topic set; false when it changes nothing (and is then not logged).</summary>
-    private bool Decide(LogEvent e) => e.Kind switch
+    /// <summary>Applies a topic change at <paramref name="position"/> to the topic set; false when it changes nothing (and is then not logged).</summary>
+    private bool Decide(LogEvent e, long position)
     {
-        LogEntryKind.CreateTopic => _topics.Add(e.Topic),
-        LogEntryKind.DeleteTopic => _topics.Remove(e.Topic),
-        LogEntryKind.Truncate => _topics.Contains(e.Topic),
-        _ => true,
-    };
+        switch (e.Kind)
+        {
+            case LogEntryKind.CreateTopic:
+                return _topics.TryAdd(e.Topic, position);
+            case LogEntryKind.DeleteTopic:
+                if (!_topics.Remove(e.Topic)) return false;
+                Configure(e.Topic, TopicSettings.None);
+                return true;
+            case LogEntryKind.Truncate:
+                return _topics.ContainsKey(e.Topic);
+            case LogEntryKind.Settings:
+                if (!_topics.ContainsKey(e.Topic)) return false;
+                Configure(e.Topic, TopicSettings.FromJson(e.Body));
+                return true;
+            default:
+                return true;
+        }
+    }
 
     /// <summary>Takes back what <see cref="Decide"/> did for a change that was not committed.</summary>
-    private void Undo(LogEvent e)
+    private void Undo(Cut cut)
     {
-        if (e.Kind == LogEntryKind.CreateTopic) _topics.Remove(e.Topic);
-        else if (e.Kind == LogEntryKind.DeleteTopic) _topics.Add(e.Topic);
+        var e = cut.Change!;
+        switch (e.Kind)
+        {
+            case LogEntryKind.CreateTopic:
+                _topics.Remove(e.Topic);
+                break;
+            case LogEntryKind.DeleteTopic:
+                _topics.TryAdd(e.Topic, cut.Created);
+                Configure(e.Topic, cut.Before);
+                break;
+            case LogEntryKind.Settings:
+                Configure(e.Topic, cut.Before);
+                break;
+        }
+    }
+
+    private TopicSettings SettingsOf(string topic) => _topicSettings.GetValueOrDefault(topic, TopicSettings.None);
+
+    /// <summary>The topic's settings from now on; its rate bucket is kept while its rate is the same (another setting changed).</summary>
+    private void Configure(string topic, TopicSettings settings)
+    {
+        if (settings.IsEmpty) _topicSettings.Remove(topic);
+        else _topicSettings[topic] = settings;
+        if (settings.PublishRate is { } rate)
+        {
+            _rates ??= new Dictionary<string, RateBucket>(StringComparer.Ordinal);
+            if (!_rates.TryGetValue(topic, out var bucket) || bucket.PerSecond != rate) _rates[topic] = new RateBucket(rate, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        }
+        else if (_rates is not null && _rates.Remove(topic) && _rates.Count == 0)
+        {
+            _rates = null;
+        }
     }
 
     private void StopWhenDrained()
@@ -407,7 +526,7 @@ internal sealed class SequencerActor : ReceivePersistentActor
             // it would not have been logged), and go on.
             for (int i = _writing.Count - 1; i >= 0; i--)
             {
-                if (_writing[i].Change is { } change) Undo(change);
+                if (_writing[i].Change is not null) Undo(_writing[i]);
             }
             Reject(cause, null);
             _rejectionsToCome = _writingEvents - 1;
@@ -451,10 +570,18 @@ internal sealed class SequencerActor : ReceivePersistentActor
 
     private const int NotLogged = -1;
     private const int Duplicate = -2;
+    private const int OverRate = -3;
 
     /// <summary>
     /// One caller's share of a write: where each of its commands landed in the batch (<see cref="NotLogged"/>: its topic
-    /// does not exist; <see cref="Duplicate"/>: its idempotency key was committed before, at <c>Known[i]</c>).
+    /// does not exist; <see cref="Duplicate"/>: its idempotency key was committed before, at <c>Known[i]</c>;
+    /// <see cref="OverRate"/>: its topic's publishRate refused it).
     /// </summary>
-    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, LogEvent? Change, long[]? Known = null);
+    private sealed record Cut(IActorRef ReplyTo, long BatchId, int[] Indexes, LogEvent? Change, long[]? Known = null)
+    {
+        /// <summary>A topic change: the topic's create position and settings before it, for <see cref="Undo"/>.</summary>
+        public long Created { get; init; }
+
+        public TopicSettings Before { get; init; } = TopicSettings.None;
+    }
 }

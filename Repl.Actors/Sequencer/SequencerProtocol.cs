@@ -23,9 +23,16 @@ public static class SequencerProtocol
 
     /// <summary>
     /// The positions of a batch's publishes, in order; 0 where the topic did not exist when the batch was cut (for every
-    /// command of a request that must commit whole, when one of its topics did not).
+    /// command of a request that must commit whole, when one of its topics did not); <see cref="OverRate"/> where its
+    /// topic's <c>publishRate</c> refused it (for every command of its request). Neither is committed.
     /// </summary>
     public sealed record Committed(long BatchId, long[] Positions) : IReplMessage;
+
+    /// <summary>
+    /// The position of a publish refused at the cut because its topic was over its <see cref="Topics.TopicSettings.PublishRate"/>:
+    /// not committed (the route answers 429). A request's publishes are refused or taken together.
+    /// </summary>
+    public const long OverRate = -1;
 
     /// <summary>Nothing of the batch (or topic change: <paramref name="BatchId"/> 0) was committed.</summary>
     public sealed record Rejected(long BatchId, string Reason) : IReplMessage;
@@ -36,10 +43,15 @@ public static class SequencerProtocol
     /// </summary>
     public sealed record OutcomeUnknown(long BatchId, string Reason) : IReplMessage;
 
-    /// <summary>Creates, deletes or truncates (<paramref name="Through"/>) a topic, through the log.</summary>
-    internal sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs) : IReplMessage;
+    /// <summary>
+    /// Creates, deletes, truncates (<paramref name="Through"/>) or configures a topic, through the log. A settings change
+    /// (<see cref="LogEntryKind.Settings"/>) names the <paramref name="Fields"/> of <paramref name="Settings"/> it sets; the
+    /// sequencer merges them into the topic's settings at the cut and logs the result whole.
+    /// </summary>
+    internal sealed record ChangeTopic(LogEntryKind Kind, string Topic, long Through, long DeadlineMs,
+        Topics.TopicSettings? Settings = null, Topics.TopicSettingsFields Fields = Topics.TopicSettingsFields.None) : IReplMessage;
 
-    /// <summary>The change's position; 0 when it changed nothing (the topic exists, or does not).</summary>
+    /// <summary>The change's position; 0 when it changed nothing (the topic exists, or does not; a settings change: the topic does not).</summary>
     public sealed record TopicChanged(string Topic, long Position) : IReplMessage;
 
     /// <summary>The singleton's termination message: commit what is queued, answer every caller, then stop.</summary>

@@ -31,7 +31,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         SequencerProtocol.Committed => "SC1",
         SequencerProtocol.Rejected => "SR1",
         SequencerProtocol.OutcomeUnknown => "SU1",
-        SequencerProtocol.ChangeTopic => "ST1",
+        SequencerProtocol.ChangeTopic => "ST2",
         SequencerProtocol.TopicChanged => "SD1",
         SequencerProtocol.Drain => "SX1",
         SequencerProtocol.Snapshot => LogPersistence.SnapshotManifest,
@@ -40,6 +40,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         TopicProtocol.Create => "TC1",
         TopicProtocol.Delete => "TD1",
         TopicProtocol.Retain => "TR1",
+        TopicProtocol.Configure => "TS1",
         RetentionProtocol.Run => "RN1",
         RetentionProtocol.Ran => "RD1",
         ServerApiProtocol.Disconnect => "AD1",
@@ -99,6 +100,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(t.Topic);
                     w.Write(t.Through);
                     w.Write(t.DeadlineMs);
+                    WriteSettings(w, t.Settings ?? TopicSettings.None, t.Fields);
                     break;
                 case SequencerProtocol.TopicChanged t:
                     w.Write(t.Topic);
@@ -152,6 +154,10 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 case PresenceProtocol.Counts counts:
                     w.Write(counts.Clients);
                     w.Write(counts.Users);
+                    break;
+                case TopicProtocol.Configure c:
+                    w.Write(c.Topic);
+                    WriteSettings(w, c.Settings, c.Fields);
                     break;
                 case TopicProtocol.ICommand t:
                     w.Write(t.Topic);
@@ -213,6 +219,13 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "SR1": return new SequencerProtocol.Rejected(r.ReadInt64(), r.ReadString());
             case "SU1": return new SequencerProtocol.OutcomeUnknown(r.ReadInt64(), r.ReadString());
             case "ST1": return new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
+            case "ST2":
+            {
+                var change = new SequencerProtocol.ChangeTopic((LogEntryKind)r.ReadByte(), r.ReadString(), r.ReadInt64(), r.ReadInt64());
+                var (settings, fields) = ReadSettings(r);
+                // A change that names no setting carries none (a create, delete or truncate).
+                return fields == TopicSettingsFields.None ? change : change with { Settings = settings, Fields = fields };
+            }
             case "SD1": return new SequencerProtocol.TopicChanged(r.ReadString(), r.ReadInt64());
             case "SX1": return SequencerProtocol.Drain.Instance;
             case "SS3": return SequencerProtocol.JournalSnapshot.Instance;
@@ -226,6 +239,12 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "TC1": return new TopicProtocol.Create(r.ReadString());
             case "TD1": return new TopicProtocol.Delete(r.ReadString());
             case "TR1": return new TopicProtocol.Retain(r.ReadString());
+            case "TS1":
+            {
+                string topic = r.ReadString();
+                var (settings, fields) = ReadSettings(r);
+                return new TopicProtocol.Configure(topic, settings, fields);
+            }
             case "RN1": return RetentionProtocol.Run.Instance;
             case "RD1": return new RetentionProtocol.Ran(r.ReadInt64());
             case "AD1": return new ServerApiProtocol.Disconnect(r.ReadString(), r.ReadString(), r.ReadInt64());
@@ -250,6 +269,19 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "PC1": return new PresenceProtocol.Counts(r.ReadInt32(), r.ReadInt32());
             default: throw new System.Runtime.Serialization.SerializationException($"unknown Repl manifest '{manifest}' (written by a newer version?)");
         }
+    }
+
+    /// <summary>A settings change: the fields it names, then the settings as the log stores them (<see cref="TopicSettings.ToJson"/>).</summary>
+    private static void WriteSettings(BinaryWriter w, TopicSettings settings, TopicSettingsFields fields)
+    {
+        w.Write((byte)fields);
+        WriteBytes(w, settings.ToJson());
+    }
+
+    private static (TopicSettings Settings, TopicSettingsFields Fields) ReadSettings(BinaryReader r)
+    {
+        var fields = (TopicSettingsFields)r.ReadByte();
+        return (TopicSettings.FromJson(ReadBytes(r)), fields);
     }
 
     private static void WriteOptional(BinaryWriter w, string? value)

@@ -9,15 +9,17 @@ namespace Repl.Actors.Sharding;
 
 /// <summary>
 /// A topic's sharded entity (role <c>broker</c>): the decisions that are per topic in the whole cluster — its creation
-/// and deletion, and how far retention trims it — taken in one place and committed through the log.
+/// and deletion, its settings, and how far retention trims it (at the topic's own limits where it has them) — taken in
+/// one place and committed through the log.
 /// </summary>
 /// <remarks>
 /// <para><b>Off the publish path.</b> Publishes go from each node's batcher straight to the sequencer, which decides at
 /// each cut whether the topic exists; this entity is asked only for changes, and passivates when idle.</para>
 /// <para><b>One writer per fact.</b> Retention's cut is this entity's decision, committed as a truncate entry: the
 /// journal drops the rows and every node's hub moves its trimmed-through mark when that entry is applied, so nothing
-/// else writes that mark. Create and delete are forwarded with the caller as sender, so the sequencer answers the
-/// caller directly.</para>
+/// else writes that mark. Create, delete and settings changes are forwarded with the caller as sender, so the sequencer
+/// answers the caller directly; the sequencer merges a settings change into the topic's settings at its cut, where it
+/// also decides existence, so two changes in flight at once both land.</para>
 /// <para><b>Presence.</b> The topic's clients across the cluster, held only in memory (TopicEntity.Presence.cs).</para>
 /// </remarks>
 internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
@@ -40,6 +42,7 @@ internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
         Receive<TopicProtocol.Create>(_ => _sequencer.Forward(Change(LogEntryKind.CreateTopic, 0)));
         Receive<TopicProtocol.Delete>(_ => _sequencer.Forward(Change(LogEntryKind.DeleteTopic, 0)));
         Receive<TopicProtocol.Retain>(_ => Retain());
+        Receive<TopicProtocol.Configure>(configure => _sequencer.Forward(Change(LogEntryKind.Settings, 0) with { Settings = configure.Settings, Fields = configure.Fields }));
         ReceivePresence();
     }
 

@@ -24,6 +24,13 @@ public static class TopicProtocol
     /// </summary>
     public sealed record Retain(string Topic) : ICommand;
 
+    /// <summary>
+    /// Changes the topic's own settings: the <paramref name="Fields"/> named take their value from
+    /// <paramref name="Settings"/> (null: back to the node's). Committed through the log as the topic's whole settings;
+    /// answered <see cref="Sequencer.SequencerProtocol.TopicChanged"/> (position 0: no such topic).
+    /// </summary>
+    public sealed record Configure(string Topic, Topics.TopicSettings Settings, Topics.TopicSettingsFields Fields) : ICommand;
+
     /// <summary>Typed key of the topics' shard region in Akka.Hosting's actor registry.</summary>
     public sealed class Key;
 }

@@ -12,7 +12,8 @@ namespace Repl.Actors.Storage;
 /// local replica of etcd's log, written by the node's log reader, that serves replays older than etcd's window.</para>
 /// <para>Durability: WAL with <c>synchronous=NORMAL</c>. A committed transaction survives a process crash
 /// (kill -9); only an operating-system crash or power loss can lose the last transactions.</para>
-/// <para>This type writes the log and reads it back (the <c>messages</c>, <c>events</c> and <c>topics</c> tables).
+/// <para>This type writes the log and reads it back (the <c>messages</c>, <c>events</c> and <c>topics</c> tables; a
+/// topic's own settings are its row's <c>settings</c>, JSON, so recovery rebuilds them with the topic set).
 /// Beside it in the same file: <see cref="Snapshots"/> (Akka snapshot rows), <see cref="Keys"/> (the idempotency
 /// keys), <see cref="Retention"/> (where retention would cut); the tables and migrations are in
 /// <see cref="JournalSchema"/>, the connections and the writers' gate in <see cref="SqliteFile"/>.</para>
@@ -156,6 +157,13 @@ public sealed class Journal : IDisposable
                     _file.Execute(transaction, "DELETE FROM topics WHERE name = $n", ("$n", entry.Topic));
                     KeepEvent(transaction, entry);
                     break;
+                case LogEntryKind.Settings:
+                    // Whole, as the entry holds them (JSON, read by retention's queries too): the last entry wins. Null
+                    // when the topic has none of its own ({}).
+                    _file.Execute(transaction, "UPDATE topics SET settings = $s WHERE name = $n", ("$n", entry.Topic),
+                        ("$s", entry.Message.Length <= 2 ? DBNull.Value : System.Text.Encoding.UTF8.GetString(entry.Message)));
+                    KeepEvent(transaction, entry);
+                    break;
                 case LogEntryKind.Truncate when entry.Topic.Length == 0:
                     _file.Execute(transaction, "DELETE FROM messages WHERE pos <= $p", ("$p", entry.TruncatedThrough));
                     _file.Execute(transaction, "UPDATE topics SET trimmed = max(trimmed, $p)", ("$p", entry.TruncatedThrough));
@@ -183,10 +191,12 @@ public sealed class Journal : IDisposable
     /// <summary>Cluster mode: the etcd revision of the last batch written to this replica (0: none recorded), where the node's watch resumes.</summary>
     public long ReplicaRevision => Volatile.Read(ref _replicaRevision);
 
-    // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (keyed publishes replay from keys).
+    // Topic changes are few; kept whole so that a replay of the log after a snapshot sees them (keyed publishes replay
+    // from keys). A settings entry keeps its settings' JSON as its body.
     private void KeepEvent(SqliteTransaction transaction, LogEntry entry) =>
-        _file.Execute(transaction, "INSERT OR REPLACE INTO events(pos, kind, topic, created, through) VALUES ($p, $k, $t, $c, $h)",
-            ("$p", entry.Position), ("$k", (long)entry.Kind), ("$t", entry.Topic), ("$c", entry.CreatedAtMs), ("$h", entry.Through));
+        _file.Execute(transaction, "INSERT OR REPLACE INTO events(pos, kind, topic, created, through, body) VALUES ($p, $k, $t, $c, $h, $b)",
+            ("$p", entry.Position), ("$k", (long)entry.Kind), ("$t", entry.Topic), ("$c", entry.CreatedAtMs), ("$h", entry.Through),
+            ("$b", entry.Kind == LogEntryKind.Settings ? entry.Message : DBNull.Value));
 
     /// <summary>
     /// The log's entries with <paramref name="after"/> &lt; position ≤ <paramref name="upTo"/>, in position order, at most
@@ -196,18 +206,18 @@ public sealed class Journal : IDisposable
     /// <param name="bodies">False: publishes come without their message (a writer's replay needs none).</param>
     internal List<LogEntry> ReadLog(long after, long upTo, int limit, bool bodies = true) => ReadEntries($"""
         SELECT pos, 1, topic, created, {(bodies ? "body" : "NULL")}, 0, key FROM messages WHERE pos > $a AND pos <= $b
-        UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
+        UNION ALL SELECT pos, kind, topic, created, body, through, NULL FROM events WHERE pos > $a AND pos <= $b
         ORDER BY 1 LIMIT $n
         """, after, upTo, limit);
 
     /// <summary>
     /// What the log's writer replays after <paramref name="after"/> up to <paramref name="upTo"/>, in position order, at
-    /// most <paramref name="limit"/>: topic changes, and keyed publishes (without their message) from the <c>keys</c>
+    /// most <paramref name="limit"/>: topic changes (a settings entry with its settings), and keyed publishes (without their message) from the <c>keys</c>
     /// table, so retention does not take a key still in its window. Publishes without a key change nothing the writer keeps.
     /// </summary>
     internal List<LogEntry> ReadForReplay(long after, long upTo, int limit) => ReadEntries("""
         SELECT pos, 1, topic, created, NULL, 0, key FROM keys WHERE pos > $a AND pos <= $b
-        UNION ALL SELECT pos, kind, topic, created, NULL, through, NULL FROM events WHERE pos > $a AND pos <= $b
+        UNION ALL SELECT pos, kind, topic, created, body, through, NULL FROM events WHERE pos > $a AND pos <= $b
         ORDER BY 1 LIMIT $n
         """, after, upTo, limit);
 
@@ -240,17 +250,18 @@ public sealed class Journal : IDisposable
         return command.ExecuteScalar() as byte[];
     }
 
-    /// <summary>All topics, with their retention marks.</summary>
+    /// <summary>All topics, with their retention marks and their own settings.</summary>
     public List<TopicRecord> LoadTopics()
     {
         using var reader = _file.OpenReader();
         using var command = reader.Connection.CreateCommand();
-        command.CommandText = "SELECT name, created, trimmed FROM topics ORDER BY name";
+        command.CommandText = "SELECT name, created, trimmed, settings FROM topics ORDER BY name";
         using var rows = command.ExecuteReader();
         var topics = new List<TopicRecord>();
         while (rows.Read())
         {
-            topics.Add(new TopicRecord(rows.GetString(0), rows.GetInt64(1), rows.GetInt64(2)));
+            var settings = rows.IsDBNull(3) ? [] : System.Text.Encoding.UTF8.GetBytes(rows.GetString(3));
+            topics.Add(new TopicRecord(rows.GetString(0), rows.GetInt64(1), rows.GetInt64(2)) { SettingsJson = settings });
         }
         return topics;
     }

@@ -38,6 +38,16 @@ internal static class JournalSchema
         {
             file.Execute(null, "ALTER TABLE messages ADD COLUMN key TEXT");
         }
+        // Topics' own settings came later still: the settings entry's JSON on its topic's row (what recovery reads) and
+        // on its event (what a replay after a snapshot reads). Both nullable, added in place; an older journal has none.
+        if (SqliteFile.ReadScalar(file.Writer, "SELECT count(*) FROM pragma_table_info('topics') WHERE name = 'settings'") == 0)
+        {
+            file.Execute(null, "ALTER TABLE topics ADD COLUMN settings TEXT");
+        }
+        if (SqliteFile.ReadScalar(file.Writer, "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'body'") == 0)
+        {
+            file.Execute(null, "ALTER TABLE events ADD COLUMN body BLOB");
+        }
         // Then the keys got a table of their own, which retention does not trim (see KeyTable); a journal from
         // before it has them in messages.key only, and what retention left of them there is copied once.
         if (SqliteFile.ReadScalar(file.Writer, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'keys'") == 0)

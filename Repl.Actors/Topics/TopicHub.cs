@@ -24,6 +24,7 @@ public sealed class TopicHub
     private long _published;
     private long _lastActivityTicks;
     private long _newestAtMost;
+    private TopicSettings _settings = TopicSettings.None;
 
     /// <param name="newestAtMost">No message of the topic is after this position (a bound, for readers of a topic without a ring).</param>
     internal TopicHub(string name, long created, long trimmedThrough, int windowSize, long newestAtMost)
@@ -49,6 +50,16 @@ public sealed class TopicHub
     {
         get => Volatile.Read(ref _trimmedThrough);
         internal set => Volatile.Write(ref _trimmedThrough, value);
+    }
+
+    /// <summary>
+    /// The topic's own settings as of this node's applied position (<see cref="TopicSettings.None"/>: the node's for
+    /// everything). Set by the log reader when a settings entry is applied, and from the journal at start.
+    /// </summary>
+    public TopicSettings Settings
+    {
+        get => Volatile.Read(ref _settings);
+        internal set => Volatile.Write(ref _settings, value);
     }
 
     /// <summary>Messages applied since this node started.</summary>

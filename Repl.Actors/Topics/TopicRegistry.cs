@@ -10,13 +10,16 @@ namespace Repl.Actors.Topics;
 /// <remarks>Written only by the node's <see cref="Reader.LogReader"/>; read by everyone.</remarks>
 public sealed class TopicRegistry
 {
-    /// <summary>The registry as the journal left it: its topics, applied up to its last position.</summary>
+    /// <summary>The registry as the journal left it: its topics with their settings, applied up to its last position.</summary>
     public static TopicRegistry Load(Journal journal, TopicsOptions options)
     {
         var registry = new TopicRegistry { Epoch = journal.Epoch };
         foreach (var topic in journal.LoadTopics())
         {
-            registry.Add(new TopicHub(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition));
+            registry.Add(new TopicHub(topic.Name, topic.Created, topic.TrimmedThrough, options.MemoryWindow, journal.LastPosition)
+            {
+                Settings = TopicSettings.FromJson(topic.SettingsJson),
+            });
         }
         registry.Applied.Advance(journal.LastPosition, []);
         return registry;

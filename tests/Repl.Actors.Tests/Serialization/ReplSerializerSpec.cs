@@ -37,6 +37,10 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         new TopicProtocol.Create("new"),
         new TopicProtocol.Delete("old"),
         new TopicProtocol.Retain("kept"),
+        new TopicProtocol.Configure("c", new TopicSettings(PublishRate: 0.5), TopicSettingsFields.PublishRate | TopicSettingsFields.Presence),
+        new SequencerProtocol.ChangeTopic(LogEntryKind.Settings, "t", 0, 1_800_000_000_003, new TopicSettings(10, TimeSpan.FromHours(1), 2048, 2.5, true),
+            TopicSettingsFields.MaxMessages | TopicSettingsFields.Presence),
+        new LogEvent(LogEntryKind.Settings, "a", new TopicSettings(MaxAge: TimeSpan.FromMinutes(5), Presence: false).ToJson(), 126, 3),
         RetentionProtocol.Run.Instance,
         new RetentionProtocol.Ran(42),
         new ServerApiProtocol.Disconnect("user|with/odd ✓", "banned for spam", 1_800_000_000_004),
@@ -103,6 +107,21 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
         Assert.All(Messages.GroupBy(message => Serializer.Manifest(message)), group => Assert.Single(group.Select(message => message.GetType()).Distinct()));
         Assert.Equal(Messages.Select(message => message.GetType()).Distinct().Count() + 1, manifests.Length);
         Assert.All(manifests, manifest => Assert.True(char.IsDigit(manifest[^1])));
+    }
+
+    [Fact]
+    public void ChangeTopic_WrittenBeforeSettings_StillReads()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            w.Write((byte)LogEntryKind.DeleteTopic);
+            w.Write("old");
+            w.Write(0L);
+            w.Write(1_800_000_000_000L);
+        }
+        var change = Assert.IsType<SequencerProtocol.ChangeTopic>(Serializer.FromBinary(stream.ToArray(), "ST1"));
+        Assert.Equal(new SequencerProtocol.ChangeTopic(LogEntryKind.DeleteTopic, "old", 0, 1_800_000_000_000), change);
     }
 
     [Fact]
