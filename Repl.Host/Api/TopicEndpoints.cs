@@ -2,6 +2,7 @@ using System.Text;
 using Microsoft.AspNetCore.Authorization;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Storage;
 using Repl.Actors.Topics;
 using Repl.Host.Contract;
@@ -33,6 +34,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         routes.MapPost("/topics", (Delegate)api.CreateAsync).RequireAuthorization(ReplPolicies.Create);
         routes.MapGet("/topics/{topic}", api.Info).RequireAuthorization(ReplPolicies.Subscribe);
         routes.MapDelete("/topics/{topic}", api.DeleteAsync).RequireAuthorization(ReplPolicies.Publish);
+        routes.MapPatch("/topics/{topic}", api.ConfigureAsync).RequireAuthorization(ReplPolicies.Admin);
         routes.MapPost("/topics/{topic}", api.PublishAsync).RequireAuthorization(ReplPolicies.Publish).WithMetadata(TrafficMetadata.Publish);
         routes.MapPost("/topics/{topic}/batch", api.PublishBatchAsync).RequireAuthorization(ReplPolicies.Publish).WithMetadata(TrafficMetadata.Publish);
         routes.MapGet("/topics/{topic}/messages", api.History).RequireAuthorization(ReplPolicies.Subscribe);
@@ -79,8 +81,23 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         if (Lookup(topic, registry, out var actor) is { } error) return error;
         var stats = journal.Stats(topic);
         return TypedResults.Json(
-            new TopicInfo(topic, actor.SubscriberCount, stats.Messages, stats.FirstPosition, stats.LastPosition, actor.Created, actor.TrimmedThrough, actor.IsActive),
+            new TopicInfo(topic, actor.SubscriberCount, stats.Messages, stats.FirstPosition, stats.LastPosition, actor.Created, actor.TrimmedThrough, actor.IsActive,
+                TopicSettingsInput.Body(actor.Settings)),
             ApiJsonContext.Default.TopicInfo);
+    }
+
+    /// <summary>Changes the topic's own settings through the log; answers them once the change is applied here.</summary>
+    private async Task<IResult> ConfigureAsync(string topic, HttpContext context)
+    {
+        if (Lookup(topic, registry, out _) is { } error) return error;
+        var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
+        if (readError is not null) return readError;
+        var (settings, fields, parseError) = TopicSettingsInput.Parse(body);
+        if (parseError is not null) return parseError;
+        long position = await node.ConfigureTopicAsync(topic, settings, fields);
+        // Deleted meanwhile: the sequencer decides existence at its cut.
+        if (position == 0 || !registry.TryGet(topic, out var hub)) return ApiError.TopicNotFound(topic);
+        return TypedResults.Json(new TopicSettingsChanged("topic settings changed", topic, TopicSettingsInput.Body(hub.Settings)), ApiJsonContext.Default.TopicSettingsChanged);
     }
 
     private async Task<IResult> DeleteAsync(string topic, HttpContext context)
@@ -94,10 +111,12 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
 
     private async Task<IResult> PublishAsync(string topic, HttpContext context)
     {
-        if (Lookup(topic, registry, out _) is { } error) return error;
+        if (Lookup(topic, registry, out var hub) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
+        // A topic without a size of its own: one null check.
+        if (hub.Settings.MaxMessageBytes is { } maxBytes && command.Body.Length > maxBytes) return MessageTooLarge(topic, maxBytes, null);
         var (key, keyError) = PublishInput.ReadKey(context);
         if (keyError is not null) return keyError;
         if (key is not null) command = command with { Key = key };
@@ -111,6 +130,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         using var activity = tracing.StartPublish(topic, 1);
         long[] positions = await CommitAsync(activity, [command]);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
+        if (positions[0] == SequencerProtocol.OverRate) return OverRate(context, topic, hub);
         if (valueMissing) context.Response.Headers[MissingValueWarning.Key] = MissingValueWarning.Value;
         var (id, rest) = Published(command, positions[0]);
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, id, rest, ClosingBrace);
@@ -118,15 +138,24 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
 
     private async Task<IResult> PublishBatchAsync(string topic, HttpContext context)
     {
-        if (Lookup(topic, registry, out _) is { } error) return error;
+        if (Lookup(topic, registry, out var hub) is { } error) return error;
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
+        if (hub.Settings.MaxMessageBytes is { } maxBytes)
+        {
+            for (int i = 0; i < commands.Length; i++)
+            {
+                if (commands[i].Body.Length > maxBytes) return MessageTooLarge(topic, maxBytes, i);
+            }
+        }
         // One hook call for the whole batch.
         if (publishHook is not null && await publishHook.AskAsync(context, topic, commands, batch: true) is { } refused) return refused;
         using var activity = tracing.StartPublish(topic, commands.Length);
         long[] positions = await CommitAsync(activity, commands);
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
+        // A request's publishes are refused or taken together (the sequencer decides the rate per request).
+        if (positions[0] == SequencerProtocol.OverRate) return OverRate(context, topic, hub);
         var messages = new ReadOnlyMemory<byte>[commands.Length * 2];
         for (int i = 0; i < commands.Length; i++) (messages[i * 2], messages[i * 2 + 1]) = Published(commands[i], positions[i]);
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8, partsPerItem: 2));
@@ -162,6 +191,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         {
             long[] positions = await node.PublishAsync(commands);
             if (positions[0] == 0) ReplTracing.Failed(activity, "topic deleted before the commit");
+            else if (positions[0] == SequencerProtocol.OverRate) ReplTracing.Failed(activity, "over the topic's publishRate");
             else ReplTracing.Committed(activity, positions[0], positions[^1]);
             return positions;
         }
@@ -186,6 +216,22 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         var suffix = Encoding.UTF8.GetBytes($",\"oldest\":{oldest},\"last\":{applied},\"gap\":{(after < actor.TrimmedThrough ? "true" : "false")}}}");
         var prefix = Encoding.UTF8.GetBytes("{\"topic\":" + System.Text.Json.JsonSerializer.Serialize(topic, ApiJsonContext.Default.String) + ",\"messages\":");
         return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => (ReadOnlyMemory<byte>)message.Json).ToList(), suffix));
+    }
+
+    /// <summary>413 for a message over its topic's <c>maxMessageBytes</c> (<paramref name="item"/>: its index in a batch).</summary>
+    private static IResult MessageTooLarge(string topic, long maxBytes, int? item) =>
+        ApiError.Of(StatusCodes.Status413PayloadTooLarge, "message too large",
+            $"{(item is { } i ? $"item {i}" : "the message")} is over the limit of {maxBytes} bytes of topic '{topic}' (its maxMessageBytes: the message's JSON without its id); nothing was committed");
+
+    /// <summary>429 with <c>Retry-After</c> for a publish the sequencer refused over the topic's <c>publishRate</c>.</summary>
+    private static IResult OverRate(HttpContext context, string topic, TopicHub hub)
+    {
+        // The time one publish takes to come back into the topic's bucket; a publisher that waits it out mostly gets in.
+        double rate = hub.Settings.PublishRate ?? 1;
+        int seconds = Math.Max(1, (int)Math.Ceiling(1 / rate));
+        context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return ApiError.Of(StatusCodes.Status429TooManyRequests, "rate limited",
+            $"topic '{topic}' takes at most {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)} publishes per second (its publishRate), cluster-wide; nothing was committed, retry after {seconds} s");
     }
 
     /// <summary>Checks a topic named in a route: 400 when internal or invalid, 404 when unknown.</summary>

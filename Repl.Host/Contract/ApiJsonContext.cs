@@ -10,7 +10,20 @@ public sealed record MessageBody(string Message);
 
 public sealed record CreateTopicRequest(string? Name);
 
-public sealed record TopicInfo(string Name, int Subscribers, long Messages, long FirstPosition, long LastPosition, long Created, long TrimmedThrough, bool Active);
+public sealed record TopicInfo(string Name, int Subscribers, long Messages, long FirstPosition, long LastPosition, long Created, long TrimmedThrough, bool Active,
+    TopicSettingsBody Settings);
+
+/// <summary>A topic's own settings as the API shows them; a null is the node's setting.</summary>
+/// <param name="PublishRate">Publishes per second, cluster-wide.</param>
+/// <param name="Presence">Presence tracked on the topic; null: the node's <c>Topics:Presence</c>.</param>
+public sealed record TopicSettingsBody(RetentionBody Retention, long? MaxMessageBytes, double? PublishRate, bool? Presence);
+
+/// <param name="MaxMessages">Messages kept (0: all); null: <c>Journal:MaxMessagesPerTopic</c>.</param>
+/// <param name="MaxAge">Age kept, as <c>d.hh:mm:ss</c> (zero: all); null: <c>Journal:MaxAge</c>.</param>
+public sealed record RetentionBody(long? MaxMessages, string? MaxAge);
+
+/// <summary>The answer to <c>PATCH /topics/{name}</c>: the topic's settings once the change is applied on the node that answers.</summary>
+public sealed record TopicSettingsChanged(string Message, string Topic, TopicSettingsBody Settings);
 
 /// <summary>One client of a topic: <c>since</c> is when its stream opened.</summary>
 public sealed record PresenceClient(string Client, string? User, string Node, DateTime Since);
@@ -38,6 +51,7 @@ public sealed record ReachedBody(string Message, int Streams, int Nodes, int Ask
 [JsonSerializable(typeof(MessageBody))]
 [JsonSerializable(typeof(CreateTopicRequest))]
 [JsonSerializable(typeof(TopicInfo))]
+[JsonSerializable(typeof(TopicSettingsChanged))]
 [JsonSerializable(typeof(HealthBody))]
 [JsonSerializable(typeof(BroadcastBody))]
 [JsonSerializable(typeof(DisconnectRequest))]

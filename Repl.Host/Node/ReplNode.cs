@@ -26,7 +26,7 @@ public sealed class ReplNode
     public const string CanaryTopic = "$canary";
 
     /// <summary>What a caller whose topic change has an unknown outcome can do, said with the error.</summary>
-    private const string TopicChangeRetryAdvice = ". Retrying is safe: a create that did commit answers 409, a delete 404";
+    private const string TopicChangeRetryAdvice = ". Retrying is safe: a create that did commit answers 409, a delete 404, a settings change sets the same again";
 
     private readonly PublishQueue _publishes;
     private readonly ActorRegistry _actors;
@@ -85,6 +85,13 @@ public sealed class ReplNode
 
     /// <summary>Deletes a topic through its entity; returns the position of the deletion once applied here, 0 when there was none.</summary>
     public Task<long> DeleteTopicAsync(string name) => ChangeTopicAsync(new TopicProtocol.Delete(name));
+
+    /// <summary>
+    /// Changes a topic's own settings through its entity (the <paramref name="fields"/> named take their value from
+    /// <paramref name="settings"/>); returns the position of the change once applied here, 0 when there is no such topic.
+    /// </summary>
+    public Task<long> ConfigureTopicAsync(string name, TopicSettings settings, TopicSettingsFields fields) =>
+        ChangeTopicAsync(new TopicProtocol.Configure(name, settings, fields));
 
     /// <summary>
     /// Runs a retention round now, wherever its owner runs (<see cref="RetentionActor"/>, which also runs one every

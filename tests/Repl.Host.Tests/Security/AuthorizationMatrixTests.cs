@@ -50,6 +50,7 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
         ["presence"] = false,
         ["presence-stats"] = false,
         ["cluster"] = false,
+        ["settings"] = false,
         ["health"] = true,
         ["healthz"] = true,
         ["readyz"] = true,
@@ -99,6 +100,7 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
             "info" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}"),
             "presence" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}/presence"),
             "presence-stats" => new HttpRequestMessage(HttpMethod.Get, $"/topics/{topic}/presence/stats"),
+            "settings" => new HttpRequestMessage(HttpMethod.Patch, $"/topics/{topic}") { Content = AuthServerFixture.Json("{\"presence\":true}") },
             "metrics" => new HttpRequestMessage(HttpMethod.Get, "/metrics"),
             var other => new HttpRequestMessage(HttpMethod.Get, "/" + other),
         };
@@ -109,7 +111,7 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
         {
             "none" or "bad-signature" or "expired" => 401,
             // The list names no topic: it shows the granted ones. Admin routes refuse any token without repl.admin.
-            _ when route is "metrics" or "cluster" => 403,
+            _ when route is "metrics" or "cluster" or "settings" => 403,
             "wrong-topic" when route == "list" => 200,
             "wrong-topic" => 403,
             _ => route is "publish" or "batch" or "create" ? 201 : 200,
@@ -134,7 +136,7 @@ public sealed class AuthorizationMatrixTests(AuthServerFixture fixture) : IClass
                     Assert.Contains("signature", cause);
                     Assert.Contains("invalid_token", response.Headers.WwwAuthenticate.ToString());
                     break;
-                case "wrong-topic" when route is not ("metrics" or "cluster"):
+                case "wrong-topic" when route is not ("metrics" or "cluster" or "settings"):
                     Assert.Contains("secret", cause);
                     break;
                 case "wrong-topic" or "granted":
