@@ -1,9 +1,13 @@
+using System.Text;
+using Akka.Actor;
 using Etcdserverpb;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Repl.Actors.Etcd;
 using Repl.Actors.Log;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Storage;
+using Repl.Actors.Topics;
 using Repl.Cluster.Tests.Infrastructure;
 
 namespace Repl.Cluster.Tests;
@@ -79,6 +83,41 @@ public sealed class CompactionTests : IAsyncLifetime
         // The positions the node lost, ending at the last one, so the log's own go on after them.
         Assert.Equal([last - 2, last - 1, last], resync.Entries.Select(entry => entry.Position));
         Assert.Equal(head.Header.Revision, resync.Revision);
+    }
+
+    [Fact]
+    public async Task LogRead_FromCompactedRevision_ResynchronisesTheSettingsChangedInTheLostRange_FromTheTopicKeys()
+    {
+        using var writer = new SequencerNode("n1", "/c/repl", _cluster.ClientUrlList);
+        var sequencer = await writer.StartSequencerAsync();
+        long kept = await writer.CreateAsync(sequencer, "kept");
+        long plain = await writer.CreateAsync(sequencer, "plain");
+        var settings = new TopicSettings(MaxMessages: 3, PublishRate: 2, Presence: true);
+        var change = new SequencerProtocol.ChangeTopic(LogEntryKind.Settings, "kept", 0, SequencerNode.Deadline(), settings,
+            TopicSettingsFields.MaxMessages | TopicSettingsFields.PublishRate | TopicSettingsFields.Presence);
+        long configured = (await sequencer.Ask<SequencerProtocol.TopicChanged>(change, TimeSpan.FromSeconds(10))).Position;
+        Assert.True(configured > plain);
+        await writer.PublishAsync(sequencer, "kept", "lost");
+        // The topic key keeps the create's position, then the settings.
+        var key = await _etcd.GetAsync("/c/repl/topics/kept", default);
+        Assert.Equal($"{kept} {Encoding.UTF8.GetString(settings.ToJson())}", key!.Value.ToStringUtf8());
+        var head = await PutAsync("/c/head", "x");
+        await CompactAsync(head.Header.Revision);
+        // A node that knew both topics, without settings, comes back after the log was compacted past the change.
+        await using var reader = NewLog("n2", [new TopicRecord("kept", kept, 0), new TopicRecord("plain", plain, 0)]);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        EtcdLog.LogBatch? resync = null;
+        await foreach (var batch in reader.ReadAsync(plain, 0, timeout.Token))
+        {
+            resync = batch;
+            break;
+        }
+
+        Assert.NotNull(resync);
+        Assert.Equal([(LogEntryKind.Settings, "kept"), (LogEntryKind.Truncate, "")], resync.Entries.Select(entry => (entry.Kind, entry.Topic)));
+        Assert.Equal(settings, TopicSettings.FromJson(resync.Entries[0].Message));
+        Assert.Equal(kept, resync.Entries[0].Through);
     }
 
     private EtcdLog NewLog(string node, IEnumerable<TopicRecord> topics) =>

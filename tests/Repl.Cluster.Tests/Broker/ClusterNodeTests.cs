@@ -43,6 +43,33 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task TopicSettings_PatchedOnOneNode_AreAppliedOnEveryNode_AndTheRateHoldsClusterWide()
+    {
+        string topic = await CreateTopicEverywhereAsync();
+        // Through a node that does not run the sequencer: its entity forwards the change, the log brings it to every node.
+        const string settings = """{"retention":{"maxMessages":null,"maxAge":null},"maxMessageBytes":100,"publishRate":0.01,"presence":true}""";
+        var (status, changed) = await N3.Client.SendAsync(HttpMethod.Patch, $"/topics/{topic}", """{"maxMessageBytes":100,"publishRate":0.01,"presence":true}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(settings, changed.GetProperty("settings").GetRawText());
+        foreach (var node in _nodes)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((await node.Client.SendAsync(HttpMethod.Get, $"/topics/{topic}")).Body.GetProperty("settings").GetRawText() != settings)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the settings of {topic} never reached {node.Id}");
+                await Task.Delay(20);
+            }
+        }
+        // One publish per 100 s for the whole cluster: the first, on one node, takes it; the next, on another, is refused.
+        await N2.Client.PublishAsync(topic, "first");
+        var (refused, error) = await N1.Client.SendAsync(HttpMethod.Post, $"/topics/{topic}", """{"value":"second"}""");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused);
+        Assert.Contains("publishRate", error.GetProperty("cause").GetString());
+        var (tooLarge, _) = await N3.Client.SendAsync(HttpMethod.Post, $"/topics/{topic}", $$"""{"value":"{{new string('x', 200)}}"}""");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge);
+    }
+
+    [Fact]
     public async Task ConcurrentPublishing_OnAllNodes_EveryNodeDeliversEveryTopicInTheSameOrder()
     {
         string[] topics = [await CreateTopicEverywhereAsync(), await CreateTopicEverywhereAsync()];
