@@ -98,6 +98,20 @@ public sealed class MigrationSpec : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([4L, 7L, 8L, 9L], _journal.Journal.Read(["a"], 0, long.MaxValue, 10).Select(message => message.Position));
     }
 
+    [Fact]
+    public void OldJournal_GainsTheSettingsColumns_AndKeepsATopicsSettings()
+    {
+        Assert.Empty(_journal.Journal.LoadTopics().Single(topic => topic.Name == "a").SettingsJson);
+        var sequencer = Sys.ActorOf(SequencerActor.Props(new SequencerProtocol.Settings(4096, 10_000, null), TimeProvider.System));
+        var settings = new Repl.Actors.Topics.TopicSettings(MaxMessages: 2, Presence: true);
+        sequencer.Tell(new SequencerProtocol.ChangeTopic(LogEntryKind.Settings, "a", 0, DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds(), settings,
+            Repl.Actors.Topics.TopicSettingsFields.MaxMessages | Repl.Actors.Topics.TopicSettingsFields.Presence));
+        Assert.Equal(9, ExpectMsg<SequencerProtocol.TopicChanged>(Wait).Position);
+        Assert.Equal(settings, Repl.Actors.Topics.TopicSettings.FromJson(_journal.Journal.LoadTopics().Single(topic => topic.Name == "a").SettingsJson));
+        // The topic's own retention (2) applies to it: of its messages 4, 7 and 8, retention would cut through 4.
+        Assert.Equal(4, _journal.Journal.Retention.Cut("a", DateTimeOffset.UtcNow));
+    }
+
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);

@@ -49,7 +49,10 @@ public sealed class BadInputTests : IAsyncLifetime
         { "GET", "/topics/demo/presence/stats", null, 404, "presence off" },
         { "DELETE", "/topics/nope", null, 404, "topic not found" },
         { "PUT", "/topics", null, 405, "method not allowed" },
-        { "PATCH", "/topics/demo", null, 405, "method not allowed" },
+        { "PUT", "/topics/demo", null, 405, "method not allowed" },
+        { "PATCH", "/topics/demo", null, 400, "empty body" },
+        { "PATCH", "/topics/demo", "{\"publishRate\":-1}", 400, "invalid publishRate" },
+        { "PATCH", "/topics/nope", "{\"presence\":true}", 404, "topic not found" },
         { "GET", "/no/such/route", null, 404, "not found" },
     };
 

@@ -66,7 +66,7 @@ public sealed class ErrorShapeTests : IAsyncLifetime
     public static TheoryData<string, string, string> WrongMethods => new()
     {
         { "PUT", "/topics", "GET, POST" },
-        { "PATCH", "/topics/demo", "DELETE, GET, POST" },
+        { "PUT", "/topics/demo", "DELETE, GET, PATCH, POST" },
         { "POST", "/topics/demo/sse", "GET" },
         { "GET", "/topics/demo/batch", "POST" },
         { "POST", "/topics/demo/messages", "GET" },
