@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Repl.Actors.Log;
 using Repl.Actors.Messages;
+using Repl.Actors.Sequencer;
 using Repl.Actors.Topics;
 using Repl.Host.Contract;
 using Repl.Host.Hooks;
@@ -44,7 +45,8 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
         if (PublishInput.ParseBroadcast(body, time.GetUtcNow(), limits.MaxBroadcastTopics, out var parseError) is not { } commands) return parseError!;
         foreach (var command in commands)
         {
-            if (TopicEndpoints.Lookup(command.Topic, registry, out _) is { } missing) return missing;
+            if (TopicEndpoints.Lookup(command.Topic, registry, out var hub) is { } missing) return missing;
+            if (hub.Settings.MaxMessageBytes is { } maxBytes && command.Body.Length > maxBytes) return TopicEndpoints.MessageTooLarge(command.Topic, maxBytes, null);
         }
         if (TooLarge(commands) is { } tooLarge) return tooLarge;
         if (publishHook is not null)
@@ -64,6 +66,7 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
             if (activity is not null)
             {
                 if (positions[0] == 0) ReplTracing.Failed(activity, "a topic was deleted before the commit");
+                else if (positions[0] == SequencerProtocol.OverRate) ReplTracing.Failed(activity, "over a topic's publishRate");
                 else ReplTracing.Committed(activity, positions.Min(), positions.Max());
             }
         }
@@ -72,6 +75,12 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
         {
             string gone = commands.Select(command => command.Topic).FirstOrDefault(topic => !registry.TryGet(topic, out _)) ?? commands[0].Topic;
             return ApiError.Of(StatusCodes.Status404NotFound, "topic not found", $"topic '{gone}' does not exist (it was deleted before the broadcast was committed); nothing was published");
+        }
+        // Over a topic's publishRate at the cut: refused whole, like a missing topic.
+        if (positions[0] == SequencerProtocol.OverRate)
+        {
+            var limited = commands.Select(command => registry.TryGet(command.Topic, out var hub) ? hub : null).FirstOrDefault(hub => hub?.Settings.PublishRate is not null);
+            return TopicEndpoints.OverRate(context, limited?.Name ?? commands[0].Topic, limited);
         }
         var ids = positions.Select(position => position.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         return TypedResults.Json(new BroadcastBody("message broadcast", ids), ApiJsonContext.Default.BroadcastBody, statusCode: StatusCodes.Status201Created);

@@ -219,15 +219,15 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
     }
 
     /// <summary>413 for a message over its topic's <c>maxMessageBytes</c> (<paramref name="item"/>: its index in a batch).</summary>
-    private static IResult MessageTooLarge(string topic, long maxBytes, int? item) =>
+    internal static IResult MessageTooLarge(string topic, long maxBytes, int? item) =>
         ApiError.Of(StatusCodes.Status413PayloadTooLarge, "message too large",
             $"{(item is { } i ? $"item {i}" : "the message")} is over the limit of {maxBytes} bytes of topic '{topic}' (its maxMessageBytes: the message's JSON without its id); nothing was committed");
 
     /// <summary>429 with <c>Retry-After</c> for a publish the sequencer refused over the topic's <c>publishRate</c>.</summary>
-    private static IResult OverRate(HttpContext context, string topic, TopicHub hub)
+    internal static IResult OverRate(HttpContext context, string topic, TopicHub? hub)
     {
         // The time one publish takes to come back into the topic's bucket; a publisher that waits it out mostly gets in.
-        double rate = hub.Settings.PublishRate ?? 1;
+        double rate = hub?.Settings.PublishRate ?? 1;
         int seconds = Math.Max(1, (int)Math.Ceiling(1 / rate));
         context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return ApiError.Of(StatusCodes.Status429TooManyRequests, "rate limited",

@@ -139,6 +139,22 @@ public sealed class TopicSettingsTests(SettingsServerFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Broadcast_ToATopicOverItsRate_Is429_AndCommitsOnNoTopic()
+    {
+        string limited = NewTopic(), free = NewTopic();
+        await Client.CreateTopicAsync(limited);
+        await Client.CreateTopicAsync(free);
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(limited, """{"publishRate":0.01}""")).Status);
+        string body = $$"""{"topics":["{{free}}","{{limited}}"],"value":"v"}""";
+        Assert.Equal(HttpStatusCode.Created, (await Client.SendAsync(HttpMethod.Post, "/broadcast", body)).Status);
+        var (status, error) = await Client.SendAsync(HttpMethod.Post, "/broadcast", body);
+        Assert.Equal((HttpStatusCode)429, status);
+        Assert.Contains(limited, error.GetProperty("cause").GetString());
+        var (_, info) = await Client.SendAsync(HttpMethod.Get, $"/topics/{free}");
+        Assert.Equal(1, info.GetProperty("messages").GetInt64());
+    }
+
+    [Fact]
     public async Task WithAuthOn_OnlyAnAdminChangesSettings()
     {
         await using var server = await ReplServer.StartAsync(null, Tokens.Settings());
