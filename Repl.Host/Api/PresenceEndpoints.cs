@@ -76,7 +76,7 @@ internal sealed class PresenceEndpoints(NodePresence presence, TopicRegistry reg
         return presence.IsOn(hub)
             ? null
             : ApiError.Of(StatusCodes.Status404NotFound, "presence off",
-                $"presence is off for topic '{topic}': its clients are not tracked (turn it on with Topics:Presence)");
+                $"presence is off for topic '{topic}': its clients are not tracked (turn it on for the topic with PATCH /topics/{topic} {{\"presence\":true}}, or for all with Topics:Presence)");
     }
 
     private static IResult Unavailable(LogUnavailableException unavailable) =>

@@ -31,9 +31,9 @@ public sealed class NodePresence
         _time = time;
     }
 
-    /// <summary>Whether <paramref name="topic"/> tracks its clients: the node's <c>Topics:Presence</c>.</summary>
-    /// <remarks>The one place that decides it, so a per-topic setting slots in here.</remarks>
-    public bool IsOn(TopicHub topic) => _topics.Presence;
+    /// <summary>Whether <paramref name="topic"/> tracks its clients: its own <c>presence</c> setting (<c>PATCH /topics/{name}</c>), else the node's <c>Topics:Presence</c>.</summary>
+    /// <remarks>The one place that decides it.</remarks>
+    public bool IsOn(TopicHub topic) => topic.Settings.Presence ?? _topics.Presence;
 
     /// <summary>The names of those of <paramref name="topics"/> with presence on, or null when none has it (the usual case: nothing else is done).</summary>
     public string[]? On(IReadOnlyList<TopicHub> topics)

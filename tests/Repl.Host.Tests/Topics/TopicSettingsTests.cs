@@ -155,6 +155,19 @@ public sealed class TopicSettingsTests(SettingsServerFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task Presence_TurnedOnForOneTopic_IsTracked_WhereTheNodesSettingIsOff()
+    {
+        string topic = NewTopic();
+        await Client.CreateTopicAsync(topic);
+        var (status, error) = await Client.SendAsync(HttpMethod.Get, $"/topics/{topic}/presence/stats");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("presence off", error.GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await PatchAsync(topic, """{"presence":true}""")).Status);
+        (status, _) = await Client.SendAsync(HttpMethod.Get, $"/topics/{topic}/presence/stats");
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
     public async Task WithAuthOn_OnlyAnAdminChangesSettings()
     {
         await using var server = await ReplServer.StartAsync(null, Tokens.Settings());
