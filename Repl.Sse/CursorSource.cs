@@ -27,7 +27,7 @@ namespace Repl.Sse;
 /// <see cref="SseOptions.MaxWriteBytes"/>: it is behind, and its next round is full already.</para>
 /// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
 /// journal. A stream that fell behind its topics' rings reads the journal — blocking SQLite, so on the thread pool,
-/// with the result handed back through an async callback, never on the streams' one thread (<see cref="JournalReads"/>)
+/// with the result handed back through an async callback, never on the streams' one thread (<see cref="JournalPage"/>)
 /// — and says <c>gap</c> for what retention removed.</para>
 /// <para><b>State.</b> Besides its cursor, a stream is in one <see cref="Phase"/> (is <c>connected</c> still to be said),
 /// its next round comes from one <see cref="Progress"/> (caught up, behind, or a journal read in flight), and it stands in
@@ -47,18 +47,14 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
     private readonly CancellationToken _stop;
     private readonly CoalescingWindow _window;
     private readonly StreamHost.Handle _host;
-    private readonly JournalReads _reads;
 
     /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
     /// <param name="host">The host the graph runs in (<see cref="StreamHost"/>): wakes go through it.</param>
-    /// <param name="reads">The node's journal reads, for a stream behind its topics' rings.</param>
     /// <param name="stop">Ends the stream without a closing event (the request was aborted, the host is stopping).</param>
-    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host, JournalReads reads,
-        CancellationToken stop)
+    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host, CancellationToken stop)
     {
         _window = window;
         _host = host;
-        _reads = reads;
         _connection = connection;
         _options = options;
         _counters = counters;
@@ -434,7 +430,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             _progress = Progress.Reading;
             _stage._host.Served(watermark - _cursor);
-            _stage._reads.Start(_connection, _topics, _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options, _callback);
+            JournalPage.ReadOnPool(_connection, _topics, _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options,
+                _stage._counters, _callback);
         }
 
         private void OnJournalRead(JournalPage page)

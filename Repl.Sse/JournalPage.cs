@@ -5,41 +5,55 @@ using Repl.Actors.Topics;
 namespace Repl.Sse;
 
 /// <summary>
-/// A page of the journal for a stream behind its topics' rings (<see cref="CursorSource"/>, read through
-/// <see cref="JournalReads"/>): the <c>gap</c> events it owes, then the frames in (cursor, watermark], bounded like a
-/// round from memory. The frames may be shared with other streams' pages: never change them.
+/// A page of the journal for a stream behind its topics' rings (<see cref="CursorSource"/>): the <c>gap</c> events it
+/// owes, then the frames in (cursor, watermark], bounded like a round from memory.
 /// </summary>
 /// <param name="Complete">Everything up to the watermark asked for; false when the page was cut short by its bounds.</param>
 /// <param name="Error">Why the read failed; the stream fails with it.</param>
 internal sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long Reached, bool Complete, Exception? Error = null)
 {
-    /// <summary>Blocking (SQLite): the <c>gap</c> events a stream at <paramref name="cursor"/> owes, noted in <paramref name="gapsReported"/>.</summary>
-    public static List<byte[]> GapsOwed(SseConnection connection, IReadOnlyList<TopicHub> topics, long cursor, Dictionary<string, long> gapsReported, SseCounters counters)
+    /// <summary>
+    /// Reads the page on the thread pool and hands it (or its failure) to <paramref name="done"/> there: SQLite blocks, and
+    /// the streams' one thread must not. <paramref name="done"/> is the stage's async callback.
+    /// </summary>
+    /// <param name="gapsReported">The stream's gaps said so far, by topic; only this read touches it, and one read is in flight at most.</param>
+    public static void ReadOnPool(SseConnection connection, IReadOnlyList<TopicHub> topics, long cursor, long watermark, Dictionary<string, long> gapsReported,
+        SseOptions options, SseCounters counters, Action<JournalPage> done) =>
+        _ = Task.Run(() =>
+        {
+            JournalPage page;
+            try
+            {
+                page = Read(connection.Journal, connection.Registry.Epoch.Utf8, topics, cursor, watermark, gapsReported, options, counters);
+            }
+            catch (Exception error)
+            {
+                page = new JournalPage([], [], cursor, Complete: false, error);
+            }
+            done(page);
+        });
+
+    /// <summary>Blocking (SQLite): never call it on the streams' thread.</summary>
+    private static JournalPage Read(Journal journal, byte[] epoch, IReadOnlyList<TopicHub> topics, long cursor, long watermark,
+        Dictionary<string, long> gapsReported, SseOptions options, SseCounters counters)
     {
+        var names = new List<string>(topics.Count);
         var gaps = new List<byte[]>();
         foreach (var topic in topics)
         {
+            names.Add(topic.Name);
             long trimmed = topic.TrimmedThrough;
             if (cursor < trimmed && (!gapsReported.TryGetValue(topic.Name, out long reported) || reported < trimmed))
             {
                 gapsReported[topic.Name] = trimmed;
-                long oldest = connection.Journal.Stats(topic.Name).FirstPosition;
+                long oldest = journal.Stats(topic.Name).FirstPosition;
                 gaps.Add(SseEvents.Gap(topic.Name, cursor, oldest == 0 ? trimmed + 1 : oldest));
                 counters.Gap();
             }
         }
-        return gaps;
-    }
-
-    /// <summary>Blocking (SQLite): the frames in (cursor, watermark], without gaps; never call it on the streams' thread.</summary>
-    public static JournalPage Read(SseConnection connection, IReadOnlyList<TopicHub> topics, long cursor, long watermark, SseOptions options, SseCounters counters)
-    {
-        var names = new List<string>(topics.Count);
-        foreach (var topic in topics) names.Add(topic.Name);
         // Bounded by rows and by bytes, like a round from memory: a stream catching up holds one write's worth.
-        var stored = connection.Journal.Read(names, cursor, watermark, options.JournalPageSize, options.MaxWriteBytes);
+        var stored = journal.Read(names, cursor, watermark, options.JournalPageSize, options.MaxWriteBytes);
         counters.JournalRead();
-        byte[] epoch = connection.Registry.Epoch.Utf8;
         var frames = new List<Frame>(stored.Count);
         long bytes = 0;
         foreach (var message in stored)
@@ -49,6 +63,6 @@ internal sealed record JournalPage(List<byte[]> Gaps, List<Frame> Frames, long R
         }
         // A page cut short by neither bound holds everything up to the watermark.
         bool complete = stored.Count < options.JournalPageSize && bytes < options.MaxWriteBytes;
-        return new JournalPage([], frames, complete ? watermark : stored[^1].Position, complete);
+        return new JournalPage(gaps, frames, complete ? watermark : stored[^1].Position, complete);
     }
 }

@@ -10,7 +10,6 @@ public sealed class SseCounters
     private long _gaps;
     private long _wakes;
     private long _journalReads;
-    private long _journalReadsShared;
     private long _flushWaits;
 
     public long Open => Volatile.Read(ref _open);
@@ -31,9 +30,6 @@ public sealed class SseCounters
 
     /// <summary>Pages streams read from the journal because they fell behind their topics' rings.</summary>
     public long JournalReads => Volatile.Read(ref _journalReads);
-
-    /// <summary>Journal pages a stream got from another stream's read of the same page (<see cref="JournalReads"/>), not counted in <see cref="JournalReads"/>.</summary>
-    public long JournalReadsShared => Volatile.Read(ref _journalReadsShared);
 
     /// <summary>Writes that found the client's socket full and waited for it.</summary>
     public long FlushWaits => Volatile.Read(ref _flushWaits);
@@ -57,6 +53,4 @@ public sealed class SseCounters
     internal void Gap() => Interlocked.Increment(ref _gaps);
 
     internal void JournalRead() => Interlocked.Increment(ref _journalReads);
-
-    internal void JournalReadShared() => Interlocked.Increment(ref _journalReadsShared);
 }

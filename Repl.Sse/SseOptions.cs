@@ -32,10 +32,4 @@ public sealed class SseOptions
 
     /// <summary>Rows read from the journal per catch-up step when memory does not hold what a stream needs.</summary>
     public int JournalPageSize { get; set; } = 512;
-
-    /// <summary>
-    /// Journal reads for streams behind their rings that run at once (<see cref="JournalReads"/>); more wait their turn,
-    /// holding no thread. Default: the node's cores.
-    /// </summary>
-    public int JournalReaders { get; set; } = Environment.ProcessorCount;
 }

@@ -50,7 +50,6 @@ public sealed class SseStreams : IDisposable
     private readonly ActorMaterializer _materializer;
     private readonly CoalescingWindow _window;
     private readonly StreamHost.Handle _host;
-    private readonly JournalReads _reads;
 
     /// <param name="backlog">The node's <see cref="StreamBacklog"/>: the host reports to it how far behind the streams run.</param>
     public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters, StreamBacklog? backlog = null)
@@ -60,7 +59,6 @@ public sealed class SseStreams : IDisposable
         _materializer = system.Materializer(namePrefix: "sse");
         _host = StreamHost.Start(_materializer, backlog, SweepInterval(Options.PingInterval));
         _window = new CoalescingWindow(Options.CoalesceWindow, _host);
-        _reads = new JournalReads(Options.JournalReaders, counters);
     }
 
     public SseOptions Options { get; }
@@ -90,7 +88,7 @@ public sealed class SseStreams : IDisposable
 
     /// <summary>One connection's graph, not yet materialized.</summary>
     internal IRunnableGraph<Task> Graph(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, _host, _reads, stop))
+        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, _host, stop))
             .ToMaterialized(Sink.FromGraph(new SocketSink(writer, abort, Options, Counters, stop)), Keep.Right)
             .WithAttributes(OnDispatcher);
 

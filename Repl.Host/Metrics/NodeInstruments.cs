@@ -36,7 +36,6 @@ internal sealed class NodeInstruments
         meter.CreateObservableUpDownCounter("repl.streams.open", () => streams.Open, "{stream}", "Open SSE streams.");
         meter.CreateObservableCounter("repl.subscribers.cut_off", () => streams.CutOff, "{stream}", "Streams closed because their client stopped reading.");
         meter.CreateObservableCounter("repl.stream.journal_reads", () => streams.JournalReads, "{read}", "Pages read from the journal by streams behind their topics' in-memory rings (a stream that fell behind).");
-        meter.CreateObservableCounter("repl.stream.journal_reads_shared", () => streams.JournalReadsShared, "{read}", "Journal pages a stream behind its rings got from another stream's read of the same page.");
         meter.CreateObservableCounter("repl.stream.flush_waits", () => streams.FlushWaits, "{write}", "Writes to SSE streams that found the client's socket full and waited for it to drain.");
         meter.CreateObservableGauge("repl.streams.behind", () => backlog.Behind, "{position}", "Mean lag behind the applied log of the rounds the streams' thread wrote in its last run (0: none written); beyond a quarter of a topic's ring new batches wait.");
         meter.CreateObservableCounter("repl.publish.holds", () => backlog.Holds, "{hold}", "Times the node's next batch waited for its streams to catch up (admission control under overload).");

@@ -39,7 +39,7 @@ public sealed class CursorSourceSpecs : Akka.TestKit.Xunit2.TestKit
 
     private Task<TestSubscriber.Probe<WriteRound>> RunAsync(SseGraphFixture fixture, SseConnection connection, SseOptions? options = null, CancellationToken stop = default) =>
         Host.MaterializeAsync(Source.FromGraph(new CursorSource(connection, options ??= new SseOptions { CoalesceWindow = TimeSpan.Zero }, fixture.Counters,
-            Window(options.CoalesceWindow), Host, new JournalReads(options.JournalReaders, fixture.Counters), stop)).ToMaterialized(this.SinkProbe<WriteRound>(), Keep.Right));
+            Window(options.CoalesceWindow), Host, stop)).ToMaterialized(this.SinkProbe<WriteRound>(), Keep.Right));
 
     [Fact]
     public async Task FirstRound_SaysConnected_ThenOneRoundCarriesAWholeBatch_InLogOrder()
