@@ -3,7 +3,7 @@ import type { TopicInfo } from '../src/types.js';
 import { ReplServer, uniqueTopic } from './support/server.js';
 
 /** The JSON type name (`typeof`) of a field of type T. */
-type JsonTypeOf<T> = T extends string ? 'string' : T extends number ? 'number' : T extends boolean ? 'boolean' : never;
+type JsonTypeOf<T> = T extends string ? 'string' : T extends number ? 'number' : T extends boolean ? 'boolean' : T extends object ? 'object' : never;
 
 /**
  * Every field of the client's `TopicInfo`, with its JSON type. `satisfies` makes this list follow the type: a field
@@ -19,6 +19,7 @@ const topicInfoFields = {
   created: 'number',
   trimmedThrough: 'number',
   active: 'boolean',
+  settings: 'object',
 } as const satisfies { [K in keyof Required<TopicInfo>]: JsonTypeOf<TopicInfo[K]> };
 
 describe("the client's types match the server's records", () => {

@@ -27,5 +27,6 @@ export type {
   SubscriptionStatus,
   TokenProvider,
   TopicInfo,
+  TopicSettings,
 } from './types.js';
 export type { BroadcastChannelConstructor, BroadcastChannelLike, LockManagerLike } from './tab-share.js';

@@ -66,6 +66,20 @@ export interface TopicInfo {
   trimmedThrough: number;
   /** True while the node keeps the topic's recent history in memory (it is dropped when the topic is idle). */
   active: boolean;
+  /** The topic's own settings (`PATCH /topics/{name}`). */
+  settings: TopicSettings;
+}
+
+/** A topic's own settings; a null is the node's setting. */
+export interface TopicSettings {
+  /** Messages kept (0: all) and age kept (`d.hh:mm:ss`, zero: all). */
+  retention: { maxMessages: number | null; maxAge: string | null };
+  /** Largest message accepted, in bytes. */
+  maxMessageBytes: number | null;
+  /** Publishes per second, cluster-wide. */
+  publishRate: number | null;
+  /** Whether the topic's clients are tracked (presence). */
+  presence: boolean | null;
 }
 
 export interface HistoryPage<T = string> {
