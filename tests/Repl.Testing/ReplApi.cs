@@ -87,4 +87,21 @@ public static class ReplApiTry
             return (0, 0, error.Message);
         }
     }
+
+    /// <summary>
+    /// Publishes as a careful client does: with an <c>Idempotency-Key</c>, sent again after a 503 (not committed, or
+    /// outcome unknown: the error says to retry with the key) up to <paramref name="attempts"/> times, so it commits once.
+    /// Fails on any other answer, or on the last 503. Returns the id.
+    /// </summary>
+    public static async Task<long> PublishRetryingAsync(this HttpClient client, string topic, string value, string idempotencyKey, int attempts = 5)
+    {
+        var (status, id, body) = await client.TryPublishAsync(topic, value, idempotencyKey);
+        for (int attempt = 1; status == HttpStatusCode.ServiceUnavailable && attempt < attempts; attempt++)
+        {
+            await Task.Delay(200);
+            (status, id, body) = await client.TryPublishAsync(topic, value, idempotencyKey);
+        }
+        Assert.True(status == HttpStatusCode.Created, $"publish answered {(int)status} (after up to {attempts} tries with one key): {body}");
+        return id;
+    }
 }

@@ -327,7 +327,9 @@ public sealed class ClusterNodeTests(ReplClusterFixture cluster) : IAsyncLifetim
         await cluster.Etcd.RestartAsync(0, 1);
         await Task.WhenAll(cluster.Nodes.Select(node => node.WaitReadyAsync(TimeSpan.FromSeconds(60))));
         Assert.All(cluster.Nodes, node => Assert.True(node.IsRunning));
-        long id = await N1.Client.PublishAsync(topic, "back");
+        // Ready, but the sequencer may still be settling the write whose outcome the quorum loss left unknown: a first
+        // publish can wait past its deadline (503, not committed). A client retries it with its key, as the error says.
+        long id = await N1.Client.PublishRetryingAsync(topic, "back", idempotencyKey: "back", attempts: 10);
         await using var again = await SseStream.OpenAsync(N2.BaseAddress, $"/topics/{topic}/sse", lastEventId: (id - 1).ToString());
         Assert.Equal(id, (await again.MessagesAsync(1, TimeSpan.FromSeconds(15)))[0].Id);
     }
