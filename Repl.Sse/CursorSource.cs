@@ -32,6 +32,11 @@ namespace Repl.Sse;
 /// <para><b>State.</b> Besides its cursor, a stream is in one <see cref="Phase"/> (is <c>connected</c> still to be said),
 /// its next round comes from one <see cref="Progress"/> (caught up, behind, or a journal read in flight), and it stands in
 /// one <see cref="Coalescing"/> state (none, waiting for the window's end, or past it).</para>
+/// <para><b>Presence.</b> A stream opened with <c>?presence=1</c> also reads each topic's <see cref="PresenceFeed"/>
+/// (<see cref="PresenceCursor"/>): subscribed to it, it is woken as by messages, and each round it takes the events
+/// after the version it told — not its own client's, no <c>id:</c> line, not ordered with messages. It starts with the
+/// topic's counts once the topic's entity has counted it (so the counts include it), and gets the counts again instead
+/// of events it fell behind. A stream without it holds null and pays one null check a round.</para>
 /// <para><b>Pings and expiry.</b> No timer of its own: the host's sweep (<see cref="StreamHost.Handle.Sweep"/>) wakes the
 /// stream when <see cref="SseOptions.PingInterval"/> passed since its last round, or its token expired.</para>
 /// <para><b>End.</b> Completes after <c>event: deleted</c> once every topic is deleted, after <c>event: expired</c> at
@@ -109,6 +114,19 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         Ended,
     }
 
+    /// <summary>Where a <c>?presence=1</c> stream is in one topic's presence feed.</summary>
+    private sealed class PresenceCursor(TopicHub topic, long told)
+    {
+        public readonly TopicHub Topic = topic;
+        public readonly PresenceFeed Feed = topic.Presence;
+
+        /// <summary>The feed's version up to which the stream has told (or passed over) everything.</summary>
+        public long Told = told;
+
+        /// <summary>The counts were told: from here on, events. Before, the stream waits to be counted.</summary>
+        public bool Counted;
+    }
+
     // Its own out-handler (not SetHandler's lambdas): a handler object and its delegates are ~130 B a stream.
     private sealed class Logic : OutGraphStageLogic, ISubscriber, ISweptStream
     {
@@ -143,6 +161,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         private bool _unsubscribedWhileReading;
         private byte[]? _closing;
         private bool _pingDue;
+        // ?presence=1 only: one cursor per topic still followed.
+        private List<PresenceCursor>? _presence;
 
         public Logic(CursorSource stage) : base(stage.Shape)
         {
@@ -171,6 +191,16 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             {
                 if (!topic.Subscribe(this)) (_deleted ??= []).Add(topic);
             }
+            if (_connection.PresenceFrom is { } from)
+            {
+                _presence = new List<PresenceCursor>(from.Count);
+                for (int t = 0; t < _connection.Topics.Count; t++)
+                {
+                    var cursor = new PresenceCursor(_connection.Topics[t], from[t]);
+                    cursor.Feed.Subscribe(this);
+                    _presence.Add(cursor);
+                }
+            }
             // The start was fixed before the head (SseConnection.Cursor); subscribed now, the first pull reads everything
             // applied above it, and anything applied after that wakes us.
             _cursor = _connection.Cursor;
@@ -197,6 +227,10 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             Volatile.Write(ref _scheduled, 1);
             _stage._host.Unregister(this);
             foreach (var topic in _connection.Topics) topic.Unsubscribe(this);
+            if (_presence is not null)
+            {
+                foreach (var cursor in _presence) cursor.Feed.Unsubscribe(this);
+            }
             _stopRegistration.Dispose();
             _unavailableRegistration.Dispose();
             if (_phase != Phase.Created) _stage._counters.Closed();
@@ -267,6 +301,11 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (topic is null) return;
             _topics = [.. _topics.Where(followed => followed != topic)];
             topic.Unsubscribe(this);
+            if (_presence?.Find(cursor => cursor.Topic == topic) is { } watched)
+            {
+                watched.Feed.Unsubscribe(this);
+                _presence!.Remove(watched);
+            }
             _unsubscribedWhileReading |= _progress == Progress.Reading;
             if (_topics.Count == 0)
             {
@@ -358,12 +397,44 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     return;
                 }
             }
+            if (_presence is not null) ReadPresence(round);
             if (_pingDue)
             {
                 _pingDue = false;
                 if (round.IsEmpty) round.AddTail(PingEvent);
             }
             if (!round.IsEmpty) Send(round);
+        }
+
+        /// <summary>
+        /// Adds each topic's presence events after the version the stream told (read after the wake flag was cleared, as
+        /// the watermark is): before the stream is counted, nothing but the counts once it is; after, the events of other
+        /// clients, or the counts if the stream fell out of the ring.
+        /// </summary>
+        private void ReadPresence(WriteRound round)
+        {
+            foreach (var cursor in _presence!)
+            {
+                var feed = cursor.Feed;
+                long version = feed.Version;
+                if (version == cursor.Told || cursor.Topic.IsDeleted) continue;
+                bool fromCounts;
+                if (!cursor.Counted)
+                {
+                    fromCounts = feed.TryFindCounted(cursor.Told, version, _connection.Client);
+                    cursor.Told = version;
+                }
+                else
+                {
+                    fromCounts = !feed.TryRead(cursor.Told, version, _connection.Client, round.Tail);
+                    cursor.Told = version;
+                }
+                // The counts are at least as recent as the version read: the events up to theirs are in them.
+                if (!fromCounts || feed.Snapshot is not { } counts) continue;
+                round.AddTail(counts.Bytes);
+                cursor.Told = Math.Max(version, counts.Version);
+                cursor.Counted = true;
+            }
         }
 
         /// <summary>

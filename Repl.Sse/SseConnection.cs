@@ -57,6 +57,13 @@ public sealed class SseConnection
     /// <summary>Whose stream it is (the token's <c>sub</c>, or the user the subscribe hook set); null when anonymous. <c>POST /disconnect</c> finds it by this.</summary>
     public string? User { get; init; }
 
+    /// <summary>
+    /// Opened with <c>?presence=1</c>: for each of <see cref="Topics"/>, the version of its presence feed
+    /// (<see cref="TopicHub.Presence"/>) taken before the stream joined, from where it reads joins and leaves. Null: no
+    /// presence events, and the stream never looks at a feed.
+    /// </summary>
+    public IReadOnlyList<long>? PresenceFrom { get; init; }
+
     /// <summary>The clock that <see cref="ExpiresAt"/> is read against.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -37,6 +37,9 @@ internal sealed class WriteRound
     /// <summary>Adds an event written after the frames.</summary>
     public void AddTail(byte[] sseEvent) => (_tail ??= []).Add(sseEvent);
 
+    /// <summary>The events written after the frames, to add to.</summary>
+    public List<byte[]> Tail => _tail ??= [];
+
     public void Clear()
     {
         _head?.Clear();

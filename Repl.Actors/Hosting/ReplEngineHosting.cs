@@ -90,14 +90,16 @@ public static class ReplEngineHosting
 
     /// <summary>Topics as sharded entities (role <c>broker</c>, distributed-data state store, remember-entities off).</summary>
     /// <param name="shards">About ten per broker.</param>
-    public static AkkaConfigurationBuilder WithReplTopics(this AkkaConfigurationBuilder builder, int shards, TimeSpan passivateAfter, TimeSpan deadline) =>
+    /// <param name="events">How the entities tell presence events to watching nodes (default <see cref="PresenceProtocol.EventOptions.Default"/>).</param>
+    public static AkkaConfigurationBuilder WithReplTopics(this AkkaConfigurationBuilder builder, int shards, TimeSpan passivateAfter, TimeSpan deadline,
+        PresenceProtocol.EventOptions? events = null) =>
         builder.WithShardRegion<TopicProtocol.Key>("topics", (system, registry, resolver) =>
             {
                 var sequencer = registry.Get<SequencerProtocol.Key>();
                 var journal = resolver.GetService<Journal>();
                 var topics = resolver.GetService<TopicRegistry>();
                 var time = resolver.GetService<TimeProvider>();
-                return name => TopicEntity.Props(name, sequencer, journal, topics, time, deadline);
+                return name => TopicEntity.Props(name, sequencer, journal, topics, time, deadline, events);
             },
             new TopicMessageExtractor(shards),
             new ShardOptions
@@ -115,14 +117,15 @@ public static class ReplEngineHosting
     /// <see cref="WithReplTopics"/>, whose region it sends to.
     /// </summary>
     public static AkkaConfigurationBuilder WithReplPresence(this AkkaConfigurationBuilder builder, TimeSpan flush, TimeSpan passivateAfter) =>
-        builder.WithActors((system, registry, _) =>
+        builder.WithActors((system, registry, resolver) =>
         {
             var self = Akka.Cluster.Cluster.Get(system).SelfUniqueAddress;
             var origin = new PresenceProtocol.Origin(self.Address.ToString(), self.Uid);
             // Without passivation a heartbeat still repairs a lost delta, every 30 s.
             var options = new PresenceReporter.Options(flush, passivateAfter > TimeSpan.Zero ? passivateAfter / 4 : TimeSpan.FromSeconds(30));
             registry.Register<PresenceProtocol.ReporterKey>(
-                system.ActorOf(PresenceReporter.Props(registry.Get<TopicProtocol.Key>(), origin, options), PresenceProtocol.ReporterName));
+                system.ActorOf(PresenceReporter.Props(registry.Get<TopicProtocol.Key>(), origin, options, resolver.GetService<TopicRegistry>()),
+                    PresenceProtocol.ReporterName));
         });
 
     /// <summary>

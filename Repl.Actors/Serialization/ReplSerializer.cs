@@ -46,9 +46,14 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         ServerApiProtocol.Disconnect => "AD1",
         ServerApiProtocol.Unsubscribe => "AU1",
         ServerApiProtocol.Done => "AN1",
-        PresenceProtocol.Deltas => "PD1",
-        PresenceProtocol.Full => "PF1",
-        PresenceProtocol.Heartbeat => "PH1",
+        // PD2, PF2, PH2 (a watching flag at the end) only for a node that watches: the rest stay readable by older nodes.
+        PresenceProtocol.Deltas { Watching: false } => "PD1",
+        PresenceProtocol.Deltas => "PD2",
+        PresenceProtocol.Full { Watching: false } => "PF1",
+        PresenceProtocol.Full => "PF2",
+        PresenceProtocol.Heartbeat { Watching: false } => "PH1",
+        PresenceProtocol.Heartbeat => "PH2",
+        PresenceProtocol.Events => "PE1",
         PresenceProtocol.Resend => "PR1",
         PresenceProtocol.List => "PL1",
         PresenceProtocol.Page => "PP1",
@@ -127,17 +132,34 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     WriteClients(w, d.Joins);
                     w.Write(d.Leaves.Length);
                     foreach (var leave in d.Leaves) w.Write(leave);
+                    if (d.Watching) w.Write(true);
                     break;
                 case PresenceProtocol.Full f:
                     w.Write(f.Topic);
                     WriteOrigin(w, f.From);
                     w.Write(f.Seq);
                     WriteClients(w, f.Clients);
+                    if (f.Watching) w.Write(true);
                     break;
                 case PresenceProtocol.Heartbeat h:
                     w.Write(h.Topic);
                     WriteOrigin(w, h.From);
                     w.Write(h.Seq);
+                    if (h.Watching) w.Write(true);
+                    break;
+                case PresenceProtocol.Events e:
+                    w.Write(e.Topic);
+                    w.Write(e.Applied);
+                    w.Write(e.Changes.Length);
+                    foreach (var change in e.Changes)
+                    {
+                        w.Write(change.Joined);
+                        w.Write(change.Client);
+                        WriteOptional(w, change.User);
+                    }
+                    w.Write(e.Clients);
+                    w.Write(e.Users);
+                    w.Write(e.TellCounts);
                     break;
                 case PresenceProtocol.Resend resend:
                     w.Write(resend.Topic);
@@ -250,7 +272,7 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
             case "AD1": return new ServerApiProtocol.Disconnect(r.ReadString(), r.ReadString(), r.ReadInt64());
             case "AU1": return new ServerApiProtocol.Unsubscribe(r.ReadString(), r.ReadString());
             case "AN1": return new ServerApiProtocol.Done(r.ReadInt32());
-            case "PD1":
+            case "PD1" or "PD2":
             {
                 string topic = r.ReadString();
                 var from = ReadOrigin(r);
@@ -258,10 +280,18 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 var joins = ReadClients(r);
                 var leaves = new string[r.ReadInt32()];
                 for (int i = 0; i < leaves.Length; i++) leaves[i] = r.ReadString();
-                return new PresenceProtocol.Deltas(topic, from, seq, joins, leaves);
+                return new PresenceProtocol.Deltas(topic, from, seq, joins, leaves, manifest == "PD2" && r.ReadBoolean());
             }
-            case "PF1": return new PresenceProtocol.Full(r.ReadString(), ReadOrigin(r), r.ReadInt64(), ReadClients(r));
-            case "PH1": return new PresenceProtocol.Heartbeat(r.ReadString(), ReadOrigin(r), r.ReadInt64());
+            case "PF1" or "PF2": return new PresenceProtocol.Full(r.ReadString(), ReadOrigin(r), r.ReadInt64(), ReadClients(r), manifest == "PF2" && r.ReadBoolean());
+            case "PH1" or "PH2": return new PresenceProtocol.Heartbeat(r.ReadString(), ReadOrigin(r), r.ReadInt64(), manifest == "PH2" && r.ReadBoolean());
+            case "PE1":
+            {
+                string topic = r.ReadString();
+                long applied = r.ReadInt64();
+                var changes = new PresenceProtocol.Change[r.ReadInt32()];
+                for (int i = 0; i < changes.Length; i++) changes[i] = new PresenceProtocol.Change(r.ReadBoolean(), r.ReadString(), ReadOptional(r));
+                return new PresenceProtocol.Events(topic, applied, changes, r.ReadInt32(), r.ReadInt32(), r.ReadBoolean());
+            }
             case "PR1": return new PresenceProtocol.Resend(r.ReadString());
             case "PL1": return new PresenceProtocol.List(r.ReadString(), ReadOptional(r), r.ReadInt32());
             case "PP1": return new PresenceProtocol.Page(ReadClients(r), r.ReadInt32());

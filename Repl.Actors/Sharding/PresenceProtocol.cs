@@ -38,16 +38,43 @@ public static class PresenceProtocol
     public readonly record struct Origin(string Address, long Incarnation);
 
     /// <summary>A node's joins and leaves on one topic since its last delta (node → entity, every ~250 ms).</summary>
-    public sealed record Deltas(string Topic, Origin From, long Seq, Client[] Joins, string[] Leaves) : TopicProtocol.ICommand;
+    /// <param name="Watching">The node has streams opened with <c>?presence=1</c> on the topic: the entity tells it the topic's changes (<see cref="Events"/>).</param>
+    public sealed record Deltas(string Topic, Origin From, long Seq, Client[] Joins, string[] Leaves, bool Watching = false) : TopicProtocol.ICommand;
 
     /// <summary>A node's whole set of clients on one topic, at <paramref name="Seq"/> (node → entity, after a pull or a resend).</summary>
-    public sealed record Full(string Topic, Origin From, long Seq, Client[] Clients) : TopicProtocol.ICommand;
+    public sealed record Full(string Topic, Origin From, long Seq, Client[] Clients, bool Watching = false) : TopicProtocol.ICommand;
 
     /// <summary>
     /// "Still here, at <paramref name="Seq"/>": sent now and then for every topic a node has clients on, so the entity
     /// notices a lost delta and does not passivate while it has clients.
     /// </summary>
-    public sealed record Heartbeat(string Topic, Origin From, long Seq) : TopicProtocol.ICommand;
+    public sealed record Heartbeat(string Topic, Origin From, long Seq, bool Watching = false) : TopicProtocol.ICommand;
+
+    /// <summary>One join or leave as the streams tell it (<c>event: join</c>, <c>event: leave</c>).</summary>
+    public readonly record struct Change(bool Joined, string Client, string? User);
+
+    /// <summary>
+    /// Entity → a watching node's reporter, every ~250 ms while there is something to tell: the topic's joins and leaves
+    /// since the last batch (none while the topic has more clients than <see cref="EventOptions.UpTo"/>), then its counts as
+    /// told (a client whose leave is held for its grace still counts).
+    /// </summary>
+    /// <param name="Applied">How far the entity has applied this node's own numbering (<see cref="Deltas.Seq"/>): the node's streams whose joins are at or below it are counted.</param>
+    /// <param name="TellCounts">Say the counts to the streams (<c>event: presence</c>): the node is a new watcher, or the topic is above
+    /// <see cref="EventOptions.UpTo"/> and a count changed, or it just came back under it.</param>
+    public sealed record Events(string Topic, long Applied, Change[] Changes, int Clients, int Users, bool TellCounts) : IReplMessage;
+
+    /// <summary>How a topic's entity tells its watchers.</summary>
+    /// <param name="Flush">How often it sends them what changed (as the nodes' deltas, ~250 ms).</param>
+    /// <param name="Grace">How long a leave is held before it is told (<c>Topics:PresenceLeaveGrace</c>).</param>
+    /// <param name="UpTo">Above this many clients, counts instead of joins and leaves, at most once a second (<c>Topics:PresenceEventsUpTo</c>).</param>
+    public sealed record EventOptions(TimeSpan Flush, TimeSpan Grace, int UpTo)
+    {
+        /// <summary>250 ms, 5 s, 100: the node's defaults.</summary>
+        public static readonly EventOptions Default = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5), 100);
+    }
+
+    /// <summary>Above <see cref="EventOptions.UpTo"/>, counts are told at most this often.</summary>
+    public static readonly TimeSpan CountsEvery = TimeSpan.FromSeconds(1);
 
     /// <summary>Entity → node: send your full set of <paramref name="Topic"/>'s clients (answered <see cref="Full"/> to the sender).</summary>
     public sealed record Resend(string Topic) : IReplMessage;
@@ -65,10 +92,11 @@ public static class PresenceProtocol
     public sealed record Counts(int Clients, int Users) : IReplMessage;
 
     /// <summary>A stream opened (node-local, host → reporter).</summary>
-    public sealed record Join(Client Client, string[] Topics) : INoSerializationVerificationNeeded;
+    /// <param name="Watching">Opened with <c>?presence=1</c>: it reads the topics' joins and leaves.</param>
+    public sealed record Join(Client Client, string[] Topics, bool Watching = false) : INoSerializationVerificationNeeded;
 
     /// <summary>A stream ended (node-local, host → reporter).</summary>
-    public sealed record Leave(string Client, string[] Topics) : INoSerializationVerificationNeeded;
+    public sealed record Leave(string Client, string[] Topics, bool Watching = false) : INoSerializationVerificationNeeded;
 
     /// <summary>Typed key of the node's reporter in Akka.Hosting's actor registry.</summary>
     public sealed class ReporterKey;

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Repl.Actors.Topics;
 
 namespace Repl.Actors.Sharding;
 
@@ -11,6 +12,10 @@ namespace Repl.Actors.Sharding;
 /// changes not yet sent. A topic whose last client left, once that is sent, is forgotten: its numbering starts again
 /// at 1, which the entity reads as "from empty".</para>
 /// <para>Idle costs nothing: no timer runs while the node has no presence client and nothing to send.</para>
+/// <para><b>Watching.</b> A topic with <c>?presence=1</c> streams is watched: its deltas and heartbeats say so, and the
+/// entity's <see cref="PresenceProtocol.Events"/> come back here, where they are framed once into the topic's
+/// <see cref="PresenceFeed"/> for those streams. So that a stream starts from counts that include itself, each batch
+/// also marks the streams of this node whose joins the entity has applied (<see cref="PresenceProtocol.Events.Applied"/>).</para>
 /// </remarks>
 public sealed class PresenceReporter : ReceiveActor, IWithTimers
 {
@@ -37,29 +42,39 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
         public readonly Dictionary<string, PresenceProtocol.Client?> Pending = new(StringComparer.Ordinal);
 
         public long Seq;
+
+        /// <summary>Streams here with <c>?presence=1</c> on the topic.</summary>
+        public int Watching;
+
+        /// <summary>Those of them not yet counted by the entity: the sequence number that carried their join (0: not sent yet).</summary>
+        public Dictionary<string, long>? Uncounted;
     }
 
     private readonly IActorRef _topics;
     private readonly PresenceProtocol.Origin _origin;
     private readonly Options _options;
+    private readonly TopicRegistry? _registry;
     private readonly Dictionary<string, TopicClients> _byTopic = new(StringComparer.Ordinal);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public PresenceReporter(IActorRef topics, PresenceProtocol.Origin origin, Options options)
+    /// <param name="registry">The node's topics, whose feeds take the entities' events; null: events are dropped.</param>
+    public PresenceReporter(IActorRef topics, PresenceProtocol.Origin origin, Options options, TopicRegistry? registry)
     {
         _topics = topics;
         _origin = origin;
         _options = options;
+        _registry = registry;
         Receive<PresenceProtocol.Join>(Join);
         Receive<PresenceProtocol.Leave>(Leave);
         Receive<FlushTick>(_ => Flush());
         Receive<HeartbeatTick>(_ => Heartbeat());
         Receive<PresenceProtocol.Resend>(resend => SendFull(resend.Topic));
+        Receive<PresenceProtocol.Events>(Told);
     }
 
-    public static Props Props(IActorRef topics, PresenceProtocol.Origin origin, Options options) =>
-        Akka.Actor.Props.Create(() => new PresenceReporter(topics, origin, options));
+    public static Props Props(IActorRef topics, PresenceProtocol.Origin origin, Options options, TopicRegistry? registry = null) =>
+        Akka.Actor.Props.Create(() => new PresenceReporter(topics, origin, options, registry));
 
     private void Join(PresenceProtocol.Join join)
     {
@@ -68,6 +83,11 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
             if (!_byTopic.TryGetValue(topic, out var clients)) _byTopic[topic] = clients = new TopicClients();
             clients.Members[join.Client.Id] = join.Client;
             clients.Pending[join.Client.Id] = join.Client;
+            if (join.Watching)
+            {
+                clients.Watching++;
+                (clients.Uncounted ??= new(StringComparer.Ordinal))[join.Client.Id] = 0;
+            }
         }
         ScheduleFlush();
         if (!Timers.IsTimerActive(HeartbeatTick.Instance)) Timers.StartPeriodicTimer(HeartbeatTick.Instance, HeartbeatTick.Instance, _options.Heartbeat);
@@ -78,6 +98,11 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
         foreach (var topic in leave.Topics)
         {
             if (!_byTopic.TryGetValue(topic, out var clients) || !clients.Members.Remove(leave.Client)) continue;
+            if (leave.Watching)
+            {
+                clients.Watching--;
+                clients.Uncounted?.Remove(leave.Client);
+            }
             // A join the entity has not seen yet is simply not sent.
             if (clients.Pending.TryGetValue(leave.Client, out var pending) && pending is not null) clients.Pending.Remove(leave.Client);
             else clients.Pending[leave.Client] = null;
@@ -105,7 +130,8 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
                     else joins.Add(join);
                 }
                 clients.Pending.Clear();
-                _topics.Tell(new PresenceProtocol.Deltas(topic, _origin, ++clients.Seq, [.. joins], [.. leaves]), Self);
+                _topics.Tell(new PresenceProtocol.Deltas(topic, _origin, ++clients.Seq, [.. joins], [.. leaves], clients.Watching > 0), Self);
+                Sent(clients);
             }
             if (clients.Members.Count == 0) (forget ??= []).Add(topic);
         }
@@ -121,7 +147,7 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
         foreach (var (topic, clients) in _byTopic)
         {
             // A topic with changes pending is told at the next flush anyway.
-            if (clients.Pending.Count == 0) _topics.Tell(new PresenceProtocol.Heartbeat(topic, _origin, clients.Seq), Self);
+            if (clients.Pending.Count == 0) _topics.Tell(new PresenceProtocol.Heartbeat(topic, _origin, clients.Seq, clients.Watching > 0), Self);
         }
     }
 
@@ -138,6 +164,45 @@ public sealed class PresenceReporter : ReceiveActor, IWithTimers
             return;
         }
         clients.Pending.Clear();
-        _topics.Tell(new PresenceProtocol.Full(topic, _origin, ++clients.Seq, [.. clients.Members.Values]), Self);
+        _topics.Tell(new PresenceProtocol.Full(topic, _origin, ++clients.Seq, [.. clients.Members.Values], clients.Watching > 0), Self);
+        Sent(clients);
+    }
+
+    /// <summary>The watching streams whose joins were not sent before went with <see cref="TopicClients.Seq"/>.</summary>
+    private static void Sent(TopicClients clients)
+    {
+        if (clients.Uncounted is not { Count: > 0 } uncounted) return;
+        foreach (var client in uncounted.Where(entry => entry.Value == 0).Select(entry => entry.Key).ToArray()) uncounted[client] = clients.Seq;
+    }
+
+    /// <summary>
+    /// The entity's batch, framed once into the topic's feed: its changes, a marker for each stream here whose join it
+    /// has applied (those streams start from the counts that follow), the counts event when it is to be told, and the
+    /// counts as the feed's snapshot.
+    /// </summary>
+    private void Told(PresenceProtocol.Events events)
+    {
+        if (_registry is null || !_registry.TryGet(events.Topic, out var hub) || hub.PresenceIfAny is not { } feed) return;
+        var entries = new List<(string? Client, byte[]? Bytes)>(events.Changes.Length + 1);
+        foreach (var change in events.Changes) entries.Add((change.Client, PresenceEvents.Change(events.Topic, change.Joined, change.Client, change.User)));
+        if (_byTopic.TryGetValue(events.Topic, out var clients) && clients.Uncounted is { Count: > 0 } uncounted)
+        {
+            List<string>? counted = null;
+            foreach (var (client, seq) in uncounted)
+            {
+                if (seq > 0 && seq <= events.Applied) (counted ??= []).Add(client);
+            }
+            if (counted is not null)
+            {
+                foreach (var client in counted)
+                {
+                    uncounted.Remove(client);
+                    entries.Add((client, null));
+                }
+            }
+        }
+        var counts = PresenceEvents.Counts(events.Topic, events.Clients, events.Users);
+        if (events.TellCounts) entries.Add((null, counts));
+        feed.Publish(entries, counts);
     }
 }

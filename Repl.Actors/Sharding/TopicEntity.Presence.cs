@@ -28,29 +28,40 @@ internal sealed partial class TopicEntity
     {
         Receive<PresenceProtocol.Deltas>(deltas =>
         {
-            if (Presence().Apply(deltas) == TopicPresence.Outcome.Gap) Sender.Tell(new PresenceProtocol.Resend(_topic));
+            var presence = Presence();
+            Watch(deltas.From, deltas.Watching);
+            if (presence.Apply(deltas) == TopicPresence.Outcome.Gap) Sender.Tell(new PresenceProtocol.Resend(_topic));
+            Changed();
         });
         Receive<PresenceProtocol.Heartbeat>(heartbeat =>
         {
-            if (Presence().Check(heartbeat) == TopicPresence.Outcome.Gap) Sender.Tell(new PresenceProtocol.Resend(_topic));
+            var presence = Presence();
+            Watch(heartbeat.From, heartbeat.Watching);
+            if (presence.Check(heartbeat) == TopicPresence.Outcome.Gap) Sender.Tell(new PresenceProtocol.Resend(_topic));
         });
         Receive<PresenceProtocol.Full>(full =>
         {
-            Presence().Replace(full);
+            var presence = Presence();
+            Watch(full.From, full.Watching);
+            presence.Replace(full);
             Pulled(full.From.Address);
+            Changed();
         });
+        Receive<TellTick>(_ => TellWatchers());
         Receive<PresenceProtocol.List>(list => AnswerOrWait(list));
         Receive<PresenceProtocol.Stats>(stats => AnswerOrWait(stats));
         Receive<ClusterEvent.MemberRemoved>(removed =>
         {
             string address = removed.Member.Address.ToString();
             _presence?.DropNode(address, removed.Member.UniqueAddress.Uid);
+            Unwatch(address, removed.Member.UniqueAddress.Uid);
             Pulled(address);
+            Changed();
         });
         Receive<PullTimeout>(_ =>
         {
             _pulling = null;
-            AnswerWaiting();
+            PullDone();
         });
     }
 
@@ -85,7 +96,14 @@ internal sealed partial class TopicEntity
         if (_pulling is null || !_pulling.Remove(address) || _pulling.Count > 0) return;
         _pulling = null;
         Timers.Cancel(PullTimeout.Instance);
+        PullDone();
+    }
+
+    private void PullDone()
+    {
         AnswerWaiting();
+        // What the pull brought is where the watchers' counts start, not news (TopicEntity.PresenceEvents.cs).
+        StartTelling();
     }
 
     private void AnswerOrWait(object query)

@@ -30,8 +30,10 @@ internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
     private readonly TopicRegistry _registry;
     private readonly TimeProvider _time;
     private readonly TimeSpan _deadline;
+    private readonly PresenceProtocol.EventOptions _events;
 
-    public TopicEntity(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline)
+    public TopicEntity(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline,
+        PresenceProtocol.EventOptions events)
     {
         _topic = topic;
         _sequencer = sequencer;
@@ -39,6 +41,7 @@ internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
         _registry = registry;
         _time = time;
         _deadline = deadline;
+        _events = events;
         Receive<TopicProtocol.Create>(_ => _sequencer.Forward(Change(LogEntryKind.CreateTopic, 0)));
         Receive<TopicProtocol.Delete>(_ => _sequencer.Forward(Change(LogEntryKind.DeleteTopic, 0)));
         Receive<TopicProtocol.Retain>(_ => Retain());
@@ -46,8 +49,13 @@ internal sealed partial class TopicEntity : ReceiveActor, IWithTimers
         ReceivePresence();
     }
 
-    public static Props Props(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline) =>
-        Akka.Actor.Props.Create(() => new TopicEntity(topic, sequencer, journal, registry, time, deadline));
+    /// <param name="events">How presence events are told to watching nodes (default <see cref="PresenceProtocol.EventOptions.Default"/>).</param>
+    public static Props Props(string topic, IActorRef sequencer, Journal journal, TopicRegistry registry, TimeProvider time, TimeSpan deadline,
+        PresenceProtocol.EventOptions? events = null)
+    {
+        var options = events ?? PresenceProtocol.EventOptions.Default;
+        return Akka.Actor.Props.Create(() => new TopicEntity(topic, sequencer, journal, registry, time, deadline, options));
+    }
 
     private void Retain()
     {

@@ -37,6 +37,16 @@ internal sealed class TopicPresence
     /// <summary>How many distinct users they are (clients without a user not counted).</summary>
     public int Users => _users.Count;
 
+    /// <summary>Where joins and leaves go to be told to watching nodes; null while no node watches (nothing is kept).</summary>
+    public PresenceChanges? Changes { get; set; }
+
+    /// <summary>Whether <paramref name="user"/> has a client here.</summary>
+    public bool HasUser(string user) => _users.ContainsKey(user);
+
+    /// <summary>How far the entity has applied <paramref name="from"/>'s numbering (0: nothing of that incarnation).</summary>
+    public long SeqOf(PresenceProtocol.Origin from) =>
+        _nodes.TryGetValue(from.Address, out var node) && node.Incarnation == from.Incarnation ? node.Seq : 0;
+
     public Outcome Apply(PresenceProtocol.Deltas deltas)
     {
         var node = Node(deltas.From, out bool known);
@@ -135,12 +145,14 @@ internal sealed class TopicPresence
     private void Added(PresenceProtocol.Client client)
     {
         _all.Add(client);
+        Changes?.Joined(client);
         if (client.User is { } user) _users[user] = _users.GetValueOrDefault(user) + 1;
     }
 
     private void Removed(PresenceProtocol.Client client)
     {
         _all.Remove(client);
+        Changes?.Left(client);
         if (client.User is not { } user) return;
         if (_users[user] == 1) _users.Remove(user);
         else _users[user]--;

@@ -25,6 +25,7 @@ public sealed class TopicHub
     private long _lastActivityTicks;
     private long _newestAtMost;
     private TopicSettings _settings = TopicSettings.None;
+    private PresenceFeed? _presence;
 
     /// <param name="newestAtMost">No message of the topic is after this position (a bound, for readers of a topic without a ring).</param>
     internal TopicHub(string name, long created, long trimmedThrough, int windowSize, long newestAtMost)
@@ -61,6 +62,23 @@ public sealed class TopicHub
         get => Volatile.Read(ref _settings);
         internal set => Volatile.Write(ref _settings, value);
     }
+
+    /// <summary>
+    /// The topic's presence events on this node (join, leave, counts), made by the first <c>?presence=1</c> stream: a
+    /// topic no such stream reads has none, and its streams and publishes never look at it.
+    /// </summary>
+    public PresenceFeed Presence
+    {
+        get
+        {
+            if (Volatile.Read(ref _presence) is { } feed) return feed;
+            Interlocked.CompareExchange(ref _presence, new PresenceFeed(), null);
+            return _presence;
+        }
+    }
+
+    /// <summary>The feed if a <c>?presence=1</c> stream ever made it, else null.</summary>
+    public PresenceFeed? PresenceIfAny => Volatile.Read(ref _presence);
 
     /// <summary>Messages applied since this node started.</summary>
     public long Published => Volatile.Read(ref _published);

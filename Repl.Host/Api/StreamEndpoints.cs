@@ -35,6 +35,12 @@ internal static class StreamEndpoints
             await error.ExecuteAsync(context);
             return;
         }
+        var presence = services.GetRequiredService<NodePresence>();
+        if (Watching(context.Request, presence, topics, out bool watching) is { } refused)
+        {
+            await refused.ExecuteAsync(context);
+            return;
+        }
         var expiresAt = StreamExpiry.Of(context);
         string? expiredReason = null;
         if (hook is not null)
@@ -114,10 +120,12 @@ internal static class StreamEndpoints
             Time = services.GetRequiredService<TimeProvider>(),
             Client = client,
             User = user,
+            // Where the stream reads its topics' presence events from: taken before its join is sent below, so the mark
+            // that the topic's entity counted it (PresenceFeed.TryFindCounted) comes after it.
+            PresenceFrom = watching ? [.. topics.Select(topic => topic.Presence.Version)] : null,
         };
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
         var events = services.GetService<HookEvents>();
-        var presence = services.GetRequiredService<NodePresence>();
         string[]? present = presence.On(topics);
         if (events is null && present is null)
         {
@@ -126,14 +134,14 @@ internal static class StreamEndpoints
         }
         var followed = topics.Select(topic => topic.Name).ToArray();
         events?.Stream("stream.opened", client, user, followed);
-        if (present is not null) presence.Join(client, user, present);
+        if (present is not null) presence.Join(client, user, present, watching);
         try
         {
             await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
         }
         finally
         {
-            if (present is not null) presence.Leave(client, present);
+            if (present is not null) presence.Leave(client, present, watching);
             events?.Stream("stream.closed", client, user, followed);
         }
     }
@@ -166,6 +174,30 @@ internal static class StreamEndpoints
             // in ~13,000 churned connections.)
             return response.BodyWriter;
         }
+    }
+
+    /// <summary>
+    /// <c>?presence=1</c> (or <c>true</c>): the stream is told its topics' joins, leaves and counts. Any other value is a
+    /// 400 naming the parameter, and so is a topic with presence off (it tracks nobody, so there is nothing to tell).
+    /// </summary>
+    private static IResult? Watching(HttpRequest request, NodePresence presence, List<TopicHub> topics, out bool watching)
+    {
+        watching = false;
+        var values = request.Query["presence"];
+        if (values.Count == 0) return null;
+        if (values.Count > 1 || values[0] is not { } value || !(value == "1" || string.Equals(value, "true", StringComparison.OrdinalIgnoreCase)))
+        {
+            return ApiError.BadRequest("invalid presence",
+                "the query parameter presence must be 1 or true (join, leave and presence events on the stream), or left out for none");
+        }
+        var off = topics.Where(topic => !presence.IsOn(topic)).Select(topic => $"'{topic.Name}'").ToArray();
+        if (off.Length > 0)
+        {
+            return ApiError.BadRequest("presence off",
+                $"presence is off for topic {string.Join(", ", off)}, so ?presence=1 has nothing to tell: turn it on with PATCH /topics/{{name}} {{\"presence\":true}}, or for every topic with the node setting Topics:Presence");
+        }
+        watching = true;
+        return null;
     }
 
     private static IResult? Resolve(HttpContext context, TopicRegistry registry, LimitsOptions limits, string[] names, out List<TopicHub> topics,

@@ -47,11 +47,12 @@ public sealed class NodePresence
     }
 
     /// <summary>A stream opened: it joins <paramref name="topics"/> (from <see cref="On"/>).</summary>
-    public void Join(string client, string? user, string[] topics) =>
-        Reporter()?.Tell(new PresenceProtocol.Join(new PresenceProtocol.Client(client, user, _node, _time.GetUtcNow().ToUnixTimeMilliseconds()), topics));
+    /// <param name="watching">Opened with <c>?presence=1</c>: the topics' entities tell this node their joins and leaves.</param>
+    public void Join(string client, string? user, string[] topics, bool watching) =>
+        Reporter()?.Tell(new PresenceProtocol.Join(new PresenceProtocol.Client(client, user, _node, _time.GetUtcNow().ToUnixTimeMilliseconds()), topics, watching));
 
     /// <summary>The stream ended: it leaves the topics it joined.</summary>
-    public void Leave(string client, string[] topics) => Reporter()?.Tell(new PresenceProtocol.Leave(client, topics));
+    public void Leave(string client, string[] topics, bool watching) => Reporter()?.Tell(new PresenceProtocol.Leave(client, topics, watching));
 
     /// <summary>A page of the topic's clients, cluster-wide, ordered by client id.</summary>
     /// <exception cref="LogUnavailableException">The topic's entity did not answer in time.</exception>

@@ -47,6 +47,10 @@ internal static class ReplActorSystem
         var topics = configuration.GetSection("Topics").Get<TopicsOptions>() ?? new TopicsOptions();
         var nodeOptions = configuration.GetSection("Node").Get<NodeOptions>() ?? new NodeOptions();
         SettingsException.ThrowUnlessPositive("Node:RetentionInterval", nodeOptions.RetentionInterval, "how often retention runs");
+        if (topics.PresenceLeaveGrace < TimeSpan.Zero)
+            throw new SettingsException($"Topics:PresenceLeaveGrace is {topics.PresenceLeaveGrace}: it must be zero or a positive time span (hh:mm:ss), how long a leave is held before streams are told");
+        if (topics.PresenceEventsUpTo is < 0 or > TopicsOptions.MaxPresenceEventsUpTo)
+            throw new SettingsException($"Topics:PresenceEventsUpTo is {topics.PresenceEventsUpTo}: it must be from 0 to {TopicsOptions.MaxPresenceEventsUpTo} (above it, streams get counts instead of each join and leave)");
         bool isCluster = cluster.IsCluster;
         if (isCluster) cluster.Validate();
         var akkaCluster = AkkaClusterSettings.From(configuration, isCluster);
@@ -88,7 +92,8 @@ internal static class ReplActorSystem
             else akka.WithReplLogReader();
             akka.WithReplSequencer(sequencer, feedsReader: !isCluster, lease: isCluster ? EtcdLeaseOption.Sequencer : null);
             akka.WithReplBatcher(sequencer)
-                .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline)
+                .WithReplTopics(TopicShards, topics.PassivateAfter, sequencer.Deadline,
+                    new Repl.Actors.Sharding.PresenceProtocol.EventOptions(PresenceFlush, topics.PresenceLeaveGrace, topics.PresenceEventsUpTo))
                 .WithReplPresence(PresenceFlush, topics.PassivateAfter)
                 .WithReplRetention(nodeOptions.RetentionInterval, sequencer.Deadline)
                 .WithActors((system, registry, resolver) =>

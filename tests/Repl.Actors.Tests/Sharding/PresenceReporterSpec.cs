@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit;
 using Repl.Actors.Sharding;
 using Repl.Actors.Tests.Specs;
+using Repl.Actors.Topics;
 using Xunit.Abstractions;
 
 namespace Repl.Actors.Tests.Sharding;
@@ -45,5 +46,38 @@ public sealed class PresenceReporterSpec(ITestOutputHelper output) : Akka.TestKi
         Assert.Equal((0L, 0), region.ExpectMsg<PresenceProtocol.Full>(Wait) is var empty ? (empty.Seq, empty.Clients.Length) : default);
         reporter.Tell(new PresenceProtocol.Join(Client("c4"), ["b"]));
         Assert.Equal(1, region.ExpectMsg<PresenceProtocol.Deltas>(Wait).Seq);
+    }
+
+    [Fact]
+    public void AWatchedTopic_SaysSo_AndTheEntitysBatchGoesIntoItsFeed_WithTheStreamsItCounted()
+    {
+        var region = CreateTestProbe();
+        var registry = new TopicRegistry();
+        var hub = new TopicHub("a", 1, 0, 16, 1);
+        registry.Add(hub);
+        var reporter = Sys.ActorOf(PresenceReporter.Props(region, Here, new PresenceReporter.Options(TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1)), registry));
+        // What the stream route does: the stream's place in the feed, then its join.
+        long from = hub.Presence.Version;
+        reporter.Tell(new PresenceProtocol.Join(Client("w1"), ["a"], Watching: true));
+        var deltas = region.ExpectMsg<PresenceProtocol.Deltas>(Wait);
+        Assert.Equal((1L, true), (deltas.Seq, deltas.Watching));
+
+        // A batch before the entity applied that delta does not count w1; the next one does.
+        reporter.Tell(new PresenceProtocol.Events("a", 0, [new PresenceProtocol.Change(true, "c9", null)], 1, 0, TellCounts: true));
+        reporter.Tell(new PresenceProtocol.Events("a", 1, [new PresenceProtocol.Change(true, "w1", "ana")], 2, 1, TellCounts: false));
+        AwaitCondition(() => hub.Presence.Version == from + 4, Wait);
+        var feed = hub.Presence;
+        Assert.False(feed.TryFindCounted(from, from + 2, "w1"));
+        Assert.True(feed.TryFindCounted(from, feed.Version, "w1"));
+        var events = new List<byte[]>();
+        Assert.True(feed.TryRead(from, feed.Version, "w1", events));
+        Assert.Equal(
+            new[] { "event: join\ndata: {\"topic\":\"a\",\"client\":\"c9\",\"user\":null}\n\n", "event: presence\ndata: {\"topic\":\"a\",\"clients\":1,\"users\":0}\n\n" },
+            events.Select(bytes => System.Text.Encoding.UTF8.GetString(bytes)));
+        Assert.Equal("event: presence\ndata: {\"topic\":\"a\",\"clients\":2,\"users\":1}\n\n", System.Text.Encoding.UTF8.GetString(feed.Snapshot!.Bytes));
+
+        // The last watching stream leaves: the next delta says the node no longer watches.
+        reporter.Tell(new PresenceProtocol.Leave("w1", ["a"], Watching: true));
+        Assert.False(region.ExpectMsg<PresenceProtocol.Deltas>(Wait).Watching);
     }
 }

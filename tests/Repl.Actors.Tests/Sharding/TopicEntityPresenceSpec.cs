@@ -25,6 +25,10 @@ public sealed class TopicEntityPresenceSpec : Akka.TestKit.Xunit2.TestKit
 
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private static readonly PresenceProtocol.Origin NodeB = new("akka.tcp://repl@10.0.0.2:4053", 2);
+    private static readonly PresenceProtocol.Origin NodeC = new("akka.tcp://repl@10.0.0.3:4053", 3);
+
+    /// <summary>Batches every 50 ms, a grace of 1 s, counts above 10 clients.</summary>
+    private static readonly PresenceProtocol.EventOptions Quick = new(TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(1), 10);
     private readonly SpecJournal _journal;
     private readonly TestProbe _reporter;
 
@@ -49,9 +53,11 @@ public sealed class TopicEntityPresenceSpec : Akka.TestKit.Xunit2.TestKit
     private static PresenceProtocol.Client Client(string id, string? user = null, string node = "b") => new(id, user, node, 1_800_000_000_000);
 
     /// <summary>An entity whose start pull this node answers with <paramref name="here"/> (nothing by default).</summary>
-    private IActorRef StartedEntity(params PresenceProtocol.Client[] here)
+    private IActorRef StartedEntity(params PresenceProtocol.Client[] here) => StartedEntity(null, here);
+
+    private IActorRef StartedEntity(PresenceProtocol.EventOptions? events, params PresenceProtocol.Client[] here)
     {
-        var entity = Sys.ActorOf(TopicEntity.Props("a", CreateTestProbe(), _journal.Journal, new TopicRegistry(), TimeProvider.System, TimeSpan.FromSeconds(5)));
+        var entity = Sys.ActorOf(TopicEntity.Props("a", CreateTestProbe(), _journal.Journal, new TopicRegistry(), TimeProvider.System, TimeSpan.FromSeconds(5), events));
         entity.Tell(new PresenceProtocol.Stats("a"));
         _reporter.ExpectMsg<PresenceProtocol.Resend>(Wait);
         entity.Tell(new PresenceProtocol.Full("a", Origin(Akka.Cluster.Cluster.Get(Sys)), here.Length == 0 ? 0 : 1, here));
@@ -66,6 +72,101 @@ public sealed class TopicEntityPresenceSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     private static string Ids(PresenceProtocol.Client[] clients) => string.Join(",", clients.Select(client => client.Id));
+
+    private static string Changes(PresenceProtocol.Events events) =>
+        string.Join(",", events.Changes.Select(change => (change.Joined ? "+" : "-") + change.Client + (change.User is null ? "" : " " + change.User)));
+
+    /// <summary>A probe as node B's reporter, watching the topic with one stream (w1 of wendy): its first batch is the counts alone.</summary>
+    private TestProbe Watcher(IActorRef entity, PresenceProtocol.Origin origin, string client)
+    {
+        var watcher = CreateTestProbe();
+        entity.Tell(new PresenceProtocol.Deltas("a", origin, 1, [Client(client, "wendy")], [], Watching: true), watcher);
+        var first = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("", true), (Changes(first), first.TellCounts));
+        // Its own stream's join is applied: that stream starts from these counts.
+        Assert.Equal(1, first.Applied);
+        return watcher;
+    }
+
+    [Fact]
+    public void Watchers_AreToldJoinsAtOnce_AndLeavesAfterTheGrace_WithTheCountsAsTold()
+    {
+        var entity = StartedEntity(Quick);
+        var watcher = Watcher(entity, NodeB, "w1");
+
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 1, [Client("c1", "ana"), Client("c2")], []));
+        var joined = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("+c1 ana,+c2", 3, 2, false), (string.Join(",", Changes(joined).Split(',').Order()), joined.Clients, joined.Users, joined.TellCounts));
+
+        // c2 leaves: held for the grace. A join meanwhile is told before it, and c2 still counts as told...
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 2, [], ["c2"]));
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 3, [Client("c3")], []));
+        var meanwhile = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("+c3", 4), (Changes(meanwhile), meanwhile.Clients));
+        // ... while the routes are exact.
+        entity.Tell(new PresenceProtocol.Stats("a"));
+        Assert.Equal(3, ExpectMsg<PresenceProtocol.Counts>(Wait).Clients);
+
+        var left = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("-c2", 3, 2), (Changes(left), left.Clients, left.Users));
+    }
+
+    [Fact]
+    public void ASameUserReconnectWithinTheGrace_IsNotTold_AnAnonymousLeaveIsAfterIt()
+    {
+        var entity = StartedEntity(Quick);
+        var watcher = Watcher(entity, NodeB, "w1");
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 1, [Client("c1", "ana"), Client("c2")], []));
+        Assert.Equal(2, watcher.ExpectMsg<PresenceProtocol.Events>(Wait).Changes.Length);
+
+        // ana's stream drops and comes back as a new client (c4); an anonymous one (c2) drops for good.
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 2, [], ["c1", "c2"]));
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 3, [Client("c4", "ana")], []));
+        // Neither c1's leave nor c4's join is ever told; c2's leave is, after the grace.
+        var next = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("-c2", 2, 2), (Changes(next), next.Clients, next.Users));
+        entity.Tell(new PresenceProtocol.List("a", null, 10));
+        Assert.Equal("c4,w1", Ids(ExpectMsg<PresenceProtocol.Page>(Wait).Clients));
+    }
+
+    [Fact]
+    public void AboveUpTo_CountsAreToldInsteadOfJoinsAndLeaves_AndOnceMoreBackUnderIt()
+    {
+        var entity = StartedEntity(Quick with { UpTo = 3 });
+        var watcher = Watcher(entity, NodeB, "w1");
+
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 1, [Client("c1"), Client("c2"), Client("c3")], []));
+        var over = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("", true, 4, 1), (Changes(over), over.TellCounts, over.Clients, over.Users));
+        // A count that changed is told again (at most once a second).
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 2, [Client("c5")], []));
+        var more = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("", true, 5), (Changes(more), more.TellCounts, more.Clients));
+
+        // Back under (once the leaves' grace is over): the counts once more, then joins and leaves again.
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 3, [], ["c1", "c2", "c3"]));
+        var under = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("", true, 2), (Changes(under), under.TellCounts, under.Clients));
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 4, [Client("c6")], []));
+        var again = watcher.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("+c6", false, 3), (Changes(again), again.TellCounts, again.Clients));
+    }
+
+    [Fact]
+    public void AWatcherThatNoLongerWatches_IsToldNothingMore()
+    {
+        var entity = StartedEntity(Quick);
+        var gone = Watcher(entity, NodeB, "w1");
+        var stays = Watcher(entity, NodeC, "w2");
+        Assert.Single(gone.ExpectMsg<PresenceProtocol.Events>(Wait).Changes); // +w2
+
+        // Node B's last ?presence=1 stream ended (its heartbeat says so); node C still watches.
+        entity.Tell(new PresenceProtocol.Heartbeat("a", NodeB, 1, Watching: false), gone);
+        entity.Tell(new PresenceProtocol.Deltas("a", NodeC, 2, [Client("c1")], [], Watching: true), stays);
+        var told = stays.ExpectMsg<PresenceProtocol.Events>(Wait);
+        Assert.Equal(("+c1", 2L), (Changes(told), told.Applied));
+        gone.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+    }
 
     [Fact]
     public void JoinsAndLeaves_AreListedByClientId_PagedAndCounted()

@@ -17,6 +17,8 @@ public sealed class ReplClusterFixture : IAsyncLifetime
         "--Cluster:LeaseTtl", "00:00:05",
         // Presence on for every topic: ClusterPresenceTests reads it across the brokers; the other tests' streams are tracked too.
         "--Topics:Presence", "true",
+        // Leaves told to ?presence=1 streams after 1 s, not 5 (ClusterPresenceTests).
+        "--Topics:PresenceLeaveGrace", "00:00:01",
     ];
 
     private EtcdCluster? _etcd;

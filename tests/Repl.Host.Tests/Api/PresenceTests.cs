@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using Repl.Host.Tests.Infrastructure;
 using Repl.Host.Tests.Security;
+using Repl.Sse;
 
 namespace Repl.Host.Tests.Api;
 
@@ -11,7 +12,8 @@ public sealed class PresenceServerFixture : IAsyncLifetime
 {
     public ReplServer Server { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Server = await ReplServer.StartAsync(null, Tokens.Settings("--Topics:Presence", "true"));
+    /// <summary>Leaves are told 1 s after they happen (Topics:PresenceLeaveGrace; 5 s by default).</summary>
+    public async Task InitializeAsync() => Server = await ReplServer.StartAsync(null, Tokens.Settings("--Topics:Presence", "true", "--Topics:PresenceLeaveGrace", "00:00:01"));
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }
@@ -113,6 +115,77 @@ public sealed class PresenceTests(PresenceServerFixture fixture) : IClassFixture
         var ids = Ids(await WaitAsync($"/topics/{topic}/presence", body => body.GetProperty("total").GetInt32() == 2));
         Assert.Equal(2, ids.Distinct().Count());
         Assert.DoesNotContain("my-id", ids);
+    }
+
+    private static (string Topic, string Client, string? User) Change(SseEvent change)
+    {
+        var data = JsonDocument.Parse(change.Data).RootElement;
+        return (data.GetProperty("topic").GetString()!, data.GetProperty("client").GetString()!, data.GetProperty("user").GetString());
+    }
+
+    /// <summary>The next event that is not a ping; presence events never carry an id.</summary>
+    private static async Task<SseEvent> NextAsync(SseStream stream, string type)
+    {
+        var next = await stream.NextNonPingAsync(Converges);
+        Assert.Equal((type, null), (next.Type, next.Id));
+        return next;
+    }
+
+    [Fact]
+    public async Task APresenceStream_StartsWithTheCounts_ThenIsToldAnotherStreamsJoinAndLeave()
+    {
+        string topic = await NewTopicAsync();
+        await using var watcher = await SseStream.OpenAsync(Server.BaseAddress,
+            $"/topics/{topic}/sse?presence=1&access_token={Tokens.Create(subscribe: new[] { topic }, subject: "wendy")}");
+        // The counts come once the topic's entity has counted the stream itself.
+        var counts = JsonDocument.Parse((await NextAsync(watcher, "presence")).Data).RootElement;
+        Assert.Equal((topic, 1, 1), (counts.GetProperty("topic").GetString(), counts.GetProperty("clients").GetInt32(), counts.GetProperty("users").GetInt32()));
+
+        var other = await OpenAsync(topic, "bo");
+        string id = other.Response.Headers.GetValues("X-Request-Id").Single();
+        Assert.Equal((topic, id, "bo"), Change(await NextAsync(watcher, "join")));
+        await other.DisposeAsync();
+        Assert.Equal((topic, id, "bo"), Change(await NextAsync(watcher, "leave")));
+    }
+
+    [Fact]
+    public async Task AUserWhoReconnectsWithinTheGrace_IsNotToldAsALeaveAndAJoin()
+    {
+        string topic = await NewTopicAsync();
+        await using var watcher = await SseStream.OpenAsync(Server.BaseAddress,
+            $"/sse?topic={topic}&presence=true&access_token={Tokens.Create(subscribe: new[] { topic }, subject: "wendy")}");
+        await NextAsync(watcher, "presence");
+        var first = await OpenAsync(topic, "bo");
+        Assert.Equal("bo", Change(await NextAsync(watcher, "join")).User);
+
+        // bo's stream drops and comes back (a new client) within the grace: neither is told.
+        await first.DisposeAsync();
+        await using var again = await OpenAsync(topic, "bo");
+        var cy = await OpenAsync(topic, "cy");
+        Assert.Equal("cy", Change(await NextAsync(watcher, "join")).User);
+        await cy.DisposeAsync();
+        Assert.Equal("cy", Change(await NextAsync(watcher, "leave")).User);
+    }
+
+    [Fact]
+    public async Task PresenceEvents_WithABadValue_OrOnATopicWithPresenceOff_Are400()
+    {
+        string topic = await NewTopicAsync();
+        string token = Tokens.Create(subscribe: new[] { "room:*" });
+        foreach (var query in new[] { $"/topics/{topic}/sse?presence=yes", $"/sse?topic={topic}&presence=0", $"/sse?topic={topic}&presence=1&presence=1" })
+        {
+            var (status, body) = await GetAsync(query, token);
+            Assert.Equal((HttpStatusCode.BadRequest, "invalid presence"), (status, body.GetProperty("error").GetString()));
+            Assert.Contains("presence", body.GetProperty("cause").GetString());
+        }
+
+        using var patch = new HttpRequestMessage(HttpMethod.Patch, $"/topics/{topic}") { Content = AuthServerFixture.Json("{\"presence\":false}") };
+        patch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.Create(admin: true));
+        Assert.Equal(HttpStatusCode.OK, (await Server.Client.SendAsync(patch)).StatusCode);
+        var (off, error) = await GetAsync($"/sse?topic={topic}&presence=1", token);
+        Assert.Equal((HttpStatusCode.BadRequest, "presence off"), (off, error.GetProperty("error").GetString()));
+        Assert.Contains($"'{topic}'", error.GetProperty("cause").GetString());
+        Assert.Contains("PATCH /topics/", error.GetProperty("cause").GetString());
     }
 
     [Theory]

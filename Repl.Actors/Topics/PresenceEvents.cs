@@ -1,0 +1,45 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Repl.Actors.Topics;
+
+/// <summary>
+/// The presence events of a stream, framed once per node by its presence reporter; every <c>?presence=1</c> stream of
+/// the topic writes the same bytes.
+/// </summary>
+/// <remarks>None carries an <c>id:</c> line: they are not in the log and never move the client's <c>Last-Event-ID</c>.</remarks>
+internal static class PresenceEvents
+{
+    /// <summary><c>event: join</c> or <c>event: leave</c> with <c>{"topic","client","user"}</c>.</summary>
+    public static byte[] Change(string topic, bool joined, string client, string? user) =>
+        Event(joined ? "event: join\ndata: "u8 : "event: leave\ndata: "u8, writer =>
+        {
+            writer.WriteString("topic"u8, topic);
+            writer.WriteString("client"u8, client);
+            if (user is null) writer.WriteNull("user"u8);
+            else writer.WriteString("user"u8, user);
+        });
+
+    /// <summary><c>event: presence</c> with <c>{"topic","clients","users"}</c>.</summary>
+    public static byte[] Counts(string topic, int clients, int users) =>
+        Event("event: presence\ndata: "u8, writer =>
+        {
+            writer.WriteString("topic"u8, topic);
+            writer.WriteNumber("clients"u8, clients);
+            writer.WriteNumber("users"u8, users);
+        });
+
+    private static byte[] Event(ReadOnlySpan<byte> head, Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        buffer.Write(head);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        buffer.Write("\n\n"u8);
+        return buffer.WrittenSpan.ToArray();
+    }
+}
