@@ -189,6 +189,16 @@ public sealed class PresenceTests(PresenceServerFixture fixture) : IClassFixture
     }
 
     [Theory]
+    [InlineData("--Topics:PresenceLeaveGrace", "-00:00:01")]
+    [InlineData("--Topics:PresenceEventsUpTo", "-1")]
+    [InlineData("--Topics:PresenceEventsUpTo", "1001")]
+    public void APresenceEventSettingThatCannotWork_StopsTheNode(string setting, string value)
+    {
+        var error = Assert.Throws<Repl.Host.SettingsException>(() => ReplHost.Build([setting, value, "--Journal:InMemory", "true"]));
+        Assert.Contains(setting[2..] + " is ", error.Message);
+    }
+
+    [Theory]
     [InlineData("/topics/{0}/presence?limit=0", 400, "invalid limit")]
     [InlineData("/topics/{0}/presence?limit=1001", 400, "invalid limit")]
     [InlineData("/topics/{0}/presence?limit=ten", 400, "invalid limit")]
