@@ -10,12 +10,14 @@ import type {
   HistoryPage,
   Message,
   Position,
+  PresenceClient,
+  PresenceCounts,
   PublishOptions,
   ResetEvent,
   SubscribeOptions,
   TopicInfo,
 } from './types.js';
-import { historyUrl, normalizeBase, positionString, streamIdString, topicsUrl, topicUrl } from './urls.js';
+import { historyUrl, normalizeBase, positionString, presenceUrl, streamIdString, topicsUrl, topicUrl } from './urls.js';
 
 export interface PublishInput {
   value: string | object;
@@ -51,6 +53,19 @@ export interface ReplClient {
   topics(): Promise<string[]>;
   topic(name: string): Promise<TopicInfo>;
   history<T = string>(topic: string, options?: HistoryOptions): Promise<HistoryPage<T>>;
+  /**
+   * Every client of a topic, cluster-wide (`GET /topics/{name}/presence`, following its pages by client id: a client
+   * that joins meanwhile is listed only if its id sorts after the page being read). Rejects with `PresenceOffError`
+   * when the topic has presence off, `ForbiddenError` without a subscribe grant on it.
+   */
+  presence(topic: string, options?: PresenceOptions): Promise<PresenceClient[]>;
+  /** A topic's client and user counts, cluster-wide (`GET /topics/{name}/presence/stats`); errors as `presence`. */
+  presenceStats(topic: string): Promise<PresenceCounts>;
+}
+
+export interface PresenceOptions {
+  /** Clients asked per request, 1–1000 (default 1000, the server's largest page). */
+  pageSize?: number;
 }
 
 /** `JSON.parse`, or the string itself when it is not valid JSON. */
@@ -161,6 +176,7 @@ export function createClient(options: ClientOptions): ReplClient {
     if (topics.length === 0) throw new TypeError('subscribe: at least one topic is required');
     for (const t of topics) if (typeof t !== 'string' || t === '') throw new TypeError('subscribe: invalid topic name');
     const lastEventId = streamIdString(subOptions.lastEventId);
+    const presence = !!(subOptions.onJoin || subOptions.onLeave || subOptions.onPresence);
 
     // A gap or a reset goes to its callback, else to onError (an Error carrying it), else to the console: never hidden.
     const surface = <E>(kind: 'gap' | 'reset', event: E, callback: ((e: E) => void) | undefined, text: string) => {
@@ -178,14 +194,24 @@ export function createClient(options: ClientOptions): ReplClient {
         surface('gap', g, subOptions.onGap, `gap on topic ${g.topic}: requested ${g.requested}, oldest retained ${g.oldest}`),
       reset: (r: ResetEvent) =>
         surface('reset', r, subOptions.onReset, `reset: ${r.requested} was not issued by this log (epoch ${r.epoch}): ${r.reason}`),
-      status: (s, d) => subOptions.onStatus?.(s, d),
+      status: (s, d) => {
+        // Taken off one topic, the stream goes on with the others; a later stream (a new leader tab's) asks for those.
+        if (s === 'open' && d?.reason === 'removed' && d.topic !== undefined && topics.includes(d.topic)) {
+          topics.splice(topics.indexOf(d.topic), 1);
+        }
+        subOptions.onStatus?.(s, d);
+      },
       error: (e) => subOptions.onError?.(e),
+      join: subOptions.onJoin,
+      leave: subOptions.onLeave,
+      presence: subOptions.onPresence,
     };
 
     const open = (resumeFrom: string | undefined, h: ConnectionHandlers): Connection =>
       openConnection({
         urls,
         topics,
+        presence,
         lastEventId: resumeFrom,
         getToken,
         EventSource: options.EventSource,
@@ -200,7 +226,8 @@ export function createClient(options: ClientOptions): ReplClient {
       const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
       const shared = shareSubscription({
         channelName: shareName,
-        key: `${base}|${[...topics].sort().join('\u0000')}`,
+        // Tabs with presence events and tabs without do not share: the server would refuse the one, or send the other nothing.
+        key: `${base}|${[...topics].sort().join('\u0000')}${presence ? '|presence' : ''}`,
         BroadcastChannel: BC,
         locks: nav?.locks ?? null,
         lastEventId,
@@ -249,6 +276,22 @@ export function createClient(options: ClientOptions): ReplClient {
       const page = await request<HistoryPage<string>>('GET', historyUrl(base, topic, positionString(opts.after), opts.limit));
       if (!opts.parseJson) return page as unknown as HistoryPage<T>;
       return { ...page, messages: page.messages.map((m) => ({ ...m, value: parseValue(m.value) })) } as HistoryPage<T>;
+    },
+
+    async presence(topic, opts = {}) {
+      const limit = opts.pageSize ?? 1000;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new TypeError('presence: pageSize must be 1–1000');
+      const clients: PresenceClient[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await request<{ clients: PresenceClient[] }>('GET', presenceUrl(base, topic, after, limit));
+        clients.push(...page.clients);
+        if (page.clients.length < limit) return clients;
+        after = page.clients[page.clients.length - 1]!.client;
+      }
+    },
+
+    async presenceStats(topic) {
+      return request<PresenceCounts>('GET', topicUrl(base, topic, '/presence/stats'));
     },
   };
 }

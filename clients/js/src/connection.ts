@@ -1,4 +1,4 @@
-import { ReplError } from './errors.js';
+import { PresenceOffError, ReplError } from './errors.js';
 import { FetchEventSource } from './fetch-event-source.js';
 import type {
   EventSourceConstructor,
@@ -6,6 +6,8 @@ import type {
   FetchLike,
   GapEvent,
   Message,
+  PresenceCounts,
+  PresenceEvent,
   ReconnectOptions,
   ResetEvent,
   StatusDetail,
@@ -24,11 +26,17 @@ export interface ConnectionHandlers {
   reset: (r: ResetEvent) => void;
   status: (s: SubscriptionStatus, detail?: StatusDetail) => void;
   error: (e: Error) => void;
+  /** Presence events, on a stream opened with `presence` (they carry no id: the cursor does not move). */
+  join?: (e: PresenceEvent) => void;
+  leave?: (e: PresenceEvent) => void;
+  presence?: (c: PresenceCounts) => void;
 }
 
 export interface ConnectionOptions {
   urls: string[];
   topics: string[];
+  /** Ask for presence events (`?presence=1`). */
+  presence?: boolean;
   /** A position, or a stream id `position@epoch`. */
   lastEventId?: string;
   getToken: () => Promise<string | undefined>;
@@ -79,6 +87,13 @@ function hasOrigin(): boolean {
   return typeof (globalThis as { location?: { origin?: unknown } }).location?.origin === 'string';
 }
 
+/** The `closed` reason of a refusal that a retry would not change. */
+function finalReason(status: number, refusal: ReplError | undefined): string {
+  if (refusal instanceof PresenceOffError) return 'presence_off';
+  if (status === 400) return 'bad_request';
+  return status === 404 ? 'not_found' : 'unauthorized';
+}
+
 function parseJsonObject(data: string): Record<string, unknown> | null {
   try {
     const v = JSON.parse(data) as unknown;
@@ -92,11 +107,13 @@ function parseJsonObject(data: string): Record<string, unknown> | null {
  * One SSE stream for a set of topics, kept alive: tracks the last id seen and the epoch of its log,
  * reconnects on any disconnect with capped exponential backoff (resuming with
  * `?lastEventId=<position>@<epoch>`, and no sooner than a refusal's `Retry-After`), drops duplicates,
- * surfaces `gap` and `reset`, stops for good on `deleted` / `expired` and on a 401, 403 or 404 answer.
+ * surfaces `gap` and `reset`, stops for good on `deleted` / `expired` / `disconnect`, on `unsubscribed` from its last
+ * topic, and on a 400, 401, 403 or 404 answer.
  */
 export function openConnection(opts: ConnectionOptions): Connection {
   const { handlers } = opts;
-  const topics = [...opts.topics];
+  // Shrinks when the server takes the stream off a topic, so that a reconnection does not subscribe to it again.
+  let topics = [...opts.topics];
   const resumeFrom = parseStreamId(opts.lastEventId);
   let lastId: bigint | null = resumeFrom?.position ?? null;
   // The epoch of the log `lastId` belongs to: sent back with it, so a node whose log was replaced says `reset`.
@@ -180,6 +197,15 @@ export function openConnection(opts: ConnectionOptions): Connection {
     }
   };
 
+  /** Runs an application callback: one that throws is reported, and the stream goes on. */
+  const callback = (run: () => void) => {
+    try {
+      run();
+    } catch (err) {
+      handlers.error(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
   const acceptOfferedEpoch = () => {
     if (offeredEpoch) epoch = offeredEpoch;
   };
@@ -203,13 +229,13 @@ export function openConnection(opts: ConnectionOptions): Connection {
     let source: EventSourceLike;
     try {
       if (native) {
-        const url = sseUrl(base, topics, { lastEventId, accessToken: token });
+        const url = sseUrl(base, topics, { lastEventId, accessToken: token, presence: opts.presence });
         source = new native(url, opts.withCredentials ? { withCredentials: true } : undefined);
       } else if (simpleRequests) {
-        const url = sseUrl(base, topics, { lastEventId, accessToken: token });
+        const url = sseUrl(base, topics, { lastEventId, accessToken: token, presence: opts.presence });
         source = new FetchEventSource(url, { fetch: opts.fetch, withCredentials: opts.withCredentials });
       } else {
-        const url = sseUrl(base, topics, { lastEventId });
+        const url = sseUrl(base, topics, { lastEventId, presence: opts.presence });
         const headers: Record<string, string> = {};
         if (token) headers.Authorization = `Bearer ${token}`;
         if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
@@ -242,6 +268,7 @@ export function openConnection(opts: ConnectionOptions): Connection {
       const detail: StatusDetail = {};
       if (data && Array.isArray(data.topics)) detail.topics = data.topics.map(String);
       if (data && typeof data.node === 'string') detail.node = data.node;
+      if (data && typeof data.client === 'string') detail.client = data.client;
       if (data && typeof data.epoch === 'string' && data.epoch) {
         detail.epoch = data.epoch;
         offeredEpoch = data.epoch;
@@ -298,6 +325,47 @@ export function openConnection(opts: ConnectionOptions): Connection {
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
       terminate({ reason: 'expired', message: typeof data?.reason === 'string' ? data.reason : undefined });
     });
+    source.addEventListener('disconnect', (ev) => {
+      if (!current()) return;
+      // The server API ended this user's streams: final, as a reconnection would be refused (`for`) or undo it.
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      terminate({ reason: 'disconnected', message: typeof data?.reason === 'string' ? data.reason : undefined });
+    });
+    source.addEventListener('unsubscribed', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      const topic = typeof data?.topic === 'string' ? data.topic : undefined;
+      const left = topics.filter((t) => t !== topic);
+      if (left.length === 0) {
+        terminate({ reason: 'removed', topic });
+      } else if (left.length < topics.length) {
+        // The stream goes on with the others; reconnections no longer ask for the topic the server took it off.
+        topics = left;
+        handlers.status('open', { reason: 'removed', topic, topics: [...left] });
+      }
+    });
+    const presenceEvent = (kind: 'join' | 'leave') => (ev: { data?: unknown }) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      if (!data || typeof data.topic !== 'string' || typeof data.client !== 'string') {
+        handlers.error(new Error(`invalid ${kind} data: ${String(ev?.data).slice(0, 200)}`));
+        return;
+      }
+      const event: PresenceEvent = { topic: data.topic, client: data.client, user: typeof data.user === 'string' ? data.user : null };
+      callback(() => handlers[kind]?.(event));
+    };
+    source.addEventListener('join', presenceEvent('join'));
+    source.addEventListener('leave', presenceEvent('leave'));
+    source.addEventListener('presence', (ev) => {
+      if (!current()) return;
+      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
+      if (!data || typeof data.topic !== 'string') {
+        handlers.error(new Error(`invalid presence data: ${String(ev?.data).slice(0, 200)}`));
+        return;
+      }
+      const counts: PresenceCounts = { topic: data.topic, clients: Number(data.clients ?? 0), users: Number(data.users ?? 0) };
+      callback(() => handlers.presence?.(counts));
+    });
     source.addEventListener('unavailable', (ev) => {
       if (!current()) return;
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
@@ -311,10 +379,10 @@ export function openConnection(opts: ConnectionOptions): Connection {
       const detail: StatusDetail = { reason: 'error' };
       if (status !== undefined) detail.status = status;
       if (refusal?.cause) detail.message = refusal.cause;
-      if (status === 404 || status === 401 || status === 403) {
+      if (status === 400 || status === 404 || status === 401 || status === 403) {
         // Final: the same request would be refused again. Reported, with the server's (or its hook's) reason.
         handlers.error(refusal ?? new ReplError(status, `HTTP ${status}`, ''));
-        terminate({ ...detail, reason: status === 404 ? 'not_found' : 'unauthorized' });
+        terminate({ ...detail, reason: finalReason(status, refusal) });
         return;
       }
       // Native EventSource may be retrying on its own (readyState CONNECTING) or have given up

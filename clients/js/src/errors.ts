@@ -19,6 +19,29 @@ export class ReplError extends Error {
   }
 }
 
+/**
+ * A 403: the token or the backend's subscribe hook does not allow this (e.g. presence without a subscribe grant on the
+ * topic, a stream of a user the server API disconnected for a while). A `ReplError`, so `instanceof ReplError` holds.
+ */
+export class ForbiddenError extends ReplError {
+  constructor(error: string, cause: string, retryAfter?: number) {
+    super(403, error, cause, retryAfter);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * The topic has presence off (`{"error":"presence off"}`): a 404 from `presence()` / `presenceStats()`, a 400 for a
+ * stream asked with presence events. Turn it on with `PATCH /topics/{name} {"presence":true}` or the node's
+ * `Topics:Presence`.
+ */
+export class PresenceOffError extends ReplError {
+  constructor(status: number, cause: string) {
+    super(status, 'presence off', cause);
+    this.name = 'PresenceOffError';
+  }
+}
+
 /** Parse a Retry-After header value (delta-seconds or HTTP-date) into seconds. */
 export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
   if (value == null) return undefined;
@@ -54,5 +77,8 @@ export async function errorFromResponse(res: Response): Promise<ReplError> {
     }
   }
   if (!error) error = res.statusText || `HTTP ${res.status}`;
-  return new ReplError(res.status, error, cause, parseRetryAfter(res.headers.get('retry-after')));
+  const retryAfter = parseRetryAfter(res.headers.get('retry-after'));
+  if (error === 'presence off') return new PresenceOffError(res.status, cause);
+  if (res.status === 403) return new ForbiddenError(error, cause, retryAfter);
+  return new ReplError(res.status, error, cause, retryAfter);
 }

@@ -1,6 +1,6 @@
 import type { Connection, ConnectionHandlers } from './connection.js';
 import { randomUuid } from './random.js';
-import type { GapEvent, Message, ResetEvent, StatusDetail, SubscriptionStatus } from './types.js';
+import type { GapEvent, Message, PresenceCounts, PresenceEvent, ResetEvent, StatusDetail, SubscriptionStatus } from './types.js';
 import { formatStreamId, parseStreamId, toBigInt } from './urls.js';
 
 /** The part of BroadcastChannel used here. */
@@ -48,9 +48,11 @@ type Wire =
   | { k: string; from: string; kind: 'msg'; m: Message<string>; e?: string }
   | { k: string; from: string; kind: 'gap'; g: GapEvent }
   | { k: string; from: string; kind: 'reset'; r: ResetEvent }
+  | { k: string; from: string; kind: 'join' | 'leave'; p: PresenceEvent }
+  | { k: string; from: string; kind: 'presence'; c: PresenceCounts }
   | { k: string; from: string; kind: 'status'; s: SubscriptionStatus; d?: StatusDetail; cursor?: string };
 
-const TERMINAL = new Set(['deleted', 'expired', 'not_found', 'unauthorized']);
+const TERMINAL = new Set(['deleted', 'expired', 'not_found', 'unauthorized', 'disconnected', 'removed', 'presence_off', 'bad_request']);
 
 interface Election {
   start(): void;
@@ -210,10 +212,19 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
   };
 
   const reportStatus = (s: SubscriptionStatus, d?: StatusDetail) => {
-    const sig = `${s}|${d?.reason ?? ''}|${leader}`;
+    const sig = `${s}|${d?.reason ?? ''}|${d?.topic ?? ''}|${leader}`;
     if (sig === reported && s !== 'reconnecting') return;
     reported = sig;
     handlers.status(s, { ...d, leader });
+  };
+
+  /** A follower runs the application's callback itself (the leader's connection guards its own). */
+  const guarded = (run: () => void) => {
+    try {
+      run();
+    } catch (err) {
+      handlers.error(err instanceof Error ? err : new Error(String(err)));
+    }
   };
 
   const deliver = (m: Message<string>, from?: string): boolean => {
@@ -289,6 +300,22 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
       error: (e) => {
         if (active()) handlers.error(e);
       },
+      // Presence events go to every tab: the tabs share one stream, so the server sees one client for them all.
+      join: (p) => {
+        if (!active()) return;
+        post({ kind: 'join', p });
+        handlers.join?.(p);
+      },
+      leave: (p) => {
+        if (!active()) return;
+        post({ kind: 'leave', p });
+        handlers.leave?.(p);
+      },
+      presence: (c) => {
+        if (!active()) return;
+        post({ kind: 'presence', c });
+        handlers.presence?.(c);
+      },
     });
     if (active()) conn = c;
     else c.close();
@@ -321,6 +348,13 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
       case 'reset':
         if (!leader) reset(msg.r);
         break;
+      case 'join':
+      case 'leave':
+        if (!leader) guarded(() => handlers[msg.kind]?.(msg.p));
+        break;
+      case 'presence':
+        if (!leader) guarded(() => handlers.presence?.(msg.c));
+        break;
       case 'status':
         if (leader) break;
         if (lastId === null && msg.cursor) {
@@ -341,7 +375,7 @@ export function shareSubscription(opts: ShareOptions): SharedSubscription {
   };
 
   handlers.status('connecting', { leader: false });
-  reported = 'connecting||false';
+  reported = 'connecting|||false';
   const election: Election = opts.locks
     ? lockElection(opts.locks, `${opts.channelName}:${key}`, becomeLeader)
     : heartbeatElection((m) => post(m), myId, opts.timings ?? {}, becomeLeader, stepDown);

@@ -82,6 +82,42 @@ export interface TopicSettings {
   presence: boolean | null;
 }
 
+/**
+ * `event: join` or `event: leave` on a stream opened with presence events (`?presence=1`): another client of one
+ * of the stream's topics opened or closed its stream. Not in the log: no id, not resumable, not ordered with messages.
+ */
+export interface PresenceEvent {
+  topic: string;
+  /** The other stream's client id, unique in the cluster. */
+  client: string;
+  /** Its user (the subscribe hook's, or the token's `sub`), or null without auth. */
+  user: string | null;
+}
+
+/**
+ * A topic's presence counts: from `presenceStats()` (`GET /topics/{name}/presence/stats`), or `event: presence` on a
+ * stream, which the server sends after `connected`, to a stream that fell behind, and instead of joins and leaves on
+ * a topic with many clients (`Topics:PresenceEventsUpTo`).
+ */
+export interface PresenceCounts {
+  topic: string;
+  /** Open streams on the topic, cluster-wide. */
+  clients: number;
+  /** Distinct non-null users among them. */
+  users: number;
+}
+
+/** A client of a topic, as `GET /topics/{name}/presence` lists it. */
+export interface PresenceClient {
+  /** The stream's client id, unique in the cluster (the one `connected` carries and the server API takes). */
+  client: string;
+  user: string | null;
+  /** The node holding the stream. */
+  node: string;
+  /** When the stream opened (RFC 3339). */
+  since: string;
+}
+
 export interface HistoryPage<T = string> {
   topic: string;
   messages: Message<T>[];
@@ -96,20 +132,30 @@ export type SubscriptionStatus = 'connecting' | 'open' | 'reconnecting' | 'close
 export interface StatusDetail {
   /**
    * Why the status changed. For `closed`: `unsubscribed`, `deleted` (topic deleted),
-   * `expired` (auth token expired), `not_found` (404), `unauthorized` (401/403, e.g. a backend hook's refusal).
+   * `expired` (auth token expired), `not_found` (404), `unauthorized` (401/403, e.g. a backend hook's refusal),
+   * `disconnected` (the server API ended the user's streams; `message` is its reason), `removed` (the server API took
+   * the stream off its last topic), `presence_off` (presence events asked on a topic with presence off),
+   * `bad_request` (another 400).
+   * For `open`: `removed` when the server took the stream off one of its topics and it goes on with the others
+   * (`topic`: the one removed, `topics`: those left).
    * For `reconnecting`: `error` (with `status` when the server answered, e.g. 503), `unavailable`, `ended`, `leader-gone`.
    */
   reason?: string;
   /** Server-provided explanation, when any: an event's reason, or a refusal's `cause`. */
   message?: string;
-  /** Topic concerned (for `deleted`). */
+  /** Topic concerned (for `deleted` and `removed`). */
   topic?: string;
-  /** From the `connected` event (for `open`). */
+  /** From the `connected` event (for `open`); for `removed`, the topics the stream still follows. */
   topics?: string[];
   /** Node name from the `connected` event (for `open`). */
   node?: string;
   /** The log's epoch (its identity) from the `connected` event (for `open`). */
   epoch?: string;
+  /**
+   * This stream's client id from the `connected` event (for `open`): the id presence lists and join/leave events
+   * carry, and the one the server API's unsubscribe takes. With `shareAcrossTabs`, the leader tab's stream.
+   */
+  client?: string;
   /** Reconnection attempt number (for `reconnecting`). */
   attempt?: number;
   /** Delay in ms before the next attempt (for `reconnecting`). */
@@ -146,6 +192,19 @@ export interface SubscribeOptions {
   onReset?: (reset: ResetEvent) => void;
   onStatus?: (status: SubscriptionStatus, detail?: StatusDetail) => void;
   onError?: (error: Error) => void;
+  /**
+   * Presence events: giving any of `onJoin`, `onLeave`, `onPresence` opens the stream with `?presence=1` (every topic
+   * of the stream must have presence on, else it closes with `presence_off`). `onJoin`/`onLeave`: another client of
+   * one of the topics opened or closed its stream (a leave waits the server's grace period, so a quick reconnect of
+   * the same user is neither). They are not in the log: not resumable, not ordered with messages.
+   */
+  onJoin?: (event: PresenceEvent) => void;
+  onLeave?: (event: PresenceEvent) => void;
+  /**
+   * A topic's counts: once after each (re)connection, after the stream fell behind the server's presence events, and
+   * instead of `onJoin`/`onLeave` on a topic with more than `Topics:PresenceEventsUpTo` clients (at most once a second).
+   */
+  onPresence?: (counts: PresenceCounts) => void;
   /** Overrides the client's reconnect policy. */
   reconnect?: ReconnectOptions;
 }

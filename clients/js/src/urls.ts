@@ -24,15 +24,26 @@ export function historyUrl(base: string, topic: string, after?: string, limit?: 
   return topicUrl(base, topic, '/messages') + (qs ? `?${qs}` : '');
 }
 
+/** `/topics/{topic}/presence`, a page of its clients by client id: `?after=` the last id of the page before. */
+export function presenceUrl(base: string, topic: string, after?: string, limit?: number): string {
+  const q = new URLSearchParams();
+  if (limit !== undefined) q.set('limit', String(limit));
+  if (after !== undefined) q.set('after', after);
+  const qs = q.toString();
+  return topicUrl(base, topic, '/presence') + (qs ? `?${qs}` : '');
+}
+
 export interface SseUrlOptions {
   lastEventId?: string;
   /** Put the token in the query (`access_token`), for EventSource which cannot set headers. */
   accessToken?: string;
+  /** Ask for presence events (`join`, `leave`, `presence`): `?presence=1`. */
+  presence?: boolean;
 }
 
 /**
  * One topic → `/topics/{topic}/sse`; several → `/sse?topic=a&topic=b` (one stream, one cursor).
- * `lastEventId` → `?lastEventId=`, token → `?access_token=`.
+ * `presence` → `?presence=1`, `lastEventId` → `?lastEventId=`, token → `?access_token=`.
  */
 export function sseUrl(base: string, topics: string | readonly string[], opts: SseUrlOptions = {}): string {
   const list = typeof topics === 'string' ? [topics] : [...topics];
@@ -45,6 +56,7 @@ export function sseUrl(base: string, topics: string | readonly string[], opts: S
     path = `${normalizeBase(base)}/sse`;
     for (const t of list) q.append('topic', t);
   }
+  if (opts.presence) q.set('presence', '1');
   if (opts.lastEventId !== undefined && opts.lastEventId !== '') q.set('lastEventId', opts.lastEventId);
   if (opts.accessToken) q.set('access_token', opts.accessToken);
   const qs = q.toString();

@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient, FetchEventSource, ReplError, type Message, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import {
+  createClient,
+  FetchEventSource,
+  ForbiddenError,
+  PresenceOffError,
+  ReplError,
+  type Message,
+  type PresenceEvent,
+  type StatusDetail,
+  type SubscriptionStatus,
+} from '../src/index.js';
 import { flushMicrotasks } from './helpers.js';
 
 /** A server-side stream the test writes to. */
@@ -195,6 +205,38 @@ describe('client on Node without EventSource (fetch-based reader)', () => {
     expect(statuses.at(-1)).toEqual(['closed', { reason: 'not_found', status: 404, message: 't' }]);
     expect(statuses.map((s) => s[0])).toEqual(['connecting', 'open', 'reconnecting', 'open', 'reconnecting', 'closed']);
   });
+
+  it('presence events read off the wire between messages: delivered, and the resume point stays the last message', async () => {
+    const streams: ReturnType<typeof controllableStream>[] = [];
+    const urls: string[] = [];
+    const fetch = async (url: string) => {
+      urls.push(url);
+      const s = controllableStream();
+      streams.push(s);
+      return sseResponse(s.stream);
+    };
+    const client = createClient({ url: 'http://h', fetch, reconnect: { initialDelay: 5, jitter: false } });
+    const messages: Message[] = [];
+    const seen: string[] = [];
+    const presence = (kind: string) => (e: PresenceEvent) => seen.push(`${kind} ${e.client} ${e.user}`);
+    client.subscribe('t', (m) => messages.push(m), { onJoin: presence('join'), onLeave: presence('leave'), onPresence: (c) => seen.push(`counts ${c.clients}/${c.users}`) });
+    await until(() => streams.length === 1);
+    expect(urls[0]).toBe('http://h/topics/t/sse?presence=1');
+    const msg = (id: number) => `id: ${id}@0000aaaa\ndata: ${JSON.stringify({ id: String(id), topic: 't', value: `v${id}`, headers: {}, createdAt: 'x' })}\n\n`;
+    streams[0]!.write(
+      'event: connected\ndata: {"topics":["t"],"node":"n","position":2,"epoch":"0000aaaa","client":"c0"}\n\n' +
+        'event: presence\ndata: {"topic":"t","clients":2,"users":1}\n\n' +
+        msg(3) +
+        'event: join\ndata: {"topic":"t","client":"c1","user":"ana"}\n\n' +
+        'event: leave\ndata: {"topic":"t","client":"c2","user":null}\n\n',
+    );
+    await until(() => seen.length === 3);
+    expect(seen).toEqual(['counts 2/1', 'join c1 ana', 'leave c2 null']);
+    expect(messages.map((m) => m.id)).toEqual(['3']);
+    streams[0]!.end();
+    await until(() => streams.length === 2);
+    expect(urls[1]).toBe('http://h/topics/t/sse?presence=1&lastEventId=3%400000aaaa');
+  });
 });
 
 describe('client retrying refused streams (fetch-based reader)', () => {
@@ -209,7 +251,7 @@ describe('client retrying refused streams (fetch-based reader)', () => {
       headers: { 'content-type': 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) },
     });
 
-  function subscribeWith(answers: (() => Response)[], reconnect = { initialDelay: 100, maxDelay: 1000, jitter: false }) {
+  function subscribeWith(answers: (() => Response)[], reconnect = { initialDelay: 100, maxDelay: 1000, jitter: false }, options = {}) {
     const requests: { url: string; headers: Record<string, string> }[] = [];
     const fetch = async (url: string, init?: RequestInit) => {
       requests.push({ url, headers: { ...(init?.headers as Record<string, string>) } });
@@ -220,7 +262,7 @@ describe('client retrying refused streams (fetch-based reader)', () => {
     const statuses: [SubscriptionStatus, StatusDetail | undefined][] = [];
     const errors: Error[] = [];
     const client = createClient({ url: 'http://h', fetch, token: 'jwt', reconnect });
-    client.subscribe('t', () => {}, { onStatus: (s, d) => statuses.push([s, d]), onError: (e) => errors.push(e) });
+    client.subscribe('t', () => {}, { onStatus: (s, d) => statuses.push([s, d]), onError: (e) => errors.push(e), ...options });
     return { requests, statuses, errors };
   }
 
@@ -252,10 +294,23 @@ describe('client retrying refused streams (fetch-based reader)', () => {
       expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'unauthorized', status, message: 'no session for this page' }]);
       expect(t.errors).toHaveLength(1);
       expect(t.errors[0]).toBeInstanceOf(ReplError);
+      expect(t.errors[0] instanceof ForbiddenError).toBe(status === 403);
       expect(t.errors[0]).toMatchObject({ status, error: 'refused', cause: 'no session for this page' });
       await new Promise((r) => setTimeout(r, 150));
       expect(t.requests).toHaveLength(1);
     }
+  });
+
+  it('presence events asked on a topic with presence off (400) are final: a PresenceOffError, closed presence_off', async () => {
+    const t = subscribeWith([() => refusal(400, 'presence off', 'topic t has presence off')], undefined, { onJoin: () => {} });
+    await until(() => t.statuses.at(-1)?.[0] === 'closed');
+    expect(t.requests[0]!.url).toBe('http://h/topics/t/sse?presence=1');
+    expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'presence_off', status: 400, message: 'topic t has presence off' }]);
+    expect(t.errors).toHaveLength(1);
+    expect(t.errors[0]).toBeInstanceOf(PresenceOffError);
+    expect(t.errors[0]).toMatchObject({ status: 400, error: 'presence off', name: 'PresenceOffError' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(t.requests).toHaveLength(1);
   });
 
   it('in a page, asks as EventSource does: token and resume point in the query, no header of its own (no CORS preflight)', async () => {

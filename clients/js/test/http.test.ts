@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createClient, ReplError } from '../src/index.js';
+import { createClient, ForbiddenError, PresenceOffError, ReplError } from '../src/index.js';
 import { parseRetryAfter } from '../src/errors.js';
 import { fakeFetch, jsonResponse } from './helpers.js';
 
@@ -82,6 +82,62 @@ describe('HTTP API', () => {
     expect(f.calls[1]!.headers.authorization).toBe('Bearer tok1');
     await createClient({ url: 'http://h', fetch: f }).topics();
     expect(f.calls[2]!.headers.authorization).toBeUndefined();
+  });
+});
+
+describe('presence', () => {
+  const client = (n: number) => ({ client: `c${String(n).padStart(3, '0')}`, user: n % 2 ? 'ana' : null, node: 'n1', since: '2026-12-07T17:05:09.12Z' });
+
+  it('presence() follows the pages by client id and returns every client', async () => {
+    const all = Array.from({ length: 5 }, (_, i) => client(i));
+    const f = fakeFetch((req) => {
+      const q = new URL(req.url).searchParams;
+      const after = q.get('after');
+      const rest = all.filter((c) => after === null || c.client > after);
+      return jsonResponse(200, { topic: 'comments:42', clients: rest.slice(0, Number(q.get('limit'))), total: all.length });
+    });
+    const c = createClient({ url: 'http://h', fetch: f });
+    expect(await c.presence('comments:42', { pageSize: 2 })).toEqual(all);
+    expect(f.calls.map((r) => r.url)).toEqual([
+      'http://h/topics/comments%3A42/presence?limit=2',
+      'http://h/topics/comments%3A42/presence?limit=2&after=c001',
+      'http://h/topics/comments%3A42/presence?limit=2&after=c003',
+    ]);
+    // A full last page costs one more request, which comes back empty.
+    f.calls.length = 0;
+    expect(await c.presence('comments:42', { pageSize: 5 })).toEqual(all);
+    expect(f.calls.map((r) => r.url)).toEqual([
+      'http://h/topics/comments%3A42/presence?limit=5',
+      'http://h/topics/comments%3A42/presence?limit=5&after=c004',
+    ]);
+    await expect(c.presence('t', { pageSize: 1001 })).rejects.toThrow(TypeError);
+  });
+
+  it('presenceStats() answers the counts', async () => {
+    const f = fakeFetch(() => jsonResponse(200, { topic: 't', clients: 3, users: 2 }));
+    const c = createClient({ url: 'http://h', fetch: f });
+    expect(await c.presenceStats('t')).toEqual({ topic: 't', clients: 3, users: 2 });
+    expect(f.calls[0]!.url).toBe('http://h/topics/t/presence/stats');
+  });
+
+  it('presence off is a PresenceOffError, a 403 a ForbiddenError, an unknown topic a plain 404; all are ReplErrors', async () => {
+    const f = fakeFetch((req) => {
+      if (req.url.includes('/off/')) return jsonResponse(404, { error: 'presence off', cause: 'topic off has presence off' });
+      if (req.url.includes('/secret/')) return jsonResponse(403, { error: 'forbidden', cause: 'no subscribe grant on secret' });
+      return jsonResponse(404, { error: 'topic not found', cause: 'gone' });
+    });
+    const c = createClient({ url: 'http://h', fetch: f });
+    const off = await c.presence('off').catch((e: unknown) => e);
+    expect(off).toBeInstanceOf(PresenceOffError);
+    expect(off).toBeInstanceOf(ReplError);
+    expect(off).toMatchObject({ status: 404, error: 'presence off', cause: 'topic off has presence off', name: 'PresenceOffError' });
+    const forbidden = await c.presenceStats('secret').catch((e: unknown) => e);
+    expect(forbidden).toBeInstanceOf(ForbiddenError);
+    expect(forbidden).toMatchObject({ status: 403, error: 'forbidden', name: 'ForbiddenError' });
+    const gone = await c.presenceStats('gone').catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(ReplError);
+    expect(gone).not.toBeInstanceOf(PresenceOffError);
+    expect(gone).toMatchObject({ status: 404, error: 'topic not found' });
   });
 });
 

@@ -5,6 +5,8 @@ import {
   retryDelay,
   type GapEvent,
   type Message,
+  type PresenceCounts,
+  type PresenceEvent,
   type ResetEvent,
   type StatusDetail,
   type SubscriptionStatus,
@@ -323,6 +325,59 @@ describe('subscribe', () => {
     expect(FakeEventSource.instances).toHaveLength(1);
   });
 
+  it('disconnect (the server API) → closed with the server\'s reason, no reconnect', async () => {
+    const t = setup();
+    t.sub(['a', 'b']);
+    await flushMicrotasks();
+    FakeEventSource.last.open();
+    FakeEventSource.last.message(3, 'x', 'a');
+    FakeEventSource.last.event('disconnect', { reason: 'account closed' });
+    expect(FakeEventSource.last.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'disconnected', message: 'account closed' }]);
+    FakeEventSource.last.fail(); // the server ends the stream right after
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+  });
+
+  it('unsubscribed from its only topic → closed (removed), no reconnect', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.open();
+    FakeEventSource.last.event('unsubscribed', { topic: 't' });
+    expect(FakeEventSource.last.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'removed', topic: 't' }]);
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+  });
+
+  it('unsubscribed from one of several topics → the others go on, and a reconnection no longer asks for it', async () => {
+    const t = setup();
+    t.sub(['a', 'b', 'c']);
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.open();
+    es.message(3, 'x', 'a');
+    es.event('unsubscribed', { topic: 'a' });
+    expect(es.closed).toBe(false);
+    expect(t.statuses.at(-1)).toEqual(['open', { reason: 'removed', topic: 'a', topics: ['b', 'c'] }]);
+    es.message(4, 'y', 'b');
+    expect(t.messages.map((m) => [m.id, m.topic])).toEqual([
+      ['3', 'a'],
+      ['4', 'b'],
+    ]);
+    es.event('unsubscribed', { topic: 'zzz' }); // not one of ours: nothing changes
+    expect(t.statuses).toHaveLength(3);
+    es.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.url).toBe('http://h/sse?topic=b&topic=c&lastEventId=4');
+    FakeEventSource.last.event('unsubscribed', { topic: 'c' });
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(200);
+    expect(FakeEventSource.last.url).toBe('http://h/topics/b/sse?lastEventId=4');
+  });
+
   it('unavailable → reconnects (rotating to the next URL) and resumes', async () => {
     const t = setup({ url: ['http://n1', 'http://n2'] });
     t.sub('t');
@@ -406,6 +461,106 @@ describe('subscribe', () => {
     const t = setup();
     expect(() => t.sub([])).toThrow(TypeError);
     expect(() => t.sub('')).toThrow(TypeError);
+  });
+});
+
+describe('presence events', () => {
+  function presenceSetup() {
+    const t = setup();
+    const joins: PresenceEvent[] = [];
+    const leaves: PresenceEvent[] = [];
+    const counts: PresenceCounts[] = [];
+    const sub = (topics: string | string[], extra: Record<string, unknown> = {}) =>
+      t.sub(topics, { onJoin: (e: PresenceEvent) => joins.push(e), onLeave: (e: PresenceEvent) => leaves.push(e), onPresence: (c: PresenceCounts) => counts.push(c), ...extra });
+    return { ...t, sub, joins, leaves, counts };
+  }
+
+  it('any presence callback asks for them with presence=1, on both routes; none asks nothing', async () => {
+    const t = setup();
+    t.sub('a', { onJoin: () => {} });
+    t.sub(['a', 'b'], { onPresence: () => {} });
+    t.sub('a', { onLeave: () => {}, lastEventId: 5 });
+    t.sub('a');
+    await flushMicrotasks();
+    expect(FakeEventSource.instances.map((e) => e.url)).toEqual([
+      'http://h/topics/a/sse?presence=1',
+      'http://h/sse?topic=a&topic=b&presence=1',
+      'http://h/topics/a/sse?presence=1&lastEventId=5',
+      'http://h/topics/a/sse',
+    ]);
+    // and every reconnection asks again
+    FakeEventSource.instances[0]!.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.url).toBe('http://h/topics/a/sse?presence=1');
+  });
+
+  it('join, leave and presence go to their callbacks; a null or missing user is null', async () => {
+    const t = presenceSetup();
+    t.sub(['a', 'b']);
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.open();
+    es.connected(['a', 'b'], 'n1', '9f3a1c0b');
+    es.event('presence', { topic: 'a', clients: 3, users: 2 });
+    es.event('join', { topic: 'a', client: 'c1', user: 'ana' });
+    es.event('leave', { topic: 'b', client: 'c2', user: null });
+    es.event('join', { topic: 'b', client: 'c3' });
+    expect(t.counts).toEqual([{ topic: 'a', clients: 3, users: 2 }]);
+    expect(t.joins).toEqual([
+      { topic: 'a', client: 'c1', user: 'ana' },
+      { topic: 'b', client: 'c3', user: null },
+    ]);
+    expect(t.leaves).toEqual([{ topic: 'b', client: 'c2', user: null }]);
+    expect(t.messages).toHaveLength(0);
+    expect(t.errors).toHaveLength(0);
+  });
+
+  it('presence events have no id: they do not move the resume point, nor pair it with a new epoch', async () => {
+    const t = presenceSetup();
+    t.sub('t', { lastEventId: '7@0000aaaa' });
+    await flushMicrotasks();
+    // A node whose log is another (a reset would follow) sends its counts right after connected: they vouch for nothing.
+    FakeEventSource.last.connected(['t'], 'n1', '0000bbbb');
+    FakeEventSource.last.event('presence', { topic: 't', clients: 1, users: 1 });
+    FakeEventSource.last.event('join', { topic: 't', client: 'c1', user: 'ana' });
+    expect(await resumePointAfterFailure()).toBe('7@0000aaaa');
+    // The stream's id buffer still holds the last message's id when they come (as a browser's does): not a delivery.
+    const es = FakeEventSource.last;
+    es.connected(['t'], 'n1', '0000aaaa');
+    es.message(8, 'x', 't', '0000aaaa');
+    es.event('leave', { topic: 't', client: 'c1', user: 'ana' });
+    es.message(8, 'x', 't', '0000aaaa');
+    expect(t.messages.map((m) => m.id)).toEqual(['8']);
+    expect(t.leaves).toHaveLength(1);
+    expect(await resumePointAfterFailure(200)).toBe('8@0000aaaa');
+    // A stream that saw only presence events resumes from where it was asked to: nowhere.
+    t.sub('u');
+    await flushMicrotasks();
+    FakeEventSource.last.connected(['u'], 'n1', '0000bbbb');
+    FakeEventSource.last.event('join', { topic: 'u', client: 'c2', user: null });
+    expect(await resumePointAfterFailure()).toBeNull();
+  });
+
+  it('a throwing presence callback is reported and the stream goes on; invalid data is reported, not delivered', async () => {
+    const t = presenceSetup();
+    t.sub('t', { onJoin: () => { throw new Error('boom'); } });
+    await flushMicrotasks();
+    FakeEventSource.last.event('join', { topic: 't', client: 'c1', user: null });
+    FakeEventSource.last.event('leave', 'not json');
+    FakeEventSource.last.message(1);
+    expect(t.errors.map((e) => e.message)).toEqual(['boom', 'invalid leave data: not json']);
+    expect(t.leaves).toHaveLength(0);
+    expect(t.messages.map((m) => m.id)).toEqual(['1']);
+  });
+
+  it('without presence callbacks the events are ignored', async () => {
+    const t = setup();
+    t.sub('t');
+    await flushMicrotasks();
+    FakeEventSource.last.event('join', { topic: 't', client: 'c1', user: null });
+    FakeEventSource.last.event('presence', { topic: 't', clients: 1, users: 0 });
+    expect(t.errors).toHaveLength(0);
+    expect(t.statuses.map((s) => s[0])).toEqual(['connecting']);
   });
 });
 

@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createClient, type GapEvent, type Message, type ResetEvent, type StatusDetail, type SubscriptionStatus } from '../src/index.js';
+import {
+  createClient,
+  type GapEvent,
+  type Message,
+  type PresenceCounts,
+  type PresenceEvent,
+  type ResetEvent,
+  type StatusDetail,
+  type SubscriptionStatus,
+} from '../src/index.js';
 import type { Connection, ConnectionHandlers } from '../src/connection.js';
 import { shareSubscription } from '../src/tab-share.js';
 import { FakeBroadcastHub, FakeEventSource, FakeLocks, flushMicrotasks } from './helpers.js';
@@ -185,6 +194,55 @@ describe('shareAcrossTabs with Web Locks', () => {
     expect(a.statuses.at(-1)).toEqual(['closed', { reason: 'deleted', topic: 't', leader: false }]);
     expect(b.statuses.at(-1)).toEqual(['closed', { reason: 'deleted', topic: 't', leader: false }]);
     expect(hub.openCount).toBe(0);
+  });
+
+  it('disconnect closes every tab with the server\'s reason; nobody reconnects', async () => {
+    const a = openTab('t');
+    const b = openTab('t');
+    await flushMicrotasks();
+    FakeEventSource.last.event('disconnect', { reason: 'account closed' });
+    await flushMicrotasks();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(1);
+    for (const t of [a, b]) expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'disconnected', message: 'account closed', leader: false }]);
+    expect(hub.openCount).toBe(0);
+  });
+
+  it('unsubscribed from one topic: every tab hears it, and a new leader does not ask for that topic again', async () => {
+    const a = openTab(['a', 'b']);
+    const b = openTab(['a', 'b']);
+    await flushMicrotasks();
+    FakeEventSource.last.message(4, 'x', 'a');
+    FakeEventSource.last.event('unsubscribed', { topic: 'a' });
+    for (const t of [a, b]) expect(t.statuses.at(-1)).toMatchObject(['open', { reason: 'removed', topic: 'a', topics: ['b'] }]);
+    a.unsubscribe();
+    await flushMicrotasks();
+    expect(openSources()).toHaveLength(1);
+    expect(FakeEventSource.last.url).toBe('http://h/topics/b/sse?lastEventId=4');
+    FakeEventSource.last.event('unsubscribed', { topic: 'b' });
+    expect(b.statuses.at(-1)).toEqual(['closed', { reason: 'removed', topic: 'b', leader: false }]);
+  });
+
+  it('presence events reach every tab that asked for them; tabs without presence callbacks share another stream', async () => {
+    const seen: string[] = [];
+    const presenceTab = (name: string) =>
+      openTab('t', {
+        onJoin: (e: PresenceEvent) => seen.push(`${name} join ${e.client}`),
+        onLeave: (e: PresenceEvent) => seen.push(`${name} leave ${e.client}`),
+        onPresence: (c: PresenceCounts) => seen.push(`${name} counts ${c.clients}`),
+      });
+    presenceTab('a');
+    presenceTab('b');
+    const plain = openTab('t');
+    await flushMicrotasks();
+    expect(FakeEventSource.instances.map((e) => e.url)).toEqual(['http://h/topics/t/sse?presence=1', 'http://h/topics/t/sse']);
+    const es = FakeEventSource.instances[0]!;
+    es.event('presence', { topic: 't', clients: 2, users: 0 });
+    es.event('join', { topic: 't', client: 'c1', user: null });
+    es.event('leave', { topic: 't', client: 'c1', user: null });
+    expect(seen.sort()).toEqual(['a counts 2', 'a join c1', 'a leave c1', 'b counts 2', 'b join c1', 'b leave c1']);
+    es.message(1);
+    expect(plain.messages).toHaveLength(0); // the other stream
   });
 
   it('the leader reconnects by itself; followers see reconnecting then open', async () => {
