@@ -1,5 +1,5 @@
-// Repl dashboard: polls the node's REST routes, draws message rates as sparklines,
-// tails a topic over SSE with the Repl client, publishes and creates topics.
+// Repl dashboard: polls the node's REST routes, draws message rates as sparklines, shows each
+// topic's presence, tails a topic over SSE with the Repl client, publishes and creates topics.
 import { createClient, ReplError } from '/client/repl-client.js';
 
 const repl = createClient({ url: '/' });
@@ -8,6 +8,7 @@ const params = new URLSearchParams(location.search);
 const POLL_MS = Math.max(250, Number(params.get('poll')) || 2000);
 const HISTORY = 30; // samples kept per sparkline: one minute at the default period
 const TAIL_MAX = 200;
+const PRESENCE_PAGE = 100; // clients listed when a topic's presence is clicked (the first page)
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -18,10 +19,11 @@ const el = (tag, props = {}, ...children) => {
 const fmt = new Intl.NumberFormat('en');
 const fmtRate = (r) => (r >= 100 ? fmt.format(Math.round(r)) : r.toFixed(r >= 10 ? 1 : 2).replace(/\.?0+$/, '') || '0');
 
-/** name → { info, samples: number[] (msg/s), at: ms of last poll } */
+/** name → { info, samples: number[] (msg/s), at: ms of last poll, presence: {clients, users} | 'off' | null (unknown) } */
 const topics = new Map();
 const totalRates = [];
 let selected = '';
+let presenceShown = ''; // the topic whose clients the presence panel lists
 
 // ---------- sparkline ----------
 
@@ -85,6 +87,19 @@ async function newMessages(name, prev, info) {
   }
 }
 
+/**
+ * A topic's presence counts, cluster-wide: `{clients, users}`, 'off' when its presence is off (a 404
+ * `presence off`, or its own setting false), null when the node cannot say (e.g. 403, 503).
+ */
+async function presenceOf(info) {
+  if (info.settings?.presence === false) return 'off';
+  try {
+    return await getJson(`/topics/${encodeURIComponent(info.name)}/presence/stats`);
+  } catch (err) {
+    return err.status === 404 ? 'off' : null;
+  }
+}
+
 async function poll() {
   const now = performance.now();
   try {
@@ -93,9 +108,10 @@ async function poll() {
     const infos = await Promise.all(
       names.map((name) => getJson(`/topics/${encodeURIComponent(name)}`).catch(() => null)),
     );
+    const presence = await Promise.all(infos.map((info) => (info ? presenceOf(info) : null)));
     const seen = new Set();
     let total = 0;
-    for (const info of infos) {
+    for (const [index, info] of infos.entries()) {
       if (!info) continue; // deleted between the list and the lookup
       seen.add(info.name);
       const entry = topics.get(info.name) ?? { info: null, samples: [], at: now };
@@ -108,6 +124,7 @@ async function poll() {
         total += rate;
       }
       entry.info = info;
+      entry.presence = presence[index];
       entry.at = now;
       topics.set(info.name, entry);
     }
@@ -115,6 +132,7 @@ async function poll() {
     totalRates.push(total);
     if (totalRates.length > HISTORY) totalRates.shift();
     renderTopics();
+    if (presenceShown) await refreshPresence();
     $('topics-updated').textContent = `updated ${new Date().toLocaleTimeString()} · every ${POLL_MS / 1000} s`;
   } catch (err) {
     renderHealth(null, false, err);
@@ -139,7 +157,7 @@ function renderTopics() {
   const existing = new Map([...tbody.rows].map((row) => [row.dataset.topic, row]));
   let subscribers = 0;
   let messages = 0;
-  rows.forEach(({ info, samples }, index) => {
+  rows.forEach(({ info, samples, presence }, index) => {
     subscribers += info.subscribers;
     messages += info.messages;
     let row = existing.get(info.name);
@@ -153,16 +171,22 @@ function renderTopics() {
       row.append(
         el('td', { className: 'topic-name', title: info.name, textContent: info.name }),
         el('td', { className: 'num subscribers' }),
+        el('td', { className: 'num presence' }),
         el('td', { className: 'num messages' }),
         el('td', { className: 'num rate' }, el('div', { className: 'cell' }, spark, el('span'))),
       );
       row.addEventListener('click', () => tail(info.name));
+      row.querySelector('.presence').addEventListener('click', (e) => {
+        e.stopPropagation(); // the list, not the tail
+        showPresence(info.name);
+      });
     }
     existing.delete(info.name);
     if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] ?? null);
     row.classList.toggle('selected', info.name === selected);
     const subs = row.querySelector('.subscribers');
     subs.replaceChildren(el('span', { className: `badge${info.subscribers > 0 ? ' live' : ''}`, textContent: fmt.format(info.subscribers) }));
+    renderPresenceCell(row.querySelector('.presence'), presence);
     row.querySelector('.messages').textContent = fmt.format(info.messages);
     const now = samples.length ? samples[samples.length - 1] : 0;
     const average = samples.length ? samples.reduce((a, b) => a + b, 0) / samples.length : 0;
@@ -188,6 +212,67 @@ function renderTopics() {
     $('topic-names').replaceChildren(...names.map((n) => el('option', { value: n })));
   }
 }
+
+// ---------- presence ----------
+
+function renderPresenceCell(cell, presence) {
+  cell.classList.toggle('off', presence === 'off');
+  if (presence === 'off') {
+    cell.textContent = 'off';
+    cell.title = 'presence is off for this topic (PATCH {"presence":true} or Topics:Presence turns it on)';
+  } else if (presence) {
+    cell.replaceChildren(
+      el('span', { className: `badge${presence.clients > 0 ? ' live' : ''}`, textContent: fmt.format(presence.clients) }),
+      el('span', { className: 'users', textContent: `· ${fmt.format(presence.users)}` }),
+    );
+    cell.title = `${presence.clients} clients, ${presence.users} users, cluster-wide; click for the list`;
+  } else {
+    cell.textContent = '–';
+    cell.title = 'presence unavailable';
+  }
+}
+
+function showPresence(name) {
+  presenceShown = name;
+  $('presence-topic').textContent = name;
+  $('presence-panel').hidden = false;
+  refreshPresence();
+}
+
+/** The first page of the shown topic's clients (`GET /topics/{name}/presence`), refreshed with every poll. */
+async function refreshPresence() {
+  const name = presenceShown;
+  let page;
+  try {
+    page = await getJson(`/topics/${encodeURIComponent(name)}/presence?limit=${PRESENCE_PAGE}`);
+  } catch (err) {
+    page = null;
+    if (name === presenceShown) $('presence-summary').textContent = err.status === 404 ? 'presence off' : `unavailable${err.status ? ` (${err.status})` : ''}`;
+  }
+  if (name !== presenceShown) return; // another topic was clicked meanwhile
+  const clients = page?.clients ?? [];
+  if (page) {
+    $('presence-summary').textContent = page.total > clients.length ? `first ${clients.length} of ${fmt.format(page.total)}` : `${fmt.format(page.total)} client${page.total === 1 ? '' : 's'}`;
+  }
+  $('presence-empty').hidden = !page || clients.length > 0;
+  $('presence-clients').tBodies[0].replaceChildren(
+    ...clients.map((c) =>
+      el(
+        'tr',
+        {},
+        el('td', { className: 'client', title: c.client, textContent: c.client }),
+        el('td', { textContent: c.user ?? '–' }),
+        el('td', { textContent: c.node }),
+        el('td', { title: c.since, textContent: new Date(c.since).toLocaleTimeString() }),
+      ),
+    ),
+  );
+}
+
+$('presence-close').addEventListener('click', () => {
+  presenceShown = '';
+  $('presence-panel').hidden = true;
+});
 
 // ---------- cluster ----------
 

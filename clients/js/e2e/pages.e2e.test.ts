@@ -8,10 +8,13 @@ import { uniqueTopic, until } from './support/server.js';
 describe('pages served by the node', () => {
   const env = nodeAndBrowser();
 
-  it('dashboard lists topics, tails one live, publishes from its form; screenshot in e2e/output', async () => {
+  it('dashboard lists topics, tails one live, shows its presence, publishes from its form; screenshot in e2e/output', async () => {
     const topic = 'orders';
     const others = ['comments:42', 'presence'];
     for (const name of [topic, ...others]) await env.server.createTopic(name);
+    // Presence on for one topic only (before the tail opens its stream: a stream is tracked from its start).
+    const patched = await fetch(`${env.server.url}/topics/${topic}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ presence: true }) });
+    expect(patched.status).toBe(200);
 
     const page = await env.browser.context.newPage();
     page.on('pageerror', (error) => console.error('[page error]', error.message));
@@ -29,10 +32,21 @@ describe('pages served by the node', () => {
       await page.locator('#cluster-members .member .name', { hasText: view.members[0]!.id }).waitFor({ timeout: 10000 });
     }
 
-    // Clicking a row tails that topic with the client.
-    await row.click();
+    // Clicking a row (its name: a click on its presence opens the client list instead) tails that topic with the client.
+    await row.locator('.topic-name').click();
     await page.locator('#tail-status', { hasText: /^open$/ }).waitFor({ timeout: 10000 });
     await until(async () => (await env.server.topic(topic)).subscribers === 1, 'the tail to subscribe');
+
+    // Presence: the tail is the topic's one client; the other topics say off. A click lists the clients.
+    await row.locator('.presence .badge', { hasText: /^1$/ }).waitFor({ timeout: 10000 });
+    await expect.poll(() => row.locator('.presence').textContent()).toBe('1· 0');
+    for (const name of others) await expect.poll(() => page.locator(`#topics tbody tr[data-topic="${name}"] .presence`).textContent()).toBe('off');
+    await row.locator('.presence').click();
+    const listed = (await (await fetch(`${env.server.url}/topics/${topic}/presence`)).json()) as { clients: { client: string }[] };
+    expect(listed.clients).toHaveLength(1);
+    await page.locator('#presence-clients tbody td.client', { hasText: listed.clients[0]!.client }).waitFor({ timeout: 10000 });
+    expect(await page.locator('#presence-summary').textContent()).toBe('1 client');
+    expect(await page.locator('#tail-topic').inputValue()).toBe(topic); // the click on the cell did not change the tail
 
     const nextPoll = async () => {
       const before = await page.locator('#topics-updated').textContent();
