@@ -34,6 +34,29 @@ describe('client bundle served by the node, in chromium', () => {
     await page.close();
   });
 
+  it('the server API takes the stream off one topic, then its last: the subscription goes on, then closes for good', async () => {
+    const [a, b] = [uniqueTopic('unsub-a'), uniqueTopic('unsub-b')];
+    for (const t of [a, b]) await env.server.createTopic(t);
+    const page = await openHarness(env.browser.context, env.server.url);
+    await subscribeInPage(page, [a, b]);
+    await waitOpen(page);
+    const client = await page.evaluate(() => window.statuses.find((x) => x.s === 'open')?.d?.client);
+    const unsubscribe = (topic: string) => fetch(`${env.server.url}/topics/${topic}/clients/${client}`, { method: 'DELETE' });
+
+    expect((await unsubscribe(a)).status).toBe(200);
+    await page.waitForFunction(() => window.statuses.some((x) => x.d?.reason === 'removed'), undefined, { timeout: 10000 });
+    expect(await page.evaluate(() => window.statuses.at(-1))).toEqual({ s: 'open', d: { reason: 'removed', topic: a, topics: [b] } });
+    const id = await env.server.publish(b, 'still here');
+    expect(await waitReceived(page, 1)).toEqual([{ id, topic: b, value: 'still here' }]);
+
+    expect((await unsubscribe(b)).status).toBe(200);
+    await page.waitForFunction(() => window.statuses.some((x) => x.s === 'closed'), undefined, { timeout: 10000 });
+    expect(await page.evaluate(() => window.statuses.at(-1))).toEqual({ s: 'closed', d: { reason: 'removed', topic: b } });
+    await until(async () => (await env.server.topic(b)).subscribers === 0, 'the stream to end');
+    expect(await page.evaluate(() => window.statuses.filter((x) => x.s === 'connecting' || x.s === 'reconnecting').length)).toBe(1);
+    await page.close();
+  });
+
   it('two tabs with shareAcrossTabs share one connection: both receive, the server counts one subscriber', async () => {
     const topic = uniqueTopic('tabs');
     await env.server.createTopic(topic);

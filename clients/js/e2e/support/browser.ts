@@ -107,7 +107,7 @@ export interface PageSubscribeOptions {
 }
 
 /** Subscribes in the page with the served client; messages, statuses, gaps and resets land in window.got/statuses/gaps/resets. */
-export async function subscribeInPage(page: Page, topic: string, options: PageSubscribeOptions = {}): Promise<void> {
+export async function subscribeInPage(page: Page, topic: string | string[], options: PageSubscribeOptions = {}): Promise<void> {
   await page.evaluate(
     ({ topic, options }) => {
       const client = window.repl.createClient({
