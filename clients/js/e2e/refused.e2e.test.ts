@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeAndBrowser, openHarness, subscribeInPage, waitOpen, waitReceived } from './support/browser.js';
-import { uniqueTopic } from './support/server.js';
+import { signToken, uniqueTopic } from './support/server.js';
 
 /** Opens a raw EventSource in the page and resolves with its readyState once it fires `error`. */
 const rawEventSourceError = (url: string) =>
@@ -45,10 +45,11 @@ describe('a stream refused with 503 and Retry-After, in chromium', () => {
   });
 });
 
-describe('a stream refused with 401, in chromium', () => {
-  const env = nodeAndBrowser({ args: ['--Auth:SigningKey', 'e2e-signing-key-of-at-least-32-bytes!!'] });
+describe('with auth on, in chromium', () => {
+  const signingKey = 'e2e-signing-key-of-at-least-32-bytes!!';
+  const env = nodeAndBrowser({ args: ['--Auth:SigningKey', signingKey] });
 
-  it('is final: the client closes the subscription and reports the server\'s reason', async () => {
+  it('a stream refused with 401 is final: the client closes the subscription and reports the server\'s reason', async () => {
     const page = await openHarness(env.browser.context, env.server.url);
     await subscribeInPage(page, 'demo');
     await page.waitForFunction(() => window.statuses.some((x) => x.s === 'closed'), undefined, { timeout: 15000 });
@@ -59,6 +60,31 @@ describe('a stream refused with 401, in chromium', () => {
     const errors = await page.evaluate(() => window.errors);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain('ReplError');
+    await page.close();
+  });
+
+  it('the server API disconnects the user: the subscription closes with its reason and does not come back', async () => {
+    const page = await openHarness(env.browser.context, env.server.url);
+    const token = signToken(signingKey, { sub: 'ana', 'repl.subscribe': ['demo'] });
+    await page.evaluate((token) => {
+      window.repl.createClient({ url: '/', token }).subscribe('demo', () => {}, {
+        onStatus: (s, d) => window.statuses.push({ s, d }),
+        onError: (e) => window.errors.push(String(e)),
+      });
+    }, token);
+    await waitOpen(page);
+    const res = await fetch(`${env.server.url}/disconnect`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${signToken(signingKey, { sub: 'ops', 'repl.admin': true })}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'ana', reason: 'account closed' }),
+    });
+    expect(res.status).toBe(200);
+    await page.waitForFunction(() => window.statuses.some((x) => x.s === 'closed'), undefined, { timeout: 10000 });
+    const statuses = await page.evaluate(() => window.statuses);
+    // No `for`: the node would take her back at once, so it is the client that must not reconnect.
+    expect(statuses.map((x) => x.s)).toEqual(['connecting', 'open', 'closed']);
+    expect(statuses[2]!.d).toEqual({ reason: 'disconnected', message: 'account closed' });
+    expect(await page.evaluate(() => window.errors)).toEqual([]);
     await page.close();
   });
 });
