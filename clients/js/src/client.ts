@@ -285,8 +285,10 @@ export function createClient(options: ClientOptions): ReplClient {
       for (let after: string | undefined; ; ) {
         const page = await request<{ clients: PresenceClient[] }>('GET', presenceUrl(base, topic, after, limit));
         clients.push(...page.clients);
-        if (page.clients.length < limit) return clients;
-        after = page.clients[page.clients.length - 1]!.client;
+        const last = page.clients[page.clients.length - 1]?.client;
+        // A short page is the last; a cursor that does not move (a server that ignores `after`) must not loop forever.
+        if (page.clients.length < limit || last === undefined || last === after) return clients;
+        after = last;
       }
     },
 
