@@ -174,6 +174,7 @@ public sealed class Batcher : ReceiveActor, IWithTimers
     {
         if (!_inFlight.Remove(committed.BatchId, out var batch)) return;
         var positions = committed.Positions;
+        var retried = committed.Retried;
         long last = 0;
         foreach (long position in positions) last = Math.Max(last, position);
         _applied.WhenApplied(last, () =>
@@ -188,8 +189,9 @@ public sealed class Batcher : ReceiveActor, IWithTimers
             int offset = 0;
             foreach (var publish in batch.Publishes)
             {
-                publish.Completion.TrySetResult(positions[offset..(offset + publish.Commands.Length)]);
-                offset += publish.Commands.Length;
+                int end = offset + publish.Commands.Length;
+                publish.Completion.TrySetResult(new Commit(positions[offset..end], retried is not null && Array.IndexOf(retried, true, offset, end - offset) >= 0 ? retried[offset..end] : null));
+                offset = end;
             }
         });
         Send();
@@ -222,7 +224,7 @@ public sealed class Batcher : ReceiveActor, IWithTimers
 
     /// <summary>A publish from this node's HTTP handlers. Never leaves the node.</summary>
     /// <param name="Whole">Its commands commit all or nothing (<see cref="SequencerProtocol.Publish.Requests"/>).</param>
-    public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<long[]> Completion, bool Whole = false) : INoSerializationVerificationNeeded;
+    public sealed record Publish(PublishCommand[] Commands, TaskCompletionSource<Commit> Completion, bool Whole = false) : INoSerializationVerificationNeeded;
 
     /// <summary>The <see cref="PublishQueue"/> has publishes: take what the in-flight bound allows.</summary>
     public sealed record Look : INoSerializationVerificationNeeded

@@ -19,14 +19,14 @@ public sealed class PublishQueue
     private IActorRef _batcher = ActorRefs.Nobody;
     private int _signalled;
 
-    /// <summary>Queues a publish; completes with its positions once committed and applied here (see <see cref="Batcher"/>).</summary>
+    /// <summary>Queues a publish; completes with its positions (and which were retries) once committed and applied here (see <see cref="Batcher"/>).</summary>
     /// <param name="whole">
     /// All or nothing: committed only if every command's topic exists when it is cut, else every position is 0 (a
     /// broadcast). Without it each command's topic decides for that command alone.
     /// </param>
-    public Task<long[]> PublishAsync(PublishCommand[] commands, bool whole = false)
+    public Task<Commit> PublishAsync(PublishCommand[] commands, bool whole = false)
     {
-        var publish = new Batcher.Publish(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously), whole);
+        var publish = new Batcher.Publish(commands, new TaskCompletionSource<Commit>(TaskCreationOptions.RunContinuationsAsynchronously), whole);
         _queue.Enqueue(publish);
         if (Interlocked.Exchange(ref _signalled, 1) == 0) _batcher.Tell(Batcher.Look.Instance);
         return publish.Completion.Task;

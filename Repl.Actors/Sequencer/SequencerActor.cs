@@ -188,6 +188,9 @@ internal sealed class SequencerActor : ReceivePersistentActor
                     case SequencerProtocol.Publish publish:
                         var indexes = new int[publish.Commands.Length];
                         long[]? known = null;
+                        // Where a command's key was committed before (in the window, or earlier in this write): its
+                        // publisher is answered with that message, which the node then reads back (it is not this command's).
+                        bool[]? retried = null;
                         // The request that command i belongs to ends before requestEnd; all of it is refused when one
                         // of its topics does not exist (a batch without Requests: every command stands alone).
                         int request = 0, requestEnd = 0;
@@ -224,11 +227,13 @@ internal sealed class SequencerActor : ReceivePersistentActor
                                 if (_keys.TryGet(c.Topic, key, out long position))
                                 {
                                     (known ??= new long[indexes.Length])[i] = position;
+                                    (retried ??= new bool[indexes.Length])[i] = true;
                                     indexes[i] = Duplicate;
                                     continue;
                                 }
                                 if (cutKeys.TryGetValue((c.Topic, key), out int first))
                                 {
+                                    (retried ??= new bool[indexes.Length])[i] = true;
                                     indexes[i] = first;
                                     continue;
                                 }
@@ -242,7 +247,7 @@ internal sealed class SequencerActor : ReceivePersistentActor
                                 Message = _settings.Reader is null ? null : MessageJson.WithId(LastSequenceNr + events.Count + 1, c.Body),
                             });
                         }
-                        cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null, known));
+                        cuts.Add(new Cut(replyTo, publish.BatchId, indexes, null, known) { Retried = retried });
                         break;
                     case SequencerProtocol.ChangeTopic change when change.DeadlineMs < now:
                         replyTo.Tell(new SequencerProtocol.Rejected(0, "the topic change waited past its deadline and was not committed"));
@@ -391,7 +396,7 @@ internal sealed class SequencerActor : ReceivePersistentActor
                     _ => 0,
                 };
             }
-            cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions));
+            cut.ReplyTo.Tell(new SequencerProtocol.Committed(cut.BatchId, positions, cut.Retried));
         }
     }
 
@@ -583,5 +588,8 @@ internal sealed class SequencerActor : ReceivePersistentActor
         public long Created { get; init; }
 
         public TopicSettings Before { get; init; } = TopicSettings.None;
+
+        /// <summary>Null, or true where a command's key was committed before (<see cref="SequencerProtocol.Committed.Retried"/>).</summary>
+        public bool[]? Retried { get; init; }
     }
 }

@@ -26,7 +26,12 @@ public static class SequencerProtocol
     /// command of a request that must commit whole, when one of its topics did not); <see cref="OverRate"/> where its
     /// topic's <c>publishRate</c> refused it (for every command of its request). Neither is committed.
     /// </summary>
-    public sealed record Committed(long BatchId, long[] Positions) : IReplMessage;
+    /// <param name="Retried">
+    /// Null when every position was committed by its own command; else true at each command whose idempotency key was
+    /// committed before (within the window, or by an earlier command of the same write): its position holds that earlier
+    /// publish's message, not this command's, and nothing new was committed for it.
+    /// </param>
+    public sealed record Committed(long BatchId, long[] Positions, bool[]? Retried = null) : IReplMessage;
 
     /// <summary>
     /// The position of a publish refused at the cut because its topic was over its <see cref="Topics.TopicSettings.PublishRate"/>:

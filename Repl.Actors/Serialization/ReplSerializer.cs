@@ -28,7 +28,9 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
         // SP3 only for a batch with a request that commits whole (a broadcast): the rest stay readable by older nodes.
         SequencerProtocol.Publish { Requests: null } => "SP2",
         SequencerProtocol.Publish => "SP3",
-        SequencerProtocol.Committed => "SC1",
+        // SC1 without retries, as nodes before SC2 read it: an answer carries retries only for keyed publishes retried.
+        SequencerProtocol.Committed { Retried: null } => "SC1",
+        SequencerProtocol.Committed => "SC2",
         SequencerProtocol.Rejected => "SR1",
         SequencerProtocol.OutcomeUnknown => "SU1",
         SequencerProtocol.ChangeTopic => "ST2",
@@ -91,6 +93,10 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(c.BatchId);
                     w.Write(c.Positions.Length);
                     foreach (long position in c.Positions) w.Write(position);
+                    if (c.Retried is { } retried)
+                    {
+                        foreach (bool retry in retried) w.Write(retry);
+                    }
                     break;
                 case SequencerProtocol.Rejected r:
                     w.Write(r.BatchId);
@@ -231,12 +237,15 @@ public sealed class ReplSerializer(ExtendedActorSystem system) : SerializerWithS
                 }
                 return new SequencerProtocol.Publish(batch, commands, deadline, requests);
             }
-            case "SC1":
+            case "SC1" or "SC2":
             {
                 long batch = r.ReadInt64();
                 var positions = new long[r.ReadInt32()];
                 for (int i = 0; i < positions.Length; i++) positions[i] = r.ReadInt64();
-                return new SequencerProtocol.Committed(batch, positions);
+                if (manifest == "SC1") return new SequencerProtocol.Committed(batch, positions);
+                var retried = new bool[positions.Length];
+                for (int i = 0; i < retried.Length; i++) retried[i] = r.ReadBoolean();
+                return new SequencerProtocol.Committed(batch, positions, retried);
             }
             case "SR1": return new SequencerProtocol.Rejected(r.ReadInt64(), r.ReadString());
             case "SU1": return new SequencerProtocol.OutcomeUnknown(r.ReadInt64(), r.ReadString());

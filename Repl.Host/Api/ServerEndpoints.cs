@@ -62,7 +62,7 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
             {
                 for (int i = 0; i < commands.Length; i++) commands[i] = commands[i] with { TraceParent = activity.Id };
             }
-            positions = await node.BroadcastAsync(commands);
+            positions = (await node.BroadcastAsync(commands)).Positions;
             if (activity is not null)
             {
                 if (positions[0] == 0) ReplTracing.Failed(activity, "a topic was deleted before the commit");

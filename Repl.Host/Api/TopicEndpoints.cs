@@ -128,11 +128,12 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
             command = asked[0];
         }
         using var activity = tracing.StartPublish(topic, 1);
-        long[] positions = await CommitAsync(activity, [command]);
-        if (positions[0] == 0) return ApiError.TopicNotFound(topic);
-        if (positions[0] == SequencerProtocol.OverRate) return OverRate(context, topic, hub);
+        var commit = await CommitAsync(activity, [command]);
+        long position = commit.Positions[0];
+        if (position == 0) return ApiError.TopicNotFound(topic);
+        if (position == SequencerProtocol.OverRate) return OverRate(context, topic, hub);
         if (valueMissing) context.Response.Headers[MissingValueWarning.Key] = MissingValueWarning.Value;
-        var (id, rest) = Published(command, positions[0]);
+        var (id, rest) = Published(command, position, commit.IsRetry(0));
         return new RawJson(StatusCodes.Status201Created, PublishedPrefix, id, rest, ClosingBrace);
     }
 
@@ -152,24 +153,26 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         // One hook call for the whole batch.
         if (publishHook is not null && await publishHook.AskAsync(context, topic, commands, batch: true) is { } refused) return refused;
         using var activity = tracing.StartPublish(topic, commands.Length);
-        long[] positions = await CommitAsync(activity, commands);
+        var commit = await CommitAsync(activity, commands);
+        long[] positions = commit.Positions;
         if (positions[0] == 0) return ApiError.TopicNotFound(topic);
         // A request's publishes are refused or taken together (the sequencer decides the rate per request).
         if (positions[0] == SequencerProtocol.OverRate) return OverRate(context, topic, hub);
         var messages = new ReadOnlyMemory<byte>[commands.Length * 2];
-        for (int i = 0; i < commands.Length; i++) (messages[i * 2], messages[i * 2 + 1]) = Published(commands[i], positions[i]);
+        for (int i = 0; i < commands.Length; i++) (messages[i * 2], messages[i * 2 + 1]) = Published(commands[i], positions[i], commit.IsRetry(i));
         return new RawJson(StatusCodes.Status201Created, RawJson.Array("{\"message\":\"messages published\",\"data\":"u8, messages, "}"u8, partsPerItem: 2));
     }
 
     /// <summary>
     /// The message as committed at <paramref name="position"/>, in two parts: its id (<c>{"id":"42",</c>) and the rest
     /// of the body, which the answer writes as they are instead of joining them (<see cref="MessageJson.WithId"/>) into a
-    /// new array. A publish with an idempotency key may be a retry, answered with the first publish's position: its
-    /// message is the one stored there (same id, same createdAt), not this request's.
+    /// new array: the same bytes the journal stores. A <paramref name="retry"/> (its idempotency key was committed before,
+    /// as the sequencer said) is answered with the first publish's position, and its message is the one stored there
+    /// (same id, same createdAt), not this request's: read back from the journal, for retries only.
     /// </summary>
-    private (ReadOnlyMemory<byte> Head, ReadOnlyMemory<byte> Tail) Published(PublishCommand command, long position)
+    private (ReadOnlyMemory<byte> Head, ReadOnlyMemory<byte> Tail) Published(PublishCommand command, long position, bool retry)
     {
-        if (command.Key is not null && journal.MessageAt(position) is { } stored) return (stored, ReadOnlyMemory<byte>.Empty);
+        if (retry && journal.MessageAt(position) is { } stored) return (stored, ReadOnlyMemory<byte>.Empty);
         Span<byte> id = stackalloc byte[MessageJson.MaxIdPrefixLength];
         return (id[..MessageJson.WriteIdPrefix(position, id)].ToArray(), command.Body.AsMemory(1));
     }
@@ -180,20 +183,21 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
     /// span the node's task is handed back as it is: an async method here cost every publish a state machine and a
     /// continuation more.
     /// </remarks>
-    private Task<long[]> CommitAsync(System.Diagnostics.Activity? activity, PublishCommand[] commands) =>
+    private Task<Commit> CommitAsync(System.Diagnostics.Activity? activity, PublishCommand[] commands) =>
         activity is null ? node.PublishAsync(commands) : CommitTracedAsync(activity, commands);
 
-    private async Task<long[]> CommitTracedAsync(System.Diagnostics.Activity activity, PublishCommand[] commands)
+    private async Task<Commit> CommitTracedAsync(System.Diagnostics.Activity activity, PublishCommand[] commands)
     {
         // The trace goes on inside the commands: the engine's commit and apply spans link to it.
         for (int i = 0; i < commands.Length; i++) commands[i] = commands[i] with { TraceParent = activity.Id };
         try
         {
-            long[] positions = await node.PublishAsync(commands);
+            var commit = await node.PublishAsync(commands);
+            long[] positions = commit.Positions;
             if (positions[0] == 0) ReplTracing.Failed(activity, "topic deleted before the commit");
             else if (positions[0] == SequencerProtocol.OverRate) ReplTracing.Failed(activity, "over the topic's publishRate");
             else ReplTracing.Committed(activity, positions[0], positions[^1]);
-            return positions;
+            return commit;
         }
         catch (Exception exception)
         {

@@ -47,12 +47,12 @@ public sealed class ReplNode
     }
 
     /// <summary>
-    /// Publishes as one batch; completes with each command's position (0 where the topic did not exist) once the batch
-    /// is committed and applied on this node.
+    /// Publishes as one batch; completes with each command's position (0 where the topic did not exist), and which
+    /// commands were retries of a key committed before, once the batch is committed and applied on this node.
     /// </summary>
     /// <exception cref="LogUnavailableException">Nothing of it was committed.</exception>
     /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
-    public Task<long[]> PublishAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands);
+    public Task<Commit> PublishAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands);
 
     /// <summary>
     /// Publishes one message to several topics (one command each) as one write, all or nothing: every position is 0
@@ -60,7 +60,7 @@ public sealed class ReplNode
     /// </summary>
     /// <exception cref="LogUnavailableException">Nothing of it was committed.</exception>
     /// <exception cref="OutcomeUnknownException">Its write's answer was lost: all of it may have been committed, or none.</exception>
-    public Task<long[]> BroadcastAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands, whole: true);
+    public Task<Commit> BroadcastAsync(PublishCommand[] commands) => _publishes.PublishAsync(commands, whole: true);
 
     /// <summary>
     /// Ends every stream of <paramref name="user"/> on every broker, each after <c>event: disconnect</c> with

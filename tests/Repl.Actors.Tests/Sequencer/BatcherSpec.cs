@@ -39,7 +39,7 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
     private static PublishCommand Command(string topic) => new(topic, Encoding.UTF8.GetBytes("{}"), 0);
 
     private static Batcher.Publish Publish(params PublishCommand[] commands) =>
-        new(commands, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        new(commands, new TaskCompletionSource<Commit>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     private static LogEntry Create(long position, string topic) => new(position, LogEntryKind.CreateTopic, topic, [], 0);
 
@@ -68,13 +68,38 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         // Committed at 2, but this node has not applied 2 yet: no answer.
         Assert.False(first.Completion.Task.IsCompleted);
         _reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "a")]));
-        Assert.Equal([2L], (await first.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+        Assert.Equal([2L], (await first.Completion.Task.WaitAsync(Wait)).Positions.AsEnumerable());
         Assert.Equal(2, _registry.AppliedPosition);
 
         batcher.Tell(new SequencerProtocol.Committed(next.BatchId, [3, 0, 4]), _sequencer);
         _reader.Tell(new LogReaderProtocol.Apply(2, [Published(3, "a"), Published(4, "a")]));
-        Assert.Equal([3L, 0L], (await second.Completion.Task.WaitAsync(Wait)).AsEnumerable());
-        Assert.Equal([4L], (await third.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+        Assert.Equal([3L, 0L], (await second.Completion.Task.WaitAsync(Wait)).Positions.AsEnumerable());
+        Assert.Equal([4L], (await third.Completion.Task.WaitAsync(Wait)).Positions.AsEnumerable());
+    }
+
+    [Fact]
+    public async Task Retries_AreToldToTheirOwnPublisher_AndNoOtherHearsOfThem()
+    {
+        var batcher = StartBatcher();
+        var first = Publish(Command("a"));
+        batcher.Tell(first);
+        var sent = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+        var retrying = Publish(Command("a"), Command("a"));
+        var fresh = Publish(Command("a"));
+        batcher.Tell(retrying);
+        batcher.Tell(fresh);
+        batcher.Tell(new SequencerProtocol.Committed(sent.BatchId, [2]), _sequencer);
+        var next = _sequencer.ExpectMsg<SequencerProtocol.Publish>(Wait);
+
+        // The second command repeated the first one's key: both land at 3, the second as a retry.
+        batcher.Tell(new SequencerProtocol.Committed(next.BatchId, [3, 3, 4], [false, true, false]), _sequencer);
+        _reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "a"), Published(3, "a"), Published(4, "a")]));
+        var retried = await retrying.Completion.Task.WaitAsync(Wait);
+        Assert.Equal([3L, 3L], retried.Positions.AsEnumerable());
+        Assert.Equal([false, true], retried.Retried!.AsEnumerable());
+        Assert.True(retried.IsRetry(1));
+        Assert.Null((await fresh.Completion.Task.WaitAsync(Wait)).Retried);
+        Assert.Null((await first.Completion.Task.WaitAsync(Wait)).Retried);
     }
 
     [Fact]
@@ -125,7 +150,7 @@ public sealed class BatcherSpec : Akka.TestKit.Xunit2.TestKit
         batcher.Tell(new SequencerProtocol.Committed(sent.BatchId, [2, 3]), _sequencer);
         // "gone" was deleted on the log before this batch was applied: the reader skips its message.
         _reader.Tell(new LogReaderProtocol.Apply(0, [Create(1, "a"), Published(2, "gone"), Published(3, "a")]));
-        Assert.Equal([0L, 3L], (await publish.Completion.Task.WaitAsync(Wait)).AsEnumerable());
+        Assert.Equal([0L, 3L], (await publish.Completion.Task.WaitAsync(Wait)).Positions.AsEnumerable());
     }
 
     [Fact]

@@ -292,6 +292,29 @@ public sealed class SequencerActorSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Committed_SaysWhichPublishesWereRetries_InTheWindowOrEarlierInTheSameWrite()
+    {
+        var sequencer = StartSequencer();
+        CreateTopic(sequencer, "a");
+        long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        PublishCommand Keyed(int n, string key) => Command("a", n) with { Key = key, CreatedAtMs = now };
+
+        sequencer.Tell(Publish(1, Keyed(1, "k1"), Keyed(2, "k1"), Command("a", 3)));
+        var first = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal(first.Positions[0], first.Positions[1]);
+        Assert.Equal([false, true, false], first.Retried!.AsEnumerable());
+
+        sequencer.Tell(Publish(2, Keyed(4, "k1"), Keyed(5, "k2")));
+        var second = ExpectMsg<SequencerProtocol.Committed>(Wait);
+        Assert.Equal(first.Positions[0], second.Positions[0]);
+        Assert.Equal([true, false], second.Retried!.AsEnumerable());
+
+        // First commits only: no retries to tell, and the answer is as before.
+        sequencer.Tell(Publish(3, Keyed(6, "k3"), Command("a", 7)));
+        Assert.Null(ExpectMsg<SequencerProtocol.Committed>(Wait).Retried);
+    }
+
+    [Fact]
     public void RetryAfterRecovery_AnswersTheFirstPosition_EvenWhenRetentionTrimmedTheMessage()
     {
         var first = StartSequencer(snapshotEvery: 3);

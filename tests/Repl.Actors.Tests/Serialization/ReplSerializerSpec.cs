@@ -21,6 +21,7 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
     [
         new SequencerProtocol.Publish(42, [new PublishCommand("comments:42", Encoding.UTF8.GetBytes("{\"value\":\"é\"}"), 1_700_000_000_123), new PublishCommand("b", [], -1)], 1_800_000_000_000),
         new SequencerProtocol.Committed(7, [3, 0, long.MaxValue]),
+        new SequencerProtocol.Committed(8, [3, 3, 5], [true, true, false]),
         new SequencerProtocol.Rejected(9, "the log write failed: disk full ✗"),
         new SequencerProtocol.OutcomeUnknown(10, "the log write's outcome is unknown: DeadlineExceeded ✗"),
         new SequencerProtocol.ChangeTopic(LogEntryKind.Truncate, "t", 99, 1_800_000_000_001),
@@ -107,10 +108,10 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
     public void Manifests_AreDistinct_AndVersioned()
     {
         var manifests = Messages.Select(message => Serializer.Manifest(message)).Distinct().ToArray();
-        // One type per manifest; a type may write two (a publish batch: SP3 only when a request commits whole; presence's
-        // deltas, full sets and heartbeats: PD2, PF2, PH2 only from a node that watches).
+        // One type per manifest; a type may write two (a publish batch: SP3 only when a request commits whole; an answer:
+        // SC2 only when it has retries; presence's deltas, full sets and heartbeats: PD2, PF2, PH2 only from a node that watches).
         Assert.All(Messages.GroupBy(message => Serializer.Manifest(message)), group => Assert.Single(group.Select(message => message.GetType()).Distinct()));
-        Assert.Equal(Messages.Select(message => message.GetType()).Distinct().Count() + 4, manifests.Length);
+        Assert.Equal(Messages.Select(message => message.GetType()).Distinct().Count() + 5, manifests.Length);
         Assert.All(manifests, manifest => Assert.True(char.IsDigit(manifest[^1])));
     }
 
@@ -146,7 +147,7 @@ public sealed class ReplSerializerSpec(ITestOutputHelper output) : Akka.TestKit.
     private static string Describe(object message) => message switch
     {
         SequencerProtocol.Publish p => $"{p.BatchId} {p.DeadlineMs} " + string.Join("|", p.Commands.Select(c => $"{c.Topic},{Convert.ToHexString(c.Body)},{c.CreatedAtMs}")),
-        SequencerProtocol.Committed c => $"{c.BatchId} {string.Join(",", c.Positions)}",
+        SequencerProtocol.Committed c => $"{c.BatchId} {string.Join(",", c.Positions)} {(c.Retried is null ? "-" : string.Join(",", c.Retried))}",
         SequencerProtocol.Snapshot s => string.Join("|", s.Topics),
         LogEvent e => $"{e.Kind} {e.Topic} {Convert.ToHexString(e.Body)} {e.CreatedAtMs} {e.Through}",
         PresenceProtocol.Deltas d => $"{d.Topic} {d.From} {d.Seq} {string.Join("|", d.Joins.Select(c => c.ToString()))} {string.Join("|", d.Leaves)} {d.Watching}",

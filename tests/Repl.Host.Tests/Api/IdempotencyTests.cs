@@ -23,6 +23,23 @@ public sealed class IdempotencyTests
     }
 
     [Fact]
+    public async Task KeyedPublish_FirstAnswersWithItsOwnMessage_ARetryWithTheFirst_AsStored()
+    {
+        await using var server = await ReplServer.StartAsync();
+        var first = await PublishJsonAsync(server.Client, "demo", """{"value":"first ç","headers":{"h":"1","user":"ana"}}""", "order-18");
+        var retry = await PublishJsonAsync(server.Client, "demo", """{"value":"second","headers":{"h":"2"}}""", "order-18");
+
+        Assert.Equal("first ç", first.GetProperty("value").GetString());
+        Assert.Equal("1", first.GetProperty("headers").GetProperty("h").GetString());
+        Assert.Equal("ana", first.GetProperty("headers").GetProperty("user").GetString());
+        // The retry gets the first message, not its own: same id, value, headers and createdAt.
+        Assert.Equal(first.GetRawText(), retry.GetRawText());
+        // Both answers are the stored message, byte for byte.
+        var (_, history) = await server.Client.SendAsync(HttpMethod.Get, "/topics/demo/messages?after=0&limit=100");
+        Assert.Equal(first.GetRawText(), Assert.Single(history.GetProperty("messages").EnumerateArray()).GetRawText());
+    }
+
+    [Fact]
     public async Task Keys_AreAPerTopicMatter_AndDifferentKeysCommitTwice()
     {
         await using var server = await ReplServer.StartAsync();
@@ -63,9 +80,14 @@ public sealed class IdempotencyTests
             """[{"value":"x again","idempotencyKey":"x-key"},{"value":"y","idempotencyKey":"y-key"},{"value":"y twice","idempotencyKey":"y-key"},{"value":"z"}]""");
 
         Assert.Equal(HttpStatusCode.Created, status);
-        var ids = body.GetProperty("data").EnumerateArray().Select(m => long.Parse(m.GetProperty("id").GetString()!)).ToArray();
+        var data = body.GetProperty("data").EnumerateArray().ToArray();
+        var ids = data.Select(m => long.Parse(m.GetProperty("id").GetString()!)).ToArray();
         Assert.Equal(single.Id, ids[0]);
         Assert.Equal(ids[1], ids[2]);
+        // Each retry is answered with the message its key committed first: "x" from before, "y" from earlier in this batch.
+        Assert.Equal(single.Data.GetRawText(), data[0].GetRawText());
+        Assert.Equal(data[1].GetRawText(), data[2].GetRawText());
+        Assert.Equal(["x", "y", "y", "z"], data.Select(m => m.GetProperty("value").GetString()));
         Assert.Equal(["x", "y", "z"], await ValuesAsync(server, "demo"));
     }
 
@@ -101,6 +123,16 @@ public sealed class IdempotencyTests
         using var response = await client.SendAsync(request);
         var data = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("data").Clone();
         return (response.StatusCode, long.Parse(data.GetProperty("id").GetString()!), data);
+    }
+
+    /// <summary>Publishes <paramref name="json"/> as it is, with <paramref name="key"/>; returns the answer's message.</summary>
+    private static async Task<JsonElement> PublishJsonAsync(HttpClient client, string topic, string json, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/topics/{topic}") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Add("Idempotency-Key", key);
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("data").Clone();
     }
 
     private static async Task<string[]> ValuesAsync(ReplServer server, string topic)
