@@ -30,7 +30,9 @@
 # BENCH_WARMUP (s of uncounted publishing before each run, default 2),
 # BENCH_SERVER_CPU / BENCH_LOAD_CPU (taskset CPU lists, default 0 and 1), BENCH_PORT (default 9300),
 # BENCH_OUT (build output, default bench/.out), BENCH_RESULTS (default bench/results: runs/ and latest.json),
-# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C3 are always disk).
+# BENCH_JOURNAL (disk|memory, default disk; S5 and C1–C3 are always disk),
+# BENCH_TIMELINE (1: each run also writes runs/NAME-KIND-RUN.timeline.csv, 100 ms slots; bench/timeline.py reads it),
+# BENCH_LOAD_ARGS (more Repl.Bench options for every standalone run, e.g. --retry: S5 with an Idempotency-Key per publish).
 # Cluster (C1–C3): BENCH_CLUSTER_CPU (taskset list for etcd and nodes, default BENCH_SERVER_CPU),
 # BENCH_CLUSTER_PORT (first node port, default 9401), BENCH_ETCD_PORT (first etcd client port, default 23790),
 # BENCH_AKKA_PORT (first lighthouse's Akka port, default 4453; brokers n1–n3 use +2..+4),
@@ -388,9 +390,12 @@ while read -r name subs nonreaders pubs rate secs servers; do
         "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --subscribers 200 \
           --publishers 0 --duration 0.1 --warmup 0 --topic bench --json >/dev/null || true
       fi
+      timeline=()
+      if [[ ${BENCH_TIMELINE:-0} == 1 ]]; then timeline=(--timeline "$runs/$name-$kind-$run.timeline.csv"); fi
+      # shellcheck disable=SC2086 # BENCH_LOAD_ARGS is a list of options
       "${bench_env[@]}" taskset -c "$load_cpu" "$out/bench/Repl.Bench" --url "http://127.0.0.1:$port" --server-pid "$server_pid" \
         --scenario "$name" --label "$label" --subscribers "$subs" --non-readers "$nonreaders" --slow-readers "$slow" --publishers "$pubs" \
-        --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench >"$runs/$name-$kind-$run.json" \
+        --rate "$rate" --duration "$secs" --warmup "$warmup" --topic bench "${timeline[@]}" ${BENCH_LOAD_ARGS:-} >"$runs/$name-$kind-$run.json" \
         || { echo "   (bench run failed; see above)" >&2; failed=1; }
       if [[ -n $hook_pid ]]; then echo "   the hook's own CPU over the whole run: $(cpu_seconds "$hook_pid") s"; fi
       stop_server

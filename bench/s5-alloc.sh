@@ -6,6 +6,7 @@
 # (DOTNET_COUNTERS, default dotnet-counters on the PATH: dotnet tool install --tool-path DIR dotnet-counters), runs
 # Repl.Bench (BENCH_TOOL, default bench/.out/bench/Repl.Bench) on BENCH_LOAD_CPU (1): 64 publishers flat out, 2 s of
 # warm-up and 10 s; prints dotnet.gc.heap.total_allocated over every publish of the run, and server CPU per publish.
+# S5_ARGS: more Repl.Bench options (--retry: an Idempotency-Key on every publish).
 set -euo pipefail
 build="${1:?usage: bench/s5-alloc.sh BUILD LABEL [PORT]}" label="${2:?label}" port="${3:-9380}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,8 +21,9 @@ for _ in $(seq 60); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && br
 "$counters" collect -p "$server" --counters System.Runtime --format csv -o "$dir/counters.csv" --refresh-interval 1 >"$dir/counters.log" 2>&1 &
 collector=$!
 sleep 2
+# shellcheck disable=SC2086 # S5_ARGS is a list of options
 taskset -c "${BENCH_LOAD_CPU:-1}" "$tool" --url "http://127.0.0.1:$port" --server-pid "$server" --subscribers 0 \
-  --publishers 64 --rate 0 --duration 10 --warmup 2 --scenario S5 --json >"$dir/bench.json"
+  --publishers 64 --rate 0 --duration 10 --warmup 2 --scenario S5 ${S5_ARGS:-} --json >"$dir/bench.json"
 sleep 1.5
 # The collector ends with the server (a background job here ignores SIGINT, which is how it is stopped by hand).
 kill "$server"; wait "$server" 2>/dev/null || true; wait "$collector" || true

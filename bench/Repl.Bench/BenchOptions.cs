@@ -42,6 +42,8 @@ internal sealed class BenchOptions
     public int? KillPid { get; private set; }
     /// <summary>Seconds into the measured window at which <see cref="KillPid"/> is killed.</summary>
     public double KillAtSeconds { get; private set; }
+    /// <summary>Where to write the run's timeline (<see cref="Timeline"/>), if anywhere.</summary>
+    public string? TimelinePath { get; private set; }
 
     public const string Usage = """
         Repl.Bench — SSE fan-out load against a Repl (or REPL-compatible) server.
@@ -69,6 +71,8 @@ internal sealed class BenchOptions
                                   duplicated are then checked id by id against the ids the 201s named; exit 1 on any
           --kill-pid PID          kill -9 this process during the measured window (C3: the sequencer's node)
           --kill-at S             when, in seconds after the measured window starts (with --kill-pid)
+          --timeline FILE         write the run in 100 ms slots as CSV: deliveries, late ones (>= 50 ms), the
+                                  latest, acks, and each server and load thread's CPU and run-queue wait
           --scenario NAME         scenario name in the report (S1...S6, C1...C3)
           --label NAME            server name in the report (repl)
           --json                  print only the JSON line
@@ -104,6 +108,7 @@ internal sealed class BenchOptions
                 case "--retry": options.Retry = true; break;
                 case "--kill-pid": options.KillPid = NextInt(); break;
                 case "--kill-at": options.KillAtSeconds = NextDouble(); break;
+                case "--timeline": options.TimelinePath = Next(); break;
                 case "--scenario": options.Scenario = Next(); break;
                 case "--label": options.Label = Next(); break;
                 case "--json": options.JsonOnly = true; break;

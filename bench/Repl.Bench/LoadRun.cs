@@ -11,6 +11,8 @@ internal sealed class LoadRun(BenchOptions options)
 {
     private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
 
+    private Timeline? _timeline;
+
     public async Task<BenchResult> RunAsync()
     {
         // One target per server URL; connection i (subscriber or publisher) goes to target i mod count.
@@ -19,6 +21,10 @@ internal sealed class LoadRun(BenchOptions options)
         await EnsureTopicAsync().ConfigureAwait(false);
 
         var result = new BenchResult { Options = options };
+        // Connects (30 s at most), both publishing phases and their drains, with room to spare.
+        using var timeline = _timeline = options.TimelinePath is null ? null
+            : new Timeline(35 + options.WarmupSeconds + options.DurationSeconds + 2 * options.DrainSeconds, options.ServerPids, options.Urls);
+        timeline?.Mark("connect");
         result.ServerBefore = ProcessSample.Read(options.ServerPids);
 
         // Subscribers: connect (bounded concurrency) and wait for each one's response head, as EventSource's `open` does.
@@ -35,7 +41,11 @@ internal sealed class LoadRun(BenchOptions options)
         for (int i = 0; i < subscribers.Length; i++)
         {
             var target = targets[i % targets.Length];
-            var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries) { ReceivedIds = options.Retry ? [] : null };
+            var subscriber = subscribers[i] = new SseSubscriber(target.Endpoint, target.Host, path, buffer, latency, deliveries)
+            {
+                ReceivedIds = options.Retry ? [] : null,
+                Timeline = timeline,
+            };
             await gate.WaitAsync().ConfigureAwait(false);
             if (receiver is null) runs[i] = Task.Run(subscriber.RunAsync);
             else
@@ -73,6 +83,7 @@ internal sealed class LoadRun(BenchOptions options)
         IReadOnlyList<Publisher.Ack> warmupAcks = [];
         if (options.WarmupSeconds > 0)
         {
+            timeline?.Mark("warm-up");
             var warm = await PublishAsync(targets, options.WarmupSeconds, new LatencyHistogram(), null, killPid: null).ConfigureAwait(false);
             warmupAcks = warm.Acks;
             await DrainAsync(subscribers, deliveries, warm.Accepted).ConfigureAwait(false);
@@ -91,6 +102,7 @@ internal sealed class LoadRun(BenchOptions options)
         result.ServerStart = ProcessSample.Read(options.ServerPids);
         result.EtcdStart = ProcessSample.Read(options.EtcdPids);
         var ackLatency = new LatencyHistogram();
+        timeline?.Mark("measured");
         var published = await PublishAsync(targets, options.DurationSeconds, ackLatency, result.RssSamplesKb, options.KillPid).ConfigureAwait(false);
         long startAt = published.StartAt;
         result.PublishSeconds = published.Seconds;
@@ -106,7 +118,9 @@ internal sealed class LoadRun(BenchOptions options)
             result.Handover = HandoverWindow.Measure(startAt, killedAt, startAt + (long)(published.Seconds * Stopwatch.Frequency), published.Acks.Select(ack => ack.At));
         }
 
+        timeline?.Mark("drain");
         result.DrainSeconds = await DrainAsync(subscribers, deliveries, result.Accepted).ConfigureAwait(false);
+        timeline?.Mark("end");
         result.ClientCpuSeconds = (self.TotalProcessorTime - clientCpuStart).TotalSeconds;
         result.ServerAfter = ProcessSample.Read(options.ServerPids);
         result.EtcdAfter = ProcessSample.Read(options.EtcdPids);
@@ -147,6 +161,7 @@ internal sealed class LoadRun(BenchOptions options)
         }
         result.SubscriberError ??= subscribers.Select(s => s.Failure).FirstOrDefault(f => f is not null);
 
+        if (timeline is not null) timeline.Write(options.TimelinePath!);
         foreach (var s in subscribers) s.Stop();
         receiver?.Dispose();
         foreach (var socket in nonReaders) socket.Dispose();
@@ -182,7 +197,7 @@ internal sealed class LoadRun(BenchOptions options)
         // With --retry each publisher's idempotency keys start with its index (then the message's timestamp): unique in the run.
         var publishers = Enumerable.Range(0, options.Publishers)
             .Select(i => (Target: targets[i % targets.Length], KeyPrefix: options.Retry ? $"bench-p{i}" : null))
-            .Select(p => new Publisher(p.Target.Endpoint, p.Target.Host, options.Topic, options.ValueBytes, p.KeyPrefix) { AckLatency = ackLatency })
+            .Select(p => new Publisher(p.Target.Endpoint, p.Target.Host, options.Topic, options.ValueBytes, p.KeyPrefix) { AckLatency = ackLatency, Timeline = _timeline })
             .ToArray();
         double interval = options.Rate > 0 ? Stopwatch.Frequency * options.Publishers / options.Rate : 0;
         long startAt = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 100;

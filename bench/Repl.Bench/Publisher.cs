@@ -65,6 +65,9 @@ internal sealed class Publisher
     public string? LastError { get; private set; }
     public LatencyHistogram AckLatency { get; init; } = new();
 
+    /// <summary>When set (<c>--timeline</c>), each acknowledgement is also counted in its 100 ms slot.</summary>
+    public Timeline? Timeline { get; init; }
+
     /// <summary>With a key prefix: each acknowledged message's id (from the 201) and when the 201 came (Stopwatch ticks).</summary>
     public List<Ack>? Acks { get; }
 
@@ -109,7 +112,9 @@ internal sealed class Publisher
             await ConnectAsync().ConfigureAwait(false);
             long at = Stamp();
             int status = await ExchangeAsync(CancellationToken.None).ConfigureAwait(false);
-            AckLatency.Record((Stopwatch.GetTimestamp() - at) * 1_000_000 / Stopwatch.Frequency);
+            long now = Stopwatch.GetTimestamp();
+            AckLatency.Record((now - at) * 1_000_000 / Stopwatch.Frequency);
+            Timeline?.Acked(now, (now - at) * 1_000_000 / Stopwatch.Frequency);
             if (status == 201) Accepted++;
             else
             {
@@ -138,6 +143,7 @@ internal sealed class Publisher
                 {
                     long now = Stopwatch.GetTimestamp();
                     AckLatency.Record((now - at) * 1_000_000 / Stopwatch.Frequency);
+                    Timeline?.Acked(now, (now - at) * 1_000_000 / Stopwatch.Frequency);
                     Accepted++;
                     Acks!.Add(new Ack(_ackedId, now));
                     return;

@@ -27,6 +27,8 @@ internal sealed class SseSubscriber
     private long _start;
     private long _now;
     private long _batch;
+    private long _batchMaxMicros;
+    private long _batchLate;
 
     public SseSubscriber(EndPoint endpoint, string host, string path, int bufferBytes, LatencyHistogram latency, DeliveryCounter deliveries)
     {
@@ -46,6 +48,9 @@ internal sealed class SseSubscriber
         Received = 0;
         ReceivedIds?.Clear();
     }
+
+    /// <summary>When set (<c>--timeline</c>), each receive's deliveries are also counted in their 100 ms slot.</summary>
+    public Timeline? Timeline { get; init; }
 
     /// <summary>When set (<c>--retry</c>), every message id received, for the check against the acknowledged ids.</summary>
     public List<long>? ReceivedIds { get; init; }
@@ -133,8 +138,14 @@ internal sealed class SseSubscriber
     {
         _now = Stopwatch.GetTimestamp();
         _batch = 0;
+        _batchMaxMicros = 0;
+        _batchLate = 0;
         _parser!.Feed(_buffer.AsSpan(offset, count));
-        if (_batch > 0) _deliveries.Add(_batch, _now);
+        if (_batch > 0)
+        {
+            _deliveries.Add(_batch, _now);
+            Timeline?.Delivered(_now, _batch, _batchMaxMicros, _batchLate);
+        }
     }
 
     /// <summary>The stream ended (the server closed it, or <see cref="Stop"/>).</summary>
@@ -183,6 +194,10 @@ internal sealed class SseSubscriber
         }
         _batch++;
         ReceivedIds?.Add(id);
-        if (sentTicks > 0) _latency.Record((_now - sentTicks) * 1_000_000 / Stopwatch.Frequency);
+        if (sentTicks <= 0) return;
+        long micros = (_now - sentTicks) * 1_000_000 / Stopwatch.Frequency;
+        _latency.Record(micros);
+        if (micros > _batchMaxMicros) _batchMaxMicros = micros;
+        if (micros >= Timeline.LateMs * 1000) _batchLate++;
     }
 }
