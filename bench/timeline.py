@@ -56,8 +56,8 @@ def main():
         moved = []
         for m in metrics:
             value = int(row[m])
-            if value == 0:
-                moved.append("")
+            if value == 0 and not any(int(row[n]) for n in metrics):
+                moved.append("-")  # not sampled in this slot
                 continue
             moved.append("" if last[m] is None else str(value - last[m]))
             last[m] = value

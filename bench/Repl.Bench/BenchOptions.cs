@@ -42,6 +42,8 @@ internal sealed class BenchOptions
     public int? KillPid { get; private set; }
     /// <summary>Seconds into the measured window at which <see cref="KillPid"/> is killed.</summary>
     public double KillAtSeconds { get; private set; }
+    /// <summary>The epoll receiver thread's nice value: -10 (before the publishers on the load core), 0 = as the process.</summary>
+    public int ReceiverNice { get; private set; } = -10;
     /// <summary>Where to write the run's timeline (<see cref="Timeline"/>), if anywhere.</summary>
     public string? TimelinePath { get; private set; }
 
@@ -71,6 +73,8 @@ internal sealed class BenchOptions
                                   duplicated are then checked id by id against the ids the 201s named; exit 1 on any
           --kill-pid PID          kill -9 this process during the measured window (C3: the sequencer's node)
           --kill-at S             when, in seconds after the measured window starts (with --kill-pid)
+          --receiver-nice N       nice value of the epoll receiver's thread (-10: it runs before the publishers on
+                                  the load core; needs root, else a warning; 0: as the rest of the program)
           --timeline FILE         write the run in 100 ms slots as CSV: deliveries, late ones (>= 50 ms), the
                                   latest, acks, and each server and load thread's CPU and run-queue wait
           --scenario NAME         scenario name in the report (S1...S6, C1...C3)
@@ -109,6 +113,7 @@ internal sealed class BenchOptions
                 case "--kill-pid": options.KillPid = NextInt(); break;
                 case "--kill-at": options.KillAtSeconds = NextDouble(); break;
                 case "--timeline": options.TimelinePath = Next(); break;
+                case "--receiver-nice": options.ReceiverNice = NextInt(); break;
                 case "--scenario": options.Scenario = Next(); break;
                 case "--label": options.Label = Next(); break;
                 case "--json": options.JsonOnly = true; break;

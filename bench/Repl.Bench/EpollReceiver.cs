@@ -24,14 +24,18 @@ internal sealed class EpollReceiver : IDisposable
     private const int AfInet = 2, SockStream = 1, SockNonBlock = 0x800, SockCloexec = 0x80000;
     private const int SolSocket = 1, SoError = 4, MsgNoSignal = 0x4000;
     private const int EIntr = 4, EAgain = 11, EInProgress = 115;
+    private const int PrioProcess = 0;
 
     private readonly int _epoll;
     private readonly Connection?[] _connections;
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private readonly int _nice;
 
-    public EpollReceiver(int capacity)
+    /// <param name="nice">The receiver thread's nice value (<c>--receiver-nice</c>); 0 leaves it at the process's.</param>
+    public EpollReceiver(int capacity, int nice = 0)
     {
+        _nice = nice;
         _epoll = epoll_create1(SockCloexec);
         if (_epoll < 0) throw new IOException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
         _connections = new Connection?[capacity];
@@ -82,8 +86,17 @@ internal sealed class EpollReceiver : IDisposable
         close(_epoll);
     }
 
+
+    /// <summary>Null, or why the receiver's priority could not be raised (it needs CAP_SYS_NICE: root).</summary>
+    public string? NiceRefused { get; private set; }
+
     private void Run()
     {
+        // The receiver before the publishers. On one core with them, a receiver that waits its turn behind the
+        // publishers' threads (and any other process) leaves deliveries in the sockets' kernel buffers, which hold
+        // seconds of S1's rate: the latency measured was then the load program's own queueing, not the server's
+        // (bench/README.md, "S1's outliers": the server idle, deliveries still arriving 1.2 s late).
+        if (_nice != 0 && setpriority(PrioProcess, gettid(), _nice) < 0) NiceRefused = $"setpriority failed: errno {Marshal.GetLastPInvokeError()}";
         var events = new EpollEvent[512];
         while (!_stopping)
         {
@@ -225,4 +238,11 @@ internal sealed class EpollReceiver : IDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int close(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int gettid();
+
+    /// <summary>With <c>which</c> = PRIO_PROCESS and a thread id, Linux sets that one thread's nice value.</summary>
+    [DllImport("libc", SetLastError = true)]
+    private static extern int setpriority(int which, int who, int prio);
 }

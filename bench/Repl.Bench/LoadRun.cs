@@ -34,7 +34,7 @@ internal sealed class LoadRun(BenchOptions options)
         string path = $"/topics/{Uri.EscapeDataString(options.Topic)}/sse";
         var subscribers = new SseSubscriber[options.Subscribers];
         var runs = new Task[options.Subscribers];
-        using var receiver = options.Receiver == "epoll" ? new EpollReceiver(options.Subscribers) : null;
+        using var receiver = options.Receiver == "epoll" ? new EpollReceiver(options.Subscribers, options.ReceiverNice) : null;
         using var gate = new SemaphoreSlim(Math.Max(1, options.ConnectConcurrency));
         long connectStart = Stopwatch.GetTimestamp();
         var connects = new List<Task>(options.Subscribers);
@@ -57,6 +57,7 @@ internal sealed class LoadRun(BenchOptions options)
         }
         await Task.WhenAll(connects).ConfigureAwait(false);
         result.ConnectSeconds = Seconds(Stopwatch.GetTimestamp() - connectStart);
+        if (receiver?.NiceRefused is { } refused) Console.Error.WriteLine($"warning: the receiver runs at the program's priority ({refused}): its latency may include its own queueing");
         result.ServerOpened = ProcessSample.Read(options.ServerPids);
         result.ConnectFailures = subscribers.Count(s => !s.Connected.IsCompletedSuccessfully);
         var connectTimes = subscribers.Where(s => s.Connected.IsCompletedSuccessfully).Select(s => Seconds(s.ConnectTicks) * 1000).Order().ToArray();
