@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
+using Repl.Actors.Messages;
 
 namespace Repl.Sse;
 
@@ -18,7 +18,7 @@ public static class SseEvents
     /// log's epoch and, when the node gave the stream one, its client id (the one presence lists and the server API takes).
     /// </summary>
     public static byte[] Connected(TimeSpan retry, IEnumerable<string> topics, string node, long position, string epoch, string? client = null) =>
-        Event($"retry: {(long)retry.TotalMilliseconds}\nevent: connected", writer =>
+        EventFrame.Of($"retry: {(long)retry.TotalMilliseconds}\nevent: connected", writer =>
         {
             writer.WriteStartArray("topics"u8);
             foreach (var topic in topics) writer.WriteStringValue(topic);
@@ -35,7 +35,7 @@ public static class SseEvents
     /// the stream starts over from <paramref name="position"/> of this log (0: all it retains, with a <c>gap</c> if trimmed).
     /// </summary>
     public static byte[] Reset(string requested, string reason, string epoch, long position) =>
-        Event("event: reset", writer =>
+        EventFrame.Of("event: reset", writer =>
         {
             writer.WriteString("requested"u8, requested);
             writer.WriteString("reason"u8, reason);
@@ -45,7 +45,7 @@ public static class SseEvents
 
     /// <summary><c>event: gap</c>: messages after <paramref name="requested"/> are gone; the stream goes on from <paramref name="oldest"/>.</summary>
     public static byte[] Gap(string topic, long requested, long oldest) =>
-        Event("event: gap", writer =>
+        EventFrame.Of("event: gap", writer =>
         {
             writer.WriteString("topic"u8, topic);
             writer.WriteNumber("requested"u8, requested);
@@ -53,25 +53,11 @@ public static class SseEvents
         });
 
     /// <summary><c>event: deleted</c>: the topic was deleted; the server closes the stream when no topic is left.</summary>
-    public static byte[] Deleted(string topic) => Event("event: deleted", writer => writer.WriteString("topic"u8, topic));
+    public static byte[] Deleted(string topic) => EventFrame.Of("event: deleted", writer => writer.WriteString("topic"u8, topic));
 
     /// <summary><c>event: unsubscribed</c>: the server took the stream off the topic (<c>DELETE /topics/{name}/clients/{client}</c>).</summary>
-    public static byte[] Unsubscribed(string topic) => Event("event: unsubscribed", writer => writer.WriteString("topic"u8, topic));
+    public static byte[] Unsubscribed(string topic) => EventFrame.Of("event: unsubscribed", writer => writer.WriteString("topic"u8, topic));
 
     /// <summary>The stream ends for a reason (<c>expired</c>, <c>unavailable</c>, ...), said in <c>data.reason</c>.</summary>
-    public static byte[] Closing(string eventName, string reason) => Event("event: " + eventName, writer => writer.WriteString("reason"u8, reason));
-
-    private static byte[] Event(string head, Action<Utf8JsonWriter> body)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        buffer.Write(System.Text.Encoding.UTF8.GetBytes(head + "\ndata: "));
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
-        }
-        buffer.Write("\n\n"u8);
-        return buffer.WrittenSpan.ToArray();
-    }
+    public static byte[] Closing(string eventName, string reason) => EventFrame.Of("event: " + eventName, writer => writer.WriteString("reason"u8, reason));
 }

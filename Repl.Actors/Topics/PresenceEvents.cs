@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Text.Json;
+using Repl.Actors.Messages;
 
 namespace Repl.Actors.Topics;
 
@@ -12,7 +12,7 @@ internal static class PresenceEvents
 {
     /// <summary><c>event: join</c> or <c>event: leave</c> with <c>{"topic","client","user"}</c>.</summary>
     public static byte[] Change(string topic, bool joined, string client, string? user) =>
-        Event(joined ? "event: join\ndata: "u8 : "event: leave\ndata: "u8, writer =>
+        EventFrame.Of(joined ? "event: join"u8 : "event: leave"u8, writer =>
         {
             writer.WriteString("topic"u8, topic);
             writer.WriteString("client"u8, client);
@@ -22,24 +22,10 @@ internal static class PresenceEvents
 
     /// <summary><c>event: presence</c> with <c>{"topic","clients","users"}</c>.</summary>
     public static byte[] Counts(string topic, int clients, int users) =>
-        Event("event: presence\ndata: "u8, writer =>
+        EventFrame.Of("event: presence"u8, writer =>
         {
             writer.WriteString("topic"u8, topic);
             writer.WriteNumber("clients"u8, clients);
             writer.WriteNumber("users"u8, users);
         });
-
-    private static byte[] Event(ReadOnlySpan<byte> head, Action<Utf8JsonWriter> body)
-    {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        buffer.Write(head);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
-        }
-        buffer.Write("\n\n"u8);
-        return buffer.WrittenSpan.ToArray();
-    }
 }
