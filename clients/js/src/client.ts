@@ -195,8 +195,8 @@ export function createClient(options: ClientOptions): ReplClient {
       reset: (r: ResetEvent) =>
         surface('reset', r, subOptions.onReset, `reset: ${r.requested} was not issued by this log (epoch ${r.epoch}): ${r.reason}`),
       status: (s, d) => {
-        // Taken off one topic, the stream goes on with the others; a later stream (a new leader tab's) asks for those.
-        if (s === 'open' && d?.reason === 'removed' && d.topic !== undefined && topics.includes(d.topic)) {
+        // Taken off one topic (or it was deleted), the stream goes on with the others; a later stream (a new leader tab's) asks for those.
+        if (s === 'open' && (d?.reason === 'removed' || d?.reason === 'deleted') && d.topic !== undefined && topics.includes(d.topic)) {
           topics.splice(topics.indexOf(d.topic), 1);
         }
         subOptions.onStatus?.(s, d);

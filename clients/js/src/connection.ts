@@ -107,8 +107,8 @@ function parseJsonObject(data: string): Record<string, unknown> | null {
  * One SSE stream for a set of topics, kept alive: tracks the last id seen and the epoch of its log,
  * reconnects on any disconnect with capped exponential backoff (resuming with
  * `?lastEventId=<position>@<epoch>`, and no sooner than a refusal's `Retry-After`), drops duplicates,
- * surfaces `gap` and `reset`, stops for good on `deleted` / `expired` / `disconnect`, on `unsubscribed` from its last
- * topic, and on a 400, 401, 403 or 404 answer.
+ * surfaces `gap` and `reset`, stops for good on `expired` / `disconnect`, on `deleted` or `unsubscribed` of its last
+ * topic (of one of several, it goes on with the others), and on a 400, 401, 403 or 404 answer.
  */
 export function openConnection(opts: ConnectionOptions): Connection {
   const { handlers } = opts;
@@ -315,11 +315,6 @@ export function openConnection(opts: ConnectionOptions): Connection {
       }
       handlers.gap(gap);
     });
-    source.addEventListener('deleted', (ev) => {
-      if (!current()) return;
-      const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
-      terminate({ reason: 'deleted', topic: typeof data?.topic === 'string' ? data.topic : undefined });
-    });
     source.addEventListener('expired', (ev) => {
       if (!current()) return;
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
@@ -331,19 +326,24 @@ export function openConnection(opts: ConnectionOptions): Connection {
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
       terminate({ reason: 'disconnected', message: typeof data?.reason === 'string' ? data.reason : undefined });
     });
-    source.addEventListener('unsubscribed', (ev) => {
+    // A topic deleted, or the server taking the stream off it (`unsubscribed`, the server API): the server goes on with
+    // the stream's other topics and ends it after its last, and so does this connection.
+    const topicGone = (reason: 'deleted' | 'removed') => (ev: { data?: unknown }) => {
       if (!current()) return;
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;
       const topic = typeof data?.topic === 'string' ? data.topic : undefined;
-      const left = topics.filter((t) => t !== topic);
+      // A `deleted` that names no topic is taken as the end of the stream, as it was before topics were told apart.
+      const left = topic === undefined && reason === 'deleted' ? [] : topics.filter((t) => t !== topic);
       if (left.length === 0) {
-        terminate({ reason: 'removed', topic });
+        terminate({ reason, topic });
       } else if (left.length < topics.length) {
-        // The stream goes on with the others; reconnections no longer ask for the topic the server took it off.
+        // Reconnections no longer ask for the topic.
         topics = left;
-        handlers.status('open', { reason: 'removed', topic, topics: [...left] });
+        handlers.status('open', { reason, topic, topics: [...left] });
       }
-    });
+    };
+    source.addEventListener('deleted', topicGone('deleted'));
+    source.addEventListener('unsubscribed', topicGone('removed'));
     const presenceEvent = (kind: 'join' | 'leave') => (ev: { data?: unknown }) => {
       if (!current()) return;
       const data = typeof ev?.data === 'string' ? parseJsonObject(ev.data) : null;

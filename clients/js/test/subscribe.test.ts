@@ -378,6 +378,28 @@ describe('subscribe', () => {
     expect(FakeEventSource.last.url).toBe('http://h/topics/b/sse?lastEventId=4');
   });
 
+  it('deleted: one of several topics → the others go on; the last → closed (deleted), no reconnect', async () => {
+    const t = setup();
+    t.sub(['a', 'b']);
+    await flushMicrotasks();
+    const es = FakeEventSource.last;
+    es.open();
+    es.event('deleted', { topic: 'a' });
+    expect(es.closed).toBe(false);
+    expect(t.statuses.at(-1)).toEqual(['open', { reason: 'deleted', topic: 'a', topics: ['b'] }]);
+    es.message(4, 'y', 'b');
+    expect(t.messages.map((m) => [m.id, m.topic])).toEqual([['4', 'b']]);
+    es.fail();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeEventSource.last.url).toBe('http://h/topics/b/sse?lastEventId=4');
+    FakeEventSource.last.event('deleted', { topic: 'b' });
+    expect(FakeEventSource.last.closed).toBe(true);
+    expect(t.statuses.at(-1)).toEqual(['closed', { reason: 'deleted', topic: 'b' }]);
+    FakeEventSource.last.fail();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.instances).toHaveLength(2);
+  });
+
   it('unavailable → reconnects (rotating to the next URL) and resumes', async () => {
     const t = setup({ url: ['http://n1', 'http://n2'] });
     t.sub('t');
