@@ -43,17 +43,18 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBroadcast(body, time.GetUtcNow(), limits.MaxBroadcastTopics, out var parseError) is not { } commands) return parseError!;
-        foreach (var command in commands)
+        var hubs = new TopicHub[commands.Length];
+        for (int i = 0; i < commands.Length; i++)
         {
-            if (TopicEndpoints.Lookup(command.Topic, registry, out var hub) is { } missing) return missing;
-            if (hub.Settings.MaxMessageBytes is { } maxBytes && command.Body.Length > maxBytes) return TopicEndpoints.MessageTooLarge(command.Topic, maxBytes, null);
+            if (TopicEndpoints.Lookup(commands[i].Topic, registry, out hubs[i]) is { } missing) return missing;
+            if (TopicEndpoints.OverSize(hubs[i], [commands[i]], numbered: false) is { } topicLimit) return topicLimit;
         }
         if (TooLarge(commands) is { } tooLarge) return tooLarge;
         if (publishHook is not null)
         {
             if (await publishHook.AskBroadcastAsync(context, commands) is { } refused) return refused;
             // The hook may have made the message longer.
-            if (TooLarge(commands) is { } rewrittenTooLarge) return rewrittenTooLarge;
+            if (OverSize(hubs, commands) is { } rewrittenTooLarge) return rewrittenTooLarge;
         }
         long[] positions;
         using (var activity = tracing.StartPublish(commands[0].Topic, commands.Length))
@@ -94,6 +95,16 @@ internal sealed class ServerEndpoints(ReplNode node, TopicRegistry registry, Lim
         return ApiError.Of(StatusCodes.Status413PayloadTooLarge, "broadcast too large",
             $"its message on {commands.Length} topics takes {bytes} bytes in the log, over the {LogWriteLimits.MaxBytes} bytes of one log write; "
             + "send a shorter message or fewer topics");
+    }
+
+    /// <summary>After a publish hook's rewrite: 413 when the message is over a topic's <c>maxMessageBytes</c>, or the whole call over one log write.</summary>
+    private static IResult? OverSize(TopicHub[] hubs, PublishCommand[] commands)
+    {
+        for (int i = 0; i < commands.Length; i++)
+        {
+            if (TopicEndpoints.OverSize(hubs[i], [commands[i]], numbered: false) is { } topicLimit) return topicLimit;
+        }
+        return TooLarge(commands);
     }
 
     /// <summary>Ends every stream of a user on every broker, each after <c>event: disconnect</c>; with <c>"for"</c>, refuses the user's new streams that long.</summary>

@@ -116,7 +116,7 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         if (readError is not null) return readError;
         if (PublishInput.ParseOne(topic, body, time.GetUtcNow(), out var parseError, out bool valueMissing) is not { } command) return parseError!;
         // A topic without a size of its own: one null check.
-        if (hub.Settings.MaxMessageBytes is { } maxBytes && command.Body.Length > maxBytes) return MessageTooLarge(topic, maxBytes, null);
+        if (OverSize(hub, [command], numbered: false) is { } tooLarge) return tooLarge;
         var (key, keyError) = PublishInput.ReadKey(context);
         if (keyError is not null) return keyError;
         if (key is not null) command = command with { Key = key };
@@ -126,6 +126,8 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
             PublishCommand[] asked = [command];
             if (await publishHook.AskAsync(context, topic, asked, batch: false) is { } refused) return refused;
             command = asked[0];
+            // The hook may have made the message longer: the topic's limit is on what is committed.
+            if (OverSize(hub, [command], numbered: false) is { } rewrittenTooLarge) return rewrittenTooLarge;
         }
         using var activity = tracing.StartPublish(topic, 1);
         var commit = await CommitAsync(activity, [command]);
@@ -143,15 +145,13 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         var (body, readError) = await PublishInput.ReadBodyAsync(context, limits);
         if (readError is not null) return readError;
         if (PublishInput.ParseBatch(topic, body, time.GetUtcNow(), limits.MaxBatch, out var parseError) is not { } commands) return parseError!;
-        if (hub.Settings.MaxMessageBytes is { } maxBytes)
+        if (OverSize(hub, commands, numbered: true) is { } tooLarge) return tooLarge;
+        // One hook call for the whole batch, which may make messages longer.
+        if (publishHook is not null)
         {
-            for (int i = 0; i < commands.Length; i++)
-            {
-                if (commands[i].Body.Length > maxBytes) return MessageTooLarge(topic, maxBytes, i);
-            }
+            if (await publishHook.AskAsync(context, topic, commands, batch: true) is { } refused) return refused;
+            if (OverSize(hub, commands, numbered: true) is { } rewrittenTooLarge) return rewrittenTooLarge;
         }
-        // One hook call for the whole batch.
-        if (publishHook is not null && await publishHook.AskAsync(context, topic, commands, batch: true) is { } refused) return refused;
         using var activity = tracing.StartPublish(topic, commands.Length);
         var commit = await CommitAsync(activity, commands);
         long[] positions = commit.Positions;
@@ -222,10 +222,24 @@ internal sealed class TopicEndpoints(ReplNode node, TopicRegistry registry, Jour
         return new RawJson(StatusCodes.Status200OK, RawJson.Array(prefix, messages.Select(message => (ReadOnlyMemory<byte>)message.Json).ToList(), suffix));
     }
 
-    /// <summary>413 for a message over its topic's <c>maxMessageBytes</c> (<paramref name="item"/>: its index in a batch).</summary>
-    internal static IResult MessageTooLarge(string topic, long maxBytes, int? item) =>
-        ApiError.Of(StatusCodes.Status413PayloadTooLarge, "message too large",
-            $"{(item is { } i ? $"item {i}" : "the message")} is over the limit of {maxBytes} bytes of topic '{topic}' (its maxMessageBytes: the message's JSON without its id); nothing was committed");
+    /// <summary>
+    /// 413 for the first of <paramref name="commands"/> over <paramref name="hub"/>'s <c>maxMessageBytes</c>, named by its
+    /// index when <paramref name="numbered"/> (a batch); null when all fit, or the topic has no size of its own (one null
+    /// check). Asked as a request comes, and again after a publish hook rewrote it: the limit is on what is committed.
+    /// </summary>
+    internal static IResult? OverSize(TopicHub hub, ReadOnlySpan<PublishCommand> commands, bool numbered)
+    {
+        if (hub.Settings.MaxMessageBytes is not { } maxBytes) return null;
+        for (int i = 0; i < commands.Length; i++)
+        {
+            if (commands[i].Body.Length > maxBytes)
+            {
+                return ApiError.Of(StatusCodes.Status413PayloadTooLarge, "message too large",
+                    $"{(numbered ? $"item {i}" : "the message")} is over the limit of {maxBytes} bytes of topic '{hub.Name}' (its maxMessageBytes: the message's JSON without its id); nothing was committed");
+            }
+        }
+        return null;
+    }
 
     /// <summary>429 with <c>Retry-After</c> for a publish the sequencer refused over the topic's <c>publishRate</c>.</summary>
     internal static IResult OverRate(HttpContext context, string topic, TopicHub? hub)

@@ -89,6 +89,27 @@ public sealed class PublishHookTests(HookedNodeFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task ARewriteOverTheTopicsMaxMessageBytes_Is413_AndNothingIsCommitted()
+    {
+        await Server.Client.CreateTopicAsync("sized");
+        var (patched, _) = await Server.Client.SendAsync(HttpMethod.Patch, "/topics/sized", """{"maxMessageBytes":200}""");
+        Assert.Equal(HttpStatusCode.OK, patched);
+        Backend.Clear();
+        Backend.Answer = call => Task.FromResult(call.Hook != "publish" ? HookBackend.Allow()
+            : call.Body.TryGetProperty("messages", out var messages)
+                ? HookBackend.Allow(new { allow = true, messages = messages.EnumerateArray().Select(_ => new { value = new string('x', 500) }).ToArray() })
+                : HookBackend.Allow(new { allow = true, value = new string('x', 500) }));
+
+        var (single, error) = await Server.Client.SendAsync(HttpMethod.Post, "/topics/sized", """{"value":"short"}""");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, single);
+        Assert.Equal("message too large", error.GetProperty("error").GetString());
+        var (batch, batchError) = await Server.Client.SendAsync(HttpMethod.Post, "/topics/sized/batch", """[{"value":"a"},{"value":"b"}]""");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, batch);
+        Assert.Contains("item 0", batchError.GetProperty("cause").GetString());
+        Assert.Empty(await HistoryAsync("sized"));
+    }
+
+    [Fact]
     public async Task Batch_IsOneCall_AndEachMessageMayBeRewritten()
     {
         await Server.Client.CreateTopicAsync("batch");
