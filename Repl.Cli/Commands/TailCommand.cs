@@ -12,7 +12,9 @@ namespace Repl.Cli.Commands;
 /// Resumes with <c>Last-Event-ID</c> after a dropped connection or a node restart, so nothing is skipped or shown twice;
 /// a resume point the node no longer holds is shown as a gap, one its log never issued (a wiped or replaced log, or
 /// <c>--from</c> ahead of the head) as a reset, after which the log is shown from its beginning. With <c>--json</c>
-/// every line is one JSON document: the message as the node sent it, or <c>{"event":"gap"|"reset"|"deleted",...}</c>.
+/// every line is one JSON document: the message as the node sent it, or <c>{"event":"gap"|"reset"|...,...}</c>. The stream
+/// ends, exit 1, on <c>deleted</c>, <c>unsubscribed</c>, <c>disconnect</c> (the server API) and <c>expired</c> (the token):
+/// reconnecting would subscribe again against the server's intent, or fail. On <c>unavailable</c> it reconnects.
 /// </remarks>
 internal static class TailCommand
 {
@@ -84,9 +86,15 @@ internal static class TailCommand
                                     // Where the stream starts over, so a reconnect before the next message does not meet the reset again.
                                     last = ResetResumePoint(sse.Data) ?? last;
                                     break;
-                                case "deleted":
-                                    WriteControl(output, "deleted", sse.Data);
+                                case "deleted" or "unsubscribed" or "disconnect" or "expired":
+                                    // The stream is over for good: the topic is gone, the server API ended it (a
+                                    // reconnect would subscribe again, or meet its refusal), or the token expired.
+                                    WriteControl(output, sse.EventType, sse.Data);
                                     return ExitCodes.ServerError;
+                                case "unavailable":
+                                    // The node lost its log: the stream ends, and the loop below resumes it once the node (or the URL's next one) can serve.
+                                    output.Note($"[yellow]node unavailable[/]: {Markup.Escape(Reason(sse.Data) ?? sse.Data)}");
+                                    break;
                                 case "connected":
                                     output.Note($"[grey]connected: {Markup.Escape(sse.Data)}[/]");
                                     break;
@@ -168,7 +176,29 @@ internal static class TailCommand
         }
         else
         {
-            output.Console.MarkupLine("[black on red] DELETED [/] [red]the topic was deleted; the stream is over[/]");
+            string why = type switch
+            {
+                "deleted" => "the topic was deleted",
+                "unsubscribed" => "the server took this stream off the topic",
+                "disconnect" => "the server ended this user's streams" + (Reason(data) is { } reason ? ": " + reason : ""),
+                _ => "the token expired",
+            };
+            output.Console.MarkupLine($"[black on red] {type.ToUpperInvariant()} [/] [red]{Markup.Escape(why)}; the stream is over[/]");
+        }
+    }
+
+    /// <summary>The <c>reason</c> of a closing event's data, if it has one.</summary>
+    private static string? Reason(string data)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(data);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("reason", out var reason)
+                && reason.ValueKind == JsonValueKind.String ? reason.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 }

@@ -123,6 +123,34 @@ public sealed class CommandTests(NodeFixture node) : IClassFixture<NodeFixture>
     }
 
     [Fact]
+    public async Task Tail_TakenOffItsTopicByTheServerApi_SaysSoAndExits1_InsteadOfSubscribingAgain()
+    {
+        string topic = await NewTopicAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(node.Url) };
+        using (var presence = await client.PatchAsync($"/topics/{topic}", new StringContent("{\"presence\":true}")))
+            Assert.Equal(HttpStatusCode.OK, presence.StatusCode);
+        var tail = CliRunner.RunAsync(["tail", topic, "--timeout", "20", "--url", node.Url, "--json"]);
+        // The stream's client id, from the topic's presence once the tail is counted there.
+        string? id = null;
+        for (var waited = TimeSpan.Zero; id is null && waited < TimeSpan.FromSeconds(20); waited += TimeSpan.FromMilliseconds(100))
+        {
+            using var page = JsonDocument.Parse(await client.GetStringAsync($"/topics/{topic}/presence"));
+            id = page.RootElement.GetProperty("clients").EnumerateArray().Select(c => c.GetProperty("client").GetString()).FirstOrDefault();
+            if (id is null) await Task.Delay(100);
+        }
+        Assert.NotNull(id);
+        using (var removed = await client.DeleteAsync($"/topics/{topic}/clients/{id}"))
+            Assert.Equal(HttpStatusCode.OK, removed.StatusCode);
+
+        var result = await tail;
+        Assert.Equal(1, result.ExitCode);
+        using var last = JsonDocument.Parse(result.Lines[^1]);
+        Assert.Equal("unsubscribed", last.RootElement.GetProperty("event").GetString());
+        Assert.Equal(topic, last.RootElement.GetProperty("topic").GetString());
+        Assert.DoesNotContain("resuming", result.Err);
+    }
+
+    [Fact]
     public async Task Tail_TimeoutBeforeCount_Exits124()
     {
         string topic = await NewTopicAsync();
