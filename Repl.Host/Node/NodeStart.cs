@@ -70,9 +70,12 @@ internal sealed class NodeStart(ReplNode node, ActorSystem system, ActorRegistry
             // starts beside this service; the event waits in its queue until then). 0: it existed after all.
             if (position > 0 && !TopicName.IsInternal(name)) events?.Topic("topic.created", name, position);
         }
-        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s; journal at position {Position}, {Topics} topics",
-            nodeOptions.Value.Id, membership is null ? "standalone" : "cluster", Akka.Cluster.Cluster.Get(system).SelfAddress, SinceProcessStart(), journal.LastPosition,
-            registry.All.Count);
+        // What the start cost, for bench/ready.sh's figures: the CPU, and how much of it was the JIT (code without a
+        // precompiled version; bench/README.md, "Start-up on one core").
+        logger.LogInformation("Repl node {Node} started ({Mode}) at {Address} in {Seconds:0.0} s ({Cpu:0.0} CPU s, {Methods} methods JIT-compiled in {Jit:0.0} s); journal at position {Position}, {Topics} topics",
+            nodeOptions.Value.Id, membership is null ? "standalone" : "cluster", Akka.Cluster.Cluster.Get(system).SelfAddress, SinceProcessStart(),
+            Environment.CpuUsage.TotalTime.TotalSeconds, System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime().TotalSeconds,
+            journal.LastPosition, registry.All.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
