@@ -15,7 +15,7 @@ namespace Repl.Sse;
 /// <para><b>When.</b> Only once Kestrel has sent the response head and owns no unsent byte, on a cleartext HTTP/1.1
 /// chunked response (StreamEndpoints checks; everything else keeps the pipe). The handler never returns with a send in
 /// flight, so Kestrel's closing chunk comes after ours. A socket that cannot take a whole chunk gets the rest with an
-/// async send, which the sink's stall timeout bounds like any flush.</para>
+/// async send, which the stream's stall timeout bounds like any flush.</para>
 /// </remarks>
 public sealed class ChunkedSocketWriter(Socket socket) : PipeWriter
 {

@@ -5,7 +5,7 @@ using Repl.Actors.Topics;
 namespace Repl.Sse;
 
 /// <summary>
-/// A page of the journal for a stream behind its topics' rings (<see cref="CursorSource"/>): the <c>gap</c> events it
+/// A page of the journal for a stream behind its topics' rings (<see cref="ConnectionStage"/>): the <c>gap</c> events it
 /// owes, then the frames in (cursor, watermark], bounded like a round from memory.
 /// </summary>
 /// <param name="Complete">Everything up to the watermark asked for; false when the page was cut short by its bounds.</param>

@@ -8,9 +8,9 @@ using Repl.Actors.Sequencer;
 namespace Repl.Sse;
 
 /// <summary>
-/// The node's SSE streams: materializes one Akka.Streams graph per connection (<see cref="CursorSource"/> →
-/// <see cref="SocketSink"/>, fused) inside the node's <see cref="StreamHost"/> on the streams' own one-thread
-/// dispatcher, and keeps the streams' options and counters.
+/// The node's SSE streams: materializes one Akka.Streams graph per connection (one <see cref="ConnectionStage"/>)
+/// inside the node's <see cref="StreamHost"/> on the streams' own one-thread dispatcher, and keeps the streams' options
+/// and counters.
 /// </summary>
 /// <remarks>
 /// <para><b>Why one thread.</b> At 1,000 streams × 200 messages/s a round carries one message, and what a round costs
@@ -19,8 +19,12 @@ namespace Repl.Sse;
 /// to 3.7M deliveries/s (bench/README.md). The graphs keep that shape: their one thread runs the host's interpreter
 /// actor, which runs every graph, a round's flush included (Kestrel's inline scheduling, or <see cref="ChunkedSocketWriter"/>).
 /// A round that has to wait — a full socket, a journal read — waits off that thread.</para>
-/// <para><b>Cost.</b> A graph per connection measured ~5.6 KB of heap and ~3 µs per element here (akka.md), so an
-/// element is a whole write round and the graph is two stages of our own, with no async boundary.</para>
+/// <para><b>Cost.</b> A graph per connection measured ~5.6 KB of heap and ~3 µs per element here (akka.md), so the
+/// graph is one stage of our own that reads and writes whole rounds. The stage is the node's one instance, pre-fused
+/// once (<see cref="ConnectionStage.Graph"/>): each connection's graph reuses its module and assembly, and gets its
+/// connection through its materialization's attributes (<see cref="ConnectionStage.Start"/>), which replace the
+/// materializer's defaults, so it shares the materializer's settings too (bench/README.md, "Where S4's memory per
+/// connection goes").</para>
 /// </remarks>
 public sealed class SseStreams : IDisposable
 {
@@ -50,6 +54,9 @@ public sealed class SseStreams : IDisposable
     private readonly ActorMaterializer _materializer;
     private readonly CoalescingWindow _window;
     private readonly StreamHost.Handle _host;
+    // Every connection's graph: no dispatcher attribute, as the host's sub-fusing materializer runs it in the host's
+    // actor whatever it says, and an attribute would cost a copy of the settings per connection.
+    private readonly IGraph<ClosedShape, Task> _graph;
 
     /// <param name="backlog">The node's <see cref="StreamBacklog"/>: the host reports to it how far behind the streams run.</param>
     public SseStreams(ActorSystem system, IOptions<SseOptions> options, SseCounters counters, StreamBacklog? backlog = null)
@@ -59,6 +66,7 @@ public sealed class SseStreams : IDisposable
         _materializer = system.Materializer(namePrefix: "sse");
         _host = StreamHost.Start(_materializer, backlog, SweepInterval(Options.PingInterval));
         _window = new CoalescingWindow(Options.CoalesceWindow, _host);
+        _graph = ConnectionStage.Graph(Options, Counters, _window, _host);
     }
 
     public SseOptions Options { get; }
@@ -80,17 +88,11 @@ public sealed class SseStreams : IDisposable
     /// Streams <paramref name="connection"/> to <paramref name="writer"/> until the client goes away or stalls, the token
     /// expires, all topics are deleted, the node becomes unavailable, or <paramref name="stop"/> fires.
     /// </summary>
-    /// <param name="abort">Drops the connection; called when the client stalls.</param>
+    /// <param name="abort">Drops the connection; called when the client stalls, or the stream stops with a write in flight.</param>
     /// <returns>Completes when the stream has ended and no write of it is in flight.</returns>
     /// <remarks>Not an async method: its state machine would be held for the stream's life (160 B), the unwrapped task is less.</remarks>
     public Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        _host.MaterializeAsync(Graph(connection, writer, abort, stop)).Unwrap();
-
-    /// <summary>One connection's graph, not yet materialized.</summary>
-    internal IRunnableGraph<Task> Graph(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        Source.FromGraph(new CursorSource(connection, Options, Counters, _window, _host, stop))
-            .ToMaterialized(Sink.FromGraph(new SocketSink(writer, abort, Options, Counters, stop)), Keep.Right)
-            .WithAttributes(OnDispatcher);
+        _host.MaterializeAsync(_graph, Attributes.None.And(new ConnectionStage.Start(connection, writer, abort, stop))).Unwrap();
 
     /// <summary>
     /// Ends every stream of <paramref name="user"/> on this node: each says <c>event: disconnect</c> with

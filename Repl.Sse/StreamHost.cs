@@ -18,7 +18,7 @@ namespace Repl.Sse;
 /// message to that actor: a mailbox enqueue, a dispatcher work item, the cold actor cell, mailbox and interpreter of
 /// that one connection. With 9,000 streams woken by one applied batch (bench S4) that came to ~5 µs a round above the
 /// socket's send, and latency grew with it (p99 ~1.9× the engine before Akka). Sub-fused, each connection is still a
-/// graph of its own stages with its own interpreter shell (a failure aborts that shell only), but the shells share the
+/// graph of its own (one stage, <see cref="ConnectionStage"/>) with its own interpreter shell (a failure aborts that shell only), but the shells share the
 /// host's actor: a wake is one callback into the host (<see cref="Handle.Wake(Action{object}, object)"/>), which then re-enters every woken
 /// stream's stage through its async callback from inside the actor — Akka.Streams short-circuits those, with no
 /// message at all.</para>
@@ -169,8 +169,9 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
         }
 
         /// <summary>Materializes <paramref name="graph"/> inside the host; completes with what the graph materializes.</summary>
+        /// <param name="attributes">The materialization's initial attributes, instead of the materializer's defaults, if given.</param>
         /// <exception cref="StreamDetachedException">The host has stopped for good (the node is stopping).</exception>
-        public async Task<T> MaterializeAsync<T>(IRunnableGraph<T> graph)
+        public async Task<T> MaterializeAsync<T>(IGraph<ClosedShape, T> graph, Attributes? attributes = null)
         {
             while (true)
             {
@@ -189,7 +190,7 @@ internal sealed class StreamHost : GraphStageWithMaterializedValue<SourceShape<N
                 {
                     try
                     {
-                        materialized.SetResult(graph.Run(materializer));
+                        materialized.SetResult(attributes is null ? materializer.Materialize(graph) : materializer.Materialize(graph, attributes));
                     }
                     catch (Exception error)
                     {

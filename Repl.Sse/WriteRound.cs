@@ -6,14 +6,13 @@ namespace Repl.Sse;
 
 /// <summary>
 /// What one connection writes and flushes in one go: control events (<c>connected</c>, <c>gap</c>) then every frame the
-/// cursor moved over, then closing events (<c>deleted</c>, <c>expired</c>, ...) or a <c>ping</c>. The element of a
-/// connection's graph (<see cref="CursorSource"/> → <see cref="SocketSink"/>).
+/// cursor moved over, then closing events (<c>deleted</c>, <c>expired</c>, ...) or a <c>ping</c>: what a connection's
+/// stage (<see cref="ConnectionStage"/>) takes from the log in one go.
 /// </summary>
 /// <remarks>
-/// A whole round, never a single message, crosses the stage boundary: a pushed element costs ~3 µs here (akka.md), so
-/// under load one push carries hundreds of frames. The source owns one instance and refills it on each pull: the
-/// sink has written it into its writer before it pulls again, so the round is reused, not allocated per push. It
-/// holds references to the shared frames, never copies of their bytes.
+/// A whole round, never a single message, is a write: under load one write carries hundreds of frames. Each stream
+/// owns one instance and refills it for each round, once the last one's bytes are in its writer, so the round is
+/// reused, not allocated per write. It holds references to the shared frames, never copies of their bytes.
 /// </remarks>
 internal sealed class WriteRound
 {
@@ -44,7 +43,7 @@ internal sealed class WriteRound
     {
         _head?.Clear();
         _tail?.Clear();
-        // Capacity is kept: a busy stream would otherwise reallocate it every round (the sink before it kept it too).
+        // Capacity is kept: a busy stream would otherwise reallocate it every round (the sink before the graphs kept it too).
         _frames?.Clear();
     }
 

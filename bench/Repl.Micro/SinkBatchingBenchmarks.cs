@@ -6,7 +6,7 @@ using Repl.Actors.Messages;
 namespace Repl.Micro;
 
 /// <summary>
-/// The SSE sink's write pattern (<c>Repl.Sse/SocketSink.cs</c> and <c>WriteRound.cs</c>: collect the frames, then flush): N shared
+/// An SSE stream's write pattern (<c>Repl.Sse/ConnectionStage.Write.cs</c> and <c>WriteRound.cs</c>: collect the frames, then flush): N shared
 /// frames copied into a <see cref="PipeWriter"/> and flushed once, with a reader draining the pipe the way
 /// Kestrel's socket does. Per-frame cost falls as the batch grows; that is the adaptive batching's bet.
 /// </summary>

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
@@ -57,6 +56,19 @@ internal sealed class SseGraphFixture : IAsyncDisposable
         return Apply([.. batch]);
     }
 
+    /// <summary>Applies one batch of <paramref name="count"/> messages to <paramref name="topic"/>, each value <paramref name="valueBytes"/> long. Returns its last position.</summary>
+    public long PublishValues(int count, int valueBytes, string topic)
+    {
+        var batch = new LogEntry[count];
+        for (int i = 0; i < count; i++)
+        {
+            long position = ++_position;
+            batch[i] = new LogEntry(position, LogEntryKind.Publish, topic,
+                MessageJson.WithId(position, MessageJson.EncodeBody(topic, new string('x', valueBytes), [], DateTimeOffset.UnixEpoch)), 0);
+        }
+        return Apply(batch);
+    }
+
     public long Apply(params LogEntry[] entries)
     {
         Reader.Tell(new LogReaderProtocol.Apply(-1, entries));
@@ -80,14 +92,10 @@ internal sealed class SseGraphFixture : IAsyncDisposable
         Cursor = cursor ?? Registry.AppliedPosition,
     };
 
-    /// <summary>What a round puts on the wire, read back as events.</summary>
-    public static List<SseEvent> Events(WriteRound round)
+    /// <summary>What a stream wrote, read back as events.</summary>
+    public static List<SseEvent> Events(byte[] written)
     {
-        var stream = new MemoryStream();
-        var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        round.WriteTo(writer);
-        writer.FlushAsync().AsTask().Wait();
-        stream.Position = 0;
+        var stream = new MemoryStream(written);
         return [.. System.Net.ServerSentEvents.SseParser.Create(stream).Enumerate()
             .Select(item => new SseEvent(item.EventType, item.EventId, item.Data, item.ReconnectionInterval is { } retry ? (int)retry.TotalMilliseconds : null))];
     }

@@ -1,146 +1,31 @@
-using Akka.Streams;
+using System.IO.Pipelines;
 using Akka.Streams.Stage;
 using Repl.Actors.Messages;
 using Repl.Actors.Topics;
 
 namespace Repl.Sse;
 
-/// <summary>
-/// The source of one SSE connection's graph: a cursor over the node's applied log for the connection's topics, whose
-/// element is a whole <see cref="WriteRound"/>.
-/// </summary>
-/// <remarks>
-/// <para><b>Order and resume.</b> The cursor is a log position. On each pull the source takes the node's applied
-/// watermark W and emits every frame of its topics in (cursor, W], in position order (up to
-/// <see cref="SseOptions.MaxWriteBytes"/>), then moves the cursor. Frames at or below W are all in place, so a stream
-/// over several topics is still in log order and one <c>Last-Event-ID</c> resumes it exactly.</para>
-/// <para><b>Waking.</b> The topics call <see cref="ISubscriber.Notify"/> from the log reader, once per applied
-/// batch. That call only flips an interlocked flag and, if it was clear, hands the stage's one async callback to the
-/// <see cref="StreamHost"/>, which invokes it from inside its actor (no message per stream): the
-/// flag stays set from a push until the next pull looks at the watermark (and while a coalescing window or a journal
-/// read is pending), so a connection is woken at most once per batch or window however many batches arrive
-/// meanwhile, and the log reader never blocks on it.</para>
-/// <para><b>Coalescing.</b> A stream that pushed less than <see cref="SseOptions.CoalesceWindow"/> ago waits for the
-/// window's next tick (<see cref="CoalescingWindow"/>: Akka's scheduler cannot time 5 ms), then takes everything pending in one round: on loopback most of a round's cost is the
-/// kernel's send, so fewer, fuller writes are the lever under load (bench/README.md: 480k → 1,167k deliveries/s in S2
-/// when coalescing came in). A quiet stream emits at once, and so does one whose last round was cut short by
-/// <see cref="SseOptions.MaxWriteBytes"/>: it is behind, and its next round is full already.</para>
-/// <para><b>Slow clients.</b> The source holds no queue: what the sink has not taken stays in the rings or the
-/// journal. A stream that fell behind its topics' rings reads the journal — blocking SQLite, so on the thread pool,
-/// with the result handed back through an async callback, never on the streams' one thread (<see cref="JournalPage"/>)
-/// — and says <c>gap</c> for what retention removed.</para>
-/// <para><b>State.</b> Besides its cursor, a stream is in one <see cref="Phase"/> (is <c>connected</c> still to be said),
-/// its next round comes from one <see cref="Progress"/> (caught up, behind, or a journal read in flight), and it stands in
-/// one <see cref="Coalescing"/> state (none, waiting for the window's end, or past it).</para>
-/// <para><b>Presence.</b> A stream opened with <c>?presence=1</c> also reads each topic's <see cref="PresenceFeed"/>
-/// (<see cref="PresenceCursor"/>): subscribed to it, it is woken as by messages, and each round it takes the events
-/// after the version it told — not its own client's, no <c>id:</c> line, not ordered with messages. It starts with the
-/// topic's counts once the topic's entity has counted it (so the counts include it), and gets the counts again instead
-/// of events it fell behind. A stream without it holds null and pays one null check a round.</para>
-/// <para><b>Pings and expiry.</b> No timer of its own: the host's sweep (<see cref="StreamHost.Handle.Sweep"/>) wakes the
-/// stream when <see cref="SseOptions.PingInterval"/> passed since its last round, or its token expired.</para>
-/// <para><b>End.</b> Completes after <c>event: deleted</c> once every topic is deleted, after <c>event: expired</c> at
-/// <see cref="SseConnection.ExpiresAt"/> (the first sweep after it), after <c>event: unavailable</c> when <see cref="SseConnection.Unavailable"/>
-/// fires, and silently when the stop token fires (request aborted, host stopping) or the sink cancels. It unsubscribes
-/// from every topic in <c>PostStop</c>, which runs on every path, failure included.</para>
-/// </remarks>
-internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
+internal sealed partial class ConnectionStage
 {
-    private readonly SseConnection _connection;
-    private readonly SseOptions _options;
-    private readonly SseCounters _counters;
-    private readonly CancellationToken _stop;
-    private readonly CoalescingWindow _window;
-    private readonly StreamHost.Handle _host;
-
-    /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
-    /// <param name="host">The host the graph runs in (<see cref="StreamHost"/>): wakes go through it.</param>
-    /// <param name="stop">Ends the stream without a closing event (the request was aborted, the host is stopping).</param>
-    public CursorSource(SseConnection connection, SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host, CancellationToken stop)
-    {
-        _window = window;
-        _host = host;
-        _connection = connection;
-        _options = options;
-        _counters = counters;
-        _stop = stop;
-        Shape = new SourceShape<WriteRound>(Out);
-    }
-
-    public Outlet<WriteRound> Out { get; } = new("sse.cursor.out");
-
-    public override SourceShape<WriteRound> Shape { get; }
-
-    protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-cursor");
-
-    protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
-
-    /// <summary>Where the stream is in its life.</summary>
-    private enum Phase
-    {
-        /// <summary>Not started: a stage that never ran <c>PreStart</c> was never counted open.</summary>
-        Created,
-
-        /// <summary>Subscribed and counted open; its first round starts with <c>connected</c> (and <c>reset</c>).</summary>
-        Opened,
-
-        /// <summary><c>connected</c> was pushed.</summary>
-        Connected,
-    }
-
-    /// <summary>Where the next round's messages come from.</summary>
-    private enum Progress
-    {
-        /// <summary>The last round reached the watermark it read up to: the rings cover what follows, and a round due soon after it may wait for the coalescing window.</summary>
-        CaughtUp,
-
-        /// <summary>The last round stopped at its byte budget, short of its watermark: the next one is full already and goes at once.</summary>
-        Behind,
-
-        /// <summary>A journal page is being read on the pool (<see cref="JournalPage"/>): nothing is pushed until it is back.</summary>
-        Reading,
-    }
-
-    /// <summary>The stream's place in the coalescing window (<see cref="CoalescingWindow"/>).</summary>
-    private enum Coalescing
-    {
-        /// <summary>Not waiting, and no window has ended since the last push (or read).</summary>
-        None,
-
-        /// <summary>Registered with the window: it wakes the stream at its end. Only one registration at a time.</summary>
-        Waiting,
-
-        /// <summary>The window ended since the last push (or read): the next round goes at once.</summary>
-        Ended,
-    }
-
-    /// <summary>Where a <c>?presence=1</c> stream is in one topic's presence feed.</summary>
-    private sealed class PresenceCursor(TopicHub topic, long told)
-    {
-        public readonly TopicHub Topic = topic;
-        public readonly PresenceFeed Feed = topic.Presence;
-
-        /// <summary>The feed's version up to which the stream has told (or passed over) everything.</summary>
-        public long Told = told;
-
-        /// <summary>The counts were told: from here on, events. Before, the stream waits to be counted.</summary>
-        public bool Counted;
-    }
-
-    // Its own out-handler (not SetHandler's lambdas): a handler object and its delegates are ~130 B a stream.
-    private sealed class Logic : OutGraphStageLogic, ISubscriber, ISweptStream
+    /// <summary>One connection's state and its rounds: the cursor, here; the writes, flushes and the end, in <c>ConnectionStage.Write.cs</c>.</summary>
+    /// <remarks>
+    /// Its own port handlers (the looped ports see no element: their handlers are never called but for the end) and made
+    /// with <c>GraphStageLogic(1, 1)</c>, which makes no log source (the shape's constructor names one, ~120 B a stream).
+    /// </remarks>
+    private sealed partial class Logic : GraphStageLogic, IInHandler, IOutHandler, ISubscriber, ISweptStream
     {
         private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
 
-        private readonly CursorSource _stage;
+        private readonly ConnectionStage _stage;
         private readonly SseConnection _connection;
-        private readonly SseOptions _options;
+        private readonly PipeWriter _writer;
+        private readonly Action _abort;
+        private readonly CancellationToken _stop;
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly WriteRound _round = new();
-        private readonly long _windowMs;
-        private readonly long _pingMs;
         // The topics still followed: the connection's own list until one is deleted, a copy from then on.
         private IReadOnlyList<TopicHub> _topics;
-        // Every event from outside the stage comes through this one callback (StreamSignal, TopicHub, JournalPage).
+        // Every event from outside the stage comes through this one callback (StreamSignal, TopicHub, JournalPage, StreamDisconnect, StreamUnsubscribe).
         private Action<object> _callback = static _ => { };
         private CancellationTokenRegistration _stopRegistration;
         private CancellationTokenRegistration _unavailableRegistration;
@@ -164,24 +49,40 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         // ?presence=1 only: one cursor per topic still followed.
         private List<PresenceCursor>? _presence;
 
-        public Logic(CursorSource stage) : base(stage.Shape)
+        public Logic(ConnectionStage stage, Start start) : base(1, 1)
         {
-            _stage = stage;
-            _connection = stage._connection;
-            _options = stage._options;
-            _topics = _connection.Topics;
-            _windowMs = (long)_options.CoalesceWindow.TotalMilliseconds;
-            _pingMs = (long)_options.PingInterval.TotalMilliseconds;
+            SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
+            _stage = stage;
+            _connection = start.Connection;
+            _writer = start.Writer;
+            _abort = start.Abort;
+            _stop = start.Stop;
+            _topics = _connection.Topics;
         }
 
-        public override void OnPull() => Emit();
+        /// <summary>The materialized value: completes when the stream has ended and no flush of it is in flight.</summary>
+        public Task Ended => _ended.Task;
 
         public Action<object> Callback => _callback;
 
         public SseConnection Connection => _connection;
 
         public override void PreStart()
+        {
+            try
+            {
+                Open();
+            }
+            catch (Exception error)
+            {
+                // Akka fails the stage with it; the request learns it from the task.
+                _failure ??= error;
+                throw;
+            }
+        }
+
+        private void Open()
         {
             _callback = GetAsyncCallback<object>(OnSignal);
             _stage._counters.Opened();
@@ -201,28 +102,31 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     _presence.Add(cursor);
                 }
             }
-            // The start was fixed before the head (SseConnection.Cursor); subscribed now, the first pull reads everything
+            // The start was fixed before the head (SseConnection.Cursor); subscribed now, the first round reads everything
             // applied above it, and anything applied after that wakes us.
             _cursor = _connection.Cursor;
             Volatile.Write(ref _lastPushMs, Environment.TickCount64);
 
             // Pings and the token's expiry come from the host's sweep, not from a timer of our own.
             _stage._host.Register(this);
-            if (_connection.ExpiresAt is not null && IsExpired()) Close(Expired);
-            if (_stage._stop.IsCancellationRequested)
+            if (_connection.ExpiresAt is not null && IsExpired()) _closing = Expired;
+            if (_stop.IsCancellationRequested)
             {
-                CompleteStage();
+                Stop();
                 return;
             }
-            if (_stage._stop.CanBeCanceled) _stopRegistration = _stage._stop.Register(static state => ((Action<object>)state!)(StreamSignal.Stop), _callback);
+            if (_stop.CanBeCanceled) _stopRegistration = _stop.Register(static state => ((Action<object>)state!)(StreamSignal.Stop), _callback);
             if (_connection.Unavailable.CanBeCanceled)
             {
                 _unavailableRegistration = _connection.Unavailable.Register(static state => ((Action<object>)state!)(StreamSignal.Unavailable), _callback);
             }
+            // The first round: connected, and whatever was applied since the start was fixed.
+            Emit();
         }
 
         public override void PostStop()
         {
+            _stopped = true;
             // No wake-up may be sent to a stage that has stopped.
             Volatile.Write(ref _scheduled, 1);
             _stage._host.Unregister(this);
@@ -234,7 +138,30 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             _stopRegistration.Dispose();
             _unavailableRegistration.Dispose();
             if (_phase != Phase.Created) _stage._counters.Closed();
+            if (_failure is { } failure) _ended.TrySetException(failure);
+            else _ended.TrySetResult();
             base.PostStop();
+        }
+
+        // The loop carries nothing: its ends close only when the stage ends itself.
+        void IInHandler.OnPush()
+        {
+        }
+
+        void IInHandler.OnUpstreamFinish()
+        {
+        }
+
+        void IInHandler.OnUpstreamFailure(Exception e)
+        {
+        }
+
+        void IOutHandler.OnPull()
+        {
+        }
+
+        void IOutHandler.OnDownstreamFinish(Exception cause)
+        {
         }
 
         void ISubscriber.Notify()
@@ -244,9 +171,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         void ISubscriber.OnTopicDeleted(TopicHub topic) => _callback(topic);
 
-        /// <summary>The host's thread: reads the last push's time (written with a barrier), the options and the connection, which do not change.</summary>
+        /// <summary>The host's thread: reads the last write's time (written with a barrier), the options and the connection, which do not change.</summary>
         bool ISweptStream.IsDue(long nowMs) =>
-            nowMs - Volatile.Read(ref _lastPushMs) >= _pingMs || (_connection.ExpiresAt is not null && IsExpired());
+            nowMs - Volatile.Read(ref _lastPushMs) >= _stage._pingMs || (_connection.ExpiresAt is not null && IsExpired());
 
         private bool IsExpired() => _connection.Time.GetUtcNow() >= _connection.ExpiresAt!.Value;
 
@@ -254,6 +181,19 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
 
         /// <summary>The one async callback: whatever happened outside the stage, on the stage's thread.</summary>
         private void OnSignal(object what)
+        {
+            try
+            {
+                Handle(what);
+            }
+            catch (Exception error)
+            {
+                // Ends like any other failure: after a flush in flight, and the request learns it from the task.
+                Stop(error);
+            }
+        }
+
+        private void Handle(object what)
         {
             switch (what)
             {
@@ -268,6 +208,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     _stage._counters.Woken();
                     Emit();
                     break;
+                case StreamSignal signal when signal == StreamSignal.More:
+                    Emit();
+                    break;
                 case StreamSignal signal when signal == StreamSignal.WindowEnd:
                     _coalescing = Coalescing.Ended;
                     Emit();
@@ -276,10 +219,13 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                     OnSweep();
                     break;
                 case StreamSignal signal when signal == StreamSignal.Stop:
-                    CompleteStage();
+                    Stop();
                     break;
                 case StreamSignal signal when signal == StreamSignal.Unavailable:
                     Close(SseEvents.Closing("unavailable", _connection.UnavailableReason));
+                    break;
+                case StreamSignal signal when signal == StreamSignal.Sent || signal == StreamSignal.Closed || signal == StreamSignal.Stalled:
+                    OnFlushed(signal);
                     break;
                 case StreamDisconnect disconnect:
                     Close(SseEvents.Closing("disconnect", disconnect.Reason));
@@ -323,9 +269,9 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 Close(Expired);
                 return;
             }
-            if (Environment.TickCount64 - _lastPushMs < _pingMs) return;
-            // A stream whose sink is still flushing is not idle: no ping to add behind it.
-            _pingDue = IsAvailable(_stage.Out);
+            if (Environment.TickCount64 - _lastPushMs < _stage._pingMs) return;
+            // A stream still flushing is not idle: no ping to add behind it.
+            _pingDue = !_flushing;
             Emit();
         }
 
@@ -335,16 +281,34 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             Emit();
         }
 
-        /// <summary>Pushes the next round if the sink has asked for one and there is something to send.</summary>
+        /// <summary>
+        /// Writes rounds while there is something to send and each flush completes at once, at most
+        /// <see cref="InlineRounds"/> in a row (then the rest after the streams woken meanwhile, through the host).
+        /// </summary>
         private void Emit()
         {
-            if (_progress == Progress.Reading || !IsAvailable(_stage.Out)) return;
+            for (int rounds = 0; NextRound(); rounds++)
+            {
+                if (rounds + 1 < InlineRounds) continue;
+                // Its wake flag is set (the last write set it), so nothing else wakes it meanwhile.
+                _stage._host.Wake(_callback, StreamSignal.More);
+                return;
+            }
+        }
+
+        /// <summary>
+        /// Builds the next round, if nothing is in flight (a flush, a journal read) and there is something to send, and
+        /// writes it. True when the round was flushed at once and the stream goes on: the next one may go now.
+        /// </summary>
+        private bool NextRound()
+        {
+            if (_progress == Progress.Reading || _flushing || _ending) return false;
             var round = _round;
             round.Clear();
             if (_phase != Phase.Connected)
             {
                 _phase = Phase.Connected;
-                round.AddHead(SseEvents.Connected(_options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text, _connection.Client));
+                round.AddHead(SseEvents.Connected(_stage._options.Retry, _topics.Select(topic => topic.Name), _connection.Node, _cursor, _connection.Registry.Epoch.Text, _connection.Client));
                 if (_connection.Reset is { } reset) round.AddHead(SseEvents.Reset(reset.Requested, reset.Reason, _connection.Registry.Epoch.Text, _cursor));
             }
             if (_deleted is { Count: > 0 })
@@ -358,8 +322,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 _deleted.Clear();
                 if (_topics.Count == 0)
                 {
-                    Finish(round);
-                    return;
+                    SendLast(round);
+                    return false;
                 }
             }
             if (_told is { Count: > 0 })
@@ -370,11 +334,11 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (_closing is { } closing)
             {
                 round.AddTail(closing);
-                Finish(round);
-                return;
+                SendLast(round);
+                return false;
             }
 
-            // From here until the next push (or hold), a Notify must wake us: clear the flag, then read the watermark.
+            // From here until the next write (or hold), a Notify must wake us: clear the flag, then read the watermark.
             Volatile.Write(ref _scheduled, 0);
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
@@ -387,14 +351,14 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                         _coalescing = Coalescing.Waiting;
                         _stage._window.Hold(_callback);
                     }
-                    return;
+                    return false;
                 }
                 PastWindow();
                 if (!FromMemory(watermark, round.Frames))
                 {
                     Volatile.Write(ref _scheduled, 1);
                     ReadJournal(watermark);
-                    return;
+                    return false;
                 }
             }
             if (_presence is not null) ReadPresence(round);
@@ -403,7 +367,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
                 _pingDue = false;
                 if (round.IsEmpty) round.AddTail(PingEvent);
             }
-            if (!round.IsEmpty) Send(round);
+            return !round.IsEmpty && Send(round);
         }
 
         /// <summary>
@@ -438,12 +402,12 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         }
 
         /// <summary>
-        /// Whether a round of messages only waits for the end of the coalescing window: the stream is caught up, pushed
+        /// Whether a round of messages only waits for the end of the coalescing window: the stream is caught up, wrote
         /// less than a window ago, no window ended since, and the round owes nothing else (no head, closing or ping).
         /// </summary>
         private bool WaitsForWindow(WriteRound round) =>
             _progress == Progress.CaughtUp && _coalescing != Coalescing.Ended && round.IsEmpty && !_pingDue
-            && _windowMs > 0 && Environment.TickCount64 - _lastPushMs < _windowMs;
+            && _stage._windowMs > 0 && Environment.TickCount64 - _lastPushMs < _stage._windowMs;
 
         /// <summary>A window that ended counted for one round; a registration still waiting stays (its end wakes the stream once more).</summary>
         private void PastWindow()
@@ -451,25 +415,11 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             if (_coalescing == Coalescing.Ended) _coalescing = Coalescing.None;
         }
 
-        private void Send(WriteRound round)
-        {
-            Volatile.Write(ref _scheduled, 1);
-            Volatile.Write(ref _lastPushMs, Environment.TickCount64);
-            PastWindow();
-            Push(_stage.Out, round);
-        }
-
-        private void Finish(WriteRound round)
-        {
-            Send(round);
-            CompleteStage();
-        }
-
         /// <summary>Reads the topics' rings into <paramref name="frames"/>; false, with nothing read, when one does not cover the cursor.</summary>
         private bool FromMemory(long watermark, List<Frame> frames)
         {
             long reached = watermark;
-            int maxBytes = _options.MaxWriteBytes;
+            int maxBytes = _stage._options.MaxWriteBytes;
             // By index: an IReadOnlyList's enumerator would be an allocation a round.
             for (int t = 0; t < _topics.Count; t++)
             {
@@ -501,7 +451,7 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             _progress = Progress.Reading;
             _stage._host.Served(watermark - _cursor);
-            JournalPage.ReadOnPool(_connection, _topics, _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _options,
+            JournalPage.ReadOnPool(_connection, _topics, _cursor, watermark, _gapsReported ??= new(StringComparer.Ordinal), _stage._options,
                 _stage._counters, _callback);
         }
 
@@ -509,9 +459,10 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
         {
             if (page.Error is { } error)
             {
-                FailStage(error);
+                Stop(error);
                 return;
             }
+            // The round started before the read (connected, deleted, unsubscribed) goes out with the page.
             foreach (var gap in page.Gaps) _round.AddHead(gap);
             if (_unsubscribedWhileReading)
             {
@@ -525,13 +476,8 @@ internal sealed class CursorSource : GraphStage<SourceShape<WriteRound>>
             }
             _cursor = page.Reached;
             _progress = page.Complete ? Progress.CaughtUp : Progress.Behind;
-            if (!_round.IsEmpty)
-            {
-                Send(_round);
-                return;
-            }
-            // Nothing there after all (e.g. the topic's newer messages were all removed): look again.
-            Emit();
+            // Sent, or nothing there after all (e.g. the topic's newer messages were all removed): look again.
+            if (_round.IsEmpty || Send(_round)) Emit();
         }
     }
 }

@@ -1,67 +1,65 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using Microsoft.Extensions.Options;
-using Repl.Actors.Messages;
 using Repl.Sse;
 
 namespace Repl.Actors.Tests.Sse;
 
-/// <summary>The socket sink of a connection's graph, and the whole graph, over real loopback sockets.</summary>
-public sealed class SocketSinkSpecs : Akka.TestKit.Xunit2.TestKit
+/// <summary>A connection's stage writing to a real loopback socket (<see cref="ChunkedSocketWriter"/>), run by the node's <see cref="SseStreams"/>.</summary>
+public sealed class ConnectionStageSocketSpecs : Akka.TestKit.Xunit2.TestKit
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    public SocketSinkSpecs() : base(SseGraphFixture.Config) => Materializer = Sys.Materializer();
-
-    private ActorMaterializer Materializer { get; }
-
-    private static WriteRound Round(int frames, int bytesEach)
+    public ConnectionStageSocketSpecs() : base(SseGraphFixture.Config)
     {
-        var round = new WriteRound();
-        for (int i = 1; i <= frames; i++) round.Frames.Add(new Frame(i, "a", Encoding.ASCII.GetBytes($"id: {i}\ndata: {new string('x', bytesEach)}\n\n")));
-        return round;
     }
 
     [Fact]
     public async Task ARound_IsWrittenAsOneChunk_AndCountedAsDelivered()
     {
+        await using var fixture = new SseGraphFixture(1024, "a");
         var (server, client) = await SseGraphFixture.ConnectedPairAsync();
         using var _ = server;
         using var __ = client;
         var counters = new SseCounters();
-        var sink = new SocketSink(ChunkedSocketWriter.Over(server), () => { }, new SseOptions(), counters, default);
+        using var streams = new SseStreams(Sys, Options.Create(new SseOptions { CoalesceWindow = TimeSpan.Zero }), counters);
+        using var stop = new CancellationTokenSource();
+        var ended = streams.RunAsync(fixture.Connection(null, "a"), ChunkedSocketWriter.Over(server), () => { }, stop.Token);
+        Assert.Contains("event: connected", await ReceiveChunkAsync(client));
 
-        var ended = Source.Single(Round(3, 1)).RunWith(Sink.FromGraph(sink), Materializer);
-        await ended.WaitAsync(Wait);
-
-        string payload = "id: 1\ndata: x\n\nid: 2\ndata: x\n\nid: 3\ndata: x\n\n";
-        string expected = $"{payload.Length:x}\r\n{payload}\r\n";
-        Assert.Equal(expected, await ReceiveAsync(client, expected.Length));
-        Assert.Equal(3, counters.Delivered);
+        long last = fixture.Publish(3, "a");
+        string payload = await ReceiveChunkAsync(client);
+        Assert.Equal([last - 2, last - 1, last], payload.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => long.Parse(e.Split('\n').Single(line => line.StartsWith("id: ", StringComparison.Ordinal))[4..].Split('@')[0], CultureInfo.InvariantCulture)));
+        // Counted once the send returned, which the client may see first.
+        await AwaitAssertAsync(() => Assert.Equal(3, counters.Delivered), Wait);
         Assert.Equal(1, counters.Writes);
+
+        stop.Cancel();
+        await ended.WaitAsync(Wait);
     }
 
     [Fact]
     public async Task AClientThatStopsReading_IsCutOffAfterTheStallTimeout()
     {
+        await using var fixture = new SseGraphFixture(1024, "a");
         var (server, client) = await SseGraphFixture.ConnectedPairAsync(receiveBuffer: 4096, sendBuffer: 8192);
         using var _ = server;
         using var __ = client;
         var counters = new SseCounters();
+        using var streams = new SseStreams(Sys, Options.Create(new SseOptions { StallTimeout = TimeSpan.FromSeconds(1) }), counters);
         int aborted = 0;
         string? thread = null;
-        var sink = new SocketSink(ChunkedSocketWriter.Over(server), () =>
+        var ended = streams.RunAsync(fixture.Connection(null, "a"), ChunkedSocketWriter.Over(server), () =>
         {
             Interlocked.Increment(ref aborted);
             thread = Thread.CurrentThread.Name;
             server.Dispose();
-        }, new SseOptions { StallTimeout = TimeSpan.FromSeconds(1) }, counters, default);
+        }, default);
 
-        // Rounds of 64 KB for ever: the socket's buffers fill and the flush stays pending.
-        var ended = Source.Repeat(Round(64, 1000)).ToMaterialized(Sink.FromGraph(sink), Keep.Right)
-            .WithAttributes(ActorAttributes.CreateDispatcher(SseStreams.DispatcherId)).Run(Materializer);
+        // 600 KB the client never reads: the socket's buffers fill and a flush stays pending.
+        for (int i = 0; i < 10; i++) fixture.PublishValues(30, 2000, "a");
         await ended.WaitAsync(Wait);
 
         Assert.Equal(1, counters.CutOff);
@@ -91,6 +89,17 @@ public sealed class SocketSinkSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal(0, fixture.Topic("a").SubscriberCount);
         Assert.Equal(0, counters.Open);
         Assert.Equal(5, counters.Delivered);
+    }
+
+    /// <summary>Reads exactly one HTTP/1.1 chunk (<c>{hex}\r\n{payload}\r\n</c>) and returns its payload.</summary>
+    private static async Task<string> ReceiveChunkAsync(Socket socket)
+    {
+        var head = new StringBuilder();
+        while (!head.ToString().EndsWith("\r\n", StringComparison.Ordinal)) head.Append(await ReceiveAsync(socket, 1));
+        int length = int.Parse(head.ToString().TrimEnd(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        string chunk = await ReceiveAsync(socket, length + 2);
+        Assert.EndsWith("\r\n", chunk);
+        return chunk[..length];
     }
 
     private static async Task<string> ReceiveAsync(Socket socket, int length)
