@@ -9,10 +9,10 @@ internal sealed partial class ConnectionStage
 {
     /// <summary>One connection's state and its rounds: the cursor, here; the writes, flushes and the end, in <c>ConnectionStage.Write.cs</c>.</summary>
     /// <remarks>
-    /// Its own port handlers (the looped ports see no element: their handlers are never called but for the end) and made
-    /// with <c>GraphStageLogic(1, 1)</c>, which makes no log source (the shape's constructor names one, ~120 B a stream).
+    /// Its own out-handler (the tail never pulls), made with <c>GraphStageLogic(0, 1)</c>, which makes no log source (the
+    /// shape's constructor names one, ~120 B a stream).
     /// </remarks>
-    private sealed partial class Logic : GraphStageLogic, IInHandler, IOutHandler, ISubscriber, ISweptStream
+    private sealed partial class Logic : GraphStageLogic, IOutHandler, ISubscriber, ISweptStream
     {
         private static readonly byte[] PingEvent = SseEvents.Ping.ToArray();
 
@@ -49,9 +49,8 @@ internal sealed partial class ConnectionStage
         // ?presence=1 only: one cursor per topic still followed.
         private List<PresenceCursor>? _presence;
 
-        public Logic(ConnectionStage stage, Start start) : base(1, 1)
+        public Logic(ConnectionStage stage, Start start) : base(0, 1)
         {
-            SetHandler(stage.In, this);
             SetHandler(stage.Out, this);
             _stage = stage;
             _connection = start.Connection;
@@ -143,26 +142,12 @@ internal sealed partial class ConnectionStage
             base.PostStop();
         }
 
-        // The loop carries nothing: its ends close only when the stage ends itself.
-        void IInHandler.OnPush()
-        {
-        }
-
-        void IInHandler.OnUpstreamFinish()
-        {
-        }
-
-        void IInHandler.OnUpstreamFailure(Exception e)
-        {
-        }
-
+        // The tail never pulls, nor cancels but when the stage failed.
         void IOutHandler.OnPull()
         {
         }
 
-        void IOutHandler.OnDownstreamFinish(Exception cause)
-        {
-        }
+        void IOutHandler.OnDownstreamFinish(Exception cause) => Stop();
 
         void ISubscriber.Notify()
         {

@@ -16,10 +16,11 @@ namespace Repl.Sse;
 /// <para><b>One stage, shared.</b> The node holds one instance, pre-fused once (<see cref="Graph"/>); what a
 /// connection streams is handed to each materialization as an attribute (<see cref="Start"/>), and lives in the logic
 /// only. So a connection's graph holds no stage object, shape, port or module tree of its own (bench/README.md, "Where
-/// S4's memory per connection goes", for what the cursor source and socket sink this replaces cost). Akka.NET 1.5
-/// refuses a stage with no port ("Sum of inlets (0) and outlets (0) must be &gt; 0"), so the stage has one outlet wired
-/// to its own inlet: the graph's one connection, which no element ever crosses and which keeps the stage running until
-/// it ends itself.</para>
+/// S4's memory per connection goes", for what the cursor source and socket sink this replaces cost). Its one outlet
+/// carries nothing: it feeds <see cref="Tail"/>, which never pulls. Akka.NET 1.5.75 runs no graph of a single stage
+/// fused: a stage with no port is refused ("Sum of inlets (0) and outlets (0) must be &gt; 0"), and a stage whose outlet
+/// feeds its own inlet is materialized alone, its ports actor boundaries (a publisher and a subscriber, ~0.4 KB more a
+/// connection than the tail, measured).</para>
 /// <para><b>Order and resume.</b> The cursor is a log position. Each round takes the node's applied watermark W and
 /// writes every frame of its topics in (cursor, W], in position order (up to <see cref="SseOptions.MaxWriteBytes"/>),
 /// then moves the cursor. Frames at or below W are all in place, so a stream over several topics is still in log order
@@ -67,7 +68,7 @@ namespace Repl.Sse;
 /// Kestrel's closing chunk; stopped with a flush in flight, the stream aborts the connection instead of waiting. It
 /// unsubscribes from every topic in <c>PostStop</c>, which runs on every path, failure included.</para>
 /// </remarks>
-internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<FlowShape<NotUsed, NotUsed>, Task>
+internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<SourceShape<NotUsed>, Task>
 {
     /// <summary>
     /// Rounds a stream writes in a row while its flushes complete at once; then it goes on after the streams woken
@@ -91,29 +92,21 @@ internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<
         _host = host;
         _windowMs = (long)options.CoalesceWindow.TotalMilliseconds;
         _pingMs = (long)options.PingInterval.TotalMilliseconds;
-        Shape = new FlowShape<NotUsed, NotUsed>(In, Out);
+        Shape = new SourceShape<NotUsed>(Out);
     }
 
     /// <summary>
-    /// Every connection's graph, pre-fused: the one stage with its outlet wired to its inlet. Materialize it with a
+    /// Every connection's graph, pre-fused: the stage feeding <see cref="Tail"/>. Materialize it with a
     /// <see cref="Start"/> among the attributes.
     /// </summary>
     /// <param name="window">Where a busy stream waits for the end of its coalescing window.</param>
     /// <param name="host">The host the graphs run in (<see cref="StreamHost"/>): wakes go through it.</param>
-    public static IGraph<ClosedShape, Task> Graph(SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host)
-    {
-        var stage = new ConnectionStage(options, counters, window, host);
-        // Wired at the module level: through GraphDsl, Akka.NET 1.5.75's Fusing refuses the loop on the stage's copy
-        // ("wiring sse.connection.out -> sse.connection.in (Parameter 'outPort')"); Wire on an atomic module drops the
-        // module, so it is nested first.
-        return Fusing.Aggressive(new RunnableGraph<Task>(stage.Module.Nest().Wire(stage.Out, stage.In)));
-    }
-
-    public Inlet<NotUsed> In { get; } = new("sse.connection.in");
+    public static IGraph<ClosedShape, Task> Graph(SseOptions options, SseCounters counters, CoalescingWindow window, StreamHost.Handle host) =>
+        Fusing.Aggressive(Source.FromGraph(new ConnectionStage(options, counters, window, host)).To(Sink.FromGraph(new Tail())));
 
     public Outlet<NotUsed> Out { get; } = new("sse.connection.out");
 
-    public override FlowShape<NotUsed, NotUsed> Shape { get; }
+    public override SourceShape<NotUsed> Shape { get; }
 
     protected override Attributes InitialAttributes { get; } = Attributes.CreateName("sse-connection");
 
@@ -180,5 +173,34 @@ internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<
 
         /// <summary>The counts were told: from here on, events. Before, the stream waits to be counted.</summary>
         public bool Counted;
+    }
+
+    /// <summary>
+    /// What the stage's outlet feeds, so that the graph has two stages and Akka fuses it: never pulls, and ends when the
+    /// stage does. One instance per node, like the stage; per connection only its small logic.
+    /// </summary>
+    private sealed class Tail : GraphStage<SinkShape<NotUsed>>
+    {
+        public Tail() => Shape = new SinkShape<NotUsed>(In);
+
+        public Inlet<NotUsed> In { get; } = new("sse.connection.tail");
+
+        public override SinkShape<NotUsed> Shape { get; }
+
+        protected override GraphStageLogic CreateLogic(Attributes inheritedAttributes) => new Logic(this);
+
+        // GraphStageLogic(1, 0) makes no log source (the shape's constructor names one, ~120 B a stream).
+        private sealed class Logic : GraphStageLogic, IInHandler
+        {
+            public Logic(Tail tail) : base(1, 0) => SetHandler(tail.In, this);
+
+            public void OnPush()
+            {
+            }
+
+            public void OnUpstreamFinish() => CompleteStage();
+
+            public void OnUpstreamFailure(Exception e) => FailStage(e);
+        }
     }
 }
