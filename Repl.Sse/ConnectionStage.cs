@@ -19,8 +19,8 @@ namespace Repl.Sse;
 /// S4's memory per connection goes", for what the cursor source and socket sink this replaces cost). Its one outlet
 /// carries nothing: it feeds <see cref="Tail"/>, which never pulls. Akka.NET 1.5.75 runs no graph of a single stage
 /// fused: a stage with no port is refused ("Sum of inlets (0) and outlets (0) must be &gt; 0"), and a stage whose outlet
-/// feeds its own inlet is materialized alone, its ports actor boundaries (a publisher and a subscriber, ~0.4 KB more a
-/// connection than the tail, measured).</para>
+/// feeds its own inlet is materialized alone, its ports actor boundaries (a publisher, a subscriber, an assembly of its
+/// own: 1.3 KB more a connection than the tail, measured).</para>
 /// <para><b>Order and resume.</b> The cursor is a log position. Each round takes the node's applied watermark W and
 /// writes every frame of its topics in (cursor, W], in position order (up to <see cref="SseOptions.MaxWriteBytes"/>),
 /// then moves the cursor. Frames at or below W are all in place, so a stream over several topics is still in log order
