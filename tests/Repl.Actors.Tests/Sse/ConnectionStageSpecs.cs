@@ -189,21 +189,18 @@ public sealed class ConnectionStageSpecs : Akka.TestKit.Xunit2.TestKit
         var (writer, ended) = Run(fixture, fixture.Connection(null, "a"), aborted: aborted);
         await writer.NextAsync(Wait);
 
+        // The last round's flush waits: the stream has ended, but the request's task waits for the flush.
         writer.Hold();
-        fixture.Publish(1, "a");
-        Assert.Equal(1, (await writer.NextAsync(Wait)).Messages);
-        // The topic goes while the round's flush waits: the stream ends only after it, with its closing round.
         fixture.Delete("a");
+        Assert.Equal(["deleted"], (await writer.NextAsync(Wait)).Types);
         await Task.Delay(300);
         Assert.False(ended.IsCompleted);
         Assert.Equal(1, fixture.Counters.Open);
 
         writer.Release();
-        Assert.Equal(["deleted"], (await writer.NextAsync(Wait)).Types);
         await ended.WaitAsync(Wait);
         Assert.Equal(0, fixture.Counters.Open);
         Assert.Equal(0, aborted.Value);
-        Assert.Equal(1, fixture.Counters.Delivered);
     }
 
     [Fact]
