@@ -64,7 +64,7 @@ internal static class StreamEndpoints
         // The stream's client id (StreamClient: unique in the cluster, the subscribe hook's "client"); its user is the one
         // the subscribe hook set, else the token's. The server API and presence find streams by both.
         string client = StreamClient.IdOf(context);
-        string? user = context.Items[SubscribeHook.UserItem] as string ?? HookRequestJson.UserOf(context);
+        string? user = context.Items[SubscribeHook.UserItem] as string ?? Caller.UserOf(context);
         // A user disconnected with "for" (POST /disconnect) is refused until then: EventSource would reconnect at once.
         if (services.GetRequiredService<RefusedUsers>().Of(user) is { } refusal)
         {

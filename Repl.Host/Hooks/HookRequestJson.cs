@@ -1,8 +1,7 @@
 using System.Buffers;
-using System.Security.Claims;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features.Authentication;
+using Repl.Host.Contract;
 
 namespace Repl.Host.Hooks;
 
@@ -24,17 +23,6 @@ internal static class HookRequestJson
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>The caller's user: the token's <c>sub</c>, or null without a token.</summary>
-    /// <remarks>
-    /// Read through the authentication feature, not <c>HttpContext.User</c>: with auth off nothing set a user, and that
-    /// getter makes an empty principal and stores it on the request, ~270 B that an SSE stream holds for its life.
-    /// </remarks>
-    public static string? UserOf(HttpContext context) => Authenticated(context)?.FindFirst("sub")?.Value;
-
-    /// <summary>The caller's principal when a token authenticated it, else null (see <see cref="UserOf"/>).</summary>
-    private static ClaimsPrincipal? Authenticated(HttpContext context) =>
-        context.Features.Get<IHttpAuthenticationFeature>()?.User is { Identity.IsAuthenticated: true } user ? user : null;
-
     /// <summary>The client's address, as <c>Proxy:Trusted</c> decides it (the forwarded-headers middleware has run).</summary>
     public static string AddressOf(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "";
 
@@ -44,7 +32,7 @@ internal static class HookRequestJson
     /// </summary>
     public static void WriteCaller(Utf8JsonWriter writer, HttpContext context, string[] forwardHeaders, string headersProperty)
     {
-        if (UserOf(context) is { } user) writer.WriteString("user"u8, user);
+        if (Caller.UserOf(context) is { } user) writer.WriteString("user"u8, user);
         else writer.WriteNull("user"u8);
         writer.WriteString("ip"u8, AddressOf(context));
         writer.WriteStartObject(headersProperty);
@@ -54,7 +42,7 @@ internal static class HookRequestJson
             if (values.Count > 0) writer.WriteString(name, values.ToString());
         }
         writer.WriteEndObject();
-        if (Authenticated(context) is not { } principal) return;
+        if (Caller.Authenticated(context) is not { } principal) return;
         writer.WriteStartObject("claims"u8);
         foreach (var group in principal.Claims.GroupBy(claim => claim.Type, StringComparer.Ordinal))
         {

@@ -30,7 +30,7 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
     {
         if (rate.Enabled)
         {
-            string publisher = context.User.FindFirst("sub")?.Value is { } subject ? "sub:" + subject : "ip:" + Address(context);
+            string publisher = Caller.UserOf(context) is { } subject ? "sub:" + subject : "ip:" + Address(context);
             if (!rate.TryAcquire(publisher, out var retryAfter))
             {
                 metrics.Reject(Rejection.RateLimited);
@@ -84,10 +84,10 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
     /// </summary>
     private static async Task<DateTimeOffset?> ExpiresAsync(HttpContext context)
     {
-        if (context.User.Identity?.IsAuthenticated != true) return null;
+        if (Caller.Authenticated(context) is not { } principal) return null;
         var result = await context.AuthenticateAsync();
         if (result.Properties?.ExpiresUtc is { } expires) return expires;
-        return long.TryParse(context.User.FindFirst("exp")?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)
+        return long.TryParse(principal.FindFirst("exp")?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
     }
