@@ -21,7 +21,7 @@ internal sealed partial class ConnectionStage
         private readonly PipeWriter _writer;
         private readonly Action _abort;
         private readonly CancellationToken _stop;
-        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _ended;
         private readonly WriteRound _round = new();
         // The topics still followed: the connection's own list until one is deleted, a copy from then on.
         private IReadOnlyList<TopicHub> _topics;
@@ -57,6 +57,7 @@ internal sealed partial class ConnectionStage
             _writer = start.Writer;
             _abort = start.Abort;
             _stop = start.Stop;
+            _ended = start.Ended;
             _topics = _connection.Topics;
         }
 

@@ -121,7 +121,8 @@ internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<
     /// <summary>What one materialization streams, handed in with its attributes: the stage itself is the node's, for every connection.</summary>
     /// <param name="Abort">Drops the connection; called when the client stalls, or the stream stops with a flush in flight.</param>
     /// <param name="Stop">Ends the stream without a closing event (the request was aborted, the host is stopping); a flush still in flight then is abandoned and the connection aborted.</param>
-    internal sealed record Start(SseConnection Connection, PipeWriter Writer, Action Abort, CancellationToken Stop) : Attributes.IAttribute;
+    /// <param name="Ended">Completed by the stage when the stream has ended and no flush of it is in flight (its materialized value).</param>
+    internal sealed record Start(SseConnection Connection, PipeWriter Writer, Action Abort, CancellationToken Stop, TaskCompletionSource Ended) : Attributes.IAttribute;
 
     /// <summary>Where the stream is in its life.</summary>
     private enum Phase

@@ -90,9 +90,18 @@ public sealed class SseStreams : IDisposable
     /// </summary>
     /// <param name="abort">Drops the connection; called when the client stalls, or the stream stops with a write in flight.</param>
     /// <returns>Completes when the stream has ended and no write of it is in flight.</returns>
-    /// <remarks>Not an async method: its state machine would be held for the stream's life (160 B), the unwrapped task is less.</remarks>
-    public Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop) =>
-        _host.MaterializeAsync(_graph, Attributes.None.And(new ConnectionStage.Start(connection, writer, abort, stop))).Unwrap();
+    /// <remarks>
+    /// Neither an async method nor the materialization's task unwrapped: either would be held for the stream's life (160
+    /// and 72 B). The stage completes the task made here; a graph that could not be materialized fails it.
+    /// </remarks>
+    public Task RunAsync(SseConnection connection, PipeWriter writer, Action abort, CancellationToken stop)
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _host.MaterializeAsync(_graph, Attributes.None.And(new ConnectionStage.Start(connection, writer, abort, stop, ended)))
+            .ContinueWith(static (materialized, ended) => ((TaskCompletionSource)ended!).TrySetException(materialized.Exception!.InnerExceptions), ended,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return ended.Task;
+    }
 
     /// <summary>
     /// Ends every stream of <paramref name="user"/> on this node: each says <c>event: disconnect</c> with

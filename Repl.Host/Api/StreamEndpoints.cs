@@ -25,21 +25,34 @@ internal static class StreamEndpoints
             .RequireAuthorization(ReplPolicies.Subscribe).WithMetadata(TrafficMetadata.Stream);
     }
 
-    private static async Task StreamAsync(HttpContext context, string[] names, SubscribeHook? hook)
+    /// <summary>
+    /// A stream's request: it lasts as long as the stream, so it is not an async method awaiting the stream, which would
+    /// hold its state machine (344 B, every local of the start) for the stream's life. The start is async only while it
+    /// awaits (a subscribe hook, a resume check, the head's flush); what runs when the stream ends (hook events,
+    /// presence, the cluster's cut-off token) is a small method of its own (<see cref="RunTrackedAsync"/>).
+    /// </summary>
+    private static Task StreamAsync(HttpContext context, string[] names, SubscribeHook? hook)
+    {
+        var started = StartAsync(context, names, hook);
+        return started.IsCompletedSuccessfully ? started.Result : AwaitedAsync(started);
+
+        static async Task AwaitedAsync(ValueTask<Task> started) => await await started;
+    }
+
+    /// <summary>Answers the request with an error, or starts its stream: the task is the answer's, or the stream's.</summary>
+    private static async ValueTask<Task> StartAsync(HttpContext context, string[] names, SubscribeHook? hook)
     {
         var services = context.RequestServices;
         var registry = services.GetRequiredService<TopicRegistry>();
         var limits = services.GetRequiredService<LimitsOptions>();
         if (Resolve(context, registry, limits, names, out var topics, out long? cursor, out var epoch, out string? requested) is { } error)
         {
-            await error.ExecuteAsync(context);
-            return;
+            return error.ExecuteAsync(context);
         }
         var presence = services.GetRequiredService<NodePresence>();
         if (Watching(context.Request, presence, topics, out bool watching) is { } refused)
         {
-            await refused.ExecuteAsync(context);
-            return;
+            return refused.ExecuteAsync(context);
         }
         var expiresAt = StreamExpiry.Of(context);
         string? expiredReason = null;
@@ -49,8 +62,7 @@ internal static class StreamEndpoints
             var verdict = await hook.AskAsync(context, [.. topics.Select(topic => topic.Name)]);
             if (verdict.Refusal is not null)
             {
-                await verdict.Refusal.ExecuteAsync(context);
-                return;
+                return verdict.Refusal.ExecuteAsync(context);
             }
             if (verdict.Topics is { } allowed) topics = [.. topics.Where(topic => allowed.Contains(topic.Name, StringComparer.Ordinal))];
             if (verdict.User is not null) context.Items[SubscribeHook.UserItem] = verdict.User;
@@ -70,9 +82,8 @@ internal static class StreamEndpoints
         {
             long seconds = Math.Max(1, (refusal.UntilMs - services.GetRequiredService<TimeProvider>().GetUtcNow().ToUnixTimeMilliseconds() + 999) / 1000);
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ApiError.Of(StatusCodes.Status403Forbidden, "user disconnected",
+            return ApiError.Of(StatusCodes.Status403Forbidden, "user disconnected",
                 $"the server disconnected user '{user}' ({refusal.Reason}) and refuses their new streams for {seconds} s more").ExecuteAsync(context);
-            return;
         }
         // A resume point this log never issued is said, not swallowed: the stream starts over from the log's beginning.
         ResumeReset? reset = null;
@@ -103,13 +114,14 @@ internal static class StreamEndpoints
         // client reconnects, with its Last-Event-ID, to a node that can serve it.
         // Standalone, the node stopping is the only cause: its token as it is, not a linked source per stream (~250 B held
         // for the stream's life).
-        using var unavailable = services.GetService<ClusterMembership>()?.StreamsUnavailable is { } cutOff
+        var unavailable = services.GetService<ClusterMembership>()?.StreamsUnavailable is { } cutOff
             ? CancellationTokenSource.CreateLinkedTokenSource(cutOff, lifetime.ApplicationStopping) : null;
         var streams = services.GetRequiredService<SseStreams>();
         var node = services.GetRequiredService<IOptions<NodeOptions>>().Value;
         var connection = new SseConnection
         {
-            Topics = topics,
+            // Exactly as many as it follows: a list's spare room would be held for the stream's life.
+            Topics = topics.ToArray(),
             Registry = registry,
             Journal = services.GetRequiredService<Journal>(),
             Node = node.Id,
@@ -129,14 +141,24 @@ internal static class StreamEndpoints
         // One graph per connection (Repl.Sse.SseStreams); it ends itself when the request is aborted.
         var events = services.GetService<HookEvents>();
         string[]? present = presence.On(topics);
-        if (events is null && present is null)
+        if (events is null && present is null && unavailable is null)
         {
-            await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
-            return;
+            return streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
         }
-        var followed = topics.Select(topic => topic.Name).ToArray();
-        events?.Stream("stream.opened", client, user, followed);
-        if (present is not null) presence.Join(client, user, present, watching);
+        return RunTrackedAsync(context, streams, node, connection, client, events, presence, present, watching, unavailable);
+    }
+
+    /// <summary>
+    /// The stream with what surrounds it: <c>stream.opened</c> and <c>stream.closed</c> to the hooks, the join and leave
+    /// of its topics' presence, and the cluster's cut-off token disposed once it has ended.
+    /// </summary>
+    private static async Task RunTrackedAsync(HttpContext context, SseStreams streams, NodeOptions node, SseConnection connection, string client,
+        HookEvents? events, NodePresence presence, string[]? present, bool watching, CancellationTokenSource? unavailable)
+    {
+        using var _ = unavailable;
+        var followed = connection.Topics.Select(topic => topic.Name).ToArray();
+        events?.Stream("stream.opened", client, connection.User, followed);
+        if (present is not null) presence.Join(client, connection.User, present, watching);
         try
         {
             await streams.RunAsync(connection, await BodyWriterAsync(context, node, streams.Options), context.Abort, context.RequestAborted);
@@ -144,7 +166,7 @@ internal static class StreamEndpoints
         finally
         {
             if (present is not null) presence.Leave(client, present, watching);
-            events?.Stream("stream.closed", client, user, followed);
+            events?.Stream("stream.closed", client, connection.User, followed);
         }
     }
 

@@ -1,3 +1,5 @@
+using Repl.Host.Contract;
+
 namespace Repl.Host.Metrics;
 
 /// <summary>
@@ -8,12 +10,25 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
 {
     public const string Header = "X-Request-Id";
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         string id = Accept(context.Request.Headers[Header].ToString()) ?? NewId();
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
+        // What runs after this returns still sees the scope: an await carries the logical context it started in.
         using var scope = logger.BeginScope(new RequestScope(id));
+        if (context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() is { IsPublish: false })
+        {
+            // A stream's request lasts the stream's life: counted when its response has completed, not by a method
+            // awaiting it, whose state machine (120 B) would be held as long.
+            context.Response.OnCompleted(_count ??= CountAsync, context);
+            return next(context);
+        }
+        return CountedAsync(context);
+    }
+
+    private async Task CountedAsync(HttpContext context)
+    {
         try
         {
             await next(context);
@@ -22,6 +37,15 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
         {
             metrics.CountResponse(context.Response.StatusCode);
         }
+    }
+
+    // One delegate for the node.
+    private Func<object, Task>? _count;
+
+    private Task CountAsync(object context)
+    {
+        metrics.CountResponse(((HttpContext)context).Response.StatusCode);
+        return Task.CompletedTask;
     }
 
     /// <summary>

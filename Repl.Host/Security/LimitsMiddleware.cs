@@ -46,36 +46,40 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
         if (context.Response.StatusCode < 300) metrics.Published(Stopwatch.GetElapsedTime(started));
     }
 
-    private async Task StreamAsync(HttpContext context)
+    // Not async either: a stream's request lasts the stream's life, and a method awaiting it would hold its state
+    // machine (144 B) as long. Its slot is given back when the response has completed (always called, aborted or not).
+    private Task StreamAsync(HttpContext context)
     {
-        string address = Address(context);
-        switch (slots.TryEnter(address, limits.MaxStreams, limits.MaxStreamsPerIp))
+        switch (slots.TryEnter(Address(context), limits.MaxStreams, limits.MaxStreamsPerIp))
         {
             case StreamSlots.Entry.NodeFull:
                 metrics.Reject(Rejection.MaxStreams);
                 context.Response.Headers.RetryAfter = "5";
-                await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many streams",
+                return ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "too many streams",
                     $"this node has {limits.MaxStreams} open streams, its limit (Limits:MaxStreams); retry later or on another node");
-                return;
             case StreamSlots.Entry.AddressFull:
                 metrics.Reject(Rejection.StreamsPerIp);
-                await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many streams",
+                return ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, "too many streams",
                     $"this client address has {limits.MaxStreamsPerIp} open streams, the limit (Limits:MaxStreamsPerIp); close one or follow several topics in one stream (/sse?topic=a&topic=b)");
-                return;
         }
-        try
-        {
-            if (auth.Value.Enabled && await ExpiresAsync(context) is { } expires)
-            {
-                // The stream ends when the token stops being accepted: its expiry, plus the clock skew validation allows.
-                StreamExpiry.Limit(context, expires + auth.Value.ClockSkew);
-            }
-            await next(context);
-        }
-        finally
-        {
-            slots.Exit(address);
-        }
+        context.Response.OnCompleted(_exit ??= ExitAsync, context);
+        return auth.Value.Enabled ? LimitExpiryAsync(context) : next(context);
+    }
+
+    /// <summary>The stream ends when the token stops being accepted: its expiry, plus the clock skew validation allows.</summary>
+    private async Task LimitExpiryAsync(HttpContext context)
+    {
+        if (await ExpiresAsync(context) is { } expires) StreamExpiry.Limit(context, expires + auth.Value.ClockSkew);
+        await next(context);
+    }
+
+    // One delegate for the node; the address is read again from the request, which nothing changes after the proxies' middleware.
+    private Func<object, Task>? _exit;
+
+    private Task ExitAsync(object context)
+    {
+        slots.Exit(Address((HttpContext)context));
+        return Task.CompletedTask;
     }
 
     /// <summary>

@@ -1,6 +1,9 @@
-namespace Repl.Host.Security;
+namespace Repl.Host.Contract;
 
-/// <summary>Endpoint metadata: which limits of <see cref="LimitsMiddleware"/> apply to a route.</summary>
+/// <summary>
+/// Endpoint metadata: which limits of <see cref="Security.LimitsMiddleware"/> apply to a route, and whether its request lasts a
+/// stream's life (the middlewares then await nothing of it: see <see cref="Metrics.RequestIdMiddleware"/>).
+/// </summary>
 internal sealed class TrafficMetadata
 {
     private TrafficMetadata(bool isPublish) => IsPublish = isPublish;
