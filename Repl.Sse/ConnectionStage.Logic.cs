@@ -22,7 +22,6 @@ internal sealed partial class ConnectionStage
         private readonly Action _abort;
         private readonly CancellationToken _stop;
         private readonly TaskCompletionSource _ended;
-        private readonly WriteRound _round = new();
         // The topics still followed: the connection's own list until one is deleted, a copy from then on.
         private IReadOnlyList<TopicHub> _topics;
         // Every event from outside the stage comes through this one callback (StreamSignal, TopicHub, JournalPage, StreamDisconnect, StreamUnsubscribe).
@@ -44,6 +43,8 @@ internal sealed partial class ConnectionStage
         // Events the server API asked for (`unsubscribed`), said in the next round.
         private List<byte[]>? _told;
         private bool _unsubscribedWhileReading;
+        // The events of the round started before a journal read (connected, deleted, unsubscribed), if any: they go out with the page.
+        private WriteRound? _beforeRead;
         private byte[]? _closing;
         private bool _pingDue;
         // ?presence=1 only: one cursor per topic still followed.
@@ -289,8 +290,7 @@ internal sealed partial class ConnectionStage
         private bool NextRound()
         {
             if (_progress == Progress.Reading || _flushing || _ending) return false;
-            var round = _round;
-            round.Clear();
+            var round = WriteRound.OfThisThread();
             if (_phase != Phase.Connected)
             {
                 _phase = Phase.Connected;
@@ -343,6 +343,7 @@ internal sealed partial class ConnectionStage
                 if (!FromMemory(watermark, round.Frames))
                 {
                     Volatile.Write(ref _scheduled, 1);
+                    if (!round.IsEmpty) _beforeRead = round.Copy();
                     ReadJournal(watermark);
                     return false;
                 }
@@ -449,21 +450,23 @@ internal sealed partial class ConnectionStage
                 return;
             }
             // The round started before the read (connected, deleted, unsubscribed) goes out with the page.
-            foreach (var gap in page.Gaps) _round.AddHead(gap);
+            var round = _beforeRead ?? WriteRound.OfThisThread();
+            _beforeRead = null;
+            foreach (var gap in page.Gaps) round.AddHead(gap);
             if (_unsubscribedWhileReading)
             {
                 // The page was asked for a topic the server API has since taken this stream off: not its messages now.
                 _unsubscribedWhileReading = false;
-                _round.Frames.AddRange(page.Frames.Where(frame => _topics.Any(topic => topic.Name == frame.Topic)));
+                round.Frames.AddRange(page.Frames.Where(frame => _topics.Any(topic => topic.Name == frame.Topic)));
             }
             else
             {
-                _round.Frames.AddRange(page.Frames);
+                round.Frames.AddRange(page.Frames);
             }
             _cursor = page.Reached;
             _progress = page.Complete ? Progress.CaughtUp : Progress.Behind;
             // Sent, or nothing there after all (e.g. the topic's newer messages were all removed): look again.
-            if (_round.IsEmpty || Send(_round)) Emit();
+            if (round.IsEmpty || Send(round)) Emit();
         }
     }
 }

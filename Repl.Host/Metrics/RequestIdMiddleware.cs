@@ -15,20 +15,14 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
         string id = Accept(context.Request.Headers[Header].ToString()) ?? NewId();
         context.TraceIdentifier = id;
         context.Response.Headers[Header] = id;
-        // What runs after this returns still sees the scope: an await carries the logical context it started in.
-        using var scope = logger.BeginScope(new RequestScope(id));
-        if (context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() is { IsPublish: false })
-        {
-            // A stream's request lasts the stream's life: counted when its response has completed, not by a method
-            // awaiting it, whose state machine (120 B) would be held as long.
-            context.Response.OnCompleted(_count ??= CountAsync, context);
-            return next(context);
-        }
-        return CountedAsync(context);
+        return context.GetEndpoint()?.Metadata.GetMetadata<TrafficMetadata>() is { IsPublish: false } && ExecutionContext.Capture() is { } outside
+            ? Stream(context, id, outside)
+            : CountedAsync(context, id);
     }
 
-    private async Task CountedAsync(HttpContext context)
+    private async Task CountedAsync(HttpContext context, string id)
     {
+        using var scope = logger.BeginScope(new RequestScope(id));
         try
         {
             await next(context);
@@ -36,6 +30,27 @@ internal sealed class RequestIdMiddleware(RequestDelegate next, ReplMetrics metr
         finally
         {
             metrics.CountResponse(context.Response.StatusCode);
+        }
+    }
+
+    /// <summary>
+    /// A stream's request lasts the stream's life: not awaited by an async method, whose state machine (120 B) would be
+    /// held as long. Its response is counted once it has completed.
+    /// </summary>
+    /// <param name="outside">The execution context before the scope, put back (the very object) once the stream has
+    /// started, as an async method's start does: Kestrel holds it while the stream runs, and disposing the scope would
+    /// make an equal one (72 B a stream). What the start awaits still runs in the scope.</param>
+    private Task Stream(HttpContext context, string id, ExecutionContext outside)
+    {
+        context.Response.OnCompleted(_count ??= CountAsync, context);
+        logger.BeginScope(new RequestScope(id));
+        try
+        {
+            return next(context);
+        }
+        finally
+        {
+            ExecutionContext.Restore(outside);
         }
     }
 
