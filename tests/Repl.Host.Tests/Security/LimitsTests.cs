@@ -55,6 +55,24 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task StreamsPerIp_AStreamWhoseClientLeft_GivesItsSlotBack()
+    {
+        await using var server = await ReplServer.StartAsync(null, "--Limits:MaxStreamsPerIp", "1");
+        var first = await SseStream.OpenAsync(server.BaseAddress, "/topics/demo/sse");
+        Assert.Equal(HttpStatusCode.TooManyRequests, await StreamStatusAsync(server));
+
+        // The client goes away mid-stream (the request is aborted, not ended by the server): once the server has seen it,
+        // the address may stream again.
+        await first.DisposeAsync();
+        var status = HttpStatusCode.TooManyRequests;
+        for (var deadline = DateTime.UtcNow.AddSeconds(15); status != HttpStatusCode.OK && DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            status = await StreamStatusAsync(server);
+        }
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
     public async Task BehindATrustedProxy_StreamsPerIp_CountTheForwardedClient_WhichCannotBeForged()
     {
         await using var proxied = await ReplServer.StartAsync(null, "--Limits:MaxStreamsPerIp", "1", "--Proxy:Trusted", "127.0.0.1, 10.0.0.0/8");
@@ -80,10 +98,10 @@ public sealed class LimitsTests
 
     private static Dictionary<string, string> ForwardedFor(string chain) => new() { ["X-Forwarded-For"] = chain };
 
-    private static async Task<HttpStatusCode> StreamStatusAsync(ReplServer server, string forwardedFor)
+    private static async Task<HttpStatusCode> StreamStatusAsync(ReplServer server, string? forwardedFor = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/topics/demo/sse");
-        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        if (forwardedFor is not null) request.Headers.Add("X-Forwarded-For", forwardedFor);
         using var response = await server.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         return response.StatusCode;
     }
