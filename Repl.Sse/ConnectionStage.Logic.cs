@@ -324,21 +324,15 @@ internal sealed partial class ConnectionStage
                 return false;
             }
 
+            // A stream that will wait for its window if anything is new looks with its wake flag still set: the window's
+            // end wakes it, and a Notify in between would only wake it a second time inside one window.
+            if (WaitsForWindow(round) && _connection.Registry.AppliedPosition > _cursor) return HoldForWindow();
             // From here until the next write (or hold), a Notify must wake us: clear the flag, then read the watermark.
             Volatile.Write(ref _scheduled, 0);
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
             {
-                if (WaitsForWindow(round))
-                {
-                    Volatile.Write(ref _scheduled, 1);
-                    if (_coalescing == Coalescing.None)
-                    {
-                        _coalescing = Coalescing.Waiting;
-                        _stage._window.Hold(_callback);
-                    }
-                    return false;
-                }
+                if (WaitsForWindow(round)) return HoldForWindow();
                 PastWindow();
                 if (!FromMemory(watermark, round.Frames))
                 {
@@ -395,6 +389,18 @@ internal sealed partial class ConnectionStage
         private bool WaitsForWindow(WriteRound round) =>
             _progress == Progress.CaughtUp && _coalescing != Coalescing.Ended && round.IsEmpty && !_pingDue
             && _stage._windowMs > 0 && Environment.TickCount64 - _lastPushMs < _stage._windowMs;
+
+        /// <summary>Waits for the end of the coalescing window, which wakes the stream (one registration at a time); nothing else need wake it meanwhile.</summary>
+        private bool HoldForWindow()
+        {
+            Volatile.Write(ref _scheduled, 1);
+            if (_coalescing == Coalescing.None)
+            {
+                _coalescing = Coalescing.Waiting;
+                _stage._window.Hold(_callback);
+            }
+            return false;
+        }
 
         /// <summary>A window that ended counted for one round; a registration still waiting stays (its end wakes the stream once more).</summary>
         private void PastWindow()
