@@ -62,9 +62,6 @@ internal sealed partial class ConnectionStage
             _topics = _connection.Topics;
         }
 
-        /// <summary>The materialized value: completes when the stream has ended and no flush of it is in flight.</summary>
-        public Task Ended => _ended.Task;
-
         public Action<object> Callback => _callback;
 
         public SseConnection Connection => _connection;
@@ -326,13 +323,14 @@ internal sealed partial class ConnectionStage
 
             // A stream that will wait for its window if anything is new looks with its wake flag still set: the window's
             // end wakes it, and a Notify in between would only wake it a second time inside one window.
-            if (WaitsForWindow(round) && _connection.Registry.AppliedPosition > _cursor) return HoldForWindow();
+            bool waits = WaitsForWindow(round);
+            if (waits && _connection.Registry.AppliedPosition > _cursor) return HoldForWindow();
             // From here until the next write (or hold), a Notify must wake us: clear the flag, then read the watermark.
             Volatile.Write(ref _scheduled, 0);
             long watermark = _connection.Registry.AppliedPosition;
             if (watermark > _cursor)
             {
-                if (WaitsForWindow(round)) return HoldForWindow();
+                if (waits) return HoldForWindow();
                 PastWindow();
                 if (!FromMemory(watermark, round.Frames))
                 {

@@ -114,8 +114,7 @@ internal sealed partial class ConnectionStage : GraphStageWithMaterializedValue<
     {
         var start = inheritedAttributes.GetAttribute<Start>()
             ?? throw new ArgumentException($"An SSE connection's graph is materialized with its {nameof(Start)} among the attributes.", nameof(inheritedAttributes));
-        var logic = new Logic(this, start);
-        return new LogicAndMaterializedValue<Task>(logic, logic.Ended);
+        return new LogicAndMaterializedValue<Task>(new Logic(this, start), start.Ended.Task);
     }
 
     /// <summary>What one materialization streams, handed in with its attributes: the stage itself is the node's, for every connection.</summary>

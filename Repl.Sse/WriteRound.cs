@@ -35,8 +35,7 @@ internal sealed class WriteRound
     /// <summary>A round of its own with this one's events, for a stream that goes on with it later (its frames are not copied).</summary>
     public WriteRound Copy() => new() { _head = _head is { Count: > 0 } ? [.. _head] : null, _tail = _tail is { Count: > 0 } ? [.. _tail] : null };
 
-    // Each list is made on first use: an idle stream's rounds are a connected event and pings (bench/README.md, "Where
-    // S4's memory per connection goes").
+    // Each list is made on first use: a copy kept across a journal read holds only the events it had.
     private List<byte[]>? _head;
     private List<byte[]>? _tail;
     private List<Frame>? _frames;
