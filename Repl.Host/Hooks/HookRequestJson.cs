@@ -23,9 +23,6 @@ internal static class HookRequestJson
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>The client's address, as <c>Proxy:Trusted</c> decides it (the forwarded-headers middleware has run).</summary>
-    public static string AddressOf(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "";
-
     /// <summary>
     /// Writes <c>"user"</c>, <c>"ip"</c>, the forwarded request headers under <paramref name="headersProperty"/> and,
     /// with a token, its <c>"claims"</c> (a claim given once as a string, several times as an array).
@@ -34,7 +31,7 @@ internal static class HookRequestJson
     {
         if (Caller.UserOf(context) is { } user) writer.WriteString("user"u8, user);
         else writer.WriteNull("user"u8);
-        writer.WriteString("ip"u8, AddressOf(context));
+        writer.WriteString("ip"u8, Caller.AddressOf(context) ?? "");
         writer.WriteStartObject(headersProperty);
         foreach (var name in forwardHeaders)
         {

@@ -105,7 +105,7 @@ internal sealed class SubscribeHook : IDisposable
     private string CacheKey(HttpContext context, IReadOnlyList<string> topics)
     {
         var key = new System.Text.StringBuilder();
-        key.Append(Caller.UserOf(context)).Append('\0').Append(HookRequestJson.AddressOf(context));
+        key.Append(Caller.UserOf(context)).Append('\0').Append(Caller.AddressOf(context));
         HookRequestJson.AppendForwarded(key, context, _forward);
         foreach (var topic in topics) key.Append('\0').Append(topic);
         return key.ToString();

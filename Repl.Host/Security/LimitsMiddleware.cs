@@ -73,7 +73,7 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
         await next(context);
     }
 
-    // One delegate for the node; the address is read again from the request, which nothing changes after the proxies' middleware.
+    // One delegate for the node; the address is read again from the request (Caller.AddressOf: nothing changes it after the proxies' middleware).
     private Func<object, Task>? _exit;
 
     private Task ExitAsync(object context)
@@ -96,5 +96,6 @@ internal sealed class LimitsMiddleware(RequestDelegate next, LimitsOptions limit
             : null;
     }
 
-    private static string Address(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    /// <summary>The client's address as the limits key it: one key for every request the transport gave no address.</summary>
+    private static string Address(HttpContext context) => Caller.AddressOf(context) ?? "unknown";
 }
